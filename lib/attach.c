@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * fuse_session_attach(): first start or takeover, and the clean way out.
+ */
+#include "fuse_recover_i.h"
+#include "proto.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+struct fr_session *fr_current;
+
+void fr_log(int level, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fuse_log((enum fuse_log_level)level, "fuse-recover: %s\n", msg);
+}
+
+static void session_free(struct fr_session *s)
+{
+	if (!s)
+		return;
+	if (fr_current == s)
+		fr_current = NULL;
+	if (s->sock >= 0)
+		close(s->sock);
+	fr_io_fini(s);
+	fr_blob_free(&s->init_in);
+	fr_blob_free(&s->init_out);
+	fr_blob_free(&s->replay_out);
+	free(s->mountpoint);
+	pthread_mutex_destroy(&s->sock_lock);
+	free(s);
+}
+
+static int expect_ack(struct fr_session *s, const struct frp_msg *m,
+		      const char *what)
+{
+	char buf[FRP_MAX_MSG];
+	struct frp_msg r = { 0 };
+	int err = fr_client_call(s, m, buf, &r);
+
+	if (!err) {
+		frp_close_fds(&r);
+		err = r.type == FRP_ACK ? r.status : -EPROTO;
+	}
+	if (err)
+		fr_log(LOG_ERR, "supervisor refused %s: %s%s%.*s", what,
+		       strerror(-err), r.blob_len[0] ? ": " : "",
+		       (int)r.blob_len[0], (const char *)r.blob[0]);
+	return err;
+}
+
+static void probe_kernel(struct fr_session *s)
+{
+	if (fr_probe_init_in(s->init_in.data, s->init_in.len, &s->kernel))
+		fr_log(LOG_WARNING, "saved FUSE_INIT is unreadable");
+}
+
+static int attach_fresh(struct fr_session *s, const char *mountpoint)
+{
+	struct frp_msg m = { .type = FRP_ATTACHED, .nfd = 1 };
+	int err;
+
+	if (fuse_session_mount(s->se, mountpoint) != 0)
+		return -EIO; /* libfuse said why */
+	s->mounted_here = true;
+	s->main_fd = fuse_session_fd(s->se);
+	if (fr_mount_conn_id(mountpoint, &s->conn_id))
+		fr_log(LOG_WARNING, "%s not found in mountinfo", mountpoint);
+	err = fuse_session_custom_io(s->se, &fr_io, s->main_fd);
+	if (!err)
+		err = fr_init_capture(s);
+	if (err)
+		goto fail;
+	probe_kernel(s);
+	m.fd[0] = s->main_fd;
+	m.arg[0] = s->conn_id;
+	m.blob[0] = s->init_in.data;
+	m.blob_len[0] = s->init_in.len;
+	m.blob[1] = s->init_out.data;
+	m.blob_len[1] = s->init_out.len;
+	m.blob[2] = mountpoint;
+	m.blob_len[2] = strlen(mountpoint);
+	err = expect_ack(s, &m, "the new connection");
+	if (!err)
+		return 0;
+fail:
+	fuse_session_unmount(s->se);
+	return err;
+}
+
+static int attach_recovered(struct fr_session *s, const char *mountpoint,
+			    struct frp_msg *r)
+{
+	struct frp_msg m = { .type = FRP_RESUMED };
+	int fd = r->fd[0];
+	int err;
+
+	r->nfd = 0;
+	if (r->blob_len[2] != strlen(mountpoint) ||
+	    memcmp(r->blob[2], mountpoint, r->blob_len[2]) != 0) {
+		fr_log(LOG_ERR, "tag is mounted on %.*s, not on %s",
+		       (int)r->blob_len[2], (const char *)r->blob[2],
+		       mountpoint);
+		close(fd);
+		return -EXDEV;
+	}
+	s->conn_id = r->arg[0];
+	err = fr_blob_dup(&s->init_in, r->blob[0], r->blob_len[0]);
+	if (!err)
+		err = fr_blob_dup(&s->init_out, r->blob[1], r->blob_len[1]);
+	if (!err)
+		err = fuse_session_custom_io(s->se, &fr_io, fd);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	/* From here on the session owns fd and closes it when destroyed. */
+	s->main_fd = fd;
+	probe_kernel(s);
+	err = fr_init_replay(s);
+	if (err)
+		return err;
+	if (s->kernel.resend)
+		err = fr_resend_request(fd);
+	else
+		fr_log(LOG_WARNING,
+		       "kernel %u.%u cannot resend: requests the old server had read stay unanswered",
+		       s->kernel.major, s->kernel.minor);
+	if (err) {
+		fr_log(LOG_ERR, "FUSE_NOTIFY_RESEND failed: %s", strerror(-err));
+		return err;
+	}
+	s->recovered = true;
+	return expect_ack(s, &m, "the takeover");
+}
+
+int fuse_session_attach(struct fuse_session *se, const char *mountpoint,
+			struct fuse_recover *fr)
+{
+	char real[PATH_MAX], buf[FRP_MAX_MSG];
+	struct frp_msg hello = { .type = FRP_HELLO }, r;
+	struct fr_session *s;
+	int err;
+
+	if (!se || !mountpoint)
+		return -EINVAL;
+	if (!fr || !fr->tag)
+		return fuse_session_mount(se, mountpoint) ? -EIO : 0;
+	if (fr_current) {
+		fr_log(LOG_ERR, "only one session per process can be attached");
+		return -EBUSY;
+	}
+	if (!realpath(mountpoint, real)) {
+		err = -errno;
+		fr_log(LOG_ERR, "bad mount point %s: %s", mountpoint,
+		       strerror(errno));
+		return err;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->se = se;
+	s->sock = -1;
+	s->main_fd = -1;
+	pthread_mutex_init(&s->sock_lock, NULL);
+	s->mountpoint = strdup(real);
+	err = s->mountpoint ? fr_io_init(s) : -ENOMEM;
+	if (err) {
+		free(s->mountpoint);
+		free(s);
+		return err;
+	}
+	fr_current = s;
+	err = fr_client_connect(fr, &s->sock);
+	if (err)
+		goto out;
+
+	hello.arg[0] = getpid();
+	hello.blob[0] = fr->tag;
+	hello.blob_len[0] = strlen(fr->tag);
+	err = fr_client_call(s, &hello, buf, &r);
+	if (err) {
+		fr_log(LOG_ERR, "no answer from supervisor of tag %s: %s",
+		       fr->tag, strerror(-err));
+		goto out;
+	}
+	switch (r.type) {
+	case FRP_FRESH:
+		frp_close_fds(&r);
+		err = attach_fresh(s, real);
+		break;
+	case FRP_RECOVER:
+		err = r.nfd == 1 ? attach_recovered(s, real, &r) : -EPROTO;
+		frp_close_fds(&r);
+		if (err == 0)
+			err = FUSE_RECOVER_RECOVERED;
+		break;
+	case FRP_ACK:
+		err = r.status < 0 ? r.status : -EPROTO;
+		fr_log(LOG_ERR, "tag %s: %.*s", fr->tag, (int)r.blob_len[0],
+		       (const char *)r.blob[0]);
+		frp_close_fds(&r);
+		break;
+	default:
+		frp_close_fds(&r);
+		err = -EPROTO;
+	}
+out:
+	if (err < 0) {
+		session_free(s);
+		return err;
+	}
+	fr_log(LOG_INFO, "tag %s: %s %s", fr->tag,
+	       err ? "recovered the mount on" : "mounted", real);
+	return err;
+}
+
+int fuse_recover_unmount(struct fuse_session *se)
+{
+	struct fr_session *s = fr_current;
+	struct frp_msg bye = { .type = FRP_BYE };
+	int err = 0;
+
+	if (!s || s->se != se) {
+		fuse_session_unmount(se);
+		return 0;
+	}
+	pthread_mutex_lock(&s->sock_lock);
+	frp_send(s->sock, &bye);
+	pthread_mutex_unlock(&s->sock_lock);
+	if (s->mounted_here)
+		fuse_session_unmount(se);
+	else
+		err = fr_unmount(s->mountpoint);
+	session_free(s);
+	return err;
+}

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Finding the tag's supervisor: inherited from a supervisor that launched
+ * us, reached through its socket, or started here when the tag is free.
+ */
+#include "fuse_recover_i.h"
+#include "proto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef FUSE_RECOVERD_PATH
+#define FUSE_RECOVERD_PATH "/usr/bin/fuse-recoverd"
+#endif
+#define CONNECT_TIMEOUT_MS 5000
+
+int fr_blob_dup(struct fr_blob *b, const void *data, size_t len)
+{
+	void *copy = malloc(len ? len : 1);
+
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, data, len);
+	fr_blob_free(b);
+	b->data = copy;
+	b->len = len;
+	return 0;
+}
+
+void fr_blob_free(struct fr_blob *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = 0;
+}
+
+int fr_client_call(struct fr_session *s, const void *msg, void *reply_buf,
+		   void *reply)
+{
+	int err;
+
+	pthread_mutex_lock(&s->sock_lock);
+	err = frp_send(s->sock, msg);
+	if (!err)
+		err = frp_recv(s->sock, reply_buf, reply);
+	pthread_mutex_unlock(&s->sock_lock);
+	return err;
+}
+
+/* Launched by fuse-recoverd: it left us one end of a socketpair. */
+static int inherited_socket(void)
+{
+	const char *env = getenv("FUSE_RECOVER_FD");
+	struct stat st;
+	char *end;
+	long fd;
+
+	if (!env)
+		return -ENOENT;
+	fd = strtol(env, &end, 10);
+	unsetenv("FUSE_RECOVER_FD"); /* not for our children */
+	if (*end || fd < 3 || fd > 65535 || fstat(fd, &st) < 0 ||
+	    !S_ISSOCK(st.st_mode)) {
+		fr_log(LOG_ERR, "FUSE_RECOVER_FD=%s is not a socket", env);
+		return -EBADF;
+	}
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return fd;
+}
+
+static int connect_path(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	memcpy(sa.sun_path, path, strnlen(path, sizeof(sa.sun_path) - 1));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		return fd;
+	close(fd);
+	return -errno;
+}
+
+static void fmt_uint(char *buf, size_t size, unsigned int v)
+{
+	snprintf(buf, size, "%u", v);
+}
+
+/*
+ * Double fork: the supervisor must outlive us and must not be our child
+ * (we would have to reap it) nor in our session (a terminal's ^C would
+ * kill it with us).  Only async-signal-safe calls after fork().
+ */
+static int spawn_supervisor(const struct fuse_recover *fr, int lock_fd)
+{
+	const char *path = secure_getenv("FUSE_RECOVERD");
+	char restarts[16], window[16], timeout[16];
+	char *argv[] = { "fuse-recoverd", "--tag", fr->tag,
+			 "--max-restarts", restarts, "--window", window,
+			 "--takeover-timeout", timeout, "--client-fd", "3",
+			 "--lock-fd", "4", NULL };
+	struct stat st;
+	int quiet_stderr, sv[2], status;
+	pid_t pid;
+
+	if (!path || !*path)
+		path = FUSE_RECOVERD_PATH;
+	fmt_uint(restarts, sizeof(restarts), fr->max_restarts);
+	fmt_uint(window, sizeof(window), fr->window_sec);
+	fmt_uint(timeout, sizeof(timeout), fr->timeout_sec);
+	/* Our stderr may be a pipe someone waits on to see us end. */
+	quiet_stderr = fstat(2, &st) < 0 || S_ISFIFO(st.st_mode) ||
+		       S_ISSOCK(st.st_mode);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		int err = -errno;
+
+		close(sv[0]);
+		close(sv[1]);
+		return err;
+	}
+	if (pid == 0) {
+		int a, b, null;
+
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		a = fcntl(sv[1], F_DUPFD, 10);
+		b = fcntl(lock_fd, F_DUPFD, 10);
+		null = open("/dev/null", O_RDWR);
+		if (a < 0 || b < 0 || null < 0 || dup2(a, 3) < 0 ||
+		    dup2(b, 4) < 0)
+			_exit(127);
+		dup2(null, 0);
+		dup2(null, 1);
+		if (quiet_stderr)
+			dup2(null, 2);
+		close_range(5, ~0U, 0);
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGCHLD, SIG_DFL);
+		execv(path, argv);
+		frp_send_ack(3, -errno, "cannot execute fuse-recoverd");
+		_exit(127);
+	}
+	close(sv[1]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return sv[0];
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000,
+			       .tv_nsec = (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+int fr_client_connect(const struct fuse_recover *fr, int *sockp)
+{
+	char dir[FR_PATH_MAX], path[FR_PATH_MAX];
+	int err, fd, waited;
+
+	fd = inherited_socket();
+	if (fd >= 0 || fd != -ENOENT) {
+		*sockp = fd;
+		return fd < 0 ? fd : 0;
+	}
+	err = fr_runtime_dir(dir, sizeof(dir));
+	if (!err)
+		err = fr_tag_path(path, dir, fr->tag, "sock");
+	if (err) {
+		fr_log(LOG_ERR, "no usable runtime directory for tag %s: %s",
+		       fr->tag, strerror(-err));
+		return err;
+	}
+	for (waited = 0; waited < CONNECT_TIMEOUT_MS; waited += 5) {
+		int lock_fd;
+
+		fd = connect_path(path);
+		if (fd >= 0) {
+			*sockp = fd;
+			return 0;
+		}
+		if (fd != -ENOENT && fd != -ECONNREFUSED) {
+			fr_log(LOG_ERR, "cannot reach supervisor at %s: %s",
+			       path, strerror(-fd));
+			return fd;
+		}
+		err = fr_lock_tag(dir, fr->tag, &lock_fd);
+		if (err == 0) {
+			/* The tag is free: the lock goes to the supervisor. */
+			fd = spawn_supervisor(fr, lock_fd);
+			close(lock_fd);
+			if (fd < 0)
+				return fd;
+			*sockp = fd;
+			return 0;
+		}
+		if (err != -EWOULDBLOCK)
+			return err;
+		/* A supervisor is starting or leaving; give it a moment. */
+		sleep_ms(5);
+	}
+	fr_log(LOG_ERR, "supervisor of tag %s holds its lock but does not answer",
+	       fr->tag);
+	return -ETIMEDOUT;
+}

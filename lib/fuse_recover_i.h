@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Library internals shared between the files of lib/. */
+#ifndef FUSE_RECOVER_I_H_
+#define FUSE_RECOVER_I_H_
+
+#include "fuse_recover.h"
+#include "runtime.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Not in Debian's <linux/fuse.h> (6.1 headers) yet. */
+#ifndef FUSE_NOTIFY_RESEND
+#define FUSE_NOTIFY_RESEND 7
+#endif
+#define FR_UNIQUE_RESEND (1ULL << 63)
+#define FR_HAS_RESEND (1ULL << 39)
+#define FR_MIN_RESEND_MINOR 40
+
+struct fuse_recover {
+	char *tag;
+	unsigned int max_restarts;
+	unsigned int window_sec;
+	unsigned int timeout_sec;
+};
+
+/* What the kernel offered in its FUSE_INIT request (probe.c). */
+struct fr_kernel {
+	uint32_t major, minor;
+	uint64_t flags;
+	bool resend;
+};
+
+struct fr_blob {
+	void *data;
+	size_t len;
+};
+
+enum fr_io_mode {
+	FR_IO_NORMAL,	/* pass through, note each request's unique */
+	FR_IO_CAPTURE,	/* first start: keep copies of INIT and its reply */
+	FR_IO_REPLAY,	/* restart: feed the saved INIT, swallow the reply */
+};
+
+/* The one attached session of this process. */
+struct fr_session {
+	struct fuse_session *se;
+	int sock;		/* to the supervisor */
+	pthread_mutex_t sock_lock;
+	int main_fd;
+	enum fr_io_mode mode;
+	struct fr_blob init_in;
+	struct fr_blob init_out;	/* the reply the kernel accepted */
+	struct fr_blob replay_out;	/* what this server answers now */
+	char *mountpoint;
+	unsigned int conn_id;
+	bool recovered;
+	bool mounted_here;		/* by fuse_session_mount() */
+	uint64_t next_fd_id;
+	pthread_key_t fd_key;
+	struct fr_kernel kernel;
+};
+
+extern struct fr_session *fr_current;
+
+/* io.c: the custom io hooks installed on every attached session. */
+extern const struct fuse_custom_io fr_io;
+int fr_io_init(struct fr_session *s);
+void fr_io_fini(struct fr_session *s);
+
+/* init_replay.c */
+int fr_init_capture(struct fr_session *s);
+int fr_init_replay(struct fr_session *s);
+int fr_init_compare(const void *orig, size_t orig_len, const void *now,
+		    size_t now_len, char *why, size_t why_len);
+
+/* resend.c */
+int fr_resend_request(int fuse_fd);
+void fr_resend_note(uint64_t unique, uint32_t pid);
+
+/* probe.c */
+int fr_probe_init_in(const void *init_in, size_t len, struct fr_kernel *k);
+
+/* client.c: talking to fuse-recoverd */
+int fr_client_connect(const struct fuse_recover *fr, int *sock);
+int fr_client_call(struct fr_session *s, const void *msg, void *reply_buf,
+		   void *reply);
+int fr_blob_dup(struct fr_blob *b, const void *data, size_t len);
+void fr_blob_free(struct fr_blob *b);
+
+#endif

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The custom io hooks every attached session runs on.  In normal running
+ * they add one thread-local store per request to a plain read()/writev();
+ * the INIT capture/replay modes only exist inside fuse_session_attach().
+ *
+ * No splice hooks on purpose: without them libfuse never splices, so every
+ * request header passes through fr_io_read() where its unique is seen, and
+ * the replayed INIT negotiates exactly what the first one did.
+ */
+#include "fuse_recover_i.h"
+#include "proto.h"
+
+#include <errno.h>
+#include <linux/fuse.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <syslog.h>
+#include <unistd.h>
+
+struct fr_thread_fd {
+	int fd;
+	uint64_t id;
+};
+
+static ssize_t gather(struct fr_blob *b, const struct iovec *iov, int count)
+{
+	size_t len = 0, off = 0;
+	int i;
+
+	for (i = 0; i < count; i++)
+		len += iov[i].iov_len;
+	fr_blob_free(b);
+	b->data = malloc(len ? len : 1);
+	if (!b->data)
+		return -1;
+	for (i = 0; i < count; i++) {
+		memcpy((char *)b->data + off, iov[i].iov_base, iov[i].iov_len);
+		off += iov[i].iov_len;
+	}
+	b->len = len;
+	return len;
+}
+
+/*
+ * A clone fd (clone_fd=1) is a fuse_dev of its own: if it closes with
+ * requests on it, the kernel fails them.  The supervisor must hold a
+ * reference before the first request is read through it.  In libfuse's
+ * multi-threaded loop a clone fd belongs to one worker for that worker's
+ * whole life, so "registered" is remembered per thread.
+ */
+static void register_clone(struct fr_session *s, int fd)
+{
+	struct fr_thread_fd *t = pthread_getspecific(s->fd_key);
+	char buf[FRP_MAX_MSG];
+	struct frp_msg m = { .type = FRP_ADD_FD, .nfd = 1, .fd = { fd } };
+	struct frp_msg reply;
+	int old, err;
+
+	if (t && t->fd == fd)
+		return;
+	if (!t) {
+		t = calloc(1, sizeof(*t));
+		if (!t)
+			return;
+		pthread_setspecific(s->fd_key, t);
+	}
+	/* libfuse cancels idle workers; never leave the socket half-used. */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	pthread_mutex_lock(&s->sock_lock);
+	t->id = ++s->next_fd_id;
+	m.arg[0] = t->id;
+	err = s->sock < 0 ? -ENOTCONN : frp_send(s->sock, &m);
+	if (!err)
+		err = frp_recv(s->sock, buf, &reply);
+	if (!err) {
+		frp_close_fds(&reply);
+		err = reply.type == FRP_ACK ? reply.status : -EPROTO;
+	}
+	pthread_mutex_unlock(&s->sock_lock);
+	pthread_setcancelstate(old, NULL);
+	t->fd = fd;
+	if (err)
+		fr_log(LOG_ERR,
+		       "supervisor did not take clone fd %d (%s): requests read through it are lost if the server dies",
+		       fd, strerror(-err));
+}
+
+static void unregister_clone(void *data)
+{
+	struct fr_thread_fd *t = data;
+	struct fr_session *s = fr_current;
+	struct frp_msg m = { .type = FRP_DEL_FD, .arg = { t->id } };
+
+	if (s && t->id) {
+		pthread_mutex_lock(&s->sock_lock);
+		if (s->sock >= 0)
+			frp_send(s->sock, &m);
+		pthread_mutex_unlock(&s->sock_lock);
+	}
+	free(t);
+}
+
+static ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
+{
+	struct fr_session *s = fr_current;
+	const struct fuse_in_header *in = buf;
+	ssize_t n;
+
+	(void)userdata;
+	if (s->mode == FR_IO_REPLAY) {
+		if (s->init_in.len > len) {
+			errno = EINVAL;
+			return -1;
+		}
+		memcpy(buf, s->init_in.data, s->init_in.len);
+		return s->init_in.len;
+	}
+	if (fd != s->main_fd)
+		register_clone(s, fd);
+	n = read(fd, buf, len);
+	if (n < (ssize_t)sizeof(*in))
+		return n;
+	fr_resend_note(in->unique, in->pid);
+	if (s->mode == FR_IO_CAPTURE && in->opcode == FUSE_INIT &&
+	    fr_blob_dup(&s->init_in, buf, n) < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return n;
+}
+
+static ssize_t fr_io_writev(int fd, struct iovec *iov, int count,
+			    void *userdata)
+{
+	struct fr_session *s = fr_current;
+
+	(void)userdata;
+	switch (s->mode) {
+	case FR_IO_REPLAY:
+		return gather(&s->replay_out, iov, count);
+	case FR_IO_CAPTURE:
+		if (gather(&s->init_out, iov, count) < 0)
+			return -1;
+		break;
+	case FR_IO_NORMAL:
+		break;
+	}
+	return writev(fd, iov, count);
+}
+
+const struct fuse_custom_io fr_io = {
+	.read = fr_io_read,
+	.writev = fr_io_writev,
+};
+
+int fr_io_init(struct fr_session *s)
+{
+	return -pthread_key_create(&s->fd_key, unregister_clone);
+}
+
+void fr_io_fini(struct fr_session *s)
+{
+	struct fr_thread_fd *t = pthread_getspecific(s->fd_key);
+
+	pthread_setspecific(s->fd_key, NULL);
+	free(t);
+	pthread_key_delete(s->fd_key);
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The supervisor protocol: what a server and fuse-recoverd say to each other
+ * over a SOCK_SEQPACKET unix socket.  Shared by lib/ and supervisor/; it
+ * does not depend on libfuse.
+ *
+ * One message is one datagram: a fixed header, up to FRP_MAX_BLOBS byte
+ * strings, and up to FRP_MAX_FDS file descriptors as SCM_RIGHTS.
+ */
+#ifndef FR_PROTO_H_
+#define FR_PROTO_H_
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define FRP_MAGIC 0x46524356u /* "FRCV" */
+#define FRP_VERSION 1
+#define FRP_MAX_BLOBS 4
+#define FRP_MAX_FDS 4
+#define FRP_MAX_MSG 65536
+
+enum frp_type {
+	/* server -> supervisor */
+	FRP_HELLO = 1,	 /* arg0 pid; blob0 tag */
+	FRP_ATTACHED,	 /* fd main; arg0 conn id; blob0 INIT in, 1 INIT out,
+			    2 mountpoint */
+	FRP_ADD_FD,	 /* fd clone; arg0 registration id */
+	FRP_DEL_FD,	 /* arg0 registration id; no reply */
+	FRP_RESUMED,	 /* recovered server replayed INIT and asked resend */
+	FRP_BYE,	 /* server is unmounting for good; no reply */
+	/* supervisor -> server */
+	FRP_FRESH = 64,	 /* nothing held: mount yourself, then ATTACHED */
+	FRP_RECOVER,	 /* fd main; arg0 conn id; blobs as in ATTACHED */
+	FRP_ACK,	 /* status 0, or -errno with blob0 a reason */
+};
+
+struct frp_msg {
+	uint16_t type;
+	int32_t status;
+	uint64_t arg[2];
+	const void *blob[FRP_MAX_BLOBS];
+	uint32_t blob_len[FRP_MAX_BLOBS];
+	int fd[FRP_MAX_FDS];
+	unsigned int nfd;
+};
+
+/* Encodes @m (without fds) into @buf; returns its length or -EMSGSIZE. */
+ssize_t frp_encode(const struct frp_msg *m, void *buf, size_t size);
+
+/*
+ * Decodes @len bytes of @buf into @m; blobs point into @buf.  Returns 0 or
+ * -EPROTO for anything malformed (bad magic or version, lengths that do not
+ * add up, too many fds announced).
+ */
+int frp_decode(const void *buf, size_t len, struct frp_msg *m);
+
+/* Sends @m with its fds.  Returns 0 or -errno. */
+int frp_send(int sock, const struct frp_msg *m);
+
+/*
+ * Receives one message into @buf (FRP_MAX_MSG bytes) and decodes it.  fds
+ * arrive close-on-exec; when the message is malformed they are closed.
+ * Returns 0, -ECONNRESET on end of stream, or -errno.
+ */
+int frp_recv(int sock, void *buf, struct frp_msg *m);
+
+/* Closes the fds a received message carried. */
+void frp_close_fds(struct frp_msg *m);
+
+/* Sends an ACK carrying @status and, if @reason is set, a message. */
+int frp_send_ack(int sock, int status, const char *reason);
+
+#endif

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Runtime directory and per-tag files.  The directory's ownership and mode
+ * are what keeps other users away from the socket that hands out /dev/fuse
+ * fds; the supervisor's SO_PEERCRED check is the second line.
+ */
+#include "runtime.h"
+#include "fuse_recover.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+int fuse_recover_tag_valid(const char *tag)
+{
+	size_t i, n;
+
+	if (!tag)
+		return -EINVAL;
+	n = strlen(tag);
+	if (n == 0)
+		return -EINVAL;
+	if (n > FUSE_RECOVER_TAG_MAX)
+		return -ENAMETOOLONG;
+	for (i = 0; i < n; i++) {
+		char c = tag[i];
+		int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			    (c >= '0' && c <= '9');
+
+		if (!alnum && (i == 0 || (c != '.' && c != '-' && c != '_')))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static int check_private_dir(const char *dir)
+{
+	struct stat st;
+
+	if (lstat(dir, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 077)) {
+		fr_log(LOG_ERR,
+		       "runtime directory %s must be a directory owned by uid %u with mode 0700",
+		       dir, (unsigned int)geteuid());
+		return -EPERM;
+	}
+	return 0;
+}
+
+static int make_private_dir(const char *dir)
+{
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return check_private_dir(dir);
+}
+
+int fr_runtime_dir(char *dir, size_t size)
+{
+	const char *env = secure_getenv("FUSE_RECOVER_RUNTIME_DIR");
+	const char *xdg = secure_getenv("XDG_RUNTIME_DIR");
+	uid_t uid = geteuid();
+	int n;
+
+	if (env && *env)
+		n = snprintf(dir, size, "%s", env);
+	else if (uid == 0)
+		n = snprintf(dir, size, "/run/fuse-recover");
+	else if (xdg && *xdg && check_private_dir(xdg) == 0)
+		n = snprintf(dir, size, "%s/fuse-recover", xdg);
+	else
+		n = snprintf(dir, size, "/tmp/fuse-recover-%u",
+			     (unsigned int)uid);
+	if (n < 0 || (size_t)n >= size)
+		return -ENAMETOOLONG;
+	return make_private_dir(dir);
+}
+
+int fr_tag_path(char *out, const char *dir, const char *tag,
+		const char *suffix)
+{
+	int n = snprintf(out, FR_PATH_MAX, "%s/%s.%s", dir, tag, suffix);
+
+	if (n < 0 || n >= FR_PATH_MAX)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int fr_lock_tag(const char *dir, const char *tag, int *fdp)
+{
+	char path[FR_PATH_MAX];
+	int err = fr_tag_path(path, dir, tag, "lock");
+
+	if (err)
+		return err;
+	/*
+	 * The previous holder unlinks the file on exit; a lock taken on the
+	 * unlinked inode would not exclude the next opener, so retry until
+	 * the locked file is the one at the path.
+	 */
+	for (int tries = 0; tries < 100; tries++) {
+		struct stat a, b;
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+			      0600);
+
+		if (fd < 0)
+			return -errno;
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			err = -errno;
+			close(fd);
+			return err;
+		}
+		if (fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
+		    a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+			*fdp = fd;
+			return 0;
+		}
+		close(fd);
+	}
+	return -EAGAIN;
+}
+
+void fr_remove_tag_files(const char *dir, const char *tag)
+{
+	char path[FR_PATH_MAX];
+
+	if (fr_tag_path(path, dir, tag, "sock") == 0)
+		unlink(path);
+	if (fr_tag_path(path, dir, tag, "lock") == 0)
+		unlink(path);
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Where a tag lives on disk: a private runtime directory holding, per tag,
+ * the supervisor's socket (TAG.sock) and its lock (TAG.lock).  Shared by
+ * lib/ and supervisor/.
+ */
+#ifndef FR_RUNTIME_H_
+#define FR_RUNTIME_H_
+
+#include <stddef.h>
+
+#define FR_PATH_MAX 108 /* sizeof(sun_path) */
+
+/* Logging, provided by whoever links this code (library or supervisor). */
+void fr_log(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Finds (and creates) the runtime directory of the calling user:
+ * $FUSE_RECOVER_RUNTIME_DIR, else /run/fuse-recover for root, else
+ * $XDG_RUNTIME_DIR/fuse-recover, else /tmp/fuse-recover-UID.  It must be a
+ * real directory owned by us with no access for group or others; otherwise
+ * -EPERM (someone else could swap our socket).
+ */
+int fr_runtime_dir(char *dir, size_t size);
+
+/* DIR/TAG.SUFFIX, or -ENAMETOOLONG when it would not fit a socket address. */
+int fr_tag_path(char *out, const char *dir, const char *tag,
+		const char *suffix);
+
+/*
+ * Takes the tag's lock without waiting.  The holder of the lock is the one
+ * live supervisor of the tag.  Returns 0 with *fd set, -EWOULDBLOCK when
+ * someone holds it, or -errno.
+ */
+int fr_lock_tag(const char *dir, const char *tag, int *fd);
+
+/* Removes the socket and lock files; call while holding the lock. */
+void fr_remove_tag_files(const char *dir, const char *tag);
+
+/* mount.c: the connection number of the FUSE mount on @mountpoint. */
+int fr_mount_conn_id(const char *mountpoint, unsigned int *id);
+
+/* mount.c: lazy unmount, through fusermount3 when not root. */
+int fr_unmount(const char *mountpoint);
+
+#endif

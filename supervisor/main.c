@@ -1,0 +1,468 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * fuse-recoverd: keeps a tagged FUSE connection alive while its server is
+ * down, and either restarts the server itself (`-- SERVER ARGS...`) or waits
+ * for someone else to.  One process per tag, single-threaded, poll() based.
+ */
+#include "recoverd.h"
+#include "fuse_recover.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_BACKOFF_MS 5000
+#define STABLE_SEC 10.0
+
+static struct recoverd rd_global;
+static FILE *log_file;
+
+void fr_log(int level, const char *fmt, ...)
+{
+	FILE *f = log_file ? log_file : stderr;
+	struct timespec ts;
+	va_list ap;
+
+	if (level > LOG_INFO)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	fprintf(f, "%ld.%03ld fuse-recoverd[%s]: ", (long)ts.tv_sec,
+		ts.tv_nsec / 1000000, rd_global.tag);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fputc('\n', f);
+	fflush(f);
+}
+
+double now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* @code -1: exit with the launched server's status. */
+void rd_finish(struct recoverd *rd, int code)
+{
+	int i, status;
+
+	hold_release_fds(rd);
+	if (rd->child > 0) {
+		/* Bounded wait: a stuck server must not keep us here. */
+		for (i = 0; i < 100; i++) {
+			if (waitpid(rd->child, &status, WNOHANG) == rd->child)
+				break;
+			usleep(50000);
+		}
+		if (i == 100) {
+			kill(rd->child, SIGKILL);
+			waitpid(rd->child, &status, 0);
+		}
+		rd->child_status = WIFEXITED(status) ? WEXITSTATUS(status) :
+						       128 + WTERMSIG(status);
+	}
+	if (code < 0)
+		code = rd->child_status;
+	fr_remove_tag_files(rd->dir, rd->tag);
+	fr_log(LOG_INFO, "exiting (%d)", code);
+	exit(code);
+}
+
+static void abort_connection(struct recoverd *rd)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/fs/fuse/connections/%u/abort",
+		 rd->conn_id);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (write(fd, "1", 1) < 0)
+			fr_log(LOG_WARNING, "cannot abort via %s", path);
+		close(fd);
+	}
+	/* Closing the last fd aborts it too, where fusectl is missing. */
+	hold_release_fds(rd);
+}
+
+void rd_give_up(struct recoverd *rd, const char *why)
+{
+	fr_log(LOG_ERR, "giving up: %s; aborting connection %u on %s", why,
+	       rd->conn_id, rd->mountpoint ? rd->mountpoint : "(none)");
+	if (rd->child > 0)
+		kill(rd->child, SIGKILL);
+	if (rd->fuse_fd >= 0) {
+		abort_connection(rd);
+		if (fr_unmount(rd->mountpoint))
+			fr_log(LOG_WARNING, "cannot unmount %s",
+			       rd->mountpoint);
+	}
+	rd_finish(rd, 1);
+}
+
+static void schedule_launch(struct recoverd *rd)
+{
+	double t = now_sec();
+
+	if (rd->serving_since && t - rd->serving_since > STABLE_SEC)
+		rd->backoff_ms = 0;
+	rd->next_launch = t + rd->backoff_ms / 1000.0;
+	rd->backoff_ms = rd->backoff_ms ? rd->backoff_ms * 2 : 50;
+	if (rd->backoff_ms > MAX_BACKOFF_MS)
+		rd->backoff_ms = MAX_BACKOFF_MS;
+}
+
+static void count_death(struct recoverd *rd)
+{
+	double t = now_sec();
+	unsigned int i, kept = 0;
+
+	for (i = 0; i < rd->ndeaths; i++)
+		if (t - rd->deaths[i] <= rd->window_sec)
+			rd->deaths[kept++] = rd->deaths[i];
+	if (kept == sizeof(rd->deaths) / sizeof(rd->deaths[0]))
+		kept--;
+	rd->deaths[kept++] = t;
+	rd->ndeaths = kept;
+	if (rd->ndeaths > rd->max_restarts) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "%u server deaths within %u s",
+			 rd->ndeaths, rd->window_sec);
+		rd_give_up(rd, why);
+	}
+}
+
+void rd_server_gone(struct recoverd *rd)
+{
+	if (rd->bye || rd->terminating || hold_mount_gone(rd)) {
+		fr_log(LOG_INFO, "mount ended");
+		rd_finish(rd, -1);
+	}
+	switch (rd->state) {
+	case ST_SERVING:
+	case ST_TAKEOVER:
+		fr_log(LOG_WARNING, "server died; holding %s for the next one",
+		       rd->mountpoint);
+		rd->state = ST_DOWN;
+		rd->down_since = now_sec();
+		break;
+	case ST_MOUNTING:
+		rd->state = ST_EMPTY;
+		if (!rd->argv) {
+			fr_log(LOG_INFO, "server left before mounting");
+			rd_finish(rd, 1);
+		}
+		break;
+	default:
+		break;
+	}
+	count_death(rd);
+	if (rd->argv)
+		schedule_launch(rd);
+}
+
+static void launch(struct recoverd *rd)
+{
+	char env[32];
+	int sv[2];
+	pid_t pid;
+
+	rd->next_launch = 0;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		fr_log(LOG_ERR, "socketpair: %s", strerror(errno));
+		schedule_launch(rd);
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		sigset_t all;
+
+		sigfillset(&all);
+		sigprocmask(SIG_UNBLOCK, &all, NULL);
+		fcntl(sv[1], F_SETFD, 0);
+		snprintf(env, sizeof(env), "%d", sv[1]);
+		setenv("FUSE_RECOVER_FD", env, 1);
+		execvp(rd->argv[0], rd->argv);
+		fprintf(stderr, "fuse-recoverd: cannot run %s: %s\n",
+			rd->argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		fr_log(LOG_ERR, "fork: %s", strerror(errno));
+		schedule_launch(rd);
+		return;
+	}
+	rd->child = pid;
+	fr_log(LOG_INFO, "started %s as pid %d", rd->argv[0], (int)pid);
+	if (hold_add_client(rd, sv[0], pid, true) < 0)
+		kill(pid, SIGKILL);
+}
+
+static void reap(struct recoverd *rd)
+{
+	int status;
+
+	while (rd->child > 0 && waitpid(rd->child, &status, WNOHANG) ==
+						rd->child) {
+		rd->child = 0;
+		rd->child_status = WIFEXITED(status) ? WEXITSTATUS(status) :
+						       128 + WTERMSIG(status);
+		if (rd->terminating)
+			rd_finish(rd, -1);
+	}
+}
+
+static void on_signal(struct recoverd *rd)
+{
+	struct signalfd_siginfo si;
+
+	while (read(rd->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD) {
+			reap(rd);
+			continue;
+		}
+		fr_log(LOG_INFO, "signal %u: %s", si.ssi_signo,
+		       rd->child > 0 ? "stopping the server" :
+				       "releasing the connection");
+		rd->terminating = true;
+		if (rd->child > 0)
+			kill(rd->child, SIGTERM);
+		else
+			rd_finish(rd, 0);
+	}
+}
+
+static int listen_on_tag(struct recoverd *rd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char path[FR_PATH_MAX];
+	int fd, err = fr_tag_path(path, rd->dir, rd->tag, "sock");
+
+	if (err)
+		return err;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	strcpy(sa.sun_path, path);
+	unlink(path); /* stale; we hold the lock */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(fd, 8) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	rd->listen_fd = fd;
+	return 0;
+}
+
+static int poll_timeout_ms(const struct recoverd *rd)
+{
+	double t = now_sec(), next = 0;
+
+	if (rd->next_launch)
+		next = rd->next_launch;
+	if (rd->state == ST_DOWN && rd->takeover_timeout_sec) {
+		double d = rd->down_since + rd->takeover_timeout_sec;
+
+		if (!next || d < next)
+			next = d;
+	}
+	if (!next)
+		return -1;
+	return next <= t ? 0 : (int)((next - t) * 1000) + 1;
+}
+
+static void run(struct recoverd *rd)
+{
+	for (;;) {
+		struct pollfd p[3 + 2 * MAX_CLIENTS];
+		int who[3 + 2 * MAX_CLIENTS];
+		int n = 0, i;
+
+		p[n] = (struct pollfd){ .fd = rd->sig_fd, .events = POLLIN };
+		who[n++] = -1;
+		p[n] = (struct pollfd){ .fd = rd->listen_fd, .events = POLLIN };
+		who[n++] = -2;
+		/* events 0: only POLLERR, i.e. the mount went away. */
+		p[n] = (struct pollfd){ .fd = rd->fuse_fd, .events = 0 };
+		who[n++] = -3;
+		for (i = 0; i < MAX_CLIENTS; i++) {
+			if (rd->clients[i].fd < 0)
+				continue;
+			p[n] = (struct pollfd){ .fd = rd->clients[i].fd,
+						.events = POLLIN };
+			who[n++] = i;
+		}
+		if (poll(p, n, poll_timeout_ms(rd)) < 0 && errno != EINTR)
+			rd_give_up(rd, "poll failed");
+
+		for (i = 0; i < n; i++) {
+			if (!p[i].revents)
+				continue;
+			if (who[i] == -1)
+				on_signal(rd);
+			else if (who[i] == -2)
+				hold_accept(rd);
+			else if (who[i] == -3 && hold_mount_gone(rd)) {
+				fr_log(LOG_INFO, "mount went away");
+				rd_finish(rd, -1);
+			}
+			else if (rd->clients[who[i]].fd >= 0)
+				hold_client_input(rd, who[i]);
+		}
+		if (rd->next_launch && now_sec() >= rd->next_launch &&
+		    rd->child <= 0)
+			launch(rd);
+		if (rd->state == ST_DOWN && rd->takeover_timeout_sec &&
+		    now_sec() - rd->down_since >= rd->takeover_timeout_sec) {
+			char why[96];
+
+			snprintf(why, sizeof(why),
+				 "no server took over within %u s",
+				 rd->takeover_timeout_sec);
+			rd_give_up(rd, why);
+		}
+	}
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: fuse-recoverd --tag NAME [options] [-- SERVER [ARGS...]]\n"
+		"Keeps the FUSE mount tagged NAME alive across server deaths.\n"
+		"With SERVER it starts the server and restarts it when it dies;\n"
+		"the server must pass -o tag=NAME to fuse_recover_new().\n"
+		"  --max-restarts N       give up after more than N deaths...\n"
+		"  --window SEC           ...within SEC seconds (10, 60)\n"
+		"  --takeover-timeout SEC give up SEC s after a death with no\n"
+		"                         new server (60; 0 = wait forever)\n"
+		"  --log FILE             append log lines to FILE\n");
+}
+
+static unsigned int parse_uint(const char *s, const char *what)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (*s == '-' || *end || v > 86400 * 365) {
+		fprintf(stderr, "fuse-recoverd: bad %s: %s\n", what, s);
+		exit(2);
+	}
+	return v;
+}
+
+int main(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "tag", required_argument, NULL, 't' },
+		{ "max-restarts", required_argument, NULL, 'r' },
+		{ "window", required_argument, NULL, 'w' },
+		{ "takeover-timeout", required_argument, NULL, 'T' },
+		{ "client-fd", required_argument, NULL, 'c' },
+		{ "lock-fd", required_argument, NULL, 'l' },
+		{ "log", required_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct recoverd *rd = &rd_global;
+	const char *tag = NULL, *log = getenv("FUSE_RECOVERD_LOG");
+	int client_fd = -1, c, i, err;
+	sigset_t mask;
+
+	rd->max_restarts = 10;
+	rd->window_sec = 60;
+	rd->takeover_timeout_sec = 60;
+	rd->lock_fd = -1;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't': tag = optarg; break;
+		case 'r': rd->max_restarts = parse_uint(optarg, "count"); break;
+		case 'w': rd->window_sec = parse_uint(optarg, "window"); break;
+		case 'T':
+			rd->takeover_timeout_sec = parse_uint(optarg, "timeout");
+			break;
+		case 'c': client_fd = parse_uint(optarg, "fd"); break;
+		case 'l': rd->lock_fd = parse_uint(optarg, "fd"); break;
+		case 'L': log = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!tag || fuse_recover_tag_valid(tag)) {
+		fprintf(stderr, "fuse-recoverd: %s tag\n", tag ? "invalid" : "missing");
+		usage(stderr);
+		return 2;
+	}
+	snprintf(rd->tag, sizeof(rd->tag), "%s", tag);
+	if (optind < argc)
+		rd->argv = &argv[optind];
+	if (log && *log) {
+		log_file = fopen(log, "ae");
+		if (!log_file)
+			fprintf(stderr, "fuse-recoverd: cannot open %s\n", log);
+	}
+	rd->owner = geteuid();
+	rd->server = -1;
+	rd->fuse_fd = -1;
+	rd->listen_fd = -1;
+	for (i = 0; i < MAX_CLIENTS; i++)
+		rd->clients[i] = (struct client){ .fd = -1, .pidfd = -1 };
+	signal(SIGPIPE, SIG_IGN);
+	umask(077);
+
+	err = fr_runtime_dir(rd->dir, sizeof(rd->dir));
+	if (err) {
+		fr_log(LOG_ERR, "no runtime directory: %s", strerror(-err));
+		return 1;
+	}
+	if (rd->lock_fd < 0) {
+		err = fr_lock_tag(rd->dir, rd->tag, &rd->lock_fd);
+		if (err) {
+			fr_log(LOG_ERR, "%s", err == -EWOULDBLOCK ?
+				"the tag already has a supervisor" :
+				strerror(-err));
+			return 1;
+		}
+	}
+	fcntl(rd->lock_fd, F_SETFD, FD_CLOEXEC);
+	err = listen_on_tag(rd);
+	if (err) {
+		fr_log(LOG_ERR, "cannot listen: %s", strerror(-err));
+		fr_remove_tag_files(rd->dir, rd->tag);
+		return 1;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	rd->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (client_fd >= 0) {
+		fcntl(client_fd, F_SETFD, FD_CLOEXEC);
+		hold_add_client(rd, client_fd, 0, true);
+	}
+	if (rd->argv)
+		launch(rd);
+	run(rd);
+	return 0;
+}

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* fuse-recoverd internals. */
+#ifndef RECOVERD_H_
+#define RECOVERD_H_
+
+#include "../lib/proto.h"
+#include "../lib/runtime.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define MAX_CLIENTS 16
+
+enum hold_state {
+	ST_EMPTY,	/* nothing held yet; the next server mounts */
+	ST_MOUNTING,	/* a server was told to mount and hand over */
+	ST_SERVING,	/* a server runs; we hold dups of its fds */
+	ST_DOWN,	/* no server; requests queue in the kernel */
+	ST_TAKEOVER,	/* a new server got the fd and replays INIT */
+};
+
+struct blob {
+	void *data;
+	uint32_t len;
+};
+
+struct held_fd {
+	int fd;
+	uint64_t id;
+	uint64_t gen;	/* which server generation registered it */
+};
+
+struct client {
+	int fd;		/* -1: slot unused */
+	pid_t pid;
+	int pidfd;
+	bool launched;	/* our own child: no credential check needed */
+};
+
+struct recoverd {
+	char tag[65];
+	char dir[FR_PATH_MAX];
+	uid_t owner;
+	int listen_fd, lock_fd, sig_fd;
+
+	enum hold_state state;
+	int server;		/* index in clients[] or -1 */
+	uint64_t gen;
+	int fuse_fd;
+	unsigned int conn_id;
+	char *mountpoint;
+	struct blob init_in, init_out;
+	struct held_fd *clones;
+	unsigned int nclones;
+	bool bye;
+	struct client clients[MAX_CLIENTS];
+
+	/* giving up */
+	unsigned int max_restarts, window_sec, takeover_timeout_sec;
+	double deaths[64];
+	unsigned int ndeaths;
+	double down_since;
+	double serving_since;
+
+	/* launch mode: fuse-recoverd -- SERVER ARGS */
+	char **argv;
+	pid_t child;
+	int child_status;
+	double next_launch;	/* 0: none scheduled */
+	unsigned int backoff_ms;
+	bool terminating;
+};
+
+double now_sec(void);
+void rd_finish(struct recoverd *rd, int code) __attribute__((noreturn));
+void rd_give_up(struct recoverd *rd, const char *why)
+	__attribute__((noreturn));
+
+/* hold.c */
+void hold_accept(struct recoverd *rd);
+int hold_add_client(struct recoverd *rd, int fd, pid_t pid, bool launched);
+void hold_client_input(struct recoverd *rd, int idx);
+void hold_drop_client(struct recoverd *rd, int idx);
+void hold_release_fds(struct recoverd *rd);
+bool hold_mount_gone(const struct recoverd *rd);
+
+/* main.c */
+void rd_server_gone(struct recoverd *rd);
+
+#endif
