@@ -152,6 +152,176 @@ int fuse_recover_req_is_resend(fuse_req_t req);
 /** Free settings from fuse_recover_new().  NULL is allowed. */
 void fuse_recover_destroy(struct fuse_recover *fr);
 
+/* --- state store --- */
+/*
+ * Crash-consistent state for restartable servers.
+ *
+ * The kernel keeps using the node ids and file handles a dead server gave
+ * out, so they must mean the same thing to the next server.  The state
+ * store keeps them in a memfd mapped MAP_SHARED and held by the supervisor
+ * (fuse-recoverd): the next server maps the very same pages, so a restart
+ * costs O(1) however many nodes there are, with no log to replay.
+ *
+ *  - Node table: node id -> lookup count, open count and an identity the
+ *    server chooses (e.g. a file handle from name_to_handle_at()).  A node
+ *    id is a slot index plus a generation, never a pointer.  The root is
+ *    FUSE_ROOT_ID.  A record is filled first and published with one atomic
+ *    store, and unpublished the same way, so a SIGKILL at any instruction
+ *    leaves a table the next server can use.  The worst a crash can cause
+ *    is a lookup count one too high (the node is then never freed: a leak,
+ *    never a wrong node).
+ *  - Handle table: fh -> node and open flags.  The fds themselves are not
+ *    state: the next server reopens them lazily (reopen by file handle),
+ *    except for files that were unlinked while open, which no file handle
+ *    can reopen; their fds are held by the supervisor (see the example
+ *    passthrough_hp).
+ *  - Request journal: one record per server thread saying which lookup
+ *    counts and which fh the request being handled has already taken.  A
+ *    request the kernel resends after a crash (fuse_recover_req_is_resend())
+ *    finds the record of its first attempt, so LOOKUP, CREATE, MKDIR, ...,
+ *    READDIRPLUS and OPEN are counted exactly once.
+ *
+ * Layout: a versioned header (magic, layout version, the server's own
+ * version and record sizes, a checksum).  A server whose library or own
+ * layout differs, or that finds a damaged header, refuses to recover with a
+ * message and leaves the state untouched (mapped read-only while checked).
+ *
+ * Forgets the kernel sent to a server that died before handling them are
+ * lost (the kernel never resends FORGET): those nodes stay counted.
+ *
+ * Without recovery (no tag) the same calls work on a private anonymous
+ * mapping.
+ */
+
+/** Largest per-node identity the store keeps. */
+#define FUSE_RECOVER_NODE_DATA_MAX 200
+
+/** Most nodes one request may reference (READDIRPLUS stops there). */
+#define FUSE_RECOVER_REQ_NODES_MAX 60
+
+struct fuse_recover_store;
+
+struct fuse_recover_store_config {
+	/** The server's own layout version: a different one refuses. */
+	uint32_t server_version;
+	/** Bytes of identity per node, 1..FUSE_RECOVER_NODE_DATA_MAX. */
+	uint32_t node_data_size;
+	/** Capacity (address space only until used); 0: 1 << 22. */
+	uint64_t max_nodes;
+	/** Capacity of the handle table; 0: 1 << 20. */
+	uint64_t max_handles;
+};
+
+/**
+ * Open the store of this session: the previous server's after a takeover,
+ * a new one otherwise.  Call it from the filesystem's init operation (it
+ * runs inside fuse_session_attach()).
+ *
+ * @return 0 (new store), FUSE_RECOVER_RECOVERED (the previous server's),
+ *   -EPROTO  the state was written by an incompatible library or server
+ *            version (nothing is changed; start the matching server),
+ *   -EBADMSG the state is damaged (nothing is changed),
+ *   -EINVAL  bad @cfg, -ENOMEM, other -errno.  A message says which.
+ */
+int fuse_recover_store_open(const struct fuse_recover_store_config *cfg,
+			    struct fuse_recover_store **stp);
+
+/**
+ * Same on a file of your own (size 0: a new store is laid out in it).
+ * For servers that keep their state elsewhere, and for tests.
+ */
+int fuse_recover_store_open_fd(int fd,
+			       const struct fuse_recover_store_config *cfg,
+			       struct fuse_recover_store **stp);
+
+/** Unmap; the state stays with the supervisor. */
+void fuse_recover_store_close(struct fuse_recover_store *st);
+
+/**
+ * Set the root's identity (new store) or check it (recovered store).
+ * @return 0, -ESTALE when a recovered store has another root.
+ */
+int fuse_recover_store_root(struct fuse_recover_store *st, const void *data);
+
+/**
+ * Start / end the journal of one request on this thread.  Call begin
+ * before any node_ref or fh_new of a request and end after replying.
+ * @return 0, or 1 when @req is a resent request whose first attempt left a
+ * record (fuse_recover_req_done() then tells if it completed).
+ */
+int fuse_recover_req_begin(struct fuse_recover_store *st, fuse_req_t req);
+void fuse_recover_req_end(struct fuse_recover_store *st);
+
+/** Mark the current request's operation done (right after the syscall). */
+void fuse_recover_req_mark_done(struct fuse_recover_store *st);
+
+/** 1 if the first attempt of this resent request had marked it done. */
+int fuse_recover_req_done(struct fuse_recover_store *st);
+
+/**
+ * Find the node with identity @data (and hash @key), or create it, and add
+ * one lookup for the entry about to be replied.
+ * @return 0, -ENOSPC (table or request record full), -ENOMEM.
+ */
+int fuse_recover_node_ref(struct fuse_recover_store *st, uint64_t key,
+			  const void *data, fuse_ino_t *ino,
+			  uint64_t *generation);
+
+/** Copy the identity of @ino into @data.  @return 0 or -ESTALE. */
+int fuse_recover_node_data(struct fuse_recover_store *st, fuse_ino_t ino,
+			   void *data);
+
+/** Drop @nlookup lookups (FORGET, BATCH_FORGET); frees at zero. */
+void fuse_recover_node_forget(struct fuse_recover_store *st, fuse_ino_t ino,
+			      uint64_t nlookup);
+
+/** Lookup count and open handles of @ino.  @return 0 or -ESTALE. */
+int fuse_recover_node_counts(struct fuse_recover_store *st, fuse_ino_t ino,
+			     uint64_t *nlookup, uint32_t *opens);
+
+/**
+ * Allocate a file handle for @ino opened with @flags.  For a resent OPEN,
+ * CREATE or OPENDIR the handle of the first attempt is returned again.
+ * @return 0 or 1 (reused), -ENOSPC, -ESTALE.
+ */
+int fuse_recover_fh_new(struct fuse_recover_store *st, fuse_ino_t ino,
+			uint32_t flags, uint64_t *fh);
+
+/** Node and open flags of @fh.  @return 0 or -EBADF. */
+int fuse_recover_fh_get(struct fuse_recover_store *st, uint64_t fh,
+			fuse_ino_t *ino, uint32_t *flags);
+
+/** Free @fh (RELEASE, RELEASEDIR).  @return open handles left on its node. */
+int fuse_recover_fh_release(struct fuse_recover_store *st, uint64_t fh);
+
+/**
+ * Replay rules for resent non-idempotent requests.  Each takes the errno
+ * the operation just failed with and says whether to answer success
+ * instead (1) or to return the error (0).  They only ever say 1 for a
+ * resent request (fuse_recover_req_is_resend()).
+ *
+ *  - created: MKDIR, MKNOD, SYMLINK, CREATE(O_EXCL), LINK failing with
+ *    EEXIST, when @name in @dirfd is of type @mode & S_IFMT, owned by
+ *    @uid, with the permission bits of @mode (S_IFDIR and S_IFREG only;
+ *    ignored when @mode has no permission bits), pointing to
+ *    @symlink_target (SYMLINK), or being inode @link_ino (LINK).
+ *  - removed: UNLINK, RMDIR failing with ENOENT.
+ *  - renamed: RENAME failing with ENOENT for the source while the target
+ *    exists (plain rename and RENAME_NOREPLACE).  RENAME_EXCHANGE cannot
+ *    be judged from the tree: use fuse_recover_req_done().
+ *
+ * Ambiguous: an object created or removed by someone else between the
+ * crash and the resend is taken as our own doing; a rename whose source
+ * vanished for another reason succeeds if the target exists.
+ */
+int fuse_recover_replay_created(fuse_req_t req, int err, int dirfd,
+				const char *name, mode_t mode, uid_t uid,
+				const char *symlink_target, ino_t link_ino);
+int fuse_recover_replay_removed(fuse_req_t req, int err);
+int fuse_recover_replay_renamed(fuse_req_t req, int err, int newdirfd,
+				const char *newname);
+/* --- end state store --- */
+
 #ifdef __cplusplus
 }
 #endif

@@ -39,6 +39,7 @@ static void session_free(struct fr_session *s)
 	fr_blob_free(&s->init_in);
 	fr_blob_free(&s->init_out);
 	fr_blob_free(&s->replay_out);
+	fr_kept_free(s);
 	free(s->mountpoint);
 	pthread_mutex_destroy(&s->sock_lock);
 	free(s);
@@ -129,7 +130,14 @@ static int attach_recovered(struct fr_session *s, const char *mountpoint,
 	}
 	/* From here on the session owns fd and closes it when destroyed. */
 	s->main_fd = fd;
+	s->recovered = true;
 	probe_kernel(s);
+	err = fr_kept_fetch(s);
+	if (err) {
+		fr_log(LOG_ERR, "cannot fetch the kept fds: %s",
+		       strerror(-err));
+		return err;
+	}
 	err = fr_init_replay(s);
 	if (err)
 		return err;
@@ -143,7 +151,6 @@ static int attach_recovered(struct fr_session *s, const char *mountpoint,
 		fr_log(LOG_ERR, "FUSE_NOTIFY_RESEND failed: %s", strerror(-err));
 		return err;
 	}
-	s->recovered = true;
 	return expect_ack(s, &m, "the takeover");
 }
 

@@ -44,6 +44,19 @@ enum fr_io_mode {
 	FR_IO_REPLAY,	/* restart: feed the saved INIT, swallow the reply */
 };
 
+/*
+ * Fds a server leaves with its supervisor so the next server gets them back
+ * (keep.c).  Values are frp_fd_kind numbers on the wire; 0 is taken by
+ * clone fds.
+ */
+enum fr_keep_kind { FR_KEEP_STATE = 1, FR_KEEP_FILE = 2 };
+
+struct fr_kept {
+	uint32_t kind;
+	uint64_t key;
+	int fd;
+};
+
 /* The one attached session of this process. */
 struct fr_session {
 	struct fuse_session *se;
@@ -61,6 +74,8 @@ struct fr_session {
 	uint64_t next_fd_id;
 	pthread_key_t fd_key;
 	struct fr_kernel kernel;
+	struct fr_kept *kept;		/* what the previous server kept */
+	size_t nkept;
 };
 
 extern struct fr_session *fr_current;
@@ -79,6 +94,16 @@ int fr_init_compare(const void *orig, size_t orig_len, const void *now,
 /* resend.c */
 int fr_resend_request(int fuse_fd);
 void fr_resend_note(uint64_t unique, uint32_t pid);
+
+/* keep.c */
+int fr_keep_fd(int fd, enum fr_keep_kind kind, uint64_t key);
+void fr_unkeep_fd(enum fr_keep_kind kind, uint64_t key);
+int fr_kept_fd(enum fr_keep_kind kind, uint64_t key);
+int fr_kept_foreach(enum fr_keep_kind kind,
+		    int (*cb)(uint64_t key, int fd, void *arg), void *arg);
+bool fr_session_recovered(void);
+int fr_kept_fetch(struct fr_session *s);
+void fr_kept_free(struct fr_session *s);
 
 /* probe.c */
 int fr_probe_init_in(const void *init_in, size_t len, struct fr_kernel *k);

@@ -25,14 +25,28 @@ enum frp_type {
 	FRP_HELLO = 1,	 /* arg0 pid; blob0 tag */
 	FRP_ATTACHED,	 /* fd main; arg0 conn id; blob0 INIT in, 1 INIT out,
 			    2 mountpoint */
-	FRP_ADD_FD,	 /* fd clone; arg0 registration id */
-	FRP_DEL_FD,	 /* arg0 registration id; no reply */
+	FRP_ADD_FD,	 /* fd; arg0 key, arg1 kind (FRP_FD_*) */
+	FRP_DEL_FD,	 /* arg0 key, arg1 kind; no reply */
 	FRP_RESUMED,	 /* recovered server replayed INIT and asked resend */
 	FRP_BYE,	 /* server is unmounting for good; no reply */
+	FRP_FETCH,	 /* send me the kept fds: KEPT..., then ACK */
 	/* supervisor -> server */
 	FRP_FRESH = 64,	 /* nothing held: mount yourself, then ATTACHED */
 	FRP_RECOVER,	 /* fd main; arg0 conn id; blobs as in ATTACHED */
 	FRP_ACK,	 /* status 0, or -errno with blob0 a reason */
+	FRP_KEPT,	 /* fds; blob0 struct frp_kept_entry[nfd] */
+};
+
+/* Kinds of fds a server leaves with its supervisor. */
+enum frp_fd_kind {
+	FRP_FD_CLONE = 0,	/* clone_fd channel, dropped after takeover */
+	/* 1.. : kept for the next server (enum fr_keep_kind in lib/) */
+};
+
+struct frp_kept_entry {
+	uint32_t kind;
+	uint32_t pad;
+	uint64_t key;
 };
 
 struct frp_msg {

@@ -58,6 +58,7 @@ int hold_add_client(struct recoverd *rd, int fd, pid_t pid, bool launched)
 void hold_drop_client(struct recoverd *rd, int idx)
 {
 	struct client *c = &rd->clients[idx];
+	bool launched = c->launched;
 
 	close(c->fd);
 	if (c->pidfd >= 0)
@@ -66,6 +67,9 @@ void hold_drop_client(struct recoverd *rd, int idx)
 	c->pidfd = -1;
 	if (rd->server == idx) {
 		rd->server = -1;
+		rd_server_gone(rd);
+	} else if (launched && rd->argv) {
+		/* Our child died before even saying HELLO: a failed start. */
 		rd_server_gone(rd);
 	}
 }
@@ -121,7 +125,8 @@ static void drop_old_clones(struct recoverd *rd)
 	unsigned int i, kept = 0;
 
 	for (i = 0; i < rd->nclones; i++) {
-		if (rd->clones[i].gen < rd->gen)
+		if (rd->clones[i].kind == FRP_FD_CLONE &&
+		    rd->clones[i].gen < rd->gen)
 			close(rd->clones[i].fd);
 		else
 			rd->clones[kept++] = rd->clones[i];
@@ -203,36 +208,88 @@ static int on_attached(struct recoverd *rd, struct frp_msg *m)
 	return 0;
 }
 
+static struct held_fd *find_held(struct recoverd *rd, uint32_t kind,
+				  uint64_t key)
+{
+	unsigned int i;
+
+	for (i = 0; i < rd->nclones; i++) {
+		struct held_fd *h = &rd->clones[i];
+
+		/* A clone id only means something to the server that made it. */
+		if (h->kind == kind && h->key == key &&
+		    (kind != FRP_FD_CLONE || h->gen == rd->gen))
+			return h;
+	}
+	return NULL;
+}
+
 static int on_add_fd(struct recoverd *rd, struct frp_msg *m)
 {
-	struct held_fd *n;
+	struct held_fd *h, *n;
 
-	if (m->nfd != 1 || rd->fuse_fd < 0)
+	if (m->nfd != 1 || m->arg[1] > UINT32_MAX ||
+	    (m->arg[1] == FRP_FD_CLONE && rd->fuse_fd < 0))
 		return -EPROTO;
-	n = realloc(rd->clones, (rd->nclones + 1) * sizeof(*n));
-	if (!n)
-		return -ENOMEM;
-	rd->clones = n;
-	n[rd->nclones].fd = m->fd[0];
-	n[rd->nclones].id = m->arg[0];
-	n[rd->nclones].gen = rd->gen;
-	rd->nclones++;
+	h = find_held(rd, m->arg[1], m->arg[0]);
+	if (h) {
+		close(h->fd);
+	} else {
+		n = realloc(rd->clones, (rd->nclones + 1) * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		rd->clones = n;
+		h = &n[rd->nclones++];
+	}
+	*h = (struct held_fd){ .fd = m->fd[0], .kind = m->arg[1],
+			       .key = m->arg[0], .gen = rd->gen };
 	m->nfd = 0;
 	return 0;
 }
 
 static void on_del_fd(struct recoverd *rd, const struct frp_msg *m)
 {
+	struct held_fd *h = find_held(rd, m->arg[1], m->arg[0]);
+
+	if (h) {
+		close(h->fd);
+		*h = rd->clones[--rd->nclones];
+	}
+}
+
+/* Everything but clones goes back to the new server, four fds a message. */
+static int on_fetch(struct recoverd *rd, int sock)
+{
+	struct frp_kept_entry e[FRP_MAX_FDS];
+	struct frp_msg r = { .type = FRP_KEPT };
 	unsigned int i;
+	int err;
 
 	for (i = 0; i < rd->nclones; i++) {
-		if (rd->clones[i].id != m->arg[0] ||
-		    rd->clones[i].gen != rd->gen)
+		struct held_fd *h = &rd->clones[i];
+
+		if (h->kind == FRP_FD_CLONE)
 			continue;
-		close(rd->clones[i].fd);
-		rd->clones[i] = rd->clones[--rd->nclones];
-		return;
+		e[r.nfd] = (struct frp_kept_entry){ .kind = h->kind,
+						    .key = h->key };
+		r.fd[r.nfd++] = h->fd;
+		if (r.nfd < FRP_MAX_FDS)
+			continue;
+		r.blob[0] = e;
+		r.blob_len[0] = r.nfd * sizeof(e[0]);
+		err = frp_send(sock, &r);
+		if (err)
+			return err;
+		r.nfd = 0;
 	}
+	if (r.nfd) {
+		r.blob[0] = e;
+		r.blob_len[0] = r.nfd * sizeof(e[0]);
+		err = frp_send(sock, &r);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 void hold_client_input(struct recoverd *rd, int idx)
@@ -272,6 +329,9 @@ void hold_client_input(struct recoverd *rd, int idx)
 	case FRP_DEL_FD:
 		on_del_fd(rd, &m);
 		return;
+	case FRP_FETCH:
+		err = rd->state == ST_TAKEOVER ? on_fetch(rd, fd) : -EPROTO;
+		break;
 	case FRP_RESUMED:
 		if (rd->state != ST_TAKEOVER) {
 			err = -EPROTO;

@@ -27,7 +27,8 @@ struct blob {
 
 struct held_fd {
 	int fd;
-	uint64_t id;
+	uint32_t kind;	/* enum frp_fd_kind */
+	uint64_t key;
 	uint64_t gen;	/* which server generation registered it */
 };
 

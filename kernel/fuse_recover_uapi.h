@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * fuse_recover_uapi.h - userspace view of the kernel/ patch series
+ *
+ * The patches in kernel/patches add these definitions to
+ * include/uapi/linux/fuse.h.  Userspace built against unpatched kernel
+ * headers includes this file instead; every definition is guarded so that
+ * it also builds against patched headers.
+ *
+ * Flag bits: FUSE_HAS_RECOVERY and FUSE_ASYNC_FLUSH live at the top of the
+ * 64-bit INIT flags (flags2 bits 30 and 29).  Linux 6.12 uses bits 0-40,
+ * later kernels allocate upwards from there (41, 42, ...), so the top of the
+ * word stays free for out-of-tree flags.  Bit 63 is left alone.
+ *
+ * Probing: open /dev/fuse (a fresh fd, not bound to any connection) and
+ * call FUSE_DEV_IOC_ATTACH with an all-zero struct fuse_attach_in (empty
+ * tag).  A patched kernel fails with EINVAL; an unpatched one with ENOTTY.
+ * A well-formed tag that no connection carries fails with ENOENT.
+ * Close the probe fd afterwards: it stays unbound.
+ *
+ * Include <linux/fuse.h> before this file.
+ */
+#ifndef FUSE_RECOVER_UAPI_H
+#define FUSE_RECOVER_UAPI_H
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#else
+#include <stdint.h>
+#endif
+#include <linux/ioctl.h>
+
+/* Longest tag= mount option value, without the terminating NUL */
+#ifndef FUSE_TAG_MAX
+#define FUSE_TAG_MAX		64
+
+/*
+ * Argument of FUSE_DEV_IOC_ATTACH (72 bytes).  tag is NUL terminated,
+ * padding and flags must be zero.
+ */
+struct fuse_attach_in {
+	char		tag[FUSE_TAG_MAX + 1];
+	uint8_t		padding[3];
+	uint32_t	flags;
+};
+#endif
+
+#ifndef FUSE_DEV_IOC_MAGIC
+#define FUSE_DEV_IOC_MAGIC	229
+#endif
+
+/*
+ * Bind a fresh /dev/fuse fd to the live connection mounted with tag=.
+ * Errors: EINVAL bad argument or not a /dev/fuse fd, EBUSY fd already
+ * bound, ENOENT no live connection with that tag, EPERM caller is neither
+ * the mount's user_id in the connection's user namespace nor CAP_SYS_ADMIN
+ * there, ENOTTY kernel without the patches.
+ */
+#ifndef FUSE_DEV_IOC_ATTACH
+#define FUSE_DEV_IOC_ATTACH	_IOW(FUSE_DEV_IOC_MAGIC, 0x80, \
+				     struct fuse_attach_in)
+#endif
+
+/*
+ * INIT flags (64-bit: flags | (uint64_t)flags2 << 32, flags2 is only valid
+ * with FUSE_INIT_EXT set in flags).
+ *
+ * FUSE_HAS_RECOVERY: offered on tagged connections only.  If the server
+ * sets it in its INIT reply, closing the last /dev/fuse fd does not abort
+ * the connection; read but unanswered requests go back to the queue marked
+ * with FUSE_UNIQUE_RESEND and everything waits for a server to attach.
+ *
+ * FUSE_ASYNC_FLUSH: if the server sets it, close() queues FLUSH in the
+ * background and returns 0 without waiting; FLUSH then carries uid, gid and
+ * pid 0 and its reply's error is ignored.
+ */
+#ifndef FUSE_HAS_RECOVERY
+#define FUSE_HAS_RECOVERY	(1ULL << 62)
+#endif
+#ifndef FUSE_ASYNC_FLUSH
+#define FUSE_ASYNC_FLUSH	(1ULL << 61)
+#endif
+
+/* Upstream since 6.9, repeated for older headers */
+#ifndef FUSE_HAS_RESEND
+#define FUSE_HAS_RESEND		(1ULL << 39)
+#endif
+#ifndef FUSE_UNIQUE_RESEND
+#define FUSE_UNIQUE_RESEND	(1ULL << 63)
+#endif
+/*
+ * Notify code 7 (enum fuse_notify_code in 7.40+ headers): a server writes
+ * the 16-byte fuse_out_header {len 16, error 7, unique 0} to move requests
+ * read but unanswered on live fds back to the queue.  FUSE_NOTIFY_RESEND is
+ * only defined here when <linux/fuse.h> was included first and is older
+ * than 7.40; FUSE_RECOVER_NOTIFY_RESEND is always safe to use.
+ */
+#define FUSE_RECOVER_NOTIFY_RESEND	7
+#if defined(FUSE_KERNEL_MINOR_VERSION) && FUSE_KERNEL_MINOR_VERSION < 40 && \
+	!defined(FUSE_NOTIFY_RESEND)
+#define FUSE_NOTIFY_RESEND	FUSE_RECOVER_NOTIFY_RESEND
+#endif
+
+#endif /* FUSE_RECOVER_UAPI_H */

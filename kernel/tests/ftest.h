@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ftest.h - helpers shared by the guest tests of the kernel/ patch series
+ *
+ * A tiny FUSE server that speaks the raw protocol on /dev/fuse (no libfuse)
+ * and serves a root directory holding one file, "file".  Tests fork it,
+ * kill it, start another one that reattaches by tag, and check what the
+ * applications using the mount see.
+ *
+ * Every test program exits with FT_PASS, FT_FAIL or FT_SKIP.
+ */
+#ifndef FTEST_H
+#define FTEST_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <linux/fuse.h>
+#include "../fuse_recover_uapi.h"
+
+#define FT_PASS 0
+#define FT_FAIL 1
+#define FT_SKIP 77
+
+/* What ft_serve() does with the requests it reads */
+struct ft_server {
+	int fd;			/* bound /dev/fuse fd */
+	uint64_t want;		/* INIT flags to accept if offered */
+	int block_read;		/* read READ but never answer it */
+	int notify_fd;		/* gets one line per notable event, or -1 */
+	const char *content;	/* data returned by READ */
+};
+
+/* printf to stderr with the test name in front */
+void ft_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Fail the whole test program if it runs longer than @seconds */
+void ft_deadline(unsigned int seconds);
+
+/*
+ * Open /dev/fuse and mount it on @mnt with "tag=@tag" (if not NULL) and
+ * @extra options (may be NULL).  Returns the fd or -errno.
+ */
+int ft_mount(const char *mnt, const char *tag, unsigned int user_id,
+	     const char *extra);
+
+/* Open /dev/fuse and attach it by tag; returns the fd or -errno. */
+int ft_attach(const char *tag);
+
+/* Ask the kernel to resend what live fds had read; returns 0 or -errno */
+int ft_notify_resend(int fd);
+
+/* Serve requests until the fd fails; returns the last error (-errno). */
+int ft_serve(struct ft_server *srv);
+
+/*
+ * Fork a process that mounts @mnt and serves it.  Returns its pid once the
+ * mount is in place and the FUSE_INIT reply was sent, or -1.
+ */
+pid_t ft_spawn_server(const char *mnt, const char *tag, const char *extra,
+		      uint64_t want, int block_read, int notify_fd);
+
+/* Fork a process that attaches by tag and serves; returns pid or -1. */
+pid_t ft_spawn_attacher(const char *tag, const char *content, int notify_fd);
+
+/*
+ * Wait for @pid for at most @ms milliseconds.  Returns its wait status, or
+ * -1 if it is still running afterwards.
+ */
+int ft_wait_ms(pid_t pid, int ms);
+
+/* Read one line from @fd, waiting at most @ms; returns length or -1. */
+int ft_read_line(int fd, char *buf, size_t len, int ms);
+
+/* SIGKILL @pid and reap it. */
+void ft_kill(pid_t pid);
+
+/* Milliseconds of CLOCK_MONOTONIC */
+long long ft_now_ms(void);
+
+/* mkdir -p for a single level, ignoring EEXIST */
+int ft_mkdir(const char *path);
+
+extern const char *ft_name;
+
+#endif /* FTEST_H */

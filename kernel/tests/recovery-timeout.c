@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * recovery-timeout: with recovery_timeout=1 a recovery connection that
+ * has no server for a second aborts by itself, so a waiting application
+ * gets an error instead of waiting forever; the option is shown in the
+ * mount options.  A server that reattaches in time stops the clock.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ftest.h"
+
+#define MNT "/mnt/timeout"
+#define TAG "timeout-test"
+
+static int shown(const char *needle)
+{
+	char buf[8192];
+	size_t n;
+	FILE *f = fopen("/proc/mounts", "r");
+
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, needle) != NULL;
+}
+
+int main(void)
+{
+	pid_t server, attacher, app;
+	struct stat st;
+	long long t0;
+	int status, ret = FT_FAIL;
+
+	ft_name = "recovery-timeout";
+	ft_deadline(60);
+	if (ft_mkdir(MNT))
+		return FT_FAIL;
+
+	server = ft_spawn_server(MNT, TAG, "recovery_timeout=1",
+				 FUSE_HAS_RECOVERY, 0, -1);
+	if (server < 0)
+		return FT_FAIL;
+	if (!shown("recovery_timeout=1")) {
+		ft_log("recovery_timeout not in /proc/mounts");
+		goto out;
+	}
+
+	/* crash, reattach within the grace period: connection survives */
+	ft_kill(server);
+	server = -1;
+	attacher = ft_spawn_attacher(TAG, "x\n", -1);
+	if (attacher < 0)
+		goto out;
+	sleep(2);
+	if (stat(MNT "/file", &st)) {
+		ft_log("connection died although a server came back: %m");
+		ft_kill(attacher);
+		goto out;
+	}
+	ft_kill(attacher);
+
+	/* crash for good: a waiting lookup must fail after about 1 s */
+	t0 = ft_now_ms();
+	app = fork();
+	if (app == 0) {
+		alarm(30);
+		_exit(stat(MNT "/other", &st) ? errno : 0);
+	}
+	status = ft_wait_ms(app, 10000);
+	if (status == -1) {
+		ft_log("lookup still waiting 10 s after the server died");
+		ft_kill(app);
+		goto out;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) == 0) {
+		ft_log("lookup did not fail (status %#x)", status);
+		goto out;
+	}
+	ft_log("lookup failed with %s after %lld ms",
+	       strerror(WEXITSTATUS(status)), ft_now_ms() - t0);
+	ret = FT_PASS;
+out:
+	ft_kill(server);
+	if (umount(MNT)) {
+		ft_log("umount: %m");
+		umount2(MNT, MNT_DETACH);
+		ret = FT_FAIL;
+	}
+	return ret;
+}

@@ -1,0 +1,44 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# A server that keeps dying: the supervisor gives up after more than N
+# deaths within the window, applications get ENOTCONN instead of hanging,
+# and nothing is left running or mounted.
+. "$(dirname "$0")/lib.sh"
+
+cat >"$T/flaky" <<EOS
+#!/bin/bash
+# First start serves; every later start dies at once.
+if [ -e "$T/started" ]; then kill -KILL \$\$; fi
+touch "$T/started"
+exec "$TESTFS" "\$@"
+EOS
+chmod +x "$T/flaky"
+
+"$FUSE_RECOVERD" --tag cl --max-restarts 3 --window 10 \
+	-- "$T/flaky" -f -o tag=cl,recover_restarts=3,recover_window=10 "$MNT" \
+	2>"$T/supervisor.log" &
+sup=$!
+wait_until 10 is_mounted "$MNT" || fail "not mounted"
+wait_until 10 grep -q "holding connection" "$T/supervisor.log" ||
+	fail "supervisor holds nothing"
+
+# An application living inside the mount, and one request issued while down.
+(cd "$MNT" && while stat hello >/dev/null 2>"$T/inside.err"; do sleep 0.01; done) &
+inside=$!
+sleep 0.2
+start=$(date +%s%N)
+pkill -KILL -f "testfs -f -o tag=cl" || fail "no server to kill"
+stat "$MNT/data" >/dev/null 2>"$T/pending.err" && fail "request served by nobody"
+
+wait_until 15 sh -c "! kill -0 $sup 2>/dev/null" || fail "supervisor did not give up"
+elapsed=$((($(date +%s%N) - start) / 1000000))
+grep -q "giving up" "$T/supervisor.log" || fail "no give-up message"
+wait_until 5 sh -c "! kill -0 $inside 2>/dev/null" || fail "application still hangs"
+grep -qE "not connected|connection abort" "$T/inside.err" ||
+	fail "application saw: $(cat "$T/inside.err")"
+grep -qE "not connected|connection abort|No such file" "$T/pending.err" ||
+	fail "pending request saw: $(cat "$T/pending.err")"
+is_mounted "$MNT" && fail "still mounted"
+pgrep -f "testfs -f -o tag=cl" >/dev/null && fail "server still running"
+[ -z "$(supervisor_pids cl)" ] || fail "supervisor still running"
+[ ! -e "$FUSE_RECOVER_RUNTIME_DIR/cl.sock" ] || fail "socket left behind"
+log "gave up after ${elapsed} ms; application got ENOTCONN"

@@ -1,0 +1,97 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Helpers for integration tests; sourced by each test, which runs as pid 1
+# of a private pid + mount namespace (see run-isolated).
+#
+# Exit codes follow meson: 0 pass, 77 skip, anything else fail.
+set -euo pipefail
+
+: "${BUILD:?BUILD must name the meson build directory}"
+T=$(mktemp -d /tmp/fr-test.XXXXXX)
+chmod 755 "$T"
+MNT=$T/mnt
+mkdir -p "$MNT" "$T/marks"
+export FUSE_RECOVERD=$BUILD/supervisor/fuse-recoverd
+export FUSE_RECOVER_RUNTIME_DIR=$T/run
+export FUSE_RECOVERD_LOG=$T/recoverd.log
+TESTFS=$BUILD/test/testfs
+HELLO=$BUILD/example/hello_ll
+FRTOOL=$BUILD/test/frtool
+SERVER_PID=
+NSERVERS=0
+
+log() { echo "# $*"; }
+
+dump_logs() {
+	local f
+	for f in "$T"/*.log; do
+		[ -f "$f" ] || continue
+		echo "---- ${f##*/} (last 30 lines)"
+		tail -n 30 "$f"
+	done
+}
+
+fail() {
+	echo "FAIL: $*"
+	dump_logs
+	exit 1
+}
+
+skip() {
+	echo "SKIP: $*"
+	exit 77
+}
+
+cleanup() {
+	local rc=$?
+	set +e
+	# Servers first (they hold the mount), then anything mounted here.
+	pkill -KILL -f "$T" 2>/dev/null
+	grep -o " $T/[^ ]*" /proc/self/mounts | sort -r |
+		while read -r m; do umount -l "$m"; done
+	rm -rf "$T"
+	exit $rc
+}
+trap cleanup EXIT
+
+# wait_until SECONDS COMMAND...: poll COMMAND every 10 ms, bounded.
+wait_until() {
+	local limit=$1 i
+	shift
+	for ((i = 0; i < limit * 100; i++)); do
+		"$@" && return 0
+		sleep 0.01
+	done
+	return 1
+}
+
+is_mounted() { grep -q " $1 fuse" /proc/self/mounts; }
+
+# start_server CMD ARGS...: run a server in the background, its stderr in
+# $T/server.N.log; returns once it has mounted or recovered.
+start_server() {
+	NSERVERS=$((NSERVERS + 1))
+	SERVER_LOG=$T/server.$NSERVERS.log
+	"$@" 2>"$SERVER_LOG" &
+	SERVER_PID=$!
+	wait_until 10 grep -qE "mounted|recovered the mount|fuse_session_attach" \
+		"$SERVER_LOG" || fail "server did not start: $*"
+	grep -qE "mounted|recovered the mount" "$SERVER_LOG" ||
+		fail "server failed: $(cat "$SERVER_LOG")"
+}
+
+kill_server() {
+	kill -KILL "$SERVER_PID" 2>/dev/null || true
+	wait "$SERVER_PID" 2>/dev/null || true
+}
+
+supervisor_pids() { pgrep -f "fuse-recoverd --tag $1( |\$)" || true; }
+
+# The kernel must be able to resend in-flight requests (Linux >= 6.9).
+need_resend() {
+	local v
+	v=$(uname -r | awk -F. '{ print $1 * 1000 + $2 }')
+	[ "$v" -ge 6009 ] || skip "kernel $(uname -r) has no FUSE_NOTIFY_RESEND"
+}
+
+[ "$(id -u)" = 0 ] || skip "integration tests need root"
+[ -c /dev/fuse ] || skip "no /dev/fuse"
