@@ -267,6 +267,19 @@ int fuse_recover_node_ref(struct fuse_recover_store *st, uint64_t key,
 			  const void *data, fuse_ino_t *ino,
 			  uint64_t *generation);
 
+/**
+ * Find the node with identity @data without adding a lookup.
+ * @return 0 or -ENOENT.
+ */
+int fuse_recover_node_find(struct fuse_recover_store *st, uint64_t key,
+			   const void *data, fuse_ino_t *ino);
+
+/**
+ * Take back a lookup fuse_recover_node_ref() added in this request when
+ * the reply will not carry the entry after all.
+ */
+void fuse_recover_node_unref(struct fuse_recover_store *st, fuse_ino_t ino);
+
 /** Copy the identity of @ino into @data.  @return 0 or -ESTALE. */
 int fuse_recover_node_data(struct fuse_recover_store *st, fuse_ino_t ino,
 			   void *data);
@@ -293,6 +306,25 @@ int fuse_recover_fh_get(struct fuse_recover_store *st, uint64_t fh,
 
 /** Free @fh (RELEASE, RELEASEDIR).  @return open handles left on its node. */
 int fuse_recover_fh_release(struct fuse_recover_store *st, uint64_t fh);
+
+/**
+ * Files that must outlive the server, e.g. open files that were unlinked:
+ * no file handle can reopen those.  The supervisor holds a dup of @fd under
+ * @key and gives it to the next server.
+ * @return 0, -ENOTCONN without recovery, -errno.
+ */
+int fuse_recover_keep_file(int fd, uint64_t key);
+
+/** Let the supervisor drop the file kept under @key. */
+void fuse_recover_unkeep_file(uint64_t key);
+
+/**
+ * After a takeover: call @cb for every file the previous server kept (the
+ * fd stays the library's: dup() it to keep it).  Stops at a non-zero
+ * return of @cb and returns it.  Call from the init operation onwards.
+ */
+int fuse_recover_kept_files(int (*cb)(uint64_t key, int fd, void *arg),
+			    void *arg);
 
 /**
  * Replay rules for resent non-idempotent requests.  Each takes the errno

@@ -49,6 +49,7 @@ int hold_add_client(struct recoverd *rd, int fd, pid_t pid, bool launched)
 		c->pid = pid;
 		c->pidfd = pid > 0 ? pidfd_open_(pid) : -1;
 		c->launched = launched;
+		c->refused = false;
 		return i;
 	}
 	close(fd);
@@ -78,7 +79,7 @@ void hold_accept(struct recoverd *rd)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	int fd = accept4(rd->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	int fd = accept4(rd->listen_fd, NULL, NULL, SOCK_CLOEXEC), idx;
 
 	if (fd < 0)
 		return;
@@ -91,11 +92,14 @@ void hold_accept(struct recoverd *rd)
 		       "refused pid %d uid %u: only uid %u or root may take tag %s",
 		       (int)cred.pid, (unsigned int)cred.uid,
 		       (unsigned int)rd->owner, rd->tag);
-		frp_send_ack(fd, -EPERM, "permission denied: not the owner of this tag");
-		close(fd);
-		return;
 	}
-	hold_add_client(rd, fd, cred.pid, false);
+	idx = hold_add_client(rd, fd, cred.pid, false);
+	/*
+	 * Answer its first message rather than now: closing a socket with
+	 * unread data resets it, and the peer would never read why.
+	 */
+	if (idx >= 0)
+		rd->clients[idx].refused = cred.uid != rd->owner && cred.uid;
 }
 
 void hold_release_fds(struct recoverd *rd)
@@ -134,6 +138,13 @@ static void drop_old_clones(struct recoverd *rd)
 	rd->nclones = kept;
 }
 
+static bool server_hung_up(const struct recoverd *rd)
+{
+	struct pollfd p = { .fd = rd->clients[rd->server].fd, .events = 0 };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
+}
+
 static int on_hello(struct recoverd *rd, int idx, struct frp_msg *m)
 {
 	struct client *c = &rd->clients[idx];
@@ -148,6 +159,12 @@ static int on_hello(struct recoverd *rd, int idx, struct frp_msg *m)
 	}
 	if (c->launched && c->pid <= 0)
 		c->pid = m->arg[0];
+	if (rd->server >= 0 && server_hung_up(rd)) {
+		/* Its death is still queued behind this HELLO; take it now. */
+		hold_drop_client(rd, rd->server);
+		if (rd->server >= 0 || rd->clients[idx].fd < 0)
+			return -EBUSY;
+	}
 	if (rd->server >= 0) {
 		snprintf(why, sizeof(why),
 			 "tag %s is held by live server pid %d", rd->tag,
@@ -303,6 +320,13 @@ void hold_client_input(struct recoverd *rd, int idx)
 		if (err != -ECONNRESET)
 			fr_log(LOG_WARNING, "dropping pid %d: %s",
 			       (int)rd->clients[idx].pid, strerror(-err));
+		hold_drop_client(rd, idx);
+		return;
+	}
+	if (rd->clients[idx].refused) {
+		frp_close_fds(&m);
+		frp_send_ack(fd, -EPERM,
+			     "permission denied: not the owner of this tag");
 		hold_drop_client(rd, idx);
 		return;
 	}

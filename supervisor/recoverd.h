@@ -37,6 +37,7 @@ struct client {
 	pid_t pid;
 	int pidfd;
 	bool launched;	/* our own child: no credential check needed */
+	bool refused;	/* wrong uid: answered EPERM, then dropped */
 };
 
 struct recoverd {

@@ -19,7 +19,7 @@ wait_until 5 compgen -G "$T/marks/slow.$SERVER_PID" >/dev/null ||
 	fail "read never reached the server"
 kill_server
 start_server "$TESTFS" "${args[@]}"
-wait_until 10 sh -c "! kill -0 $reader 2>/dev/null" || fail "reader still blocked"
+wait_until 10 exited $reader || fail "reader still blocked"
 wait "$reader" || fail "reader failed: $(cat "$T/cat.err")"
 [ "$(cat "$T/out")" = "Hello World!" ] || fail "reader got: $(cat "$T/out")"
 grep -q "resent read" "$SERVER_LOG" || fail "new server did not see a resent read"

@@ -10,7 +10,7 @@ st) loop=(-s) ;;
 mt) loop=() ;;
 mt-clone) loop=(-o clone_fd) ;;
 esac
-args=(-f "${loop[@]}" -o tag=krc "$MNT")
+args=(-f "${loop[@]}" -o tag=krc,recover_restarts=100000 "$MNT")
 
 start_server "$TESTFS" "${args[@]}"
 "$BUILD/test/workload" "$MNT" "$T/stop" 3 >"$T/workload.out" 2>"$T/workload.log" &
@@ -22,7 +22,7 @@ for ((i = 1; i <= cycles; i++)); do
 	rm -f "$T"/server.$((NSERVERS - 1)).log
 done
 touch "$T/stop"
-wait_until 20 sh -c "! kill -0 $wl 2>/dev/null" || fail "workload hangs"
+wait_until 20 exited $wl || fail "workload hangs"
 wait "$wl" || fail "workload saw errors: $(cat "$T/workload.out")"
 cat "$T/workload.out"
 rounds=$(awk '{ print $2 }' "$T/workload.out")

@@ -85,6 +85,8 @@ kill_server() {
 }
 
 supervisor_pids() { pgrep -f "fuse-recoverd --tag $1( |\$)" || true; }
+no_supervisor() { [ -z "$(supervisor_pids "$1")" ]; }
+exited() { ! kill -0 "$1" 2>/dev/null; }
 
 # The kernel must be able to resend in-flight requests (Linux >= 6.9).
 need_resend() {

@@ -11,7 +11,7 @@ elapsed=$((($(date +%s%N) - start) / 1000000))
 grep -qE "not connected|connection abort" "$T/stat.err" ||
 	fail "application saw: $(cat "$T/stat.err")"
 [ "$elapsed" -lt 5000 ] || fail "took ${elapsed} ms"
-wait_until 5 sh -c '[ -z "$(pgrep -f "fuse-recoverd --tag tt ")" ]' ||
+wait_until 5 no_supervisor tt ||
 	fail "supervisor still running"
 is_mounted "$MNT" && fail "still mounted"
 log "waiting application failed after ${elapsed} ms"

@@ -13,7 +13,7 @@ start_server "$TESTFS" -f -o tag=u1 "$MNT"
 [ -n "$(supervisor_pids u1)" ] || fail "no supervisor"
 umount "$MNT"
 wait_until 5 gone u1 || fail "supervisor survived umount"
-wait_until 5 sh -c "! kill -0 $SERVER_PID 2>/dev/null" || fail "server survived umount"
+wait_until 5 exited $SERVER_PID || fail "server survived umount"
 
 start_server "$TESTFS" -f -o tag=u2 "$MNT"
 kill_server

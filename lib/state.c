@@ -1,0 +1,1039 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The state store: node table, handle table and request journal in one
+ * shared mapping that outlives the server (see fuse_recover.h for the
+ * contract).
+ *
+ * Crash consistency rests on two rules.  A record is written completely
+ * while unreachable and becomes reachable with one atomic store (state
+ * word, hash-chain link); it is made unreachable the same way before it is
+ * reused.  And every counter moves before the journal says it moved, so
+ * an interrupted step errs towards a count one too high.  The memory is
+ * shared with whoever maps the memfd next, so a store that happened before
+ * SIGKILL is visible to the next server; only compiler reordering has to be
+ * prevented, which the atomics do.
+ *
+ * Writers serialise on a process-local mutex: a lock in the shared pages
+ * could be left held by the dead server.
+ */
+#include "fuse_recover_i.h"
+
+#include <errno.h>
+#include <linux/fuse.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#define ST_MAGIC "FRSTATE\0"
+#define ST_LAYOUT 1
+#define ST_HDR_SIZE 4096
+#define ST_JOURNAL 256		/* records: most server threads at a time */
+#define ST_DEF_NODES (1ULL << 22)
+#define ST_DEF_HANDLES (1ULL << 20)
+#define ST_MAX_CHAIN 100000	/* longer means a damaged chain */
+#define ST_SCAN_STEP 16		/* slots checked per allocation */
+
+enum { REC_FREE = 0, REC_LIVE = 1 };
+
+/* Immutable after creation; covered by the checksum. */
+struct st_geometry {
+	char magic[8];
+	uint32_t layout;
+	uint32_t server_version;
+	uint32_t node_data_size;
+	uint32_t node_rec_size;
+	uint32_t nbuckets;
+	uint32_t njournal;
+	uint64_t max_nodes;
+	uint64_t max_handles;
+	uint64_t off_journal;
+	uint64_t off_buckets;
+	uint64_t off_nodes;
+	uint64_t off_handles;
+	uint64_t size;
+};
+
+struct st_header {
+	struct st_geometry g;
+	uint64_t csum;
+	_Atomic uint64_t node_hwm;	/* slots ever handed out */
+	_Atomic uint64_t handle_hwm;
+	_Atomic uint32_t root_set;
+	uint32_t pad;
+	_Atomic uint64_t opens;		/* times the store was opened */
+};
+
+struct st_node {
+	_Atomic uint32_t state;
+	_Atomic uint32_t gen;
+	_Atomic uint32_t next;		/* hash chain: slot + 1, 0 ends */
+	_Atomic uint32_t opens;
+	_Atomic uint64_t nlookup;
+	uint64_t key;
+	unsigned char data[];
+};
+
+struct st_handle {
+	_Atomic uint32_t state;
+	_Atomic uint32_t gen;
+	uint64_t ino;
+	uint32_t flags;
+	uint32_t pad;
+	uint64_t spare;
+};
+
+/* What one request has taken so far; unique 0 means unused. */
+struct st_jrec {
+	_Atomic uint64_t unique;
+	_Atomic uint32_t n;
+	_Atomic uint32_t done;
+	_Atomic uint64_t fh;
+	_Atomic uint64_t ino[FUSE_RECOVER_REQ_NODES_MAX];
+	uint64_t pad[1];
+};
+
+/* A journal record left by the previous server, kept here until used. */
+struct st_left {
+	uint64_t unique;
+	uint32_t n;
+	uint32_t done;
+	uint64_t fh;
+	uint64_t ino[FUSE_RECOVER_REQ_NODES_MAX];
+};
+
+struct slot_list {
+	uint32_t *v;
+	size_t n, cap;
+	uint64_t scan, scan_end;	/* slots of the previous server */
+};
+
+struct fuse_recover_store {
+	unsigned char *map;
+	size_t size;
+	struct st_header *h;
+	struct st_jrec *journal;
+	_Atomic uint32_t *buckets;
+	unsigned char *nodes;
+	struct st_handle *handles;
+	int fd;
+	bool shared;
+	bool recovered;
+	pthread_mutex_t lock;
+	struct slot_list free_nodes, free_handles;
+	bool jused[ST_JOURNAL];
+	struct st_left *left;
+	size_t nleft;
+	pthread_key_t tkey;
+};
+
+/* Per thread: its journal record and the request it is working on. */
+struct st_thread {
+	struct fuse_recover_store *st;
+	int slot;
+	bool active;
+	bool have_prev;
+	struct st_left prev;
+};
+
+static __thread struct st_thread *tls;
+
+static uint64_t fnv1a(const void *p, size_t len)
+{
+	const unsigned char *c = p;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	while (len--)
+		h = (h ^ *c++) * 0x100000001b3ULL;
+	return h;
+}
+
+static uint64_t align_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+static int geometry(const struct fuse_recover_store_config *cfg,
+		    struct st_geometry *g)
+{
+	uint64_t nodes = cfg->max_nodes ? cfg->max_nodes : ST_DEF_NODES;
+	uint64_t handles = cfg->max_handles ? cfg->max_handles : ST_DEF_HANDLES;
+	uint64_t b = 1024;
+
+	if (!cfg->node_data_size ||
+	    cfg->node_data_size > FUSE_RECOVER_NODE_DATA_MAX ||
+	    nodes < 2 || nodes >= (1ULL << 31) || handles < 1 ||
+	    handles >= (1ULL << 31))
+		return -EINVAL;
+	while (b < nodes && b < (1U << 30))
+		b <<= 1;
+	memset(g, 0, sizeof(*g));
+	memcpy(g->magic, ST_MAGIC, sizeof(g->magic));
+	g->layout = ST_LAYOUT;
+	g->server_version = cfg->server_version;
+	g->node_data_size = cfg->node_data_size;
+	g->node_rec_size = align_up(sizeof(struct st_node) +
+				    cfg->node_data_size, 8);
+	g->nbuckets = b;
+	g->njournal = ST_JOURNAL;
+	g->max_nodes = nodes;
+	g->max_handles = handles;
+	g->off_journal = ST_HDR_SIZE;
+	g->off_buckets = align_up(g->off_journal +
+				  (uint64_t)ST_JOURNAL * sizeof(struct st_jrec),
+				  4096);
+	g->off_nodes = align_up(g->off_buckets + b * 4, 4096);
+	g->off_handles = align_up(g->off_nodes + nodes * g->node_rec_size,
+				  4096);
+	g->size = align_up(g->off_handles +
+			   handles * sizeof(struct st_handle), 4096);
+	return 0;
+}
+
+/* Checks a header found in a kept memfd, without writing anything. */
+static int check_header(const struct st_header *h, size_t size,
+			const struct st_geometry *want)
+{
+	const struct st_geometry *g = &h->g;
+
+	if (size < ST_HDR_SIZE || memcmp(g->magic, ST_MAGIC, 8) != 0) {
+		fr_log(LOG_ERR, "state store: no valid header (damaged state)");
+		return -EBADMSG;
+	}
+	if (fnv1a(g, sizeof(*g)) != h->csum) {
+		fr_log(LOG_ERR, "state store: header checksum mismatch (damaged state)");
+		return -EBADMSG;
+	}
+	if (g->layout != ST_LAYOUT) {
+		fr_log(LOG_ERR,
+		       "state store: layout %u was written by another libfuse-recover (this one reads %u); start the matching server",
+		       g->layout, ST_LAYOUT);
+		return -EPROTO;
+	}
+	if (g->server_version != want->server_version ||
+	    g->node_data_size != want->node_data_size) {
+		fr_log(LOG_ERR,
+		       "state store: written by server version %u (node data %u bytes), this server is version %u (%u bytes); start the matching server",
+		       g->server_version, g->node_data_size,
+		       want->server_version, want->node_data_size);
+		return -EPROTO;
+	}
+	if (g->size != size || g->node_rec_size != want->node_rec_size ||
+	    g->njournal != ST_JOURNAL || g->nbuckets == 0 ||
+	    (g->nbuckets & (g->nbuckets - 1)) ||
+	    g->off_journal < ST_HDR_SIZE ||
+	    g->off_buckets < g->off_journal +
+			     (uint64_t)g->njournal * sizeof(struct st_jrec) ||
+	    g->off_nodes < g->off_buckets + (uint64_t)g->nbuckets * 4 ||
+	    g->off_handles < g->off_nodes + g->max_nodes * g->node_rec_size ||
+	    g->size < g->off_handles +
+		      g->max_handles * sizeof(struct st_handle) ||
+	    g->max_nodes >= (1ULL << 31) || g->max_handles >= (1ULL << 31) ||
+	    atomic_load(&h->node_hwm) > g->max_nodes ||
+	    atomic_load(&h->handle_hwm) > g->max_handles) {
+		fr_log(LOG_ERR, "state store: inconsistent geometry (damaged state)");
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static void set_pointers(struct fuse_recover_store *st)
+{
+	st->h = (struct st_header *)st->map;
+	st->journal = (struct st_jrec *)(st->map + st->h->g.off_journal);
+	st->buckets = (_Atomic uint32_t *)(st->map + st->h->g.off_buckets);
+	st->nodes = st->map + st->h->g.off_nodes;
+	st->handles = (struct st_handle *)(st->map + st->h->g.off_handles);
+}
+
+static struct st_node *node_at(struct fuse_recover_store *st, uint64_t slot)
+{
+	return (struct st_node *)(st->nodes + slot * st->h->g.node_rec_size);
+}
+
+static void thread_gone(void *arg)
+{
+	struct st_thread *t = arg;
+	struct fuse_recover_store *st = t->st;
+
+	pthread_mutex_lock(&st->lock);
+	st->jused[t->slot] = false;
+	pthread_mutex_unlock(&st->lock);
+	free(t);
+}
+
+/*
+ * Journal records of the dead server are copied out and the shared ones
+ * cleared: the copies are matched against resent requests.  A crash right
+ * after clearing only loses the chance to correct a count (too high).
+ */
+static int take_journal(struct fuse_recover_store *st)
+{
+	uint32_t i, n = 0;
+
+	st->left = calloc(ST_JOURNAL, sizeof(*st->left));
+	if (!st->left)
+		return -ENOMEM;
+	for (i = 0; i < ST_JOURNAL; i++) {
+		struct st_jrec *j = &st->journal[i];
+		struct st_left *l = &st->left[n];
+		uint32_t k;
+
+		l->unique = atomic_load(&j->unique);
+		if (!l->unique)
+			continue;
+		l->n = atomic_load(&j->n);
+		if (l->n > FUSE_RECOVER_REQ_NODES_MAX)
+			l->n = FUSE_RECOVER_REQ_NODES_MAX;
+		l->done = atomic_load(&j->done);
+		l->fh = atomic_load(&j->fh);
+		for (k = 0; k < l->n; k++)
+			l->ino[k] = atomic_load(&j->ino[k]);
+		n++;
+	}
+	st->nleft = n;
+	for (i = 0; i < ST_JOURNAL; i++)
+		atomic_store(&st->journal[i].unique, 0);
+	return 0;
+}
+
+static void init_new(struct fuse_recover_store *st,
+		     const struct st_geometry *g)
+{
+	struct st_header *h = (struct st_header *)st->map;
+
+	/* A fresh mapping is zero: only the header needs writing. */
+	h->g = *g;
+	h->csum = fnv1a(g, sizeof(*g));
+	atomic_store(&h->node_hwm, 1);	/* slot 0 is the root */
+	atomic_store(&h->handle_hwm, 0);
+}
+
+static int store_alloc(struct fuse_recover_store **stp)
+{
+	struct fuse_recover_store *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return -ENOMEM;
+	st->fd = -1;
+	pthread_mutex_init(&st->lock, NULL);
+	if (pthread_key_create(&st->tkey, thread_gone)) {
+		free(st);
+		return -EAGAIN;
+	}
+	*stp = st;
+	return 0;
+}
+
+/* Maps @fd: lays out a new store when empty, else checks the old one. */
+static int map_fd(struct fuse_recover_store *st, int fd,
+		  const struct st_geometry *g)
+{
+	struct stat sb;
+	void *m;
+	int err;
+
+	if (fstat(fd, &sb) < 0)
+		return -errno;
+	if (sb.st_size == 0) {
+		if (ftruncate(fd, g->size) < 0)
+			return -errno;
+		m = mmap(NULL, g->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 fd, 0);
+		if (m == MAP_FAILED)
+			return -errno;
+		st->map = m;
+		st->size = g->size;
+		init_new(st, g);
+		set_pointers(st);
+		return 0;
+	}
+	/* Read-only until it passed the checks: a refusal changes nothing. */
+	m = mmap(NULL, sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	err = check_header(m, sb.st_size, g);
+	if (!err && mprotect(m, sb.st_size, PROT_READ | PROT_WRITE) < 0)
+		err = -errno;
+	if (err) {
+		munmap(m, sb.st_size);
+		return err;
+	}
+	st->map = m;
+	st->size = sb.st_size;
+	set_pointers(st);
+	err = take_journal(st);
+	if (err)
+		return err;
+	st->recovered = true;
+	st->free_nodes.scan = 1;
+	st->free_nodes.scan_end = atomic_load(&st->h->node_hwm);
+	st->free_handles.scan = 0;
+	st->free_handles.scan_end = atomic_load(&st->h->handle_hwm);
+	atomic_fetch_add(&st->h->opens, 1);
+	return 1;
+}
+
+int fuse_recover_store_open_fd(int fd,
+			       const struct fuse_recover_store_config *cfg,
+			       struct fuse_recover_store **stp)
+{
+	struct fuse_recover_store *st;
+	struct st_geometry g;
+	int err;
+
+	if (!cfg || !stp || fd < 0)
+		return -EINVAL;
+	err = geometry(cfg, &g);
+	if (err)
+		return err;
+	err = store_alloc(&st);
+	if (err)
+		return err;
+	st->fd = dup(fd);
+	if (st->fd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	st->shared = true;
+	err = map_fd(st, st->fd, &g);
+	if (err < 0)
+		goto fail;
+	*stp = st;
+	return err ? FUSE_RECOVER_RECOVERED : 0;
+fail:
+	fuse_recover_store_close(st);
+	return err;
+}
+
+int fuse_recover_store_open(const struct fuse_recover_store_config *cfg,
+			    struct fuse_recover_store **stp)
+{
+	struct fuse_recover_store *st;
+	struct st_geometry g;
+	int fd, err;
+	void *m;
+
+	if (!cfg || !stp)
+		return -EINVAL;
+	err = geometry(cfg, &g);
+	if (err)
+		return err;
+	if (fr_session_recovered()) {
+		fd = fr_kept_fd(FR_KEEP_STATE, 0);
+		if (fd >= 0)
+			return fuse_recover_store_open_fd(fd, cfg, stp);
+		fr_log(LOG_WARNING,
+		       "state store: the previous server left none; starting empty");
+	}
+	fd = memfd_create("fuse-recover-state", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = fr_keep_fd(fd, FR_KEEP_STATE, 0);
+	if (err == 0) {
+		err = fuse_recover_store_open_fd(fd, cfg, stp);
+		close(fd);
+		return err < 0 ? err : 0;
+	}
+	close(fd);
+	if (err != -ENOTCONN)
+		return err;
+	/* No recovery: nobody will ever look at it again. */
+	err = store_alloc(&st);
+	if (err)
+		return err;
+	m = mmap(NULL, g.size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED) {
+		err = -errno;
+		fuse_recover_store_close(st);
+		return err;
+	}
+	st->map = m;
+	st->size = g.size;
+	init_new(st, &g);
+	set_pointers(st);
+	*stp = st;
+	return 0;
+}
+
+void fuse_recover_store_close(struct fuse_recover_store *st)
+{
+	if (!st)
+		return;
+	if (st->map)
+		munmap(st->map, st->size);
+	if (st->fd >= 0)
+		close(st->fd);
+	pthread_key_delete(st->tkey);
+	pthread_mutex_destroy(&st->lock);
+	free(st->free_nodes.v);
+	free(st->free_handles.v);
+	free(st->left);
+	free(st);
+}
+
+int fuse_recover_store_root(struct fuse_recover_store *st, const void *data)
+{
+	struct st_node *n = node_at(st, 0);
+
+	if (atomic_load(&st->h->root_set)) {
+		if (memcmp(n->data, data, st->h->g.node_data_size) != 0) {
+			fr_log(LOG_ERR,
+			       "state store: it describes another root; refusing");
+			return -ESTALE;
+		}
+		return 0;
+	}
+	memcpy(n->data, data, st->h->g.node_data_size);
+	atomic_store(&n->nlookup, 1);
+	atomic_store(&n->state, REC_LIVE);
+	atomic_store(&st->h->root_set, 1);
+	return 0;
+}
+
+/* ---- node ids ---- */
+
+static fuse_ino_t node_id(uint64_t slot, uint32_t gen)
+{
+	return slot ? ((uint64_t)gen << 32) | (slot + 1) : FUSE_ROOT_ID;
+}
+
+/* The live record @ino names, or NULL (stale or bogus id). */
+static struct st_node *node_get(struct fuse_recover_store *st,
+				fuse_ino_t ino, uint64_t *slotp)
+{
+	uint64_t slot = (ino & 0xffffffffULL) - 1;
+	struct st_node *n;
+
+	if (ino == 0 || slot >= atomic_load(&st->h->node_hwm))
+		return NULL;
+	n = node_at(st, slot);
+	if (atomic_load_explicit(&n->state, memory_order_acquire) != REC_LIVE)
+		return NULL;
+	if (slot && atomic_load(&n->gen) != (uint32_t)(ino >> 32))
+		return NULL;
+	if (slotp)
+		*slotp = slot;
+	return n;
+}
+
+static int list_push(struct slot_list *l, uint32_t slot)
+{
+	uint32_t *v;
+
+	if (l->n == l->cap) {
+		v = realloc(l->v, (l->cap ? l->cap * 2 : 256) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = l->cap ? l->cap * 2 : 256;
+	}
+	l->v[l->n++] = slot;
+	return 0;
+}
+
+/*
+ * Free slots: those freed by this process, plus those the previous server
+ * left free, found a few at a time so that opening never walks the table.
+ */
+static int64_t take_free(struct slot_list *l, void *base, size_t recsz)
+{
+	unsigned int i;
+
+	for (i = 0; i < ST_SCAN_STEP && l->scan < l->scan_end; i++) {
+		uint64_t s = l->scan++;
+		_Atomic uint32_t *state =
+			(_Atomic uint32_t *)((char *)base + s * recsz);
+
+		if (atomic_load(state) == REC_FREE)
+			return s;
+	}
+	if (l->n)
+		return l->v[--l->n];
+	return -1;
+}
+
+/* Journal record of the calling thread for the current request. */
+static struct st_jrec *cur_rec(struct fuse_recover_store *st)
+{
+	if (!tls || tls->st != st || !tls->active)
+		return NULL;
+	return &st->journal[tls->slot];
+}
+
+static int note_ino(struct fuse_recover_store *st, fuse_ino_t ino)
+{
+	struct st_jrec *j = cur_rec(st);
+	uint32_t n;
+
+	if (!j)
+		return 0;
+	n = atomic_load(&j->n);
+	if (n >= FUSE_RECOVER_REQ_NODES_MAX)
+		return -ENOSPC;
+	atomic_store(&j->ino[n], ino);
+	atomic_store_explicit(&j->n, n + 1, memory_order_release);
+	return 0;
+}
+
+/* Was this lookup already counted by the first attempt of the request? */
+static bool take_prev_ino(struct fuse_recover_store *st, fuse_ino_t ino)
+{
+	uint32_t i;
+
+	if (!tls || tls->st != st || !tls->active || !tls->have_prev)
+		return false;
+	for (i = 0; i < tls->prev.n; i++) {
+		if (tls->prev.ino[i] == ino) {
+			tls->prev.ino[i] = tls->prev.ino[--tls->prev.n];
+			return true;
+		}
+	}
+	return false;
+}
+
+static struct st_node *find_node(struct fuse_recover_store *st, uint64_t key,
+				 const void *data, uint64_t *slotp)
+{
+	uint32_t b = key & (st->h->g.nbuckets - 1);
+	uint32_t link = atomic_load(&st->buckets[b]);
+	unsigned int guard = 0;
+
+	while (link && guard++ < ST_MAX_CHAIN) {
+		struct st_node *n;
+
+		if (link > atomic_load(&st->h->node_hwm))
+			break;
+		n = node_at(st, link - 1);
+		if (n->key == key && atomic_load(&n->state) == REC_LIVE &&
+		    memcmp(n->data, data, st->h->g.node_data_size) == 0) {
+			*slotp = link - 1;
+			return n;
+		}
+		link = atomic_load(&n->next);
+	}
+	return NULL;
+}
+
+int fuse_recover_node_ref(struct fuse_recover_store *st, uint64_t key,
+			  const void *data, fuse_ino_t *ino,
+			  uint64_t *generation)
+{
+	struct st_node *n;
+	uint64_t slot;
+	int64_t s;
+	uint32_t b;
+	int err;
+
+	pthread_mutex_lock(&st->lock);
+	if (memcmp(node_at(st, 0)->data, data, st->h->g.node_data_size) == 0) {
+		slot = 0;
+		n = node_at(st, 0);
+		goto found;
+	}
+	n = find_node(st, key, data, &slot);
+	if (n)
+		goto found;
+	s = take_free(&st->free_nodes, st->nodes, st->h->g.node_rec_size);
+	if (s < 0) {
+		s = atomic_load(&st->h->node_hwm);
+		if ((uint64_t)s >= st->h->g.max_nodes) {
+			pthread_mutex_unlock(&st->lock);
+			return -ENOSPC;
+		}
+		/* Reserve first: a crash leaves a free slot below hwm. */
+		atomic_store(&st->h->node_hwm, s + 1);
+	}
+	slot = s;
+	n = node_at(st, slot);
+	n->key = key;
+	memcpy(n->data, data, st->h->g.node_data_size);
+	atomic_store(&n->nlookup, 0);
+	atomic_store(&n->opens, 0);
+	atomic_store(&n->gen, atomic_load(&n->gen) + 1);
+	b = key & (st->h->g.nbuckets - 1);
+	atomic_store(&n->next, atomic_load(&st->buckets[b]));
+	atomic_store_explicit(&n->state, REC_LIVE, memory_order_release);
+	atomic_store_explicit(&st->buckets[b], slot + 1, memory_order_release);
+found:
+	*ino = node_id(slot, atomic_load(&n->gen));
+	if (generation)
+		*generation = slot ? atomic_load(&n->gen) : 0;
+	if (take_prev_ino(st, *ino)) {
+		/* Counted by the first attempt: carry the note over. */
+		err = note_ino(st, *ino);
+	} else {
+		atomic_fetch_add(&n->nlookup, 1);
+		err = note_ino(st, *ino);
+		if (err)
+			atomic_fetch_sub(&n->nlookup, 1);
+	}
+	pthread_mutex_unlock(&st->lock);
+	return err;
+}
+
+int fuse_recover_node_data(struct fuse_recover_store *st, fuse_ino_t ino,
+			   void *data)
+{
+	struct st_node *n = node_get(st, ino, NULL);
+
+	if (!n)
+		return -ESTALE;
+	memcpy(data, n->data, st->h->g.node_data_size);
+	return 0;
+}
+
+int fuse_recover_node_counts(struct fuse_recover_store *st, fuse_ino_t ino,
+			     uint64_t *nlookup, uint32_t *opens)
+{
+	struct st_node *n = node_get(st, ino, NULL);
+
+	if (!n)
+		return -ESTALE;
+	if (nlookup)
+		*nlookup = atomic_load(&n->nlookup);
+	if (opens)
+		*opens = atomic_load(&n->opens);
+	return 0;
+}
+
+/* Unlinks slot from its chain, then frees it (lock held). */
+static void node_free(struct fuse_recover_store *st, uint64_t slot)
+{
+	struct st_node *n = node_at(st, slot);
+	uint32_t b = n->key & (st->h->g.nbuckets - 1);
+	_Atomic uint32_t *link = &st->buckets[b];
+	unsigned int guard = 0;
+
+	while (atomic_load(link) && guard++ < ST_MAX_CHAIN) {
+		uint32_t l = atomic_load(link);
+
+		if (l > atomic_load(&st->h->node_hwm))
+			return;
+		if (l == slot + 1) {
+			atomic_store(link, atomic_load(&n->next));
+			atomic_store_explicit(&n->state, REC_FREE,
+					      memory_order_release);
+			list_push(&st->free_nodes, slot);
+			return;
+		}
+		link = &node_at(st, l - 1)->next;
+	}
+	/* Not in its chain (a crash cut it out): free it anyway. */
+	atomic_store(&n->state, REC_FREE);
+	list_push(&st->free_nodes, slot);
+}
+
+void fuse_recover_node_forget(struct fuse_recover_store *st, fuse_ino_t ino,
+			      uint64_t nlookup)
+{
+	struct st_node *n;
+	uint64_t slot, cur;
+
+	pthread_mutex_lock(&st->lock);
+	n = node_get(st, ino, &slot);
+	if (n) {
+		cur = atomic_load(&n->nlookup);
+		if (nlookup > cur)
+			nlookup = cur;
+		cur = atomic_fetch_sub(&n->nlookup, nlookup) - nlookup;
+		if (cur == 0 && slot != 0)
+			node_free(st, slot);
+	}
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* ---- file handles ---- */
+
+static uint64_t fh_value(uint64_t slot, uint32_t gen)
+{
+	return ((uint64_t)gen << 32) | (slot + 1);
+}
+
+static struct st_handle *fh_rec(struct fuse_recover_store *st, uint64_t fh)
+{
+	uint64_t slot = (fh & 0xffffffffULL) - 1;
+	struct st_handle *h;
+
+	if ((fh & 0xffffffffULL) == 0 ||
+	    slot >= atomic_load(&st->h->handle_hwm))
+		return NULL;
+	h = &st->handles[slot];
+	if (atomic_load_explicit(&h->state, memory_order_acquire) != REC_LIVE ||
+	    atomic_load(&h->gen) != (uint32_t)(fh >> 32))
+		return NULL;
+	return h;
+}
+
+int fuse_recover_fh_new(struct fuse_recover_store *st, fuse_ino_t ino,
+			uint32_t flags, uint64_t *fh)
+{
+	struct st_jrec *j = cur_rec(st);
+	struct st_handle *h;
+	struct st_node *n;
+	int64_t s;
+
+	pthread_mutex_lock(&st->lock);
+	n = node_get(st, ino, NULL);
+	if (!n) {
+		pthread_mutex_unlock(&st->lock);
+		return -ESTALE;
+	}
+	if (j && tls->have_prev && tls->prev.fh) {
+		h = fh_rec(st, tls->prev.fh);
+		if (h && h->ino == ino) {
+			/* The first attempt opened it; its reply was lost. */
+			*fh = tls->prev.fh;
+			tls->prev.fh = 0;
+			atomic_store(&j->fh, *fh);
+			pthread_mutex_unlock(&st->lock);
+			return 1;
+		}
+	}
+	s = take_free(&st->free_handles, st->handles, sizeof(*h));
+	if (s < 0) {
+		s = atomic_load(&st->h->handle_hwm);
+		if ((uint64_t)s >= st->h->g.max_handles) {
+			pthread_mutex_unlock(&st->lock);
+			return -ENOSPC;
+		}
+		atomic_store(&st->h->handle_hwm, s + 1);
+	}
+	h = &st->handles[s];
+	h->ino = ino;
+	h->flags = flags;
+	atomic_store(&h->gen, atomic_load(&h->gen) + 1);
+	atomic_store_explicit(&h->state, REC_LIVE, memory_order_release);
+	atomic_fetch_add(&n->opens, 1);
+	*fh = fh_value(s, atomic_load(&h->gen));
+	if (j)
+		atomic_store(&j->fh, *fh);
+	pthread_mutex_unlock(&st->lock);
+	return 0;
+}
+
+int fuse_recover_fh_get(struct fuse_recover_store *st, uint64_t fh,
+			fuse_ino_t *ino, uint32_t *flags)
+{
+	struct st_handle *h = fh_rec(st, fh);
+
+	if (!h)
+		return -EBADF;
+	if (ino)
+		*ino = h->ino;
+	if (flags)
+		*flags = h->flags;
+	return 0;
+}
+
+static int fh_free(struct fuse_recover_store *st, uint64_t fh)
+{
+	struct st_handle *h = fh_rec(st, fh);
+	struct st_node *n;
+	int left = 0;
+
+	if (!h)
+		return -EBADF;
+	n = node_get(st, h->ino, NULL);
+	if (n && atomic_load(&n->opens))
+		left = atomic_fetch_sub(&n->opens, 1) - 1;
+	atomic_store_explicit(&h->state, REC_FREE, memory_order_release);
+	list_push(&st->free_handles, (fh & 0xffffffffULL) - 1);
+	return left;
+}
+
+int fuse_recover_fh_release(struct fuse_recover_store *st, uint64_t fh)
+{
+	int ret;
+
+	pthread_mutex_lock(&st->lock);
+	ret = fh_free(st, fh);
+	pthread_mutex_unlock(&st->lock);
+	return ret;
+}
+
+/* ---- request journal ---- */
+
+/*
+ * libfuse has no accessor for a request's unique.  Every libfuse 3 release
+ * starts struct fuse_req with the session pointer and the unique; the
+ * resend bit (set only by the kernel) is checked against
+ * fuse_recover_req_is_resend() so a different layout turns the journal off
+ * instead of misreading it.
+ */
+struct fr_req_head {
+	void *se;
+	uint64_t unique;
+};
+
+static int req_unique(fuse_req_t req, uint64_t *unique, bool *resend)
+{
+	const struct fr_req_head *r = (const void *)req;
+	int rs = fuse_recover_req_is_resend(req);
+
+	if (rs < 0 || r->unique == 0 ||
+	    !!(r->unique & FR_UNIQUE_RESEND) != rs)
+		return -EINVAL;
+	*unique = r->unique & ~FR_UNIQUE_RESEND;
+	*resend = rs;
+	return 0;
+}
+
+static struct st_thread *thread_state(struct fuse_recover_store *st)
+{
+	int i;
+
+	if (tls && tls->st == st)
+		return tls;
+	if (tls)	/* left over from a closed store */
+		return NULL;
+	pthread_mutex_lock(&st->lock);
+	for (i = 0; i < ST_JOURNAL && st->jused[i]; i++)
+		;
+	if (i < ST_JOURNAL) {
+		tls = calloc(1, sizeof(*tls));
+		if (tls) {
+			tls->st = st;
+			tls->slot = i;
+			st->jused[i] = true;
+			pthread_setspecific(st->tkey, tls);
+		}
+	}
+	pthread_mutex_unlock(&st->lock);
+	return tls;
+}
+
+int fuse_recover_req_begin(struct fuse_recover_store *st, fuse_req_t req)
+{
+	struct st_thread *t;
+	struct st_jrec *j;
+	uint64_t unique;
+	bool resend;
+	size_t i;
+	int ret = 0;
+
+	if (!st->shared || req_unique(req, &unique, &resend) < 0)
+		return 0;
+	t = thread_state(st);
+	if (!t)
+		return 0;
+	t->have_prev = false;
+	if (resend) {
+		pthread_mutex_lock(&st->lock);
+		for (i = 0; i < st->nleft; i++) {
+			if (st->left[i].unique == unique) {
+				t->prev = st->left[i];
+				st->left[i] = st->left[--st->nleft];
+				t->have_prev = true;
+				ret = 1;
+				break;
+			}
+		}
+		pthread_mutex_unlock(&st->lock);
+	}
+	j = &st->journal[t->slot];
+	atomic_store(&j->unique, 0);
+	atomic_store(&j->n, 0);
+	atomic_store(&j->done, 0);
+	atomic_store(&j->fh, 0);
+	atomic_store_explicit(&j->unique, unique, memory_order_release);
+	t->active = true;
+	return ret;
+}
+
+void fuse_recover_req_end(struct fuse_recover_store *st)
+{
+	struct st_thread *t = tls;
+	uint32_t i;
+
+	if (!t || t->st != st || !t->active)
+		return;
+	atomic_store(&st->journal[t->slot].unique, 0);
+	t->active = false;
+	if (!t->have_prev)
+		return;
+	/*
+	 * What the first attempt took and this one did not (the tree changed
+	 * in between): give it back, the kernel never heard of it.
+	 */
+	for (i = 0; i < t->prev.n; i++)
+		fuse_recover_node_forget(st, t->prev.ino[i], 1);
+	if (t->prev.fh)
+		fuse_recover_fh_release(st, t->prev.fh);
+	t->have_prev = false;
+}
+
+void fuse_recover_req_mark_done(struct fuse_recover_store *st)
+{
+	struct st_jrec *j = cur_rec(st);
+
+	if (j)
+		atomic_store(&j->done, 1);
+}
+
+int fuse_recover_req_done(struct fuse_recover_store *st)
+{
+	if (!tls || tls->st != st || !tls->active || !tls->have_prev)
+		return 0;
+	return tls->prev.done ? 1 : 0;
+}
+
+int fuse_recover_node_find(struct fuse_recover_store *st, uint64_t key,
+			   const void *data, fuse_ino_t *ino)
+{
+	struct st_node *n;
+	uint64_t slot;
+	int err = 0;
+
+	pthread_mutex_lock(&st->lock);
+	if (memcmp(node_at(st, 0)->data, data, st->h->g.node_data_size) == 0)
+		*ino = FUSE_ROOT_ID;
+	else if ((n = find_node(st, key, data, &slot)))
+		*ino = node_id(slot, atomic_load(&n->gen));
+	else
+		err = -ENOENT;
+	pthread_mutex_unlock(&st->lock);
+	return err;
+}
+
+void fuse_recover_node_unref(struct fuse_recover_store *st, fuse_ino_t ino)
+{
+	struct st_jrec *j = cur_rec(st);
+	uint32_t i, n;
+
+	if (j) {
+		/* Note out first: a crash in between leaves a count too high. */
+		n = atomic_load(&j->n);
+		for (i = n; i-- > 0;) {
+			if (atomic_load(&j->ino[i]) != ino)
+				continue;
+			atomic_store(&j->ino[i], atomic_load(&j->ino[n - 1]));
+			atomic_store(&j->n, n - 1);
+			break;
+		}
+	}
+	fuse_recover_node_forget(st, ino, 1);
+}
+
+/* ---- files kept by the supervisor ---- */
+
+int fuse_recover_keep_file(int fd, uint64_t key)
+{
+	return fr_keep_fd(fd, FR_KEEP_FILE, key);
+}
+
+void fuse_recover_unkeep_file(uint64_t key)
+{
+	fr_unkeep_fd(FR_KEEP_FILE, key);
+}
+
+int fuse_recover_kept_files(int (*cb)(uint64_t key, int fd, void *arg),
+			    void *arg)
+{
+	return fr_kept_foreach(FR_KEEP_FILE, cb, arg);
+}
