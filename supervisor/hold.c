@@ -219,7 +219,7 @@ static int on_attached(struct recoverd *rd, struct frp_msg *m)
 	rd->fuse_fd = m->fd[0];
 	m->nfd = 0;
 	rd->state = ST_SERVING;
-	rd->serving_since = now_sec();
+	rd->started_ok = true;
 	fr_log(LOG_INFO, "holding connection %u mounted on %s", rd->conn_id,
 	       rd->mountpoint);
 	return 0;
@@ -363,7 +363,7 @@ void hold_client_input(struct recoverd *rd, int idx)
 		}
 		drop_old_clones(rd);
 		rd->state = ST_SERVING;
-		rd->serving_since = now_sec();
+		rd->started_ok = true;
 		fr_log(LOG_INFO, "pid %d took over tag %s",
 		       (int)rd->clients[idx].pid, rd->tag);
 		break;

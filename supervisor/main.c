@@ -26,7 +26,6 @@
 #include <unistd.h>
 
 #define MAX_BACKOFF_MS 5000
-#define STABLE_SEC 10.0
 
 static struct recoverd rd_global;
 static FILE *log_file;
@@ -116,12 +115,18 @@ void rd_give_up(struct recoverd *rd, const char *why)
 	rd_finish(rd, 1);
 }
 
+/*
+ * A server that got as far as serving is restarted at once: that is the
+ * whole point.  Only starts that fail before serving back off, so a server
+ * that cannot start does not spin; giving up is count_death()'s job.
+ */
 static void schedule_launch(struct recoverd *rd)
 {
 	double t = now_sec();
 
-	if (rd->serving_since && t - rd->serving_since > STABLE_SEC)
+	if (rd->started_ok)
 		rd->backoff_ms = 0;
+	rd->started_ok = false;
 	rd->next_launch = t + rd->backoff_ms / 1000.0;
 	rd->backoff_ms = rd->backoff_ms ? rd->backoff_ms * 2 : 50;
 	if (rd->backoff_ms > MAX_BACKOFF_MS)

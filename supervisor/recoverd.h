@@ -63,7 +63,6 @@ struct recoverd {
 	double deaths[64];
 	unsigned int ndeaths;
 	double down_since;
-	double serving_since;
 
 	/* launch mode: fuse-recoverd -- SERVER ARGS */
 	char **argv;
@@ -71,6 +70,7 @@ struct recoverd {
 	int child_status;
 	double next_launch;	/* 0: none scheduled */
 	unsigned int backoff_ms;
+	bool started_ok;	/* the last launched server reached serving */
 	bool terminating;
 };
 

@@ -55,15 +55,16 @@ static pid_t spawn_app(const char *path, int *gofd)
 	return pid;
 }
 
-static int fusectl_abort(const char *mnt)
+/*
+ * @dev must have been read while the server was alive: a stat() now would
+ * send GETATTR and wait for the dead server like everybody else.
+ */
+static int fusectl_abort(dev_t dev)
 {
 	char path[128];
-	struct stat st;
 	int fd, ok;
 
-	if (stat(mnt, &st))
-		return -errno;
-	snprintf(path, sizeof(path), FUSECTL "/%u/abort", minor(st.st_dev));
+	snprintf(path, sizeof(path), FUSECTL "/%u/abort", minor(dev));
 	fd = open(path, O_WRONLY);
 	if (fd < 0)
 		return -errno;
@@ -77,6 +78,7 @@ static int run(const char *mnt, const char *tag, int async)
 {
 	uint64_t want = FUSE_HAS_RECOVERY | (async ? FUSE_ASYNC_FLUSH : 0);
 	char path[64];
+	struct stat st;
 	pid_t server, app;
 	int go = -1, status, ret = 1;
 
@@ -86,6 +88,8 @@ static int run(const char *mnt, const char *tag, int async)
 	if (server < 0)
 		return 1;
 	snprintf(path, sizeof(path), "%s/file", mnt);
+	if (stat(mnt, &st))
+		st.st_dev = 0;
 	app = spawn_app(path, &go);
 	if (app < 0) {
 		ft_kill(server);
@@ -116,7 +120,7 @@ static int run(const char *mnt, const char *tag, int async)
 		goto out;
 	}
 	ft_log("control: app stuck in FLUSH, aborting via fusectl");
-	if (fusectl_abort(mnt)) {
+	if (fusectl_abort(st.st_dev)) {
 		ft_log("fusectl abort failed");
 		goto out;
 	}

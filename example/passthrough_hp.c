@@ -1,0 +1,1613 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * passthrough_hp: a read-write passthrough filesystem that survives its own
+ * crash.
+ *
+ *     passthrough_hp -f -o tag=NAME SOURCE MOUNTPOINT &
+ *     kill -9 %1
+ *     passthrough_hp -f -o tag=NAME SOURCE MOUNTPOINT &   # takes over
+ *
+ * Applications keep their open files, their cwd and their view of the tree;
+ * node ids and file handles stay valid because both live in the state
+ * store of libfuse-recover (fuse_recover_store_open()), which the
+ * supervisor keeps while no server runs.  What this example shows:
+ *
+ *  - Node ids index the store; each node's identity is the backing file's
+ *    file handle (name_to_handle_at()).  No fd is kept per cached inode:
+ *    one is opened from the handle (open_by_handle_at(), O_PATH) when an
+ *    operation needs it, so the number of cached inodes is not limited by
+ *    RLIMIT_NOFILE.
+ *  - Open files: the fh given to the kernel is a store handle; the fd behind
+ *    it is process-local and reopened from the node's file handle on first
+ *    use after a restart.  A file unlinked while open cannot be reopened by
+ *    handle, so its O_PATH fd is given to the supervisor
+ *    (fuse_recover_keep_file()) before the unlink, and the next server
+ *    reopens through that.
+ *  - Every request that creates, removes or changes something runs with
+ *    the caller's fsuid, fsgid and supplementary groups (per thread), so the
+ *    backing filesystem does the permission checks and owns new files by
+ *    the caller.  Use -o allow_other for several users; do not use
+ *    default_permissions (the backing filesystem decides).
+ *  - Resent requests go through the replay rules (fuse_recover_replay_*())
+ *    and the request journal (fuse_recover_req_begin()).
+ *  - Writes carry the kernel's offset, also for O_APPEND, so a resent write
+ *    is idempotent; O_DIRECT writes use an aligned bounce buffer.
+ *  - Locks (flock, POSIX) are left to the kernel: not implementing them
+ *    makes the kernel keep them locally, which also survives restarts.
+ *
+ * Options: --norecover (ignore tag=, e.g. for benchmarks), --timeout=SEC
+ * (entry/attribute cache, default 1), --noxattr, --noreaddirplus, plus the
+ * usual -s, -f, -d, -o clone_fd, -o max_threads=N, -o allow_other.
+ *
+ * Test-only hooks (environment; never set them in production):
+ *   PASSTHROUGH_HP_CRASH_AFTER=OP[:NAME]  raise SIGKILL after performing OP
+ *       (mkdir, unlink, rename, lookup, create, open, ...) on NAME, before
+ *       replying: provokes a resend of a request that was already done.
+ *   PASSTHROUGH_HP_STATE_VERSION=N  claim another state layout version.
+ *   PASSTHROUGH_HP_DEBUG_XATTR=1  getxattr "trusted.pthp.nlookup" returns
+ *       the node's lookup count.
+ *
+ * Build: cc passthrough_hp.c $(pkg-config --cflags --libs fuse-recover)
+ */
+#define FUSE_USE_VERSION 34
+#include <fuse_recover.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#define PT_STATE_VERSION 1
+#define PT_MAX_HANDLES (1U << 20)
+#define PT_MAX_GROUPS 256
+#define PT_ALIGN 4096
+
+/* A node's identity in the store: the backing file's handle. */
+struct pt_ident {
+	uint32_t handle_bytes;
+	int32_t handle_type;
+	uint64_t ino;
+	unsigned char f_handle[128];
+};
+
+/* The fd behind one fh in this process. */
+struct pt_fd {
+	uint64_t fh;
+	int fd;
+};
+
+/* O_PATH fds of nodes that were unlinked while open. */
+struct pt_pin {
+	fuse_ino_t ino;
+	int fd;
+};
+
+struct pt_conf {
+	char *source;
+	double timeout;
+	int norecover;
+	int noxattr;
+	int noreaddirplus;
+};
+
+static struct {
+	struct pt_conf conf;
+	struct fuse_session *se;
+	struct fuse_recover_store *st;
+	int root_fd;
+	int root_mnt;
+	struct pt_ident root_id;
+	int init_err;
+	bool recovered;
+	struct pt_fd *fds;
+	pthread_mutex_t fd_lock;
+	struct pt_pin *pins;
+	size_t npins;
+	pthread_mutex_t pin_lock;
+	gid_t groups[PT_MAX_GROUPS];
+	int ngroups;
+	const char *crash_op;
+	const char *crash_name;
+	bool debug_xattr;
+} pt = {
+	.root_fd = -1,
+	.fd_lock = PTHREAD_MUTEX_INITIALIZER,
+	.pin_lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+/* ---- test hook ---- */
+
+static void crash_point(const char *op, const char *name)
+{
+	if (!pt.crash_op || strcmp(pt.crash_op, op) != 0)
+		return;
+	if (pt.crash_name && (!name || strcmp(pt.crash_name, name) != 0))
+		return;
+	fprintf(stderr, "passthrough_hp: test hook: killing myself after %s\n",
+		op);
+	raise(SIGKILL);
+}
+
+/* ---- credentials ---- */
+
+/*
+ * The caller's ids for the current thread only: setfsuid/setfsgid are per
+ * thread, and the raw setgroups syscall is too (glibc's wrapper would
+ * change every thread).  Leaving fsuid 0 drops the filesystem capabilities
+ * of this thread, so the backing filesystem checks permissions as for the
+ * caller; going back to fsuid 0 restores them.
+ */
+struct pt_creds {
+	bool changed;
+};
+
+static void creds_push(fuse_req_t req, struct pt_creds *c)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	gid_t groups[PT_MAX_GROUPS];
+	int n;
+
+	c->changed = false;
+	if (ctx->uid == 0 && ctx->gid == 0)
+		return;
+	n = fuse_req_getgroups(req, PT_MAX_GROUPS, groups);
+	if (n < 0 || n > PT_MAX_GROUPS)
+		n = 0;
+	syscall(SYS_setgroups, n, groups);
+	syscall(SYS_setfsgid, ctx->gid);
+	syscall(SYS_setfsuid, ctx->uid);
+	c->changed = true;
+}
+
+static void creds_pop(struct pt_creds *c)
+{
+	int saved = errno;
+
+	if (c->changed) {
+		syscall(SYS_setfsuid, 0);
+		syscall(SYS_setfsgid, 0);
+		syscall(SYS_setgroups, pt.ngroups, pt.groups);
+	}
+	errno = saved;
+}
+
+/* ---- nodes ---- */
+
+static int ident_of(int fd, struct pt_ident *id, int *mnt)
+{
+	union {
+		struct file_handle fh;
+		unsigned char buf[sizeof(struct file_handle) + 128];
+	} u;
+	struct stat st;
+
+	memset(id, 0, sizeof(*id));
+	u.fh.handle_bytes = 128;
+	if (name_to_handle_at(fd, "", &u.fh, mnt, AT_EMPTY_PATH) < 0)
+		return -errno;
+	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	id->handle_bytes = u.fh.handle_bytes;
+	id->handle_type = u.fh.handle_type;
+	id->ino = st.st_ino;
+	memcpy(id->f_handle, u.fh.f_handle, u.fh.handle_bytes);
+	return 0;
+}
+
+static int pin_fd(fuse_ino_t ino)
+{
+	size_t i;
+	int fd = -1;
+
+	pthread_mutex_lock(&pt.pin_lock);
+	for (i = 0; i < pt.npins; i++)
+		if (pt.pins[i].ino == ino)
+			fd = dup(pt.pins[i].fd);
+	pthread_mutex_unlock(&pt.pin_lock);
+	return fd;
+}
+
+static int pin_add(fuse_ino_t ino, int fd)
+{
+	struct pt_pin *p;
+	size_t i;
+
+	pthread_mutex_lock(&pt.pin_lock);
+	for (i = 0; i < pt.npins; i++) {
+		if (pt.pins[i].ino == ino) {
+			pthread_mutex_unlock(&pt.pin_lock);
+			close(fd);
+			return 0;
+		}
+	}
+	p = realloc(pt.pins, (pt.npins + 1) * sizeof(*p));
+	if (!p) {
+		pthread_mutex_unlock(&pt.pin_lock);
+		close(fd);
+		return -ENOMEM;
+	}
+	pt.pins = p;
+	pt.pins[pt.npins++] = (struct pt_pin){ .ino = ino, .fd = fd };
+	pthread_mutex_unlock(&pt.pin_lock);
+	return 0;
+}
+
+static void pin_drop(fuse_ino_t ino)
+{
+	size_t i;
+	bool found = false;
+
+	pthread_mutex_lock(&pt.pin_lock);
+	for (i = 0; i < pt.npins; i++) {
+		if (pt.pins[i].ino == ino) {
+			close(pt.pins[i].fd);
+			pt.pins[i] = pt.pins[--pt.npins];
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&pt.pin_lock);
+	if (found)
+		fuse_recover_unkeep_file(ino);
+}
+
+/*
+ * An O_PATH fd for @ino; the caller closes it.  Needs CAP_DAC_READ_SEARCH,
+ * so call it before creds_push().
+ */
+static int node_fd(fuse_ino_t ino)
+{
+	union {
+		struct file_handle fh;
+		unsigned char buf[sizeof(struct file_handle) + 128];
+	} u;
+	struct pt_ident id;
+	int fd, err;
+
+	if (ino == FUSE_ROOT_ID)
+		return dup(pt.root_fd) < 0 ? -errno : fcntl(pt.root_fd,
+			F_DUPFD_CLOEXEC, 0);
+	err = fuse_recover_node_data(pt.st, ino, &id);
+	if (err)
+		return err;
+	fd = pin_fd(ino);
+	if (fd >= 0)
+		return fd;
+	u.fh.handle_bytes = id.handle_bytes;
+	u.fh.handle_type = id.handle_type;
+	memcpy(u.fh.f_handle, id.f_handle, id.handle_bytes);
+	fd = open_by_handle_at(pt.root_fd, &u.fh, O_PATH | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static void proc_path(char *buf, int fd)
+{
+	snprintf(buf, 32, "/proc/self/fd/%d", fd);
+}
+
+/*
+ * Looks up @name in @dirfd (with the credentials in effect) and adds one
+ * lookup to its node.
+ */
+static int lookup_at(int dirfd, const char *name, struct fuse_entry_param *e)
+{
+	struct pt_ident id;
+	int fd, err, mnt;
+
+	memset(e, 0, sizeof(*e));
+	e->attr_timeout = pt.conf.timeout;
+	e->entry_timeout = pt.conf.timeout;
+	fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = ident_of(fd, &id, &mnt);
+	if (!err && fstatat(fd, "", &e->attr,
+			    AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		err = -errno;
+	close(fd);
+	if (err)
+		return err;
+	/* Handles only open on the source's filesystem. */
+	if (mnt != pt.root_mnt)
+		return -EXDEV;
+	return fuse_recover_node_ref(pt.st, id.ino, &id, &e->ino,
+				     &e->generation);
+}
+
+/* ---- per-fh fds ---- */
+
+static struct pt_fd *fd_slot(uint64_t fh)
+{
+	uint64_t s = (fh & 0xffffffffULL) - 1;
+
+	return s < PT_MAX_HANDLES ? &pt.fds[s] : NULL;
+}
+
+static void fd_install(uint64_t fh, int fd)
+{
+	struct pt_fd *f = fd_slot(fh);
+
+	pthread_mutex_lock(&pt.fd_lock);
+	if (f->fh && f->fd >= 0)
+		close(f->fd);
+	f->fh = fh;
+	f->fd = fd;
+	pthread_mutex_unlock(&pt.fd_lock);
+}
+
+static void fd_forget(uint64_t fh)
+{
+	struct pt_fd *f = fd_slot(fh);
+
+	if (!f)
+		return;
+	pthread_mutex_lock(&pt.fd_lock);
+	if (f->fh == fh && f->fd >= 0)
+		close(f->fd);
+	f->fh = 0;
+	f->fd = -1;
+	pthread_mutex_unlock(&pt.fd_lock);
+}
+
+static int reopen_flags(uint32_t flags)
+{
+	return (flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_APPEND)) |
+	       O_CLOEXEC;
+}
+
+/*
+ * The fd behind @fh: opened by this process, or reopened from the node
+ * after a restart (through the pinned fd if it was unlinked).
+ */
+static int fh_fd(uint64_t fh)
+{
+	struct pt_fd *f = fd_slot(fh);
+	char path[32];
+	fuse_ino_t ino;
+	uint32_t flags;
+	int fd, pfd, err;
+
+	if (!f)
+		return -EBADF;
+	pthread_mutex_lock(&pt.fd_lock);
+	if (f->fh == fh && f->fd >= 0) {
+		fd = f->fd;
+		pthread_mutex_unlock(&pt.fd_lock);
+		return fd;
+	}
+	err = fuse_recover_fh_get(pt.st, fh, &ino, &flags);
+	if (err) {
+		pthread_mutex_unlock(&pt.fd_lock);
+		return err;
+	}
+	pfd = node_fd(ino);
+	if (pfd < 0) {
+		pthread_mutex_unlock(&pt.fd_lock);
+		return pfd;
+	}
+	proc_path(path, pfd);
+	fd = open(path, reopen_flags(flags));
+	err = fd < 0 ? -errno : 0;
+	close(pfd);
+	if (fd >= 0) {
+		f->fh = fh;
+		f->fd = fd;
+	}
+	pthread_mutex_unlock(&pt.fd_lock);
+	return fd < 0 ? err : fd;
+}
+
+/* fd for an operation that may come with or without an open file. */
+static int fi_or_node_fd(fuse_ino_t ino, struct fuse_file_info *fi,
+			 bool *owned)
+{
+	int fd;
+
+	if (fi) {
+		fd = fh_fd(fi->fh);
+		if (fd >= 0) {
+			*owned = false;
+			return fd;
+		}
+	}
+	*owned = true;
+	return node_fd(ino);
+}
+
+/* ---- lowlevel operations ---- */
+
+static void pt_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct fuse_recover_store_config cfg = {
+		.server_version = PT_STATE_VERSION,
+		.node_data_size = sizeof(struct pt_ident),
+		.max_handles = PT_MAX_HANDLES,
+	};
+	const char *v = getenv("PASSTHROUGH_HP_STATE_VERSION");
+	int err;
+
+	(void)userdata;
+	if (v)
+		cfg.server_version = atoi(v);
+	if (pt.conf.noreaddirplus)
+		conn->want &= ~(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
+	/* The kernel applies the umask; this process creates with mode as is. */
+	conn->want &= ~FUSE_CAP_DONT_MASK;
+	if (pt.st)
+		return;
+	err = fuse_recover_store_open(&cfg, &pt.st);
+	if (err >= 0) {
+		pt.recovered = err == FUSE_RECOVER_RECOVERED;
+		err = fuse_recover_store_root(pt.st, &pt.root_id);
+	}
+	if (err < 0) {
+		fprintf(stderr, "passthrough_hp: cannot use the state store: %s\n",
+			strerror(-err));
+		pt.init_err = err;
+		fuse_session_exit(pt.se);
+	}
+}
+
+static int take_pin(uint64_t key, int fd, void *arg)
+{
+	int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+	(void)arg;
+	if (d >= 0)
+		pin_add(key, d);
+	return 0;
+}
+
+static void pt_destroy(void *userdata)
+{
+	(void)userdata;
+}
+
+static void reply_entry_or_err(fuse_req_t req, int err,
+			       struct fuse_entry_param *e)
+{
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	if (fuse_reply_entry(req, e) != 0)
+		fuse_recover_node_unref(pt.st, e->ino);
+}
+
+static void pt_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e;
+	struct pt_creds c;
+	int pfd, err;
+
+	fuse_recover_req_begin(pt.st, req);
+	pfd = node_fd(parent);
+	if (pfd < 0) {
+		err = pfd;
+	} else {
+		creds_push(req, &c);
+		err = lookup_at(pfd, name, &e);
+		creds_pop(&c);
+		close(pfd);
+	}
+	if (err == -ENOENT) {
+		/* Negative entry, cached for the entry timeout. */
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = pt.conf.timeout;
+		err = 0;
+	} else if (!err) {
+		crash_point("lookup", name);
+	}
+	reply_entry_or_err(req, err, &e);
+	fuse_recover_req_end(pt.st);
+}
+
+static void forget_one(fuse_ino_t ino, uint64_t n)
+{
+	fuse_recover_node_forget(pt.st, ino, n);
+	if (pt.npins && fuse_recover_node_counts(pt.st, ino, NULL, NULL) < 0)
+		pin_drop(ino);
+}
+
+static void pt_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	forget_one(ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void pt_forget_multi(fuse_req_t req, size_t count,
+			    struct fuse_forget_data *f)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		forget_one(f[i].ino, f[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void pt_getattr(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct stat st;
+	bool owned;
+	int fd = fi_or_node_fd(ino, fi, &owned);
+
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_attr(req, &st, pt.conf.timeout);
+	if (owned)
+		close(fd);
+}
+
+static int do_setattr(int pfd, int ffd, struct stat *attr, int valid)
+{
+	struct timespec tv[2];
+	char path[32];
+
+	proc_path(path, pfd);
+	if (valid & FUSE_SET_ATTR_MODE) {
+		if ((ffd >= 0 ? fchmod(ffd, attr->st_mode) :
+				fchmodat(AT_FDCWD, path, attr->st_mode, 0)) < 0)
+			return -errno;
+	}
+	if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid :
+							   (uid_t)-1;
+		gid_t gid = (valid & FUSE_SET_ATTR_GID) ? attr->st_gid :
+							   (gid_t)-1;
+
+		if (fchownat(pfd, "", uid, gid,
+			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+	}
+	if (valid & FUSE_SET_ATTR_SIZE) {
+		if ((ffd >= 0 ? ftruncate(ffd, attr->st_size) :
+				truncate(path, attr->st_size)) < 0)
+			return -errno;
+	}
+	if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
+		tv[0].tv_sec = 0;
+		tv[0].tv_nsec = UTIME_OMIT;
+		tv[1] = tv[0];
+		if (valid & FUSE_SET_ATTR_ATIME_NOW)
+			tv[0].tv_nsec = UTIME_NOW;
+		else if (valid & FUSE_SET_ATTR_ATIME)
+			tv[0] = attr->st_atim;
+		if (valid & FUSE_SET_ATTR_MTIME_NOW)
+			tv[1].tv_nsec = UTIME_NOW;
+		else if (valid & FUSE_SET_ATTR_MTIME)
+			tv[1] = attr->st_mtim;
+		if ((ffd >= 0 ? futimens(ffd, tv) :
+				utimensat(AT_FDCWD, path, tv, 0)) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static void pt_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int valid, struct fuse_file_info *fi)
+{
+	struct pt_creds c;
+	struct stat st;
+	int pfd, ffd = -1, err;
+
+	pfd = node_fd(ino);
+	if (pfd < 0) {
+		fuse_reply_err(req, -pfd);
+		return;
+	}
+	if (fi) {
+		ffd = fh_fd(fi->fh);
+		if (ffd < 0)
+			ffd = -1;
+	}
+	creds_push(req, &c);
+	err = do_setattr(pfd, ffd, attr, valid);
+	creds_pop(&c);
+	if (!err && fstatat(pfd, "", &st, AT_EMPTY_PATH |
+			    AT_SYMLINK_NOFOLLOW) < 0)
+		err = -errno;
+	close(pfd);
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_attr(req, &st, pt.conf.timeout);
+}
+
+static void pt_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char buf[PATH_MAX + 1];
+	int fd = node_fd(ino);
+	ssize_t n;
+
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	n = readlinkat(fd, "", buf, sizeof(buf));
+	if (n < 0) {
+		fuse_reply_err(req, errno);
+	} else if (n >= (ssize_t)sizeof(buf)) {
+		fuse_reply_err(req, ENAMETOOLONG);
+	} else {
+		buf[n] = '\0';
+		fuse_reply_readlink(req, buf);
+	}
+	close(fd);
+}
+
+/*
+ * MKNOD, MKDIR, SYMLINK and LINK: run @op as the caller in the parent,
+ * then reply with the new entry.  A resent request whose object already
+ * exists and matches succeeds (fuse_recover_replay_created()).
+ */
+enum mk_kind { MK_NOD, MK_DIR, MK_SYMLINK, MK_LINK };
+
+static void make_node(fuse_req_t req, const char *opname, enum mk_kind kind,
+		      fuse_ino_t parent, const char *name, mode_t mode,
+		      dev_t rdev, const char *target, fuse_ino_t src)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct fuse_entry_param e;
+	struct pt_ident sid;
+	struct pt_creds c;
+	char path[32];
+	int pfd, sfd = -1, err = 0, r;
+
+	fuse_recover_req_begin(pt.st, req);
+	pfd = node_fd(parent);
+	if (pfd < 0) {
+		err = pfd;
+		goto out;
+	}
+	if (kind == MK_LINK) {
+		sfd = node_fd(src);
+		err = sfd < 0 ? sfd : fuse_recover_node_data(pt.st, src, &sid);
+		if (err)
+			goto out_close;
+		proc_path(path, sfd);
+	}
+	creds_push(req, &c);
+	switch (kind) {
+	case MK_NOD:
+		r = mknodat(pfd, name, mode, rdev);
+		break;
+	case MK_DIR:
+		r = mkdirat(pfd, name, mode);
+		break;
+	case MK_SYMLINK:
+		r = symlinkat(target, pfd, name);
+		break;
+	default:
+		r = linkat(AT_FDCWD, path, pfd, name, AT_SYMLINK_FOLLOW);
+		break;
+	}
+	err = r < 0 ? -errno : 0;
+	creds_pop(&c);
+	if (err) {
+		struct stat st;
+
+		if (kind == MK_LINK && fstatat(sfd, "", &st, AT_EMPTY_PATH |
+					       AT_SYMLINK_NOFOLLOW) == 0)
+			mode = st.st_mode;
+		if (fuse_recover_replay_created(req, -err, pfd, name,
+				kind == MK_DIR ? (S_IFDIR | mode) :
+				kind == MK_SYMLINK ? (S_IFLNK | 0777) : mode,
+				ctx->uid, kind == MK_SYMLINK ? target : NULL,
+				kind == MK_LINK ? sid.ino : 0) == 1)
+			err = 0;
+	}
+	if (!err)
+		err = lookup_at(pfd, name, &e);
+	if (!err)
+		crash_point(opname, name);
+out_close:
+	if (sfd >= 0)
+		close(sfd);
+	close(pfd);
+out:
+	reply_entry_or_err(req, err, &e);
+	fuse_recover_req_end(pt.st);
+}
+
+static void pt_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	make_node(req, "mknod", MK_NOD, parent, name, mode, rdev, NULL, 0);
+}
+
+static void pt_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode)
+{
+	make_node(req, "mkdir", MK_DIR, parent, name, mode, 0, NULL, 0);
+}
+
+static void pt_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
+{
+	make_node(req, "symlink", MK_SYMLINK, parent, name, 0, 0, link, 0);
+}
+
+static void pt_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent,
+		    const char *name)
+{
+	make_node(req, "link", MK_LINK, parent, name, 0, 0, NULL, ino);
+}
+
+/*
+ * Before a name disappears (unlink, rmdir, rename over it): if it is the
+ * last name of a node with open handles, keep an O_PATH fd to it so the
+ * open files can still be reopened after a restart.
+ */
+static void pin_victim(int dirfd, const char *name)
+{
+	struct pt_ident id;
+	fuse_ino_t ino;
+	uint32_t opens = 0;
+	struct stat st;
+	int fd, mnt, err;
+
+	fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(st.st_mode) || st.st_nlink > 1 ||
+	    ident_of(fd, &id, &mnt) < 0 ||
+	    fuse_recover_node_find(pt.st, id.ino, &id, &ino) < 0 ||
+	    fuse_recover_node_counts(pt.st, ino, NULL, &opens) < 0 ||
+	    opens == 0) {
+		close(fd);
+		return;
+	}
+	err = fuse_recover_keep_file(fd, ino);
+	if (err && err != -ENOTCONN)
+		fprintf(stderr,
+			"passthrough_hp: supervisor did not keep unlinked open file: %s\n",
+			strerror(-err));
+	pin_add(ino, fd);
+}
+
+static void pt_unlink_common(fuse_req_t req, fuse_ino_t parent,
+			     const char *name, bool dir)
+{
+	struct pt_creds c;
+	int pfd, r, err;
+
+	pfd = node_fd(parent);
+	if (pfd < 0) {
+		fuse_reply_err(req, -pfd);
+		return;
+	}
+	if (!dir)
+		pin_victim(pfd, name);
+	creds_push(req, &c);
+	r = unlinkat(pfd, name, dir ? AT_REMOVEDIR : 0);
+	err = r < 0 ? errno : 0;
+	creds_pop(&c);
+	close(pfd);
+	if (err && fuse_recover_replay_removed(req, err) == 1)
+		err = 0;
+	if (!err)
+		crash_point(dir ? "rmdir" : "unlink", name);
+	fuse_reply_err(req, err);
+}
+
+static void pt_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	pt_unlink_common(req, parent, name, false);
+}
+
+static void pt_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	pt_unlink_common(req, parent, name, true);
+}
+
+static void pt_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
+{
+	struct pt_creds c;
+	int pfd, npfd, r, err = 0;
+
+	fuse_recover_req_begin(pt.st, req);
+	pfd = node_fd(parent);
+	npfd = pfd < 0 ? -1 : node_fd(newparent);
+	if (pfd < 0 || npfd < 0) {
+		err = pfd < 0 ? -pfd : -npfd;
+		goto out;
+	}
+	/* An exchange cannot be judged from the tree: ask the journal. */
+	if ((flags & RENAME_EXCHANGE) && fuse_recover_req_done(pt.st))
+		goto out;
+	if (!(flags & RENAME_EXCHANGE))
+		pin_victim(npfd, newname);
+	creds_push(req, &c);
+	r = renameat2(pfd, name, npfd, newname, flags);
+	err = r < 0 ? errno : 0;
+	creds_pop(&c);
+	if (!err)
+		fuse_recover_req_mark_done(pt.st);
+	else if (!(flags & RENAME_EXCHANGE) &&
+		 fuse_recover_replay_renamed(req, err, npfd, newname) == 1)
+		err = 0;
+	if (!err)
+		crash_point("rename", name);
+out:
+	if (pfd >= 0)
+		close(pfd);
+	if (npfd >= 0)
+		close(npfd);
+	fuse_reply_err(req, err);
+	fuse_recover_req_end(pt.st);
+}
+
+/* Installs @fd as a new fh of @ino; a resent request gets its old fh. */
+static int new_handle(fuse_ino_t ino, int fd, int flags,
+		      struct fuse_file_info *fi)
+{
+	uint64_t fh;
+	int err = fuse_recover_fh_new(pt.st, ino, flags, &fh);
+
+	if (err < 0) {
+		close(fd);
+		return err;
+	}
+	fd_install(fh, fd);
+	fi->fh = fh;
+	return 0;
+}
+
+static void drop_handle(uint64_t fh)
+{
+	fuse_ino_t ino;
+	int left;
+
+	if (fuse_recover_fh_get(pt.st, fh, &ino, NULL) < 0)
+		return;
+	fd_forget(fh);
+	left = fuse_recover_fh_release(pt.st, fh);
+	if (left == 0 && pt.npins)
+		pin_drop(ino);
+}
+
+static void pt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct pt_creds c;
+	char path[32];
+	int pfd, fd, err;
+
+	fuse_recover_req_begin(pt.st, req);
+	pfd = node_fd(ino);
+	if (pfd < 0) {
+		fuse_reply_err(req, -pfd);
+		goto out;
+	}
+	proc_path(path, pfd);
+	creds_push(req, &c);
+	fd = open(path, (fi->flags & ~(O_CREAT | O_EXCL | O_NOCTTY |
+				       O_APPEND)) | O_CLOEXEC);
+	err = fd < 0 ? -errno : 0;
+	creds_pop(&c);
+	close(pfd);
+	if (!err)
+		err = new_handle(ino, fd, fi->flags, fi);
+	if (err) {
+		fuse_reply_err(req, -err);
+		goto out;
+	}
+	crash_point("open", NULL);
+	if (fuse_reply_open(req, fi) != 0)
+		drop_handle(fi->fh);
+out:
+	fuse_recover_req_end(pt.st);
+}
+
+static void pt_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct fuse_entry_param e;
+	struct pt_creds c;
+	int pfd, fd, err = 0, flags;
+
+	fuse_recover_req_begin(pt.st, req);
+	pfd = node_fd(parent);
+	if (pfd < 0) {
+		fuse_reply_err(req, -pfd);
+		goto out;
+	}
+	flags = (fi->flags & ~(O_NOCTTY | O_APPEND)) | O_CREAT | O_CLOEXEC;
+	creds_push(req, &c);
+	fd = openat(pfd, name, flags, mode);
+	if (fd < 0 && errno == EEXIST &&
+	    fuse_recover_replay_created(req, EEXIST, pfd, name, S_IFREG | mode,
+					ctx->uid, NULL, 0) == 1)
+		fd = openat(pfd, name, flags & ~(O_CREAT | O_EXCL | O_TRUNC));
+	err = fd < 0 ? -errno : 0;
+	if (!err)
+		err = lookup_at(pfd, name, &e);
+	creds_pop(&c);
+	close(pfd);
+	if (err) {
+		if (fd >= 0)
+			close(fd);
+		fuse_reply_err(req, -err);
+		goto out;
+	}
+	err = new_handle(e.ino, fd, fi->flags, fi);
+	if (err) {
+		fuse_recover_node_unref(pt.st, e.ino);
+		fuse_reply_err(req, -err);
+		goto out;
+	}
+	crash_point("create", name);
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		drop_handle(fi->fh);
+		fuse_recover_node_unref(pt.st, e.ino);
+	}
+out:
+	fuse_recover_req_end(pt.st);
+}
+
+static void pt_release(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	(void)ino;
+	drop_handle(fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void pt_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	int fd = fh_fd(fi->fh);
+
+	(void)ino;
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	/* close() of a dup: what close() would report, without closing. */
+	fd = dup(fd);
+	fuse_reply_err(req, fd < 0 || close(fd) < 0 ? errno : 0);
+}
+
+static void pt_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi)
+{
+	int fd = fh_fd(fi->fh);
+
+	(void)ino;
+	if (fd < 0)
+		fuse_reply_err(req, -fd);
+	else if ((datasync ? fdatasync(fd) : fsync(fd)) < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_err(req, 0);
+}
+
+static bool is_direct(uint64_t fh)
+{
+	uint32_t flags = 0;
+
+	fuse_recover_fh_get(pt.st, fh, NULL, &flags);
+	return flags & O_DIRECT;
+}
+
+static void pt_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	int fd = fh_fd(fi->fh);
+	void *buf;
+	ssize_t n;
+
+	(void)ino;
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	/* Aligned so that O_DIRECT reads work too. */
+	if (posix_memalign(&buf, PT_ALIGN, size ? size : 1)) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = pread(fd, buf, size, off);
+	if (n < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_buf(req, buf, n);
+	free(buf);
+}
+
+static void pt_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		     size_t size, off_t off, struct fuse_file_info *fi)
+{
+	int fd = fh_fd(fi->fh);
+	void *bounce = NULL;
+	size_t done = 0;
+	ssize_t n;
+
+	(void)ino;
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	/* libfuse's buffer follows the request header: not aligned. */
+	if (is_direct(fi->fh) && ((uintptr_t)buf % PT_ALIGN)) {
+		if (posix_memalign(&bounce, PT_ALIGN, size ? size : 1)) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		memcpy(bounce, buf, size);
+		buf = bounce;
+	}
+	while (done < size) {
+		n = pwrite(fd, buf + done, size - done, off + done);
+		if (n <= 0)
+			break;
+		done += n;
+	}
+	if (done == 0 && size)
+		fuse_reply_err(req, errno ? errno : EIO);
+	else
+		fuse_reply_write(req, done);
+	free(bounce);
+}
+
+static void pt_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+			 off_t offset, off_t length, struct fuse_file_info *fi)
+{
+	int fd = fh_fd(fi->fh);
+
+	(void)ino;
+	if (fd < 0)
+		fuse_reply_err(req, -fd);
+	else
+		fuse_reply_err(req, fallocate(fd, mode, offset, length) < 0 ?
+					    errno : 0);
+}
+
+static void pt_copy_file_range(fuse_req_t req, fuse_ino_t ino_in,
+			       off_t off_in, struct fuse_file_info *fi_in,
+			       fuse_ino_t ino_out, off_t off_out,
+			       struct fuse_file_info *fi_out, size_t len,
+			       int flags)
+{
+	int in = fh_fd(fi_in->fh), out = fh_fd(fi_out->fh);
+	loff_t oi = off_in, oo = off_out;
+	ssize_t n;
+
+	(void)ino_in;
+	(void)ino_out;
+	if (in < 0 || out < 0) {
+		fuse_reply_err(req, in < 0 ? -in : -out);
+		return;
+	}
+	n = copy_file_range(in, &oi, out, &oo, len, flags);
+	if (n < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_write(req, n);
+}
+
+static void pt_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	int fd = fh_fd(fi->fh);
+	off_t r;
+
+	(void)ino;
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	r = lseek(fd, off, whence);
+	if (r < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_lseek(req, r);
+}
+
+static void pt_opendir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct pt_creds c;
+	char path[32];
+	int pfd, fd, err;
+
+	fuse_recover_req_begin(pt.st, req);
+	pfd = node_fd(ino);
+	if (pfd < 0) {
+		fuse_reply_err(req, -pfd);
+		goto out;
+	}
+	proc_path(path, pfd);
+	creds_push(req, &c);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	err = fd < 0 ? -errno : 0;
+	creds_pop(&c);
+	close(pfd);
+	if (!err)
+		err = new_handle(ino, fd, O_RDONLY | O_DIRECTORY, fi);
+	if (err) {
+		fuse_reply_err(req, -err);
+		goto out;
+	}
+	if (fuse_reply_open(req, fi) != 0)
+		drop_handle(fi->fh);
+out:
+	fuse_recover_req_end(pt.st);
+}
+
+struct linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+/*
+ * Stateless on purpose: every call seeks to the kernel's offset, so the
+ * fd reopened after a restart continues where the old one stopped.
+ */
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+		       off_t off, struct fuse_file_info *fi, bool plus)
+{
+	char dbuf[16384], *buf;
+	struct pt_creds c;
+	size_t used = 0;
+	bool full = false;
+	int fd, err = 0;
+
+	(void)ino;
+	fd = fh_fd(fi->fh);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	buf = malloc(size);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (plus)
+		fuse_recover_req_begin(pt.st, req);
+	creds_push(req, &c);
+	if (lseek(fd, off, SEEK_SET) < 0)
+		err = errno;
+	while (!err && !full) {
+		long n = syscall(SYS_getdents64, fd, dbuf, sizeof(dbuf));
+		long pos = 0;
+
+		if (n < 0)
+			err = errno;
+		if (n <= 0)
+			break;
+		while (pos < n) {
+			struct linux_dirent64 *d = (void *)(dbuf + pos);
+			struct fuse_entry_param e;
+			size_t need;
+
+			pos += d->d_reclen;
+			if (!plus) {
+				struct stat st = { .st_ino = d->d_ino,
+						   .st_mode = d->d_type << 12 };
+
+				need = fuse_add_direntry(req, buf + used,
+							 size - used, d->d_name,
+							 &st, d->d_off);
+				if (need > size - used) {
+					full = true;
+					break;
+				}
+				used += need;
+				continue;
+			}
+			need = fuse_add_direntry_plus(req, NULL, 0, d->d_name,
+						      NULL, 0);
+			if (need > size - used) {
+				full = true;
+				break;
+			}
+			memset(&e, 0, sizeof(e));
+			e.attr.st_ino = d->d_ino;
+			e.attr.st_mode = d->d_type << 12;
+			if (strcmp(d->d_name, ".") && strcmp(d->d_name, "..")) {
+				int r = lookup_at(fd, d->d_name, &e);
+
+				if (r == -ENOSPC) {
+					full = true;
+					break;
+				}
+				if (r < 0) {
+					/* Name only, no attributes. */
+					memset(&e, 0, sizeof(e));
+					e.attr.st_ino = d->d_ino;
+					e.attr.st_mode = d->d_type << 12;
+				}
+			}
+			used += fuse_add_direntry_plus(req, buf + used,
+						       size - used, d->d_name,
+						       &e, d->d_off);
+		}
+		if (full)
+			break;
+		if (lseek(fd, 0, SEEK_CUR) < 0)
+			err = errno;
+	}
+	creds_pop(&c);
+	if (err && used == 0)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_buf(req, buf, used);
+	if (plus)
+		fuse_recover_req_end(pt.st);
+	free(buf);
+}
+
+static void pt_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, false);
+}
+
+static void pt_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, true);
+}
+
+static void pt_releasedir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	(void)ino;
+	drop_handle(fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void pt_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			struct fuse_file_info *fi)
+{
+	pt_fsync(req, ino, datasync, fi);
+}
+
+static void pt_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+
+	(void)ino;
+	if (fstatvfs(pt.root_fd, &sv) < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_statfs(req, &sv);
+}
+
+/* xattrs go through the /proc path: O_PATH fds refuse f*xattr(). */
+static void pt_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags)
+{
+	struct pt_creds c;
+	char path[32];
+	int fd = node_fd(ino), err;
+
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	proc_path(path, fd);
+	creds_push(req, &c);
+	err = setxattr(path, name, value, size, flags) < 0 ? errno : 0;
+	creds_pop(&c);
+	close(fd);
+	fuse_reply_err(req, err);
+}
+
+static void pt_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			size_t size)
+{
+	struct pt_creds c;
+	char path[32], *buf = NULL;
+	int fd;
+	ssize_t n;
+
+	if (pt.debug_xattr && strcmp(name, "trusted.pthp.nlookup") == 0) {
+		uint64_t nl = 0;
+		char num[32];
+
+		fuse_recover_node_counts(pt.st, ino, &nl, NULL);
+		n = snprintf(num, sizeof(num), "%llu", (unsigned long long)nl);
+		if (!size)
+			fuse_reply_xattr(req, n);
+		else if ((size_t)n > size)
+			fuse_reply_err(req, ERANGE);
+		else
+			fuse_reply_buf(req, num, n);
+		return;
+	}
+	fd = node_fd(ino);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	if (size && !(buf = malloc(size))) {
+		close(fd);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	proc_path(path, fd);
+	creds_push(req, &c);
+	n = getxattr(path, name, buf, size);
+	creds_pop(&c);
+	close(fd);
+	if (n < 0)
+		fuse_reply_err(req, errno);
+	else if (!size)
+		fuse_reply_xattr(req, n);
+	else
+		fuse_reply_buf(req, buf, n);
+	free(buf);
+}
+
+static void pt_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct pt_creds c;
+	char path[32], *buf = NULL;
+	int fd = node_fd(ino);
+	ssize_t n;
+
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	if (size && !(buf = malloc(size))) {
+		close(fd);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	proc_path(path, fd);
+	creds_push(req, &c);
+	n = listxattr(path, buf, size);
+	creds_pop(&c);
+	close(fd);
+	if (n < 0)
+		fuse_reply_err(req, errno);
+	else if (!size)
+		fuse_reply_xattr(req, n);
+	else
+		fuse_reply_buf(req, buf, n);
+	free(buf);
+}
+
+static void pt_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct pt_creds c;
+	char path[32];
+	int fd = node_fd(ino), err;
+
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	proc_path(path, fd);
+	creds_push(req, &c);
+	err = removexattr(path, name) < 0 ? errno : 0;
+	creds_pop(&c);
+	close(fd);
+	fuse_reply_err(req, err);
+}
+
+static struct fuse_lowlevel_ops pt_ops = {
+	.init = pt_init,
+	.destroy = pt_destroy,
+	.lookup = pt_lookup,
+	.forget = pt_forget,
+	.forget_multi = pt_forget_multi,
+	.getattr = pt_getattr,
+	.setattr = pt_setattr,
+	.readlink = pt_readlink,
+	.mknod = pt_mknod,
+	.mkdir = pt_mkdir,
+	.symlink = pt_symlink,
+	.link = pt_link,
+	.unlink = pt_unlink,
+	.rmdir = pt_rmdir,
+	.rename = pt_rename,
+	.open = pt_open,
+	.create = pt_create,
+	.release = pt_release,
+	.flush = pt_flush,
+	.fsync = pt_fsync,
+	.read = pt_read,
+	.write = pt_write,
+	.fallocate = pt_fallocate,
+	.copy_file_range = pt_copy_file_range,
+	.lseek = pt_lseek,
+	.opendir = pt_opendir,
+	.readdir = pt_readdir,
+	.readdirplus = pt_readdirplus,
+	.releasedir = pt_releasedir,
+	.fsyncdir = pt_fsyncdir,
+	.statfs = pt_statfs,
+	.setxattr = pt_setxattr,
+	.getxattr = pt_getxattr,
+	.listxattr = pt_listxattr,
+	.removexattr = pt_removexattr,
+};
+
+/* ---- setup ---- */
+
+#define PT_OPT(t, p, v) { t, offsetof(struct pt_conf, p), v }
+static const struct fuse_opt pt_opts[] = {
+	PT_OPT("--timeout=%lf", timeout, 0),
+	PT_OPT("--norecover", norecover, 1),
+	PT_OPT("norecover", norecover, 1),
+	PT_OPT("--noxattr", noxattr, 1),
+	PT_OPT("--noreaddirplus", noreaddirplus, 1),
+	FUSE_OPT_END
+};
+
+static int opt_proc(void *data, const char *arg, int key,
+		    struct fuse_args *outargs)
+{
+	struct pt_conf *conf = data;
+
+	(void)outargs;
+	if (key == FUSE_OPT_KEY_NONOPT && !conf->source) {
+		conf->source = strdup(arg);
+		return 0;
+	}
+	return 1;
+}
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [options] SOURCE MOUNTPOINT\n\n"
+	       "    -o tag=NAME         restartable: run the same command again after a crash\n"
+	       "    --norecover         no recovery even with tag= (benchmarks)\n"
+	       "    --timeout=SEC       entry and attribute timeout (default 1)\n"
+	       "    --noxattr           no extended attributes\n"
+	       "    --noreaddirplus     no READDIRPLUS\n\n", prog);
+	fuse_cmdline_help();
+	fuse_lowlevel_help();
+}
+
+static int setup(void)
+{
+	const char *crash = getenv("PASSTHROUGH_HP_CRASH_AFTER");
+	struct rlimit rl;
+	int err;
+
+	if (crash && *crash) {
+		char *c = strdup(crash), *colon = c ? strchr(c, ':') : NULL;
+
+		if (colon) {
+			*colon = '\0';
+			pt.crash_name = colon + 1;
+		}
+		pt.crash_op = c;
+	}
+	pt.debug_xattr = getenv("PASSTHROUGH_HP_DEBUG_XATTR") != NULL;
+	umask(0);
+	pt.ngroups = getgroups(PT_MAX_GROUPS, pt.groups);
+	if (pt.ngroups < 0)
+		pt.ngroups = 0;
+	/* One fd per open file (not per inode): raise the limit anyway. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	pt.root_fd = open(pt.conf.source, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (pt.root_fd < 0) {
+		fprintf(stderr, "passthrough_hp: %s: %s\n", pt.conf.source,
+			strerror(errno));
+		return -1;
+	}
+	err = ident_of(pt.root_fd, &pt.root_id, &pt.root_mnt);
+	if (err) {
+		fprintf(stderr,
+			"passthrough_hp: %s has no file handles (%s): not supported\n",
+			pt.conf.source, strerror(-err));
+		return -1;
+	}
+	pt.fds = mmap(NULL, PT_MAX_HANDLES * sizeof(*pt.fds),
+		      PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (pt.fds == MAP_FAILED) {
+		perror("passthrough_hp: mmap");
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts opts = { 0 };
+	struct fuse_loop_config *config;
+	struct fuse_recover *fr = NULL;
+	int ret = 1, res;
+
+	pt.conf.timeout = 1.0;
+	if (fuse_opt_parse(&args, &pt.conf, pt_opts, opt_proc) != 0)
+		return 1;
+	if (fuse_recover_new(&args, &fr) < 0)
+		goto out;
+	if (pt.conf.norecover)
+		fuse_recover_set_tag(fr, NULL);
+	if (fuse_parse_cmdline(&args, &opts) != 0)
+		goto out;
+	if (opts.show_help || !opts.mountpoint || !pt.conf.source) {
+		usage(argv[0]);
+		ret = !opts.show_help;
+		goto out;
+	}
+	if (pt.conf.noxattr) {
+		pt_ops.setxattr = NULL;
+		pt_ops.getxattr = NULL;
+		pt_ops.listxattr = NULL;
+		pt_ops.removexattr = NULL;
+	}
+	if (setup() < 0)
+		goto out;
+	pt.se = fuse_session_new(&args, &pt_ops, sizeof(pt_ops), NULL);
+	if (!pt.se || fuse_set_signal_handlers(pt.se) != 0)
+		goto out;
+	if (fuse_daemonize(opts.foreground) != 0)
+		goto out_signals;
+	res = fuse_session_attach(pt.se, opts.mountpoint, fr);
+	if (res < 0)
+		goto out_signals;
+	if (pt.init_err) {
+		/* Leave the mount and the state to a compatible server. */
+		fprintf(stderr, "passthrough_hp: refusing to serve\n");
+		goto out_signals;
+	}
+	if (pt.st && pt.recovered)
+		fuse_recover_kept_files(take_pin, NULL);
+	if (opts.singlethread) {
+		ret = fuse_session_loop(pt.se);
+	} else {
+		config = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(config, opts.clone_fd);
+		fuse_loop_cfg_set_max_threads(config, opts.max_threads);
+		ret = fuse_session_loop_mt(pt.se, config);
+		fuse_loop_cfg_destroy(config);
+	}
+	if (pt.init_err) {
+		ret = 1;
+		goto out_signals;
+	}
+	fuse_recover_unmount(pt.se);
+out_signals:
+	if (pt.se)
+		fuse_remove_signal_handlers(pt.se);
+out:
+	if (pt.se)
+		fuse_session_destroy(pt.se);
+	fuse_recover_store_close(pt.st);
+	fuse_recover_destroy(fr);
+	fuse_opt_free_args(&args);
+	free(opts.mountpoint);
+	free(pt.conf.source);
+	return ret ? 1 : 0;
+}
