@@ -17,7 +17,7 @@
  *
  * Build: cc hello_ll.c $(pkg-config --cflags --libs fuse-recover) -o hello_ll
  */
-#define FUSE_USE_VERSION 34
+#define FUSE_USE_VERSION 312
 #include <fuse_recover.h>
 
 #include <errno.h>

@@ -49,7 +49,7 @@
  *
  * Build: cc passthrough_hp.c $(pkg-config --cflags --libs fuse-recover)
  */
-#define FUSE_USE_VERSION 34
+#define FUSE_USE_VERSION 312
 #include <fuse_recover.h>
 
 #include <dirent.h>
@@ -59,6 +59,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +111,7 @@ static struct {
 	struct fuse_session *se;
 	struct fuse_recover_store *st;
 	int root_fd;
+	int mount_fd;	/* open_by_handle_at() refuses an O_PATH one */
 	int root_mnt;
 	struct pt_ident root_id;
 	int init_err;
@@ -126,6 +128,7 @@ static struct {
 	bool debug_xattr;
 } pt = {
 	.root_fd = -1,
+	.mount_fd = -1,
 	.fd_lock = PTHREAD_MUTEX_INITIALIZER,
 	.pin_lock = PTHREAD_MUTEX_INITIALIZER,
 };
@@ -279,9 +282,10 @@ static int node_fd(fuse_ino_t ino)
 	struct pt_ident id;
 	int fd, err;
 
-	if (ino == FUSE_ROOT_ID)
-		return dup(pt.root_fd) < 0 ? -errno : fcntl(pt.root_fd,
-			F_DUPFD_CLOEXEC, 0);
+	if (ino == FUSE_ROOT_ID) {
+		fd = fcntl(pt.root_fd, F_DUPFD_CLOEXEC, 0);
+		return fd < 0 ? -errno : fd;
+	}
 	err = fuse_recover_node_data(pt.st, ino, &id);
 	if (err)
 		return err;
@@ -291,7 +295,7 @@ static int node_fd(fuse_ino_t ino)
 	u.fh.handle_bytes = id.handle_bytes;
 	u.fh.handle_type = id.handle_type;
 	memcpy(u.fh.f_handle, id.f_handle, id.handle_bytes);
-	fd = open_by_handle_at(pt.root_fd, &u.fh, O_PATH | O_CLOEXEC);
+	fd = open_by_handle_at(pt.mount_fd, &u.fh, O_PATH | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -431,6 +435,16 @@ static int fi_or_node_fd(fuse_ino_t ino, struct fuse_file_info *fi,
 
 /* ---- lowlevel operations ---- */
 
+static int take_pin(uint64_t key, int fd, void *arg)
+{
+	int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+	(void)arg;
+	if (d >= 0)
+		pin_add(key, d);
+	return 0;
+}
+
 static void pt_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct fuse_recover_store_config cfg = {
@@ -460,17 +474,11 @@ static void pt_init(void *userdata, struct fuse_conn_info *conn)
 			strerror(-err));
 		pt.init_err = err;
 		fuse_session_exit(pt.se);
+		return;
 	}
-}
-
-static int take_pin(uint64_t key, int fd, void *arg)
-{
-	int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-
-	(void)arg;
-	if (d >= 0)
-		pin_add(key, d);
-	return 0;
+	/* Open files the previous server had unlinked. */
+	if (pt.recovered)
+		fuse_recover_kept_files(take_pin, NULL);
 }
 
 static void pt_destroy(void *userdata)
@@ -1522,6 +1530,12 @@ static int setup(void)
 			strerror(errno));
 		return -1;
 	}
+	pt.mount_fd = open(pt.conf.source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pt.mount_fd < 0) {
+		fprintf(stderr, "passthrough_hp: %s: %s\n", pt.conf.source,
+			strerror(errno));
+		return -1;
+	}
 	err = ident_of(pt.root_fd, &pt.root_id, &pt.root_mnt);
 	if (err) {
 		fprintf(stderr,
@@ -1582,8 +1596,6 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "passthrough_hp: refusing to serve\n");
 		goto out_signals;
 	}
-	if (pt.st && pt.recovered)
-		fuse_recover_kept_files(take_pin, NULL);
 	if (opts.singlethread) {
 		ret = fuse_session_loop(pt.se);
 	} else {

@@ -18,7 +18,15 @@
 #define FUSE_RECOVER_H_
 
 #ifndef FUSE_USE_VERSION
-#define FUSE_USE_VERSION 34
+#define FUSE_USE_VERSION 312
+#endif
+/*
+ * Below 3.12 the names fuse_session_loop_mt() and fuse_parse_cmdline() bind
+ * to the old ABI, which misreads a fuse_loop_cfg_create() config (it turns
+ * clone_fd on).  Servers built for libfuse-recover use the 3.12 API.
+ */
+#if FUSE_USE_VERSION < 312
+#error "libfuse-recover needs FUSE_USE_VERSION >= 312 (FUSE_MAKE_VERSION(3, 12))"
 #endif
 #include <fuse_lowlevel.h>
 #include <stdint.h>

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 struct fr_session *fr_current;
@@ -25,6 +26,38 @@ void fr_log(int level, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	fuse_log((enum fuse_log_level)level, "fuse-recover: %s\n", msg);
+}
+
+/*
+ * FUSE_RECOVER_TRACE=1 prints when each takeover phase ended (CLOCK_MONOTONIC
+ * ns), for bench/ to split recovery time.  Phases: start of attach, handoff
+ * (connected and holding the fd), replay (INIT replayed), resend, done.
+ */
+enum fr_phase { PH_START, PH_HANDOFF, PH_REPLAY, PH_RESEND, PH_DONE, PH_N };
+
+static uint64_t phase_ns[PH_N];
+
+static void mark(enum fr_phase p)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	phase_ns[p] = ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static void print_trace(void)
+{
+	const char *env = getenv("FUSE_RECOVER_TRACE");
+
+	if (!env || strcmp(env, "1") != 0)
+		return;
+	fr_log(LOG_INFO,
+	       "trace start=%llu handoff=%llu replay=%llu resend=%llu done=%llu",
+	       (unsigned long long)phase_ns[PH_START],
+	       (unsigned long long)phase_ns[PH_HANDOFF],
+	       (unsigned long long)phase_ns[PH_REPLAY],
+	       (unsigned long long)phase_ns[PH_RESEND],
+	       (unsigned long long)phase_ns[PH_DONE]);
 }
 
 static void session_free(struct fr_session *s)
@@ -138,9 +171,11 @@ static int attach_recovered(struct fr_session *s, const char *mountpoint,
 		       strerror(-err));
 		return err;
 	}
+	mark(PH_HANDOFF);
 	err = fr_init_replay(s);
 	if (err)
 		return err;
+	mark(PH_REPLAY);
 	if (s->kernel.resend)
 		err = fr_resend_request(fd);
 	else
@@ -151,6 +186,7 @@ static int attach_recovered(struct fr_session *s, const char *mountpoint,
 		fr_log(LOG_ERR, "FUSE_NOTIFY_RESEND failed: %s", strerror(-err));
 		return err;
 	}
+	mark(PH_RESEND);
 	return expect_ack(s, &m, "the takeover");
 }
 
@@ -191,9 +227,11 @@ int fuse_session_attach(struct fuse_session *se, const char *mountpoint,
 		return err;
 	}
 	fr_current = s;
+	mark(PH_START);
 	err = fr_client_connect(fr, &s->sock);
 	if (err)
 		goto out;
+	fr_client_set_timeout(s->sock);
 
 	hello.arg[0] = getpid();
 	hello.blob[0] = fr->tag;
@@ -230,6 +268,9 @@ out:
 		session_free(s);
 		return err;
 	}
+	mark(PH_DONE);
+	if (err == FUSE_RECOVER_RECOVERED)
+		print_trace();
 	fr_log(LOG_INFO, "tag %s: %s %s", fr->tag,
 	       err ? "recovered the mount on" : "mounted", real);
 	return err;

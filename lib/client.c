@@ -24,6 +24,7 @@
 #define FUSE_RECOVERD_PATH "/usr/bin/fuse-recoverd"
 #endif
 #define CONNECT_TIMEOUT_MS 5000
+#define CALL_TIMEOUT_SEC 10
 
 int fr_blob_dup(struct fr_blob *b, const void *data, size_t len)
 {
@@ -45,17 +46,46 @@ void fr_blob_free(struct fr_blob *b)
 	b->len = 0;
 }
 
+/*
+ * One request, one answer.  The socket has a receive timeout: a supervisor
+ * that stops answering must not stall the filesystem.  After a failure the
+ * conversation is out of step, so the socket is dropped and the server
+ * runs on without recovery (said loudly).
+ */
+int fr_client_call_locked(struct fr_session *s, const void *msg,
+			  void *reply_buf, void *reply)
+{
+	int err = s->sock < 0 ? -ENOTCONN : frp_send(s->sock, msg);
+
+	if (!err)
+		err = frp_recv(s->sock, reply_buf, reply);
+	if (err && s->sock >= 0) {
+		fr_log(LOG_ERR,
+		       "lost the supervisor (%s): this server is no longer recoverable",
+		       strerror(-err));
+		close(s->sock);
+		s->sock = -1;
+	}
+	return err;
+}
+
 int fr_client_call(struct fr_session *s, const void *msg, void *reply_buf,
 		   void *reply)
 {
 	int err;
 
 	pthread_mutex_lock(&s->sock_lock);
-	err = frp_send(s->sock, msg);
-	if (!err)
-		err = frp_recv(s->sock, reply_buf, reply);
+	err = fr_client_call_locked(s, msg, reply_buf, reply);
 	pthread_mutex_unlock(&s->sock_lock);
 	return err;
+}
+
+void fr_client_set_timeout(int sock)
+{
+	struct timeval tv = { .tv_sec = CALL_TIMEOUT_SEC };
+
+	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
 /* Launched by fuse-recoverd: it left us one end of a socketpair. */

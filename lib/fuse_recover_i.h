@@ -112,6 +112,9 @@ int fr_probe_init_in(const void *init_in, size_t len, struct fr_kernel *k);
 int fr_client_connect(const struct fuse_recover *fr, int *sock);
 int fr_client_call(struct fr_session *s, const void *msg, void *reply_buf,
 		   void *reply);
+int fr_client_call_locked(struct fr_session *s, const void *msg,
+			  void *reply_buf, void *reply);
+void fr_client_set_timeout(int sock);
 int fr_blob_dup(struct fr_blob *b, const void *data, size_t len);
 void fr_blob_free(struct fr_blob *b);
 

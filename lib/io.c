@@ -71,9 +71,7 @@ static void register_clone(struct fr_session *s, int fd)
 	pthread_mutex_lock(&s->sock_lock);
 	t->id = ++s->next_fd_id;
 	m.arg[0] = t->id;
-	err = s->sock < 0 ? -ENOTCONN : frp_send(s->sock, &m);
-	if (!err)
-		err = frp_recv(s->sock, buf, &reply);
+	err = fr_client_call_locked(s, &m, buf, &reply);
 	if (!err) {
 		frp_close_fds(&reply);
 		err = reply.type == FRP_ACK ? reply.status : -EPROTO;

@@ -108,7 +108,7 @@ int fr_kept_fetch(struct fr_session *s)
 	int err;
 
 	pthread_mutex_lock(&s->sock_lock);
-	err = frp_send(s->sock, &m);
+	err = s->sock < 0 ? -ENOTCONN : frp_send(s->sock, &m);
 	while (!err) {
 		struct frp_msg r;
 

@@ -61,6 +61,12 @@ void rd_finish(struct recoverd *rd, int code)
 {
 	int i, status;
 
+	/* A server waiting for our answer must not wait for our exit. */
+	for (i = 0; i < MAX_CLIENTS; i++)
+		if (rd->clients[i].fd >= 0) {
+			close(rd->clients[i].fd);
+			rd->clients[i].fd = -1;
+		}
 	hold_release_fds(rd);
 	if (rd->child > 0) {
 		/* Bounded wait: a stuck server must not keep us here. */

@@ -11,7 +11,7 @@
  * the first server may not have negotiated: tests INIT mismatch).  Each
  * resent request is logged to stderr as "testfs: resent OP".
  */
-#define FUSE_USE_VERSION 34
+#define FUSE_USE_VERSION 312
 #include <fuse_recover.h>
 
 #include <errno.h>

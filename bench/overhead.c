@@ -1,0 +1,421 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * overhead: what recovery costs while nothing crashes.
+ *
+ *   overhead --server PASSTHROUGH_HP --src DIR --mnt-on DIR --mnt-off DIR
+ *            [--rounds N] [--files N] [--mib N] [--secs S]
+ *
+ * Mounts the same passthrough_hp binary twice on the same source
+ * directory: with a tag (recovery on: state store in a memfd held by the
+ * supervisor, custom io hooks) and with --norecover (recovery off).  Both
+ * use --timeout=0, so every metadata operation reaches the server, which is
+ * where recovery could cost something.  Each round runs every workload on
+ * one mount and then on the other (the order alternates between rounds),
+ * and the on/off ratio of that round is kept.  Reported: medians with
+ * min-max over the rounds.
+ *
+ * Workloads (one application thread):
+ *   create, stat, unlink  N empty files in a new directory (rate: ops/s)
+ *   4k random read        O_DIRECT preads of a file of MIB MiB whose backing
+ *                         data is in the page cache (IOPS, for SECS s)
+ *   1 MiB seq write       a new MIB MiB file, 1 MiB write()s, then close
+ *   1 MiB seq read        the MIB MiB file, 1 MiB read()s (the open drops
+ *                         the mount's page cache: no keep_cache)
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_ROUNDS 64
+#define MIB (1024 * 1024)
+
+enum { W_CREATE, W_STAT, W_UNLINK, W_RANDREAD, W_SEQWRITE, W_SEQREAD, W_N };
+
+static const struct {
+	const char *name;
+	const char *unit;
+	double target;
+} wl[W_N] = {
+	[W_CREATE] = { "create", "files/s", 0.97 },
+	[W_STAT] = { "stat", "files/s", 0.97 },
+	[W_UNLINK] = { "unlink", "files/s", 0.97 },
+	[W_RANDREAD] = { "4k random read (cached)", "IOPS", 0.99 },
+	[W_SEQWRITE] = { "1 MiB seq write", "MiB/s", 0.99 },
+	[W_SEQREAD] = { "1 MiB seq read", "MiB/s", 0.99 },
+};
+
+static const char *server, *src, *mnt[2];
+static int rounds = 5, nfiles = 10000, mib = 256;
+static double secs = 2;
+static bool calibrate;
+static double result[2][W_N][MAX_ROUNDS];
+static char *buf;
+
+/*
+ * Both mounts run each workload at the same time, in small alternating
+ * chunks (and the one that goes first alternates too), so that whatever
+ * else the machine does hits both alike.  acc[m] sums the time spent on
+ * mount m.
+ */
+#define META_CHUNK 25
+#define READ_CHUNK 32
+
+static uint64_t acc[2];
+
+static void run_chunks(int nchunks, void (*chunk)(int m, int c, void *arg),
+		       void *arg)
+{
+	int c, k;
+
+	acc[0] = acc[1] = 0;
+	for (c = 0; c < nchunks; c++) {
+		for (k = 0; k < 2; k++) {
+			int m = (c + k) % 2;
+			uint64_t t0 = now_ns();
+
+			chunk(m, c, arg);
+			acc[m] += now_ns() - t0;
+		}
+	}
+}
+
+static void keep_rates(int w, int r, double units)
+{
+	int m;
+
+	for (m = 0; m < 2; m++)
+		result[m][w][r] = units / (acc[m] / 1e9);
+}
+
+static char dirs[2][4096];
+
+static void path_of(char *p, size_t len, int m, int i)
+{
+	snprintf(p, len, "%s/f%d", dirs[m], i);
+}
+
+static void create_chunk(int m, int c, void *arg)
+{
+	char p[4200];
+	int i, fd;
+
+	(void)arg;
+	for (i = c * META_CHUNK; i < (c + 1) * META_CHUNK && i < nfiles; i++) {
+		path_of(p, sizeof(p), m, i);
+		fd = open(p, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+		if (fd < 0)
+			die("create %s: %s", p, strerror(errno));
+		close(fd);
+	}
+}
+
+static void stat_chunk(int m, int c, void *arg)
+{
+	char p[4200];
+	struct stat s;
+	int i;
+
+	(void)arg;
+	for (i = c * META_CHUNK; i < (c + 1) * META_CHUNK && i < nfiles; i++) {
+		path_of(p, sizeof(p), m, i);
+		if (stat(p, &s) < 0)
+			die("stat %s: %s", p, strerror(errno));
+	}
+}
+
+static void unlink_chunk(int m, int c, void *arg)
+{
+	char p[4200];
+	int i;
+
+	(void)arg;
+	for (i = c * META_CHUNK; i < (c + 1) * META_CHUNK && i < nfiles; i++) {
+		path_of(p, sizeof(p), m, i);
+		if (unlink(p) < 0)
+			die("unlink %s: %s", p, strerror(errno));
+	}
+}
+
+/* create, stat and unlink of nfiles files in a new directory per mount. */
+static void metadata(int r)
+{
+	int m, n = (nfiles + META_CHUNK - 1) / META_CHUNK;
+
+	for (m = 0; m < 2; m++) {
+		snprintf(dirs[m], sizeof(dirs[m]), "%s/meta-%d-%d", mnt[m], m,
+			 r);
+		if (mkdir(dirs[m], 0755) < 0)
+			die("mkdir %s: %s", dirs[m], strerror(errno));
+	}
+	run_chunks(n, create_chunk, NULL);
+	keep_rates(W_CREATE, r, nfiles);
+	run_chunks(n, stat_chunk, NULL);
+	keep_rates(W_STAT, r, nfiles);
+	run_chunks(n, unlink_chunk, NULL);
+	keep_rates(W_UNLINK, r, nfiles);
+	for (m = 0; m < 2; m++)
+		rmdir(dirs[m]);
+}
+
+static int fds[2];
+
+static void open_both(const char *name, int flags)
+{
+	char p[4200];
+	int m;
+
+	for (m = 0; m < 2; m++) {
+		snprintf(p, sizeof(p), "%s/%s", mnt[m], name);
+		fds[m] = open(p, flags | O_CLOEXEC, 0644);
+		if (fds[m] < 0)
+			die("open %s: %s", p, strerror(errno));
+	}
+}
+
+static void randread_chunk(int m, int c, void *arg)
+{
+	off_t blocks = (off_t)mib * (MIB / 4096);
+	unsigned int *seed = arg;
+	int k;
+
+	(void)c;
+	for (k = 0; k < READ_CHUNK; k++) {
+		off_t off = (off_t)(rand_r(seed) % blocks) * 4096;
+
+		if (pread(fds[m], buf, 4096, off) != 4096)
+			die("4k read: %s", strerror(errno));
+	}
+}
+
+/* QD1 4 KiB O_DIRECT reads at random offsets for about secs per mount. */
+static void randread(int r)
+{
+	unsigned int seed = 12345 + r;
+	uint64_t a[2] = { 0, 0 };
+	long n = 0;
+	int m;
+
+	open_both("data", O_RDONLY | O_DIRECT);
+	do {
+		run_chunks(16, randread_chunk, &seed);
+		a[0] += acc[0];
+		a[1] += acc[1];
+		n += 16 * READ_CHUNK;
+	} while ((a[0] + a[1]) / 2e9 < secs);
+	acc[0] = a[0];
+	acc[1] = a[1];
+	keep_rates(W_RANDREAD, r, n);
+	for (m = 0; m < 2; m++)
+		close(fds[m]);
+}
+
+static void write_chunk(int m, int c, void *arg)
+{
+	(void)arg;
+	if (c < mib) {
+		if (write(fds[m], buf, MIB) != MIB)
+			die("write: %s", strerror(errno));
+	} else if (close(fds[m]) < 0) {
+		die("close after writing: %s", strerror(errno));
+	}
+}
+
+/* A new file per mount, written with 1 MiB write()s, then closed. */
+static void seqwrite(int r)
+{
+	char p[4200];
+	int m;
+
+	open_both("written", O_CREAT | O_TRUNC | O_WRONLY);
+	/* mib writes and then the close, on both mounts in turn. */
+	run_chunks(mib + 1, write_chunk, NULL);
+	keep_rates(W_SEQWRITE, r, mib);
+	for (m = 0; m < 2; m++) {
+		snprintf(p, sizeof(p), "%s/written", mnt[m]);
+		unlink(p);
+	}
+}
+
+static void read_chunk(int m, int c, void *arg)
+{
+	(void)c;
+	(void)arg;
+	if (read(fds[m], buf, MIB) != MIB)
+		die("read: %s", strerror(errno));
+}
+
+/* The data file through each mount (the open dropped its page cache). */
+static void seqread(int r)
+{
+	int m;
+
+	open_both("data", O_RDONLY);
+	for (m = 0; m < 2; m++)
+		posix_fadvise(fds[m], 0, 0, POSIX_FADV_DONTNEED);
+	run_chunks(mib, read_chunk, NULL);
+	keep_rates(W_SEQREAD, r, mib);
+	for (m = 0; m < 2; m++)
+		close(fds[m]);
+}
+
+/* The backing file, written directly into the source directory. */
+static void make_data(void)
+{
+	char p[4200];
+	int fd, i;
+
+	snprintf(p, sizeof(p), "%s/data", src);
+	fd = open(p, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd < 0)
+		die("create %s: %s", p, strerror(errno));
+	for (i = 0; i < MIB; i++)
+		buf[i] = (char)(i * 7 + i / 4096);
+	for (i = 0; i < mib; i++)
+		if (write(fd, buf, MIB) != MIB)
+			die("write %s: %s", p, strerror(errno));
+	fsync(fd);
+	close(fd);
+	/* Read it once so that it is cached whatever the source fs is. */
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	while (fd >= 0 && read(fd, buf, MIB) > 0)
+		;
+	if (fd >= 0)
+		close(fd);
+}
+
+static void print_results(void)
+{
+	int w, r;
+
+	if (calibrate)
+		printf("| workload (A/A: recovery off on both mounts) | mount A | mount B | A/B per round: median (min-max) |\n|---|---|---|---|\n");
+	else
+		printf("| workload | recovery on | recovery off | on/off per round: median (min-max) | target | |\n|---|---|---|---|---|---|\n");
+	for (w = 0; w < W_N; w++) {
+		double ratio[MAX_ROUNDS], med;
+
+		for (r = 0; r < rounds; r++)
+			ratio[r] = result[0][w][r] / result[1][w][r];
+		med = quantile(ratio, rounds, 0.5);
+		printf("| %s | %.0f %s | %.0f %s | %.1f %% (%.1f-%.1f) |",
+		       wl[w].name, quantile(result[0][w], rounds, 0.5),
+		       wl[w].unit, quantile(result[1][w], rounds, 0.5),
+		       wl[w].unit, med * 100, quantile(ratio, rounds, 0) * 100,
+		       quantile(ratio, rounds, 1) * 100);
+		if (!calibrate)
+			printf(" >= %.0f %% | %s |", wl[w].target * 100,
+			       med >= wl[w].target ? "met" : "**missed**");
+		printf("\n");
+	}
+	printf("\n%d rounds, %d files, %d MiB file, %.1f s of random reads per mount and round; rates are medians over the rounds.\n",
+	       rounds, nfiles, mib, secs);
+}
+
+int main(int argc, char *argv[])
+{
+	static const struct option lopts[] = {
+		{ "server", required_argument, NULL, 's' },
+		{ "src", required_argument, NULL, 'S' },
+		{ "mnt-on", required_argument, NULL, '1' },
+		{ "mnt-off", required_argument, NULL, '0' },
+		{ "rounds", required_argument, NULL, 'r' },
+		{ "files", required_argument, NULL, 'f' },
+		{ "mib", required_argument, NULL, 'M' },
+		{ "secs", required_argument, NULL, 't' },
+		{ "log", required_argument, NULL, 'l' },
+		{ "calibrate", no_argument, NULL, 'c' },
+		{ 0 }
+	};
+	char *argv_on[10] = { 0 }, *argv_off[10] = { 0 };
+	const char *log = NULL;
+	pid_t pid[2];
+	int opt, r, m, logfd = -1;
+
+	while ((opt = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
+		switch (opt) {
+		case 's': server = optarg; break;
+		case 'S': src = optarg; break;
+		case '1': mnt[0] = optarg; break;
+		case '0': mnt[1] = optarg; break;
+		case 'r': rounds = atoi(optarg); break;
+		case 'f': nfiles = atoi(optarg); break;
+		case 'M': mib = atoi(optarg); break;
+		case 't': secs = atof(optarg); break;
+		case 'l': log = optarg; break;
+		case 'c': calibrate = true; break;
+		default:
+			fprintf(stderr, "usage: overhead --server PASSTHROUGH_HP --src DIR --mnt-on DIR --mnt-off DIR [--rounds N] [--files N] [--mib N] [--secs S] [--log FILE]\n");
+			return 2;
+		}
+	}
+	if (!server || !src || !mnt[0] || !mnt[1] || rounds < 1 ||
+	    rounds > MAX_ROUNDS || nfiles < 1 || mib < 1 || secs <= 0)
+		die("need --server, --src, --mnt-on, --mnt-off; 1 <= rounds <= %d",
+		    MAX_ROUNDS);
+	if (log) {
+		logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+			     0644);
+		if (logfd < 0)
+			die("%s: %s", log, strerror(errno));
+	}
+	if (posix_memalign((void **)&buf, 4096, MIB))
+		die("out of memory");
+	make_data();
+
+	/* The same binary, the same options, but for the switch. */
+	argv_on[0] = (char *)server;
+	argv_on[1] = "-f";
+	argv_on[2] = "--timeout=0";
+	argv_on[3] = "-o";
+	argv_on[4] = "tag=overhead";
+	argv_on[5] = (char *)src;
+	argv_on[6] = (char *)mnt[0];
+	argv_on[7] = NULL;
+	memcpy(argv_off, argv_on, sizeof(argv_on));
+	if (calibrate) {
+		/* A/A: recovery off on both sides shows the noise floor. */
+		argv_on[5] = "--norecover";
+		argv_on[6] = (char *)src;
+		argv_on[7] = (char *)mnt[0];
+		argv_on[8] = NULL;
+	}
+	argv_off[4] = "tag=overhead-off";
+	argv_off[5] = "--norecover";
+	argv_off[6] = (char *)src;
+	argv_off[7] = (char *)mnt[1];
+	argv_off[8] = NULL;
+	pid[0] = spawn(argv_on, logfd);
+	pid[1] = spawn(argv_off, logfd);
+	for (m = 0; m < 2; m++)
+		if (!wait_mounted(mnt[m], pid[m], 10000))
+			die("passthrough_hp did not mount %s%s%s", mnt[m],
+			    log ? "; see " : "", log ? log : "");
+
+	for (r = 0; r < rounds; r++) {
+		metadata(r);
+		randread(r);
+		seqwrite(r);
+		seqread(r);
+		if (getenv("OVERHEAD_DEBUG"))
+			for (m = 0; m < W_N; m++)
+				fprintf(stderr, "round %d %-24s on %10.0f off %10.0f\n",
+					r, wl[m].name, result[0][m][r],
+					result[1][m][r]);
+	}
+	for (m = 0; m < 2; m++) {
+		stop_child(pid[m], 10000);
+		if (fuse_mounted(mnt[m]))
+			umount2(mnt[m], MNT_DETACH);
+	}
+	print_results();
+	return 0;
+}

@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Helpers for the passthrough_hp tests (pt-*.sh), on top of lib.sh.
+# SRC is the backing directory: a tmpfs by default, or a directory on the
+# filesystem of /tmp with PT_BACKING=dir.
+. "$(dirname "$0")/lib.sh"
+
+PT=$BUILD/example/passthrough_hp
+PTOPS=$BUILD/test/pt_ops
+PTEX=$BUILD/test/pt_exerciser
+SRC=$T/src
+mkdir -p "$SRC"
+# A first argument "tmpfs" or "dir" chooses the backing filesystem.
+case ${1:-} in
+tmpfs | dir)
+	PT_BACKING=$1
+	shift
+	;;
+esac
+case ${PT_BACKING:-tmpfs} in
+tmpfs) mount -t tmpfs -o mode=755 pt-src "$SRC" ;;
+dir) ;;
+*) fail "PT_BACKING must be tmpfs or dir" ;;
+esac
+PT_TAG=${PT_TAG:-pt}
+PT_ARGS=(-f -o "tag=$PT_TAG,recover_restarts=1000000,allow_other")
+
+# start_pt [EXTRA ARGS...]: passthrough_hp SRC MNT, waits until it serves.
+start_pt() {
+	start_server "$PT" "${PT_ARGS[@]}" "$@" "$SRC" "$MNT"
+}
+
+# start_pt_env VAR=VALUE... -- [EXTRA ARGS...]
+start_pt_env() {
+	local envs=()
+	while [ "$1" != -- ]; do
+		envs+=("$1")
+		shift
+	done
+	shift
+	start_server env "${envs[@]}" "$PT" "${PT_ARGS[@]}" "$@" "$SRC" "$MNT"
+}
+
+# The server must die by its own test hook.
+wait_server_died() {
+	wait_until "${1:-10}" exited "$SERVER_PID" ||
+		fail "server did not kill itself (hook not reached)"
+	wait "$SERVER_PID" 2>/dev/null || true
+}
+
+# Listing with inode numbers, sizes and owners, but no times.
+tree_listing() {
+	(cd "$1" && find . -printf '%i %M %n %U %G %s %p %l\n' | sort -k8)
+}
+
+tree_sums() {
+	(cd "$1" && find . -type f -print0 | sort -z | xargs -0r sha256sum)
+}
