@@ -440,6 +440,9 @@ static int take_pin(uint64_t key, int fd, void *arg)
 	int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 
 	(void)arg;
+	if (pt.debug_xattr)
+		fprintf(stderr, "passthrough_hp: kept file of node %llx: fd %d\n",
+			(unsigned long long)key, d);
 	if (d >= 0)
 		pin_add(key, d);
 	return 0;
@@ -894,6 +897,9 @@ static void drop_handle(uint64_t fh)
 		return;
 	fd_forget(fh);
 	left = fuse_recover_fh_release(pt.st, fh);
+	if (pt.debug_xattr)
+		fprintf(stderr, "passthrough_hp: release fh %llx of node %llx: %d open\n",
+			(unsigned long long)fh, (unsigned long long)ino, left);
 	if (left == 0 && pt.npins)
 		pin_drop(ino);
 }
