@@ -44,8 +44,9 @@
  *       (mkdir, unlink, rename, lookup, create, open, ...) on NAME, before
  *       replying: provokes a resend of a request that was already done.
  *   PASSTHROUGH_HP_STATE_VERSION=N  claim another state layout version.
- *   PASSTHROUGH_HP_DEBUG_XATTR=1  getxattr "trusted.pthp.nlookup" returns
- *       the node's lookup count.
+ *   PASSTHROUGH_HP_DEBUG_XATTR=1  getxattr "trusted.pthp.nlookup" and
+ *       "trusted.pthp.opens" return the node's lookup count and open
+ *       handles; releases and kept files are logged.
  *
  * Build: cc passthrough_hp.c $(pkg-config --cflags --libs fuse-recover)
  */
@@ -1344,12 +1345,14 @@ static void pt_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	int fd;
 	ssize_t n;
 
-	if (pt.debug_xattr && strcmp(name, "trusted.pthp.nlookup") == 0) {
+	if (pt.debug_xattr && strncmp(name, "trusted.pthp.", 13) == 0) {
 		uint64_t nl = 0;
+		uint32_t opens = 0;
 		char num[32];
 
-		fuse_recover_node_counts(pt.st, ino, &nl, NULL);
-		n = snprintf(num, sizeof(num), "%llu", (unsigned long long)nl);
+		fuse_recover_node_counts(pt.st, ino, &nl, &opens);
+		n = snprintf(num, sizeof(num), "%llu", strcmp(name + 13, "opens") ?
+			     (unsigned long long)nl : opens);
 		if (!size)
 			fuse_reply_xattr(req, n);
 		else if ((size_t)n > size)

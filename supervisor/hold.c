@@ -157,8 +157,11 @@ static int on_hello(struct recoverd *rd, int idx, struct frp_msg *m)
 			 rd->tag);
 		return frp_send_ack(c->fd, -EINVAL, why) ?: -EINVAL;
 	}
-	if (c->launched && c->pid <= 0)
+	if (c->launched && c->pid <= 0) {
+		/* Spawned by the server itself: its socketpair names no pid. */
 		c->pid = m->arg[0];
+		c->pidfd = pidfd_open_(c->pid);
+	}
 	if (rd->server >= 0 && server_hung_up(rd)) {
 		/* Its death is still queued behind this HELLO; take it now. */
 		hold_drop_client(rd, rd->server);

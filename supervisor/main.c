@@ -305,8 +305,8 @@ static int poll_timeout_ms(const struct recoverd *rd)
 static void run(struct recoverd *rd)
 {
 	for (;;) {
-		struct pollfd p[3 + 2 * MAX_CLIENTS];
-		int who[3 + 2 * MAX_CLIENTS];
+		struct pollfd p[4 + MAX_CLIENTS];
+		int who[4 + MAX_CLIENTS];
 		int n = 0, i;
 
 		p[n] = (struct pollfd){ .fd = rd->sig_fd, .events = POLLIN };
@@ -323,6 +323,16 @@ static void run(struct recoverd *rd)
 						.events = POLLIN };
 			who[n++] = i;
 		}
+		/*
+		 * The server's pidfd: its process is what counts, even if a
+		 * child it forked still holds the control socket open.
+		 */
+		if (rd->server >= 0 && rd->clients[rd->server].pidfd >= 0) {
+			p[n] = (struct pollfd){
+				.fd = rd->clients[rd->server].pidfd,
+				.events = POLLIN };
+			who[n++] = -4;
+		}
 		if (poll(p, n, poll_timeout_ms(rd)) < 0 && errno != EINTR)
 			rd_give_up(rd, "poll failed");
 
@@ -337,7 +347,9 @@ static void run(struct recoverd *rd)
 				fr_log(LOG_INFO, "mount went away");
 				rd_finish(rd, -1);
 			}
-			else if (rd->clients[who[i]].fd >= 0)
+			else if (who[i] == -4 && rd->server >= 0)
+				hold_drop_client(rd, rd->server);
+			else if (who[i] >= 0 && rd->clients[who[i]].fd >= 0)
 				hold_client_input(rd, who[i]);
 		}
 		if (rd->next_launch && now_sec() >= rd->next_launch &&
