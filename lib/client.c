@@ -128,6 +128,28 @@ static void fmt_uint(char *buf, size_t size, unsigned int v)
 	snprintf(buf, size, "%u", v);
 }
 
+/* The new supervisor says it is listening, or why it cannot start. */
+static int await_ready(int sock, const char *path)
+{
+	char buf[FRP_MAX_MSG];
+	struct frp_msg m = { 0 };
+	int err;
+
+	fr_client_set_timeout(sock);
+	err = frp_recv(sock, buf, &m);
+	if (!err) {
+		frp_close_fds(&m);
+		err = m.type == FRP_ACK ? m.status : -EPROTO;
+	}
+	if (!err)
+		return sock;
+	fr_log(LOG_ERR, "cannot start supervisor %s: %s%s%.*s", path,
+	       strerror(-err), m.blob_len[0] ? ": " : "", (int)m.blob_len[0],
+	       (const char *)m.blob[0]);
+	close(sock);
+	return err;
+}
+
 /*
  * Double fork: the supervisor must outlive us and must not be our child
  * (we would have to reap it) nor in our session (a terminal's ^C would
@@ -183,13 +205,13 @@ static int spawn_supervisor(const struct fuse_recover *fr, int lock_fd)
 		signal(SIGPIPE, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
 		execv(path, argv);
-		frp_send_ack(3, -errno, "cannot execute fuse-recoverd");
+		frp_send_ack(3, -errno, "cannot execute it");
 		_exit(127);
 	}
 	close(sv[1]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	return sv[0];
+	return await_ready(sv[0], path);
 }
 
 static void sleep_ms(long ms)
@@ -235,6 +257,8 @@ int fr_client_connect(const struct fuse_recover *fr, int *sockp)
 		if (err == 0) {
 			/* The tag is free: the lock goes to the supervisor. */
 			fd = spawn_supervisor(fr, lock_fd);
+			if (fd < 0)
+				fr_remove_tag_files(dir, fr->tag);
 			close(lock_fd);
 			if (fd < 0)
 				return fd;

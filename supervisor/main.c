@@ -367,6 +367,18 @@ static void run(struct recoverd *rd)
 	}
 }
 
+/* Tells the server that started us why we cannot serve it. */
+static int setup_failed(int client_fd, const char *what, int err)
+{
+	char why[160];
+
+	snprintf(why, sizeof(why), "%s: %s", what, strerror(-err));
+	fr_log(LOG_ERR, "%s", why);
+	if (client_fd >= 0)
+		frp_send_ack(client_fd, err, why);
+	return 1;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -453,25 +465,20 @@ int main(int argc, char *argv[])
 	umask(077);
 
 	err = fr_runtime_dir(rd->dir, sizeof(rd->dir));
-	if (err) {
-		fr_log(LOG_ERR, "no runtime directory: %s", strerror(-err));
-		return 1;
-	}
+	if (err)
+		return setup_failed(client_fd, "no runtime directory", err);
 	if (rd->lock_fd < 0) {
 		err = fr_lock_tag(rd->dir, rd->tag, &rd->lock_fd);
-		if (err) {
-			fr_log(LOG_ERR, "%s", err == -EWOULDBLOCK ?
-				"the tag already has a supervisor" :
-				strerror(-err));
-			return 1;
-		}
+		if (err)
+			return setup_failed(client_fd, err == -EWOULDBLOCK ?
+					    "the tag already has a supervisor" :
+					    "cannot lock the tag", err);
 	}
 	fcntl(rd->lock_fd, F_SETFD, FD_CLOEXEC);
 	err = listen_on_tag(rd);
 	if (err) {
-		fr_log(LOG_ERR, "cannot listen: %s", strerror(-err));
 		fr_remove_tag_files(rd->dir, rd->tag);
-		return 1;
+		return setup_failed(client_fd, "cannot listen", err);
 	}
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -482,6 +489,7 @@ int main(int argc, char *argv[])
 	rd->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (client_fd >= 0) {
 		fcntl(client_fd, F_SETFD, FD_CLOEXEC);
+		frp_send_ack(client_fd, 0, NULL); /* ready */
 		hold_add_client(rd, client_fd, 0, true);
 	}
 	if (rd->argv)
