@@ -1062,6 +1062,10 @@ static void pt_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	ssize_t n;
 
 	(void)ino;
+	if (fd < 0 && pt.debug_xattr)
+		fprintf(stderr, "passthrough_hp: write fh %llx: no fd: %s (resent %d)\n",
+			(unsigned long long)fi->fh, strerror(-fd),
+			fuse_recover_req_is_resend(req));
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
 		return;
@@ -1081,6 +1085,10 @@ static void pt_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 			break;
 		done += n;
 	}
+	if (done == 0 && size && pt.debug_xattr)
+		fprintf(stderr, "passthrough_hp: write fh %llx fd %d: %s (resent %d)\n",
+			(unsigned long long)fi->fh, fd, strerror(errno),
+			fuse_recover_req_is_resend(req));
 	if (done == 0 && size)
 		fuse_reply_err(req, errno ? errno : EIO);
 	else

@@ -73,6 +73,9 @@ static void session_free(struct fr_session *s)
 	fr_blob_free(&s->init_out);
 	fr_blob_free(&s->replay_out);
 	fr_kept_free(s);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	free(s->tag);
 	free(s->mountpoint);
 	pthread_mutex_destroy(&s->sock_lock);
 	free(s);
@@ -218,16 +221,24 @@ int fuse_session_attach(struct fuse_session *se, const char *mountpoint,
 	s->se = se;
 	s->sock = -1;
 	s->main_fd = -1;
+	s->lock_fd = -1;
 	pthread_mutex_init(&s->sock_lock, NULL);
 	s->mountpoint = strdup(real);
-	err = s->mountpoint ? fr_io_init(s) : -ENOMEM;
+	s->tag = strdup(fr->tag);
+	err = s->mountpoint && s->tag ? fr_io_init(s) : -ENOMEM;
 	if (err) {
 		free(s->mountpoint);
+		free(s->tag);
 		free(s);
 		return err;
 	}
 	fr_current = s;
 	mark(PH_START);
+	if (fr_kattach_supported()) {
+		s->kernel_path = true;
+		err = fr_kattach(s, fr);
+		goto out;
+	}
 	err = fr_client_connect(fr, &s->sock);
 	if (err)
 		goto out;
@@ -271,8 +282,10 @@ out:
 	mark(PH_DONE);
 	if (err == FUSE_RECOVER_RECOVERED)
 		print_trace();
-	fr_log(LOG_INFO, "tag %s: %s %s", fr->tag,
-	       err ? "recovered the mount on" : "mounted", real);
+	fr_log(LOG_INFO, "tag %s: %s %s (%s)", fr->tag,
+	       err ? "recovered the mount on" : "mounted", real,
+	       s->kernel_path ? "kernel reattach, no supervisor" :
+				"through fuse-recoverd");
 	return err;
 }
 
@@ -287,8 +300,16 @@ int fuse_recover_unmount(struct fuse_session *se)
 		return 0;
 	}
 	pthread_mutex_lock(&s->sock_lock);
-	frp_send(s->sock, &bye);
+	if (s->sock >= 0)
+		frp_send(s->sock, &bye);
 	pthread_mutex_unlock(&s->sock_lock);
+	if (s->kernel_path) {
+		char dir[FR_PATH_MAX];
+
+		fr_kattach_forget(s->tag);
+		if (fr_runtime_dir(dir, sizeof(dir)) == 0)
+			fr_remove_tag_files(dir, s->tag);
+	}
 	if (s->mounted_here)
 		fuse_session_unmount(se);
 	else

@@ -19,11 +19,20 @@
 #define FR_HAS_RESEND (1ULL << 39)
 #define FR_MIN_RESEND_MINOR 40
 
+/* Mount options libfuse would use, for mounting with tag= ourselves. */
+struct fr_mount_opts {
+	unsigned long flags;	/* MS_* */
+	bool allow_other, default_permissions;
+	unsigned int max_read, blksize;
+	char *fsname, *subtype;
+};
+
 struct fuse_recover {
 	char *tag;
 	unsigned int max_restarts;
 	unsigned int window_sec;
 	unsigned int timeout_sec;
+	struct fr_mount_opts mnt;
 };
 
 /* What the kernel offered in its FUSE_INIT request (probe.c). */
@@ -76,6 +85,10 @@ struct fr_session {
 	struct fr_kernel kernel;
 	struct fr_kept *kept;		/* what the previous server kept */
 	size_t nkept;
+	char *tag;
+	bool kernel_path;		/* kattach.c: no supervisor */
+	int lock_fd;			/* kattach.c: held while we live */
+	uint64_t init_add_flags;	/* set in our INIT reply if offered */
 };
 
 extern struct fr_session *fr_current;
@@ -88,6 +101,8 @@ void fr_io_fini(struct fr_session *s);
 /* init_replay.c */
 int fr_init_capture(struct fr_session *s);
 int fr_init_replay(struct fr_session *s);
+void fr_init_patch_reply(struct fr_blob *out, const struct fr_blob *in,
+			 uint64_t add);
 int fr_init_compare(const void *orig, size_t orig_len, const void *now,
 		    size_t now_len, char *why, size_t why_len);
 
@@ -104,6 +119,11 @@ int fr_kept_foreach(enum fr_keep_kind kind,
 bool fr_session_recovered(void);
 int fr_kept_fetch(struct fr_session *s);
 void fr_kept_free(struct fr_session *s);
+
+/* kattach.c */
+bool fr_kattach_supported(void);
+int fr_kattach(struct fr_session *s, const struct fuse_recover *fr);
+void fr_kattach_forget(const char *tag);
 
 /* probe.c */
 int fr_probe_init_in(const void *init_in, size_t len, struct fr_kernel *k);

@@ -89,6 +89,30 @@ int fr_init_replay(struct fr_session *s)
 	return err;
 }
 
+/*
+ * libfuse 3.14 speaks protocol 7.31 and knows nothing of flags2; the
+ * kernel reads flags2 from the reply whenever FUSE_INIT_EXT is set, so
+ * capabilities libfuse cannot name are added to its reply here (only those
+ * the kernel offered in @in).
+ */
+void fr_init_patch_reply(struct fr_blob *out, const struct fr_blob *in,
+			 uint64_t add)
+{
+	struct fuse_out_header *h = out->data;
+	struct fuse_init_out *o;
+	struct fr_kernel k;
+
+	if (!add || !h || out->len < sizeof(*h) + 36 || h->error ||
+	    fr_probe_init_in(in->data, in->len, &k))
+		return;
+	add &= k.flags;
+	if (!add)
+		return;
+	o = (struct fuse_init_out *)(h + 1);
+	o->flags |= FUSE_INIT_EXT | (uint32_t)add;
+	o->flags2 |= add >> 32;
+}
+
 /* The part of fuse_init_out every protocol minor >= 23 sends. */
 struct init_out_view {
 	uint32_t major, minor, max_readahead, flags;

@@ -137,10 +137,23 @@ static ssize_t fr_io_writev(int fd, struct iovec *iov, int count,
 	(void)userdata;
 	switch (s->mode) {
 	case FR_IO_REPLAY:
-		return gather(&s->replay_out, iov, count);
+		if (gather(&s->replay_out, iov, count) < 0)
+			return -1;
+		fr_init_patch_reply(&s->replay_out, &s->init_in,
+				    s->init_add_flags);
+		return s->replay_out.len;
 	case FR_IO_CAPTURE:
 		if (gather(&s->init_out, iov, count) < 0)
 			return -1;
+		if (s->init_add_flags) {
+			struct iovec one;
+
+			fr_init_patch_reply(&s->init_out, &s->init_in,
+					    s->init_add_flags);
+			one.iov_base = s->init_out.data;
+			one.iov_len = s->init_out.len;
+			return writev(fd, &one, 1);
+		}
 		break;
 	case FR_IO_NORMAL:
 		break;

@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <fuse_opt.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/mount.h>
 #include <string.h>
 #include <syslog.h>
 
@@ -16,7 +18,11 @@ struct fr_opts {
 	char *tag;
 	int restarts, window, timeout;
 	int auto_unmount;
+	struct fr_mount_opts mnt;
 };
+
+#define KEY_AUTO_UNMOUNT 1
+#define KEY_MOUNT 2
 
 #define FR_OPT(t, m) { t, offsetof(struct fr_opts, m), 1 }
 static const struct fuse_opt fr_opt_spec[] = {
@@ -24,19 +30,85 @@ static const struct fuse_opt fr_opt_spec[] = {
 	FR_OPT("recover_restarts=%d", restarts),
 	FR_OPT("recover_window=%d", window),
 	FR_OPT("recover_timeout=%d", timeout),
-	FUSE_OPT_KEY("auto_unmount", 1),
+	FUSE_OPT_KEY("auto_unmount", KEY_AUTO_UNMOUNT),
+	/* Seen, not taken: libfuse mounts with them, and so does kattach.c. */
+	FUSE_OPT_KEY("allow_other", KEY_MOUNT),
+	FUSE_OPT_KEY("default_permissions", KEY_MOUNT),
+	FUSE_OPT_KEY("max_read=", KEY_MOUNT),
+	FUSE_OPT_KEY("blksize=", KEY_MOUNT),
+	FUSE_OPT_KEY("fsname=", KEY_MOUNT),
+	FUSE_OPT_KEY("subtype=", KEY_MOUNT),
+	FUSE_OPT_KEY("ro", KEY_MOUNT),
+	FUSE_OPT_KEY("rw", KEY_MOUNT),
+	FUSE_OPT_KEY("suid", KEY_MOUNT),
+	FUSE_OPT_KEY("nosuid", KEY_MOUNT),
+	FUSE_OPT_KEY("dev", KEY_MOUNT),
+	FUSE_OPT_KEY("nodev", KEY_MOUNT),
+	FUSE_OPT_KEY("exec", KEY_MOUNT),
+	FUSE_OPT_KEY("noexec", KEY_MOUNT),
+	FUSE_OPT_KEY("atime", KEY_MOUNT),
+	FUSE_OPT_KEY("noatime", KEY_MOUNT),
+	FUSE_OPT_KEY("sync", KEY_MOUNT),
+	FUSE_OPT_KEY("async", KEY_MOUNT),
+	FUSE_OPT_KEY("dirsync", KEY_MOUNT),
 	FUSE_OPT_END
 };
+
+static const struct {
+	const char *name;
+	unsigned long set, clear;
+} mount_flags[] = {
+	{ "ro", MS_RDONLY, 0 },		{ "rw", 0, MS_RDONLY },
+	{ "nosuid", MS_NOSUID, 0 },	{ "suid", 0, MS_NOSUID },
+	{ "nodev", MS_NODEV, 0 },	{ "dev", 0, MS_NODEV },
+	{ "noexec", MS_NOEXEC, 0 },	{ "exec", 0, MS_NOEXEC },
+	{ "noatime", MS_NOATIME, 0 },	{ "atime", 0, MS_NOATIME },
+	{ "sync", MS_SYNCHRONOUS, 0 },	{ "async", 0, MS_SYNCHRONOUS },
+	{ "dirsync", MS_DIRSYNC, 0 },
+};
+
+static int note_mount_opt(struct fr_mount_opts *m, const char *arg)
+{
+	unsigned int i;
+	char **str = NULL;
+
+	for (i = 0; i < sizeof(mount_flags) / sizeof(mount_flags[0]); i++) {
+		if (strcmp(arg, mount_flags[i].name) == 0) {
+			m->flags = (m->flags | mount_flags[i].set) &
+				   ~mount_flags[i].clear;
+			return 0;
+		}
+	}
+	if (strcmp(arg, "allow_other") == 0)
+		m->allow_other = true;
+	else if (strcmp(arg, "default_permissions") == 0)
+		m->default_permissions = true;
+	else if (sscanf(arg, "max_read=%u", &m->max_read) == 1 ||
+		 sscanf(arg, "blksize=%u", &m->blksize) == 1)
+		return 0;
+	else if (strncmp(arg, "fsname=", 7) == 0)
+		str = &m->fsname;
+	else if (strncmp(arg, "subtype=", 8) == 0)
+		str = &m->subtype;
+	if (str) {
+		free(*str);
+		*str = strdup(strchr(arg, '=') + 1);
+		if (!*str)
+			return -ENOMEM;
+	}
+	return 0;
+}
 
 static int fr_opt_proc(void *data, const char *arg, int key,
 		       struct fuse_args *outargs)
 {
 	struct fr_opts *o = data;
 
-	(void)arg;
 	(void)outargs;
-	if (key == 1)
+	if (key == KEY_AUTO_UNMOUNT)
 		o->auto_unmount = 1;
+	else if (key == KEY_MOUNT && note_mount_opt(&o->mnt, arg) < 0)
+		return -1;
 	return 1; /* keep everything we do not own */
 }
 
@@ -44,7 +116,8 @@ int fuse_recover_new(struct fuse_args *args, struct fuse_recover **frp)
 {
 	struct fr_opts o = { .restarts = FR_DEFAULT_RESTARTS,
 			     .window = FR_DEFAULT_WINDOW,
-			     .timeout = FR_DEFAULT_TIMEOUT };
+			     .timeout = FR_DEFAULT_TIMEOUT,
+			     .mnt = { .flags = MS_NOSUID | MS_NODEV } };
 	struct fuse_recover *fr;
 	int err = 0;
 
@@ -66,10 +139,14 @@ int fuse_recover_new(struct fuse_args *args, struct fuse_recover **frp)
 		fr->max_restarts = o.restarts;
 		fr->window_sec = o.window;
 		fr->timeout_sec = o.timeout;
+		fr->mnt = o.mnt;
+		o.mnt.fsname = o.mnt.subtype = NULL;
 		if (o.tag)
 			err = fuse_recover_set_tag(fr, o.tag);
 	}
 	free(o.tag);
+	free(o.mnt.fsname);
+	free(o.mnt.subtype);
 	if (err) {
 		fuse_recover_destroy(fr);
 		return err;
@@ -110,5 +187,7 @@ void fuse_recover_destroy(struct fuse_recover *fr)
 	if (!fr)
 		return;
 	free(fr->tag);
+	free(fr->mnt.fsname);
+	free(fr->mnt.subtype);
 	free(fr);
 }
