@@ -15,7 +15,10 @@ void sleep_ms(long ms);
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
 					      noreturn));
 
-/* fork + execv with stderr on @errfd (-1: unchanged); dies on failure. */
+/* Called by die() before exiting, e.g. to stop servers. */
+void on_die(void (*fn)(void));
+
+/* fork + execv, stdout and stderr on @errfd (-1: unchanged). */
 pid_t spawn(char *const argv[], int errfd);
 /* Wait at most @ms for our child @pid to end, and reap it. */
 bool wait_exit(pid_t pid, int ms);

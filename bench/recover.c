@@ -83,10 +83,12 @@ static const char *server, *recoverd, *mnt, *server_log;
 static int kills = 100, blocks = 5, pause_min = 20, pause_max = 50;
 static bool want_ratio, debug;
 static double tgt_median, tgt_p99, tgt_stall, tgt_ratio;
+static int baseline;
 static FILE *out_log;
 static long errors;
 
 static int trace_rd = -1, trace_wr = -1;
+static bool warm_seen;
 static char linebuf[8192];
 static size_t linelen;
 
@@ -96,6 +98,20 @@ static _Atomic uint64_t ring_n;
 static _Atomic int loop_on, loop_idle = 1, loop_quit;
 static _Atomic long loop_errors;
 static char probe_path[4096];
+static pid_t top;	/* the server (ext) or the supervisor (sup) */
+
+static void kill_holder(void);
+
+static void kill_top(void)
+{
+	kill_holder();
+	if (top > 0) {
+		kill(top, SIGKILL);
+		wait_exit(top, 5000);
+	}
+	if (mnt && fuse_mounted(mnt))
+		umount2(mnt, MNT_DETACH);
+}
 
 static void *stat_loop(void *arg)
 {
@@ -166,6 +182,8 @@ static bool wait_trace(uint64_t deadline, struct trace *t)
 
 			*nl = '\0';
 			got = t && parse_trace(linebuf, t);
+			if (strstr(linebuf, "benchfs: warm"))
+				warm_seen = true;
 			if (!got && out_log)
 				fprintf(out_log, "%s\n", linebuf);
 			linelen -= nl + 1 - linebuf;
@@ -233,15 +251,110 @@ static double field_q(int c, size_t off, double q)
 
 #define Q(c, f, q) field_q(c, offsetof(struct sample, f), q)
 
+/*
+ * The open files live in a child of their own that never forks: every
+ * close() of a FUSE file sends FLUSH, and so would the close-on-exec of
+ * each of them in a server we fork, which then waits for an answer from
+ * the server it is about to become.
+ */
+static pid_t holder;
+static int holder_cmd = -1, holder_ans = -1;
+
+static void holder_main(unsigned long nfiles, int cmd, int ans)
+{
+	int *fds = malloc(nfiles * sizeof(*fds));
+	unsigned long i;
+	char c, r;
+
+	for (i = 0; fds && i < nfiles; i++) {
+		char p[4200];
+
+		snprintf(p, sizeof(p), "%s/f%lu", mnt, i);
+		fds[i] = open(p, O_RDONLY | O_CLOEXEC);
+		if (fds[i] < 0) {
+			fprintf(stderr, "recover: open %s: %s\n", p,
+				strerror(errno));
+			_exit(1);
+		}
+	}
+	r = fds ? 'r' : 'e';
+	if (write(ans, &r, 1) != 1 || r == 'e')
+		_exit(1);
+	/* 'c': read one byte of a random open file; 'q': close all, exit. */
+	while (read(cmd, &c, 1) == 1 && c == 'c') {
+		char byte = 1;
+
+		i = rand() % nfiles;
+		r = pread(fds[i], &byte, 1, 0) == 1 && byte == 0 ? 'y' : 'n';
+		if (write(ans, &r, 1) != 1)
+			break;
+	}
+	for (i = 0; i < nfiles; i++)
+		close(fds[i]);
+	_exit(0);
+}
+
+static void holder_start(unsigned long nfiles)
+{
+	int cmd[2], ans[2];
+	char r = 0;
+
+	if (pipe2(cmd, O_CLOEXEC) < 0 || pipe2(ans, O_CLOEXEC) < 0)
+		die("pipe: %s", strerror(errno));
+	holder = fork();
+	if (holder < 0)
+		die("fork: %s", strerror(errno));
+	if (holder == 0) {
+		close(cmd[1]);
+		close(ans[0]);
+		holder_main(nfiles, cmd[0], ans[1]);
+	}
+	close(cmd[0]);
+	close(ans[1]);
+	holder_cmd = cmd[1];
+	holder_ans = ans[0];
+	if (read(holder_ans, &r, 1) != 1 || r != 'r')
+		die("could not open %lu files on %s", nfiles, mnt);
+}
+
+static void kill_holder(void)
+{
+	if (holder > 0)
+		kill(holder, SIGKILL);
+}
+
+static bool holder_check(void)
+{
+	char c = 'c', r = 0;
+
+	return write(holder_cmd, &c, 1) == 1 &&
+	       read(holder_ans, &r, 1) == 1 && r == 'y';
+}
+
+static void holder_stop(void)
+{
+	char c = 'q';
+
+	if (holder <= 0)
+		return;
+	if (write(holder_cmd, &c, 1) != 1 || !wait_exit(holder, 60000)) {
+		kill(holder, SIGKILL);
+		wait_exit(holder, 5000);
+	}
+	close(holder_cmd);
+	close(holder_ans);
+	holder = 0;
+}
+
 /* ---- one block ---- */
 
 static void run_block(int c, int b, int nkills)
 {
 	const struct config *cf = &configs[c];
-	char opts[256], tag[32], nodes[32], *argv[16];
-	unsigned long files = cf->open > 16 ? cf->open : 16, i;
-	pid_t top, srv;
-	int *fds = NULL, k, n = 0;
+	char opts[256], tag[32], *argv[16];
+	unsigned long files = cf->open > 16 ? cf->open : 16;
+	pid_t srv;
+	int k, n = 0;
 	double *tot = malloc(nkills * sizeof(*tot));
 	uint64_t deadline;
 	struct stat s;
@@ -250,7 +363,6 @@ static void run_block(int c, int b, int nkills)
 	snprintf(opts, sizeof(opts),
 		 "tag=%s,recover_restarts=1000000,nodes=%lu,files=%lu", tag,
 		 cf->nodes, files);
-	snprintf(nodes, sizeof(nodes), "%lu", cf->nodes);
 	if (cf->sup) {
 		char *a[] = { (char *)recoverd, "--tag", tag, "--max-restarts",
 			      "1000000", "--", (char *)server, "-f", "-o", opts,
@@ -271,17 +383,8 @@ static void run_block(int c, int b, int nkills)
 			    mnt, server_log ? server_log : "its output");
 		sleep_ms(2);
 	}
-	if (cf->open) {
-		fds = malloc(cf->open * sizeof(*fds));
-		for (i = 0; i < cf->open; i++) {
-			char p[4200];
-
-			snprintf(p, sizeof(p), "%s/f%lu", mnt, i);
-			fds[i] = open(p, O_RDONLY | O_CLOEXEC);
-			if (fds[i] < 0)
-				die("open %s: %s", p, strerror(errno));
-		}
-	}
+	if (cf->open)
+		holder_start(cf->open);
 	atomic_store(&loop_on, 1);
 	sleep_ms(50);
 	for (k = 0; k < nkills; k++) {
@@ -298,6 +401,7 @@ static void run_block(int c, int b, int nkills)
 			die("%s: no server to kill", cf->name);
 		pfd = pidfd_of(srv);
 		idx0 = atomic_load(&ring_n);
+		warm_seen = false;
 		t_kill = now_ns();
 		kill(srv, SIGKILL);
 		if (!cf->sup) {
@@ -353,23 +457,22 @@ static void run_block(int c, int b, int nkills)
 				cf->name, k, sm->total, sm->start, sm->handoff,
 				sm->replay, sm->resend, sm->first, sm->stall);
 		nsamples[c]++;
-		if (cf->open) {
-			char byte;
-
-			i = rand() % cf->open;
-			if (pread(fds[i], &byte, 1, 0) != 1 || byte != 0) {
-				errors++;
-				fprintf(stderr, "recover: read of open file %lu after a restart: %s\n",
-					i, strerror(errno));
-			}
+		/* The next kill finds a server that touched its whole table. */
+		deadline = now_ns() + 60000000000ull;
+		while (cf->nodes && !warm_seen && now_ns() < deadline)
+			wait_trace(now_ns() + 100000000ull, NULL);
+		if (cf->nodes && !warm_seen)
+			die("%s: benchfs never said it was warm", cf->name);
+		if (cf->open && !holder_check()) {
+			errors++;
+			fprintf(stderr, "recover: %s: an open file failed after restart %d\n",
+				cf->name, k);
 		}
 	}
 	loop_stop();
 	block_median[c][b] = quantile(tot, n, 0.5);
 	free(tot);
-	for (i = 0; fds && i < cf->open; i++)
-		close(fds[i]);
-	free(fds);
+	holder_stop();
 	/* A clean exit unmounts (and ends the supervisor). */
 	kill(top, SIGTERM);
 	if (!wait_exit(top, 10000)) {
@@ -455,6 +558,36 @@ static void print_results(void)
 	}
 }
 
+/*
+ * What the machine itself takes to start a process and see it end:
+ * fork + exec + exit + reap of /bin/true, the floor under "start".
+ */
+static void print_baseline(void)
+{
+	char *argv[] = { "/bin/true", NULL };
+	double *v;
+	int i;
+
+	if (baseline <= 0)
+		return;
+	v = malloc(baseline * sizeof(*v));
+	if (!v)
+		die("out of memory");
+	for (i = 0; i < baseline; i++) {
+		uint64_t t0 = now_ns();
+		pid_t pid = spawn(argv, -1);
+
+		if (!wait_exit(pid, 10000))
+			die("/bin/true does not end");
+		v[i] = (now_ns() - t0) / 1e6;
+		sleep_ms(2);
+	}
+	printf("\nMachine baseline, fork + exec + exit + reap of /bin/true (%d runs): median %.2f ms, p99 %.2f ms, max %.2f ms.\n",
+	       baseline, quantile(v, baseline, 0.5),
+	       quantile(v, baseline, 0.99), quantile(v, baseline, 1));
+	free(v);
+}
+
 static void parse_config(const char *spec)
 {
 	struct config *cf = &configs[nconfigs];
@@ -486,6 +619,7 @@ int main(int argc, char *argv[])
 		{ "target-p99", required_argument, NULL, 'P' },
 		{ "target-stall", required_argument, NULL, 'S' },
 		{ "target-ratio", required_argument, NULL, 'T' },
+		{ "baseline", required_argument, NULL, 'B' },
 		{ 0 }
 	};
 	struct rlimit rl;
@@ -512,6 +646,7 @@ int main(int argc, char *argv[])
 		case 'P': tgt_p99 = atof(optarg); break;
 		case 'S': tgt_stall = atof(optarg); break;
 		case 'T': tgt_ratio = atof(optarg); break;
+		case 'B': baseline = atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: recover --server BENCHFS --mnt DIR [--kills N] [--blocks B] [--pause MIN-MAX] [--log FILE] [--ratio] --config NAME:ext|sup:NODES:OPENFILES ...\n");
 			return 2;
@@ -535,6 +670,7 @@ int main(int argc, char *argv[])
 	}
 	debug = getenv("RECOVER_DEBUG") != NULL;
 	setenv("FUSE_RECOVER_TRACE", "1", 1);
+	on_die(kill_top);
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		die("pipe: %s", strerror(errno));
 	trace_rd = fds[0];
@@ -557,6 +693,7 @@ int main(int argc, char *argv[])
 	atomic_store(&loop_quit, 1);
 	pthread_join(th, NULL);
 	print_results();
+	print_baseline();
 	errors += atomic_load(&loop_errors);
 	if (errors)
 		printf("\n**%ld errors seen by the application** (see stderr)\n",

@@ -35,6 +35,13 @@ void sleep_ms(long ms)
 		;
 }
 
+static void (*die_hook)(void);
+
+void on_die(void (*fn)(void))
+{
+	die_hook = fn;
+}
+
 void die(const char *fmt, ...)
 {
 	va_list ap;
@@ -44,6 +51,8 @@ void die(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
+	if (die_hook)
+		die_hook();
 	exit(1);
 }
 
@@ -54,8 +63,11 @@ pid_t spawn(char *const argv[], int errfd)
 	if (pid < 0)
 		die("fork: %s", strerror(errno));
 	if (pid == 0) {
-		if (errfd >= 0)
+		/* Never the caller's stdout: it may be a pipe someone reads. */
+		if (errfd >= 0) {
+			dup2(errfd, 1);
 			dup2(errfd, 2);
+		}
 		execv(argv[0], argv);
 		fprintf(stderr, "cannot run %s: %s\n", argv[0],
 			strerror(errno));

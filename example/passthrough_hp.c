@@ -19,15 +19,19 @@
  *    RLIMIT_NOFILE.
  *  - Open files: the fh given to the kernel is a store handle; the fd behind
  *    it is process-local and reopened from the node's file handle on first
- *    use after a restart.  A file unlinked while open cannot be reopened by
- *    handle, so its O_PATH fd is given to the supervisor
+ *    use after a restart.  A file unlinked while open would lose its data
+ *    when the dying server's fds close (nothing else holds the inode), so
+ *    an O_PATH fd of it is given to the supervisor
  *    (fuse_recover_keep_file()) before the unlink, and the next server
  *    reopens through that.
  *  - Every request that creates, removes or changes something runs with
  *    the caller's fsuid, fsgid and supplementary groups (per thread), so the
  *    backing filesystem does the permission checks and owns new files by
- *    the caller.  Use -o allow_other for several users; do not use
- *    default_permissions (the backing filesystem decides).
+ *    the caller.  Use -o allow_other for several users; it adds
+ *    default_permissions too: the kernel walks cached dentries and opens
+ *    FIFOs without asking the server, so it must check search and open
+ *    permissions itself (--no-default-permissions leaves everything to
+ *    SOURCE).
  *  - Resent requests go through the replay rules (fuse_recover_replay_*())
  *    and the request journal (fuse_recover_req_begin()).
  *  - Writes carry the kernel's offset, also for O_APPEND, so a resent write
@@ -105,6 +109,8 @@ struct pt_conf {
 	int norecover;
 	int noxattr;
 	int noreaddirplus;
+	int nodefperm;
+	int allow_other;
 };
 
 static struct {
@@ -350,8 +356,9 @@ static void fd_install(uint64_t fh, int fd)
 	pthread_mutex_lock(&pt.fd_lock);
 	if (f->fh && f->fd >= 0)
 		close(f->fd);
-	f->fh = fh;
-	f->fd = fd;
+	__atomic_store_n(&f->fh, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&f->fd, fd, __ATOMIC_RELAXED);
+	__atomic_store_n(&f->fh, fh, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&pt.fd_lock);
 }
 
@@ -362,10 +369,12 @@ static void fd_forget(uint64_t fh)
 	if (!f)
 		return;
 	pthread_mutex_lock(&pt.fd_lock);
-	if (f->fh == fh && f->fd >= 0)
-		close(f->fd);
-	f->fh = 0;
-	f->fd = -1;
+	if (f->fh == fh) {
+		__atomic_store_n(&f->fh, 0, __ATOMIC_RELEASE);
+		if (f->fd >= 0)
+			close(f->fd);
+		f->fd = -1;
+	}
 	pthread_mutex_unlock(&pt.fd_lock);
 }
 
@@ -389,6 +398,15 @@ static int fh_fd(uint64_t fh)
 
 	if (!f)
 		return -EBADF;
+	/*
+	 * Fast path without the lock: the kernel sends no request on an fh
+	 * concurrently with its RELEASE, and installs publish fd before fh.
+	 */
+	if (__atomic_load_n(&f->fh, __ATOMIC_ACQUIRE) == fh) {
+		fd = __atomic_load_n(&f->fd, __ATOMIC_RELAXED);
+		if (fd >= 0)
+			return fd;
+	}
 	pthread_mutex_lock(&pt.fd_lock);
 	if (f->fh == fh && f->fd >= 0) {
 		fd = f->fd;
@@ -410,8 +428,8 @@ static int fh_fd(uint64_t fh)
 	err = fd < 0 ? -errno : 0;
 	close(pfd);
 	if (fd >= 0) {
-		f->fh = fh;
-		f->fd = fd;
+		__atomic_store_n(&f->fd, fd, __ATOMIC_RELAXED);
+		__atomic_store_n(&f->fh, fh, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&pt.fd_lock);
 	return fd < 0 ? err : fd;
@@ -463,8 +481,9 @@ static void pt_init(void *userdata, struct fuse_conn_info *conn)
 	if (v)
 		cfg.server_version = atoi(v);
 	if (pt.conf.noreaddirplus)
-		conn->want &= ~(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
-	/* The kernel applies the umask; this process creates with mode as is. */
+		conn->want &= ~(FUSE_CAP_READDIRPLUS |
+				FUSE_CAP_READDIRPLUS_AUTO);
+	/* The kernel applies the umask; we create with the mode as is. */
 	conn->want &= ~FUSE_CAP_DONT_MASK;
 	if (pt.st)
 		return;
@@ -632,6 +651,24 @@ static void pt_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		ffd = fh_fd(fi->fh);
 		if (ffd < 0)
 			ffd = -1;
+	}
+	/*
+	 * The kernel clears set-id bits after a write or chown by someone
+	 * else through SETATTR in the writer's name; that user could not
+	 * chmod the file, but dropping the bits is always allowed.
+	 */
+	if ((valid & FUSE_SET_ATTR_MODE) &&
+	    fstatat(pfd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (st.st_mode & 07777 & ~attr->st_mode) &&
+	    !((st.st_mode ^ attr->st_mode) & 07777 &
+	      ~(S_ISUID | S_ISGID))) {
+		err = do_setattr(pfd, ffd, attr, FUSE_SET_ATTR_MODE);
+		if (err) {
+			close(pfd);
+			fuse_reply_err(req, -err);
+			return;
+		}
+		valid &= ~FUSE_SET_ATTR_MODE;
 	}
 	creds_push(req, &c);
 	err = do_setattr(pfd, ffd, attr, valid);
@@ -1359,8 +1396,9 @@ static void pt_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		char num[32];
 
 		fuse_recover_node_counts(pt.st, ino, &nl, &opens);
-		n = snprintf(num, sizeof(num), "%llu", strcmp(name + 13, "opens") ?
-			     (unsigned long long)nl : opens);
+		if (strcmp(name + 13, "opens") == 0)
+			nl = opens;
+		n = snprintf(num, sizeof(num), "%llu", (unsigned long long)nl);
 		if (!size)
 			fuse_reply_xattr(req, n);
 		else if ((size_t)n > size)
@@ -1482,12 +1520,15 @@ static struct fuse_lowlevel_ops pt_ops = {
 /* ---- setup ---- */
 
 #define PT_OPT(t, p, v) { t, offsetof(struct pt_conf, p), v }
+#define PT_KEY_ALLOW_OTHER 1
 static const struct fuse_opt pt_opts[] = {
 	PT_OPT("--timeout=%lf", timeout, 0),
 	PT_OPT("--norecover", norecover, 1),
 	PT_OPT("norecover", norecover, 1),
 	PT_OPT("--noxattr", noxattr, 1),
 	PT_OPT("--noreaddirplus", noreaddirplus, 1),
+	PT_OPT("--no-default-permissions", nodefperm, 1),
+	FUSE_OPT_KEY("allow_other", PT_KEY_ALLOW_OTHER),
 	FUSE_OPT_END
 };
 
@@ -1497,6 +1538,10 @@ static int opt_proc(void *data, const char *arg, int key,
 	struct pt_conf *conf = data;
 
 	(void)outargs;
+	if (key == PT_KEY_ALLOW_OTHER) {
+		conf->allow_other = 1;
+		return 1;	/* for fuse_session_new() too */
+	}
 	if (key == FUSE_OPT_KEY_NONOPT && !conf->source) {
 		conf->source = strdup(arg);
 		return 0;
@@ -1511,7 +1556,9 @@ static void usage(const char *prog)
 	       "    --norecover         no recovery even with tag= (benchmarks)\n"
 	       "    --timeout=SEC       entry and attribute timeout (default 1)\n"
 	       "    --noxattr           no extended attributes\n"
-	       "    --noreaddirplus     no READDIRPLUS\n\n", prog);
+	       "    --noreaddirplus     no READDIRPLUS\n"
+	       "    --no-default-permissions  leave all permission checks to SOURCE\n\n",
+	       prog);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
 }
@@ -1592,6 +1639,15 @@ int main(int argc, char *argv[])
 		ret = !opts.show_help;
 		goto out;
 	}
+	/*
+	 * With other users on the mount the kernel must check permissions on
+	 * its side too: it walks paths through cached dentries (search
+	 * permission on a directory that lost it) and opens FIFOs and devices
+	 * without asking us.  Only the mounting user otherwise: no need.
+	 */
+	if (pt.conf.allow_other && !pt.conf.nodefperm &&
+	    fuse_opt_add_arg(&args, "-odefault_permissions") != 0)
+		goto out;
 	if (pt.conf.noxattr) {
 		pt_ops.setxattr = NULL;
 		pt_ops.getxattr = NULL;
@@ -1622,11 +1678,14 @@ int main(int argc, char *argv[])
 		ret = fuse_session_loop_mt(pt.se, config);
 		fuse_loop_cfg_destroy(config);
 	}
-	if (pt.init_err) {
+	/* A refusing server leaves the mount to a compatible one. */
+	if (pt.init_err && fuse_recover_tag(fr)) {
 		ret = 1;
 		goto out_signals;
 	}
 	fuse_recover_unmount(pt.se);
+	if (pt.init_err)
+		ret = 1;
 out_signals:
 	if (pt.se)
 		fuse_remove_signal_handlers(pt.se);

@@ -179,15 +179,25 @@ void fuse_recover_destroy(struct fuse_recover *fr);
  *    is a lookup count one too high (the node is then never freed: a leak,
  *    never a wrong node).
  *  - Handle table: fh -> node and open flags.  The fds themselves are not
- *    state: the next server reopens them lazily (reopen by file handle),
- *    except for files that were unlinked while open, which no file handle
- *    can reopen; their fds are held by the supervisor (see the example
- *    passthrough_hp).
+ *    state: the next server reopens them lazily from the node's identity
+ *    (for passthrough_hp: open_by_handle_at()), which costs nothing while
+ *    no server has died and needs no fd per node.  A file unlinked while
+ *    open is different: the server's own fds are all that keep the backing
+ *    inode alive, and they close when it dies, so the data would be gone.
+ *    Before a server removes the last name of a file with open handles it
+ *    therefore gives an fd of it to the supervisor
+ *    (fuse_recover_keep_file()); the next server reopens through that fd.
+ *    Both, because holding an fd for every open file in the supervisor
+ *    would cost a round trip per open and an fd per open file there.
  *  - Request journal: one record per server thread saying which lookup
  *    counts and which fh the request being handled has already taken.  A
  *    request the kernel resends after a crash (fuse_recover_req_is_resend())
  *    finds the record of its first attempt, so LOOKUP, CREATE, MKDIR, ...,
- *    READDIRPLUS and OPEN are counted exactly once.
+ *    READDIRPLUS and OPEN are counted exactly once.  (libfuse has no
+ *    accessor for a request's unique; the journal reads it from libfuse's
+ *    struct fuse_req, whose first fields have been the same in every
+ *    libfuse 3 release, and turns itself off if the resend bit it finds
+ *    disagrees with fuse_recover_req_is_resend().)
  *
  * Layout: a versioned header (magic, layout version, the server's own
  * version and record sizes, a checksum).  A server whose library or own

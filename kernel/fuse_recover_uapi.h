@@ -51,10 +51,13 @@ struct fuse_attach_in {
 
 /*
  * Bind a fresh /dev/fuse fd to the live connection mounted with tag=.
+ * Tags are per user namespace: the lookup only sees connections mounted in
+ * the caller's user namespace.
  * Errors: EINVAL bad argument or not a /dev/fuse fd, EBUSY fd already
- * bound, ENOENT no live connection with that tag, EPERM caller is neither
- * the mount's user_id in the connection's user namespace nor CAP_SYS_ADMIN
- * there, ENOTTY kernel without the patches.
+ * bound, ENOENT no live (not aborted) connection with that tag in the
+ * caller's user namespace, EPERM caller's fsuid is not the mount's user_id
+ * and it lacks CAP_SYS_ADMIN in that namespace, ENOTTY kernel without the
+ * patches.
  */
 #ifndef FUSE_DEV_IOC_ATTACH
 #define FUSE_DEV_IOC_ATTACH	_IOW(FUSE_DEV_IOC_MAGIC, 0x80, \

@@ -32,7 +32,7 @@
 #define ST_MAGIC "FRSTATE\0"
 #define ST_LAYOUT 1
 #define ST_HDR_SIZE 4096
-#define ST_JOURNAL 256		/* records: most server threads at a time */
+#define ST_JOURNAL 256		/* records: most threads at a time */
 #define ST_DEF_NODES (1ULL << 22)
 #define ST_DEF_HANDLES (1ULL << 20)
 #define ST_MAX_CHAIN 100000	/* longer means a damaged chain */
@@ -538,6 +538,17 @@ static int list_push(struct slot_list *l, uint32_t slot)
 }
 
 /*
+ * A slot the lazy scan has yet to reach is found by the scan; listing it
+ * too would hand it out twice.
+ */
+static void slot_freed(struct slot_list *l, uint32_t slot)
+{
+	if (slot >= l->scan && slot < l->scan_end)
+		return;
+	list_push(l, slot);
+}
+
+/*
  * Free slots: those freed by this process, plus those the previous server
  * left free, found a few at a time so that opening never walks the table.
  */
@@ -719,14 +730,14 @@ static void node_free(struct fuse_recover_store *st, uint64_t slot)
 			atomic_store(link, atomic_load(&n->next));
 			atomic_store_explicit(&n->state, REC_FREE,
 					      memory_order_release);
-			list_push(&st->free_nodes, slot);
+			slot_freed(&st->free_nodes, slot);
 			return;
 		}
 		link = &node_at(st, l - 1)->next;
 	}
 	/* Not in its chain (a crash cut it out): free it anyway. */
 	atomic_store(&n->state, REC_FREE);
-	list_push(&st->free_nodes, slot);
+	slot_freed(&st->free_nodes, slot);
 }
 
 void fuse_recover_node_forget(struct fuse_recover_store *st, fuse_ino_t ino,
@@ -843,7 +854,7 @@ static int fh_free(struct fuse_recover_store *st, uint64_t fh)
 	if (n && atomic_load(&n->opens))
 		left = atomic_fetch_sub(&n->opens, 1) - 1;
 	atomic_store_explicit(&h->state, REC_FREE, memory_order_release);
-	list_push(&st->free_handles, (fh & 0xffffffffULL) - 1);
+	slot_freed(&st->free_handles, (fh & 0xffffffffULL) - 1);
 	return left;
 }
 
@@ -1007,7 +1018,7 @@ void fuse_recover_node_unref(struct fuse_recover_store *st, fuse_ino_t ino)
 	uint32_t i, n;
 
 	if (j) {
-		/* Note out first: a crash in between leaves a count too high. */
+		/* Note out first: a crash in between leaves a high count. */
 		n = atomic_load(&j->n);
 		for (i = n; i-- > 0;) {
 			if (atomic_load(&j->ino[i]) != ino)

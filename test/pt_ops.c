@@ -11,6 +11,7 @@
  *   pt_ops copy-range IN OUT LEN
  *   pt_ops setxattr PATH NAME VALUE | getxattr PATH NAME | listxattr PATH
  *   pt_ops removexattr PATH NAME
+ *   pt_ops open-nonblock PATH    (O_RDONLY | O_NONBLOCK, e.g. a FIFO)
  *
  * Exit 0 on success, else prints the errno name and exits 1.
  */
@@ -113,6 +114,10 @@ int main(int argc, char *argv[])
 					      atoll(argv[4]), 0),
 			      "copy_file_range");
 	}
+	if (!strcmp(op, "open-nonblock") && argc == 3) {
+		fd = open(argv[2], O_RDONLY | O_NONBLOCK);
+		return fd < 0 ? result(-1, "open") : close(fd);
+	}
 	if (!strcmp(op, "setxattr") && argc == 5)
 		return result(setxattr(argv[2], argv[3], argv[4],
 				       strlen(argv[4]), 0), "setxattr");
@@ -123,7 +128,7 @@ int main(int argc, char *argv[])
 		char buf[65536];
 		ssize_t n, i;
 
-		n = argc == 4 ? getxattr(argv[2], argv[3], buf, sizeof(buf)) :
+		n = argc == 4 ? lgetxattr(argv[2], argv[3], buf, sizeof(buf)) :
 				listxattr(argv[2], buf, sizeof(buf));
 		if (n < 0)
 			return result(-1, op);

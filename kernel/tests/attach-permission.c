@@ -2,13 +2,15 @@
 /*
  * attach-permission: FUSE_DEV_IOC_ATTACH is refused to a uid other than the
  * mount's user_id, allowed to that uid and to root, fails with ENOENT for
- * an unknown tag, EINVAL for an empty tag (the probe) and EBUSY on an fd
- * that is already bound.
+ * an unknown tag or from another user namespace (tags are per user
+ * namespace), EINVAL for an empty tag (the probe) and EBUSY on an fd that
+ * is already bound.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -31,8 +33,11 @@ static int attach_fd(int fd, const char *tag)
 	return ioctl(fd, FUSE_DEV_IOC_ATTACH, &in) ? -errno : 0;
 }
 
-/* attach as @uid from a child; returns 0 or -errno */
-static int attach_as(uid_t uid, const char *tag)
+/*
+ * Attach as @uid from a child, in a new user namespace if @userns; returns
+ * 0 or -errno.
+ */
+static int attach_in(uid_t uid, int userns, const char *tag)
 {
 	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
 	int status;
@@ -44,8 +49,10 @@ static int attach_as(uid_t uid, const char *tag)
 	if (pid == 0) {
 		int err;
 
-		if (setgroups(0, NULL) || setresgid(uid, uid, uid) ||
-		    setresuid(uid, uid, uid))
+		if (userns && unshare(CLONE_NEWUSER))
+			_exit(255);
+		if (!userns && (setgroups(0, NULL) || setresgid(uid, uid, uid) ||
+				setresuid(uid, uid, uid)))
 			_exit(255);
 		err = attach_fd(fd, tag);
 		_exit(-err);
@@ -55,6 +62,11 @@ static int attach_as(uid_t uid, const char *tag)
 	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) == 255)
 		return -EFAULT;
 	return -WEXITSTATUS(status);
+}
+
+static int attach_as(uid_t uid, const char *tag)
+{
+	return attach_in(uid, 0, tag);
 }
 
 static int expect(const char *what, int got, int want)
@@ -108,6 +120,8 @@ int main(void)
 	bad |= expect("other uid", attach_as(STRANGER, TAG), -EPERM);
 	bad |= expect("owner uid", attach_as(OWNER, TAG), 0);
 	bad |= expect("root", attach_as(0, TAG), 0);
+	bad |= expect("root in a new user namespace", attach_in(0, 1, TAG),
+		      -ENOENT);
 
 	fd = ft_attach(TAG);
 	if (fd >= 0) {

@@ -29,7 +29,8 @@
 #define FT_MAX_WRITE	(128 * 1024)
 #define FT_FILE_INO	2
 
-const char *ft_name = "test";
+/* weak: a test may define its own instead of assigning it in main() */
+__attribute__((weak)) const char *ft_name = "test";
 
 void ft_log(const char *fmt, ...)
 {

@@ -3,7 +3,8 @@
  * recovery-timeout: with recovery_timeout=1 a recovery connection that
  * has no server for a second aborts by itself, so a waiting application
  * gets an error instead of waiting forever; the option is shown in the
- * mount options.  A server that reattaches in time stops the clock.
+ * mount options.  A server that reattaches in time stops the clock, and
+ * once aborted the connection can no longer be attached to.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,7 +39,7 @@ int main(void)
 	pid_t server, attacher, app;
 	struct stat st;
 	long long t0;
-	int status, ret = FT_FAIL;
+	int fd, status, ret = FT_FAIL;
 
 	ft_name = "recovery-timeout";
 	ft_deadline(60);
@@ -87,6 +88,15 @@ int main(void)
 	}
 	ft_log("lookup failed with %s after %lld ms",
 	       strerror(WEXITSTATUS(status)), ft_now_ms() - t0);
+
+	/* an aborted connection can no longer be attached to */
+	fd = ft_attach(TAG);
+	if (fd != -ENOENT) {
+		ft_log("attach after abort: got %d, wanted ENOENT", fd);
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
 	ret = FT_PASS;
 out:
 	ft_kill(server);

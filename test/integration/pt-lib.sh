@@ -23,10 +23,25 @@ dir) ;;
 esac
 PT_TAG=${PT_TAG:-pt}
 PT_ARGS=(-f -o "tag=$PT_TAG,recover_restarts=1000000,allow_other")
+PT_NORECOVER=
+# "norecover" next: the same binary with recovery off (--norecover).
+if [ "${1:-}" = norecover ]; then
+	PT_NORECOVER=1
+	PT_ARGS+=(--norecover)
+	shift
+fi
 
 # start_pt [EXTRA ARGS...]: passthrough_hp SRC MNT, waits until it serves.
 start_pt() {
-	start_server "$PT" "${PT_ARGS[@]}" "$@" "$SRC" "$MNT"
+	if [ -n "$PT_NORECOVER" ]; then
+		NSERVERS=$((NSERVERS + 1))
+		SERVER_LOG=$T/server.$NSERVERS.log
+		"${PT[@]}" "${PT_ARGS[@]}" "$@" "$SRC" "$MNT" 2>"$SERVER_LOG" &
+		SERVER_PID=$!
+		wait_until 10 is_mounted "$MNT" || fail "server did not mount"
+		return
+	fi
+	start_server "${PT[@]}" "${PT_ARGS[@]}" "$@" "$SRC" "$MNT"
 }
 
 # start_pt_env VAR=VALUE... -- [EXTRA ARGS...]
@@ -37,7 +52,7 @@ start_pt_env() {
 		shift
 	done
 	shift
-	start_server env "${envs[@]}" "$PT" "${PT_ARGS[@]}" "$@" "$SRC" "$MNT"
+	start_server env "${envs[@]}" "${PT[@]}" "${PT_ARGS[@]}" "$@" "$SRC" "$MNT"
 }
 
 # The server must die by its own test hook.
@@ -49,7 +64,7 @@ wait_server_died() {
 
 # Listing with inode numbers, sizes and owners, but no times.
 tree_listing() {
-	(cd "$1" && find . -printf '%i %M %n %U %G %s %p %l\n' | sort -k8)
+	(cd "$1" && find . -printf '%i %M %n %U %G %s %p %l\n' | sort -k7)
 }
 
 tree_sums() {

@@ -39,7 +39,7 @@ checksum)
 esac
 dd if="$mem" of="$T/page.bad" bs=4096 count=1 status=none
 
-env "${envs[@]}" "$PT" "${PT_ARGS[@]}" "$SRC" "$MNT" 2>"$T/refused.log" &
+env "${envs[@]}" "${PT[@]}" "${PT_ARGS[@]}" "$SRC" "$MNT" 2>"$T/refused.log" &
 bad=$!
 wait_until 10 exited $bad || fail "the refusing server does not exit"
 wait $bad && fail "the refusing server exited 0"
