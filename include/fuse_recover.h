@@ -278,7 +278,8 @@ int fuse_recover_req_done(struct fuse_recover_store *st);
 
 /**
  * Find the node with identity @data (and hash @key), or create it, and add
- * one lookup for the entry about to be replied.
+ * one lookup for the entry about to be replied -- unless the first attempt
+ * of this resent request already did (request journal).
  * @return 0, -ENOSPC (table or request record full), -ENOMEM.
  */
 int fuse_recover_node_ref(struct fuse_recover_store *st, uint64_t key,
@@ -322,13 +323,18 @@ int fuse_recover_fh_new(struct fuse_recover_store *st, fuse_ino_t ino,
 int fuse_recover_fh_get(struct fuse_recover_store *st, uint64_t fh,
 			fuse_ino_t *ino, uint32_t *flags);
 
-/** Free @fh (RELEASE, RELEASEDIR).  @return open handles left on its node. */
+/**
+ * Free @fh (RELEASE, RELEASEDIR).
+ * @return open handles left on its node, -EBADF for an unknown @fh (e.g.
+ * a resent RELEASE the first attempt had done).
+ */
 int fuse_recover_fh_release(struct fuse_recover_store *st, uint64_t fh);
 
 /**
  * Files that must outlive the server, e.g. open files that were unlinked:
- * no file handle can reopen those.  The supervisor holds a dup of @fd under
- * @key and gives it to the next server.
+ * once the server's own fds close, nothing keeps such an inode (and its
+ * data) alive.  The supervisor holds a dup of @fd under @key and gives it
+ * to the next server.
  * @return 0, -ENOTCONN without recovery, -errno.
  */
 int fuse_recover_keep_file(int fd, uint64_t key);
@@ -363,6 +369,13 @@ int fuse_recover_kept_files(int (*cb)(uint64_t key, int fd, void *arg),
  * Ambiguous: an object created or removed by someone else between the
  * crash and the resend is taken as our own doing; a rename whose source
  * vanished for another reason succeeds if the target exists.
+ * fuse_recover_req_mark_done() right after the syscall narrows this for any
+ * operation, except for a crash between the syscall and the mark.
+ * Idempotent without help: WRITE at the kernel's offset (so do not open
+ * the backing file O_APPEND), SETATTR, FALLOCATE, READ, GETATTR, plain
+ * SETXATTR.  passthrough_hp also answers success to a resent
+ * SETXATTR(XATTR_CREATE) that finds its own value and a resent REMOVEXATTR
+ * that finds no attribute.
  */
 int fuse_recover_replay_created(fuse_req_t req, int err, int dirfd,
 				const char *name, mode_t mode, uid_t uid,

@@ -138,6 +138,44 @@ fail:
 	return err;
 }
 
+/* The connection's fd becomes the session's (closed with it from now on). */
+int fr_adopt_fd(struct fr_session *s, int fd)
+{
+	int err = fuse_session_custom_io(s->se, &fr_io, fd);
+
+	if (err) {
+		close(fd);
+		return err;
+	}
+	s->main_fd = fd;
+	s->recovered = true;
+	probe_kernel(s);
+	return 0;
+}
+
+/*
+ * INIT replay, then the kernel gives back what the dead server had read:
+ * the new session must be initialised before it may answer anything.
+ */
+int fr_replay_and_resend(struct fr_session *s)
+{
+	int err = fr_init_replay(s);
+
+	if (err)
+		return err;
+	mark(PH_REPLAY);
+	if (!s->kernel.resend) {
+		fr_log(LOG_WARNING,
+		       "kernel %u.%u cannot resend: requests the old server had read stay unanswered",
+		       s->kernel.major, s->kernel.minor);
+		return 0;
+	}
+	err = fr_resend_request(s->main_fd);
+	if (err)
+		fr_log(LOG_ERR, "FUSE_NOTIFY_RESEND failed: %s", strerror(-err));
+	return err;
+}
+
 static int attach_recovered(struct fr_session *s, const char *mountpoint,
 			    struct frp_msg *r)
 {
@@ -158,37 +196,21 @@ static int attach_recovered(struct fr_session *s, const char *mountpoint,
 	err = fr_blob_dup(&s->init_in, r->blob[0], r->blob_len[0]);
 	if (!err)
 		err = fr_blob_dup(&s->init_out, r->blob[1], r->blob_len[1]);
-	if (!err)
-		err = fuse_session_custom_io(s->se, &fr_io, fd);
 	if (err) {
 		close(fd);
 		return err;
 	}
-	/* From here on the session owns fd and closes it when destroyed. */
-	s->main_fd = fd;
-	s->recovered = true;
-	probe_kernel(s);
-	err = fr_kept_fetch(s);
+	err = fr_adopt_fd(s, fd);
+	if (!err)
+		err = fr_kept_fetch(s);
 	if (err) {
-		fr_log(LOG_ERR, "cannot fetch the kept fds: %s",
-		       strerror(-err));
+		fr_log(LOG_ERR, "cannot take over: %s", strerror(-err));
 		return err;
 	}
 	mark(PH_HANDOFF);
-	err = fr_init_replay(s);
+	err = fr_replay_and_resend(s);
 	if (err)
 		return err;
-	mark(PH_REPLAY);
-	if (s->kernel.resend)
-		err = fr_resend_request(fd);
-	else
-		fr_log(LOG_WARNING,
-		       "kernel %u.%u cannot resend: requests the old server had read stay unanswered",
-		       s->kernel.major, s->kernel.minor);
-	if (err) {
-		fr_log(LOG_ERR, "FUSE_NOTIFY_RESEND failed: %s", strerror(-err));
-		return err;
-	}
 	mark(PH_RESEND);
 	return expect_ack(s, &m, "the takeover");
 }

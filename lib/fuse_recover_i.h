@@ -120,6 +120,10 @@ bool fr_session_recovered(void);
 int fr_kept_fetch(struct fr_session *s);
 void fr_kept_free(struct fr_session *s);
 
+/* attach.c */
+int fr_adopt_fd(struct fr_session *s, int fd);
+int fr_replay_and_resend(struct fr_session *s);
+
 /* kattach.c */
 bool fr_kattach_supported(void);
 int fr_kattach(struct fr_session *s, const struct fuse_recover *fr);

@@ -240,24 +240,18 @@ static int kattach_recover(struct fr_session *s, const struct fuse_recover *fr,
 		err = -EXDEV;
 	}
 	free(mnt);
-	if (!err)
-		err = fuse_session_custom_io(s->se, &fr_io, fd);
 	if (err) {
 		close(fd);
 		return err;
 	}
-	s->main_fd = fd;
-	s->recovered = true;
 	s->init_add_flags = FUSE_HAS_RECOVERY;
-	err = fr_init_replay(s);
 	/*
-	 * The kernel already requeued what the dead server had read when its
-	 * last fd closed; resending again covers requests read by a server
-	 * that died between ATTACH and here, and costs nothing otherwise.
+	 * The kernel requeued what the dead server had read when its last fd
+	 * closed; the resend in fr_replay_and_resend() also covers a server
+	 * that died between ATTACH and here.
 	 */
-	if (!err && s->kernel.resend)
-		err = fr_resend_request(fd);
-	return err;
+	err = fr_adopt_fd(s, fd);
+	return err ? err : fr_replay_and_resend(s);
 }
 
 int fr_kattach(struct fr_session *s, const struct fuse_recover *fr)

@@ -10,6 +10,7 @@
  *                                           collapse, insert)
  *   pt_ops copy-range IN OUT LEN
  *   pt_ops setxattr PATH NAME VALUE | getxattr PATH NAME | listxattr PATH
+ *   pt_ops setxattr-create PATH NAME VALUE     (XATTR_CREATE)
  *   pt_ops removexattr PATH NAME
  *   pt_ops open-nonblock PATH    (O_RDONLY | O_NONBLOCK, e.g. a FIFO)
  *
@@ -121,6 +122,10 @@ int main(int argc, char *argv[])
 	if (!strcmp(op, "setxattr") && argc == 5)
 		return result(setxattr(argv[2], argv[3], argv[4],
 				       strlen(argv[4]), 0), "setxattr");
+	if (!strcmp(op, "setxattr-create") && argc == 5)
+		return result(setxattr(argv[2], argv[3], argv[4],
+				       strlen(argv[4]), XATTR_CREATE),
+			      "setxattr");
 	if (!strcmp(op, "removexattr") && argc == 4)
 		return result(removexattr(argv[2], argv[3]), "removexattr");
 	if ((!strcmp(op, "getxattr") && argc == 4) ||

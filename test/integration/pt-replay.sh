@@ -5,6 +5,7 @@
 # server, which must answer as if the first reply had arrived.
 # Usage: pt-replay.sh RULE, RULE one of mkdir mknod symlink link create
 # unlink rmdir rename rename-noreplace rename-exchange lookup-count open-fh
+# xattr-create removexattr
 . "$(dirname "$0")/pt-lib.sh"
 need_resend
 
@@ -25,6 +26,8 @@ rename) hook=rename:a cmd=("$PTOPS" rename "$MNT/a" "$MNT/b") ;;
 rename-noreplace) hook=rename:a cmd=("$PTOPS" rename "$MNT/a" "$MNT/b" noreplace) ;;
 rename-exchange) hook=rename:a cmd=("$PTOPS" rename "$MNT/a" "$MNT/b" exchange) ;;
 lookup-count) hook=lookup:f cmd=(stat "$MNT/f") ;;
+xattr-create) hook=setxattr:user.k cmd=("$PTOPS" setxattr-create "$MNT/f" user.k v1) ;;
+removexattr) hook=removexattr:user.k cmd=("$PTOPS" removexattr "$MNT/f" user.k) ;;
 open-fh) hook=open cmd=(sh -c "exec 5<'$MNT/f'; touch '$T/opened'; while [ ! -e '$T/close' ]; do sleep 0.02; done") ;;
 *) fail "unknown rule $rule" ;;
 esac
@@ -32,7 +35,8 @@ esac
 # Set the scene through the mount (so the kernel knows the objects).
 start_pt
 case $rule in
-link | unlink | lookup-count | open-fh) echo data >"$MNT/f" ;;
+link | unlink | lookup-count | open-fh | xattr-create) echo data >"$MNT/f" ;;
+removexattr) echo data >"$MNT/f"; "$PTOPS" setxattr "$MNT/f" user.k v1 ;;
 rmdir) mkdir "$MNT/d" ;;
 rename | rename-noreplace) echo A >"$MNT/a" ;;
 rename-exchange) echo A >"$MNT/a"; echo B >"$MNT/b" ;;
@@ -74,6 +78,8 @@ rename | rename-noreplace) [ ! -e "$SRC/a" ] && [ "$(cat "$SRC/b")" = A ] ;;
 rename-exchange) [ "$(cat "$SRC/a")$(cat "$SRC/b")" = BA ] ;;
 lookup-count) [ "$(count "$MNT/f" nlookup)" = 1 ] ||
 	fail "lookup count $(count "$MNT/f" nlookup), want 1" ;;
+xattr-create) [ "$("$PTOPS" getxattr "$SRC/f" user.k)" = v1 ] ;;
+removexattr) ! "$PTOPS" getxattr "$SRC/f" user.k 2>/dev/null ;;
 open-fh) wait_until 5 test "$(count "$MNT/f" opens)" = 0 ||
 	fail "f keeps $(count "$MNT/f" opens) open handles after close" ;;
 esac || fail "wrong result after the resent $rule: $(ls -l "$SRC")"
