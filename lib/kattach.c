@@ -217,6 +217,9 @@ static int kattach_fresh(struct fr_session *s, const struct fuse_recover *fr)
 		err = fuse_session_custom_io(s->se, &fr_io, fd);
 	if (!err)
 		err = fr_init_capture(s);
+	if (!err)
+		err = fr_probe_init_in(s->init_in.data, s->init_in.len,
+				       &s->kernel);
 	if (!err && !(s->kernel.flags & FUSE_HAS_RECOVERY)) {
 		fr_log(LOG_ERR, "kernel did not offer FUSE_HAS_RECOVERY");
 		err = -EOPNOTSUPP;

@@ -31,6 +31,7 @@ static const char * const tests[] = {
 	"umount-orphan",
 	"async-flush-exit",
 	"recovery-timeout",
+	"lib-reattach",
 };
 
 static void try_mount(const char *src, const char *dst, const char *type)
