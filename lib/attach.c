@@ -329,6 +329,7 @@ int fuse_recover_unmount(struct fuse_session *se)
 		char dir[FR_PATH_MAX];
 
 		fr_kattach_forget(s->tag);
+		fr_kept_remove_files(s->tag);
 		if (fr_runtime_dir(dir, sizeof(dir)) == 0)
 			fr_remove_tag_files(dir, s->tag);
 	}

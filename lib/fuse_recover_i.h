@@ -118,6 +118,10 @@ int fr_kept_foreach(enum fr_keep_kind kind,
 		    int (*cb)(uint64_t key, int fd, void *arg), void *arg);
 bool fr_session_recovered(void);
 int fr_kept_fetch(struct fr_session *s);
+int fr_kept_load_files(struct fr_session *s);
+void fr_kept_remove_files(const char *tag);
+/* Memory for a state store: a memfd, or a tmpfile on the kernel path. */
+int fr_state_memfd(const char *name);
 void fr_kept_free(struct fr_session *s);
 
 /* attach.c */

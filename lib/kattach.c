@@ -89,8 +89,14 @@ static int mount_tagged(const struct fuse_recover *fr, const char *mnt,
 
 	if (fd < 0)
 		return -errno;
+	/* recover_timeout becomes the kernel's own give-up timer. */
+	n = snprintf(extra, sizeof(extra), ",recovery_timeout=%u",
+		     fr->timeout_sec);
+	if (!fr->timeout_sec)
+		extra[0] = n = 0;
 	if (m->max_read)
-		snprintf(extra, sizeof(extra), ",max_read=%u", m->max_read);
+		snprintf(extra + n, sizeof(extra) - n, ",max_read=%u",
+			 m->max_read);
 	n = snprintf(data, sizeof(data),
 		     "fd=%d,rootmode=40000,user_id=0,group_id=0,tag=%s%s%s%s",
 		     fd, fr->tag, m->allow_other ? ",allow_other" : "",
@@ -203,9 +209,11 @@ void fr_kattach_forget(const char *tag)
 
 static int kattach_fresh(struct fr_session *s, const struct fuse_recover *fr)
 {
-	int fd = -1, err = mount_tagged(fr, s->mountpoint, &fd);
 	char devfd[32];
+	int fd = -1, err;
 
+	fr_kept_remove_files(fr->tag); /* from a mount that is gone */
+	err = mount_tagged(fr, s->mountpoint, &fd);
 	if (err)
 		return err;
 	snprintf(devfd, sizeof(devfd), "/dev/fd/%d", fd);
@@ -254,6 +262,8 @@ static int kattach_recover(struct fr_session *s, const struct fuse_recover *fr,
 	 * that died between ATTACH and here.
 	 */
 	err = fr_adopt_fd(s, fd);
+	if (!err)
+		err = fr_kept_load_files(s);
 	return err ? err : fr_replay_and_resend(s);
 }
 

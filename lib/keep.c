@@ -1,17 +1,140 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * Fds a server wants to outlive it: its state store's memfds, files that
+ * Fds a server wants to outlive it: its state store's memory, files that
  * are open but unlinked.  The supervisor holds a dup of each under (kind,
  * key) and hands them all to the next server during takeover, before the
  * filesystem's init runs again.
+ *
+ * With no supervisor (kernel reattach, kattach.c) only state memory can be
+ * kept: it is then an O_TMPFILE in the private runtime directory, linked
+ * as TAG.keep-KIND-KEY when kept, which outlives the process like the
+ * memfd held by a supervisor would.
  */
 #include "fuse_recover_i.h"
 #include "proto.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <syslog.h>
 #include <unistd.h>
+
+static int keep_path(char *path, const char *tag, unsigned int kind,
+		     uint64_t key)
+{
+	char dir[FR_PATH_MAX], name[FR_PATH_MAX];
+	int err = fr_runtime_dir(dir, sizeof(dir));
+
+	if (err)
+		return err;
+	snprintf(name, sizeof(name), "keep-%u-%llu", kind,
+		 (unsigned long long)key);
+	return fr_tag_path(path, dir, tag, name);
+}
+
+int fr_state_memfd(const char *name)
+{
+	struct fr_session *s = fr_current;
+	char dir[FR_PATH_MAX];
+	int fd;
+
+	if (!s || !s->kernel_path) {
+		fd = memfd_create(name, MFD_CLOEXEC);
+		return fd < 0 ? -errno : fd;
+	}
+	if (fr_runtime_dir(dir, sizeof(dir)))
+		return -EPERM;
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	return fd < 0 ? -errno : fd;
+}
+
+static int kernel_keep(struct fr_session *s, int fd, unsigned int kind,
+		       uint64_t key)
+{
+	char path[FR_PATH_MAX], self[64];
+	int err;
+
+	if (kind != FR_KEEP_STATE) {
+		fr_log(LOG_WARNING,
+		       "no supervisor: an fd of kind %u cannot outlive this server",
+		       kind);
+		return -EOPNOTSUPP;
+	}
+	err = keep_path(path, s->tag, kind, key);
+	if (err)
+		return err;
+	unlink(path);
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, self, AT_FDCWD, path, AT_SYMLINK_FOLLOW) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Kernel path: what the previous server linked, as kept fds. */
+int fr_kept_load_files(struct fr_session *s)
+{
+	char dir[FR_PATH_MAX], prefix[FR_PATH_MAX];
+	struct dirent *e;
+	size_t plen;
+	DIR *d;
+	int err = fr_runtime_dir(dir, sizeof(dir));
+
+	if (err)
+		return err;
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	plen = snprintf(prefix, sizeof(prefix), "%s.keep-%u-", s->tag,
+			FR_KEEP_STATE);
+	while ((e = readdir(d))) {
+		struct fr_kept *n;
+		char *end;
+		uint64_t key;
+		int fd;
+
+		if (strncmp(e->d_name, prefix, plen) != 0)
+			continue;
+		key = strtoull(e->d_name + plen, &end, 10);
+		if (*end)
+			continue;
+		fd = openat(dirfd(d), e->d_name,
+			    O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			continue;
+		n = realloc(s->kept, (s->nkept + 1) * sizeof(*n));
+		if (!n) {
+			close(fd);
+			err = -ENOMEM;
+			break;
+		}
+		s->kept = n;
+		n[s->nkept++] = (struct fr_kept){ .kind = FR_KEEP_STATE,
+						  .key = key, .fd = fd };
+	}
+	closedir(d);
+	return err;
+}
+
+/* Kernel path: a fresh mount or a clean unmount leaves no kept file. */
+void fr_kept_remove_files(const char *tag)
+{
+	char dir[FR_PATH_MAX], prefix[FR_PATH_MAX];
+	struct dirent *e;
+	size_t plen;
+	DIR *d;
+
+	if (fr_runtime_dir(dir, sizeof(dir)) || !(d = opendir(dir)))
+		return;
+	plen = snprintf(prefix, sizeof(prefix), "%s.keep-", tag);
+	while ((e = readdir(d)))
+		if (strncmp(e->d_name, prefix, plen) == 0)
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+}
 
 int fr_keep_fd(int fd, enum fr_keep_kind kind, uint64_t key)
 {
@@ -22,6 +145,8 @@ int fr_keep_fd(int fd, enum fr_keep_kind kind, uint64_t key)
 	char buf[FRP_MAX_MSG];
 	int err;
 
+	if (s && s->kernel_path)
+		return kernel_keep(s, fd, kind, key);
 	if (!s || s->sock < 0)
 		return -ENOTCONN;
 	err = fr_client_call(s, &m, buf, &r);

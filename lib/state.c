@@ -430,9 +430,9 @@ int fuse_recover_store_open(const struct fuse_recover_store_config *cfg,
 		fr_log(LOG_WARNING,
 		       "state store: the previous server left none; starting empty");
 	}
-	fd = memfd_create("fuse-recover-state", MFD_CLOEXEC);
+	fd = fr_state_memfd("fuse-recover-state");
 	if (fd < 0)
-		return -errno;
+		return fd;
 	err = fr_keep_fd(fd, FR_KEEP_STATE, 0);
 	if (err == 0) {
 		err = fuse_recover_store_open_fd(fd, cfg, stp);
