@@ -160,12 +160,21 @@ void fr_unkeep_fd(enum fr_keep_kind kind, uint64_t key)
 {
 	struct fr_session *s = fr_current;
 	struct frp_msg m = { .type = FRP_DEL_FD, .arg = { key, kind } };
+	size_t i;
 
 	if (!s)
 		return;
 	pthread_mutex_lock(&s->sock_lock);
 	if (s->sock >= 0)
 		frp_send(s->sock, &m);
+	/* Our copy from the takeover goes too, or the file stays open. */
+	for (i = 0; i < s->nkept; i++) {
+		if (s->kept[i].kind != kind || s->kept[i].key != key)
+			continue;
+		close(s->kept[i].fd);
+		s->kept[i] = s->kept[--s->nkept];
+		break;
+	}
 	pthread_mutex_unlock(&s->sock_lock);
 }
 
