@@ -100,6 +100,27 @@ static void unregister_clone(void *data)
 	free(t);
 }
 
+/*
+ * The kernel copies a request into the server's buffer after taking it off
+ * the queue; if that copy faults while the server is being killed, the
+ * request is failed with EIO instead of going back to the queue.  Faulting
+ * the (reused) buffer in once per thread keeps the copy fault-free.
+ */
+static __thread void *tls_touched;
+
+static void touch_buffer(void *buf, size_t len)
+{
+	volatile char *p = buf;
+	size_t off;
+
+	if (tls_touched == buf)
+		return;
+	for (off = 0; off < len; off += 4096)
+		p[off] = 0;
+	p[len - 1] = 0;
+	tls_touched = buf;
+}
+
 static ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
 {
 	struct fr_session *s = fr_current;
@@ -117,6 +138,7 @@ static ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
 	}
 	if (fd != s->main_fd)
 		register_clone(s, fd);
+	touch_buffer(buf, len);
 	n = read(fd, buf, len);
 	if (n < (ssize_t)sizeof(*in))
 		return n;
