@@ -73,7 +73,7 @@ start_server() {
 	SERVER_LOG=$T/server.$NSERVERS.log
 	"$@" 2>"$SERVER_LOG" &
 	SERVER_PID=$!
-	wait_until 10 grep -qE "mounted|recovered the mount|fuse_session_attach" \
+	wait_until 10 grep -sqE "mounted|recovered the mount|fuse_session_attach" \
 		"$SERVER_LOG" || fail "server did not start: $*"
 	grep -qE "mounted|recovered the mount" "$SERVER_LOG" ||
 		fail "server failed: $(cat "$SERVER_LOG")"
