@@ -113,6 +113,13 @@ const char *fuse_recover_tag(const struct fuse_recover *fr);
  *    read but not answered.  Returns FUSE_RECOVER_RECOVERED.  @mountpoint
  *    is only compared with the original one.
  *
+ * On a kernel carrying the kernel/ patch series, a root server needs no
+ * supervisor: the mount gets tag=NAME, the INIT reply negotiates
+ * FUSE_HAS_RECOVERY so the kernel itself keeps the connection, the INIT is
+ * saved in RUNTIME_DIR/TAG.init, and a restarted server reattaches with
+ * FUSE_DEV_IOC_ATTACH.  The log line says which path ran;
+ * FUSE_RECOVER_NO_KERNEL=1 in the environment forces the supervisor.
+ *
  * The filesystem's init operation therefore runs inside this call.  Only one
  * session per process may be attached.  Daemonize (fuse_daemonize()) before
  * this call or not at all: the supervisor watches the calling process.
@@ -125,6 +132,7 @@ const char *fuse_recover_tag(const struct fuse_recover *fr);
  *   -EXDEV  @mountpoint differs from the mount the tag names;
  *   -EPERM  the supervisor refused us or the runtime directory is unsafe;
  *   -ENOENT fuse-recoverd could not be started;
+ *   -EBADMSG the saved INIT of the kernel path is damaged (left as is);
  *   other -errno from mounting.
  *   A message saying which is logged through fuse_log().
  */

@@ -17,7 +17,6 @@
 #endif
 #define FR_UNIQUE_RESEND (1ULL << 63)
 #define FR_HAS_RESEND (1ULL << 39)
-#define FR_MIN_RESEND_MINOR 40
 
 /* Mount options libfuse would use, for mounting with tag= ourselves. */
 struct fr_mount_opts {
