@@ -70,6 +70,9 @@ int fuse_recover_tag_valid(const char *tag);
  *   - `recover_restarts=N`  the supervisor gives up after more than N server
  *                           deaths within the window (default 10).
  *   - `recover_window=SEC`  that window in seconds (default 60).
+ *   - `recover_poison=N`    a request resent to N servers that all died
+ *                           before answering it is answered EIO (default 3;
+ *                           0: never).
  *   - `recover_timeout=SEC` give up when no server has taken over SEC seconds
  *                           after a death (default 60; 0 waits forever).
  *
