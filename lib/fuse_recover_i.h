@@ -88,6 +88,7 @@ struct fr_session {
 	bool kernel_path;		/* kattach.c: no supervisor */
 	int lock_fd;			/* kattach.c: held while we live */
 	uint64_t init_add_flags;	/* set in our INIT reply if offered */
+	bool keep_refused_logged;	/* keep.c: the cap was reported */
 };
 
 extern struct fr_session *fr_current;
