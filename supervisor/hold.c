@@ -141,6 +141,7 @@ static int free_slot(struct recoverd *rd, bool launched)
  */
 int hold_add_client(struct recoverd *rd, int fd, pid_t pid, bool launched)
 {
+	static const struct timeval send_timeout = { .tv_sec = 1 };
 	struct ucred cred = { .pid = pid };
 	socklen_t len = sizeof(cred);
 	int i = free_slot(rd, launched), pidfd;
@@ -159,6 +160,9 @@ int hold_add_client(struct recoverd *rd, int fd, pid_t pid, bool launched)
 			cred.pid = pid;
 		pidfd = peer_pidfd(fd, &cred);
 	}
+	/* A peer that does not read its answers must not stall us. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout,
+		   sizeof(send_timeout));
 	c = &rd->clients[i];
 	*c = (struct client){ .fd = fd, .pid = cred.pid, .pidfd = pidfd,
 			      .launched = launched, .since = now_sec() };

@@ -232,7 +232,8 @@ static void launch(struct recoverd *rd)
 		sigfillset(&all);
 		sigprocmask(SIG_UNBLOCK, &all, NULL);
 		/* Our raised fd limit is ours; the server gets what we got. */
-		setrlimit(RLIMIT_NOFILE, &rd->nofile_orig);
+		if (rd->nofile_orig.rlim_max)
+			setrlimit(RLIMIT_NOFILE, &rd->nofile_orig);
 		fcntl(sv[1], F_SETFD, 0);
 		snprintf(env, sizeof(env), "%d", sv[1]);
 		setenv("FUSE_RECOVER_FD", env, 1);
