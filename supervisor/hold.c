@@ -66,12 +66,9 @@ static int peer_pidfd(int sock, const struct ucred *cred)
 	socklen_t len = sizeof(int);
 	int pidfd;
 
-	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0) {
-		/* The kernel does not make it close-on-exec; our children
-		 * must not get it. */
-		fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+	/* Close-on-exec already (6.18 checked): our children never see it. */
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0)
 		return pidfd;
-	}
 	if (errno != ENOPROTOOPT)
 		return -errno;	/* e.g. the peer is gone already */
 	if (cred->pid <= 0)
@@ -159,6 +156,13 @@ int hold_add_client(struct recoverd *rd, int fd, pid_t pid, bool launched)
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 			cred.pid = pid;
 		pidfd = peer_pidfd(fd, &cred);
+		/* Without its process we could never tell it died. */
+		if (pidfd < 0 && !launched) {
+			fr_log(LOG_WARNING, "refused pid %d: %s",
+			       (int)cred.pid, strerror(-pidfd));
+			close(fd);
+			return pidfd;
+		}
 	}
 	/* A peer that does not read its answers must not stall us. */
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout,
