@@ -384,7 +384,10 @@ static void run(struct recoverd *rd)
 				fr_log(LOG_INFO, "mount went away");
 				rd_finish(rd, -1);
 			}
-			else if (who[i] == -4 && rd->server >= 0)
+			/* Still the same server: one that said HELLO in
+			 * this round has another pidfd. */
+			else if (who[i] == -4 && rd->server >= 0 &&
+				 rd->clients[rd->server].pidfd == p[i].fd)
 				hold_drop_client(rd, rd->server);
 			else if (who[i] >= 0 && rd->clients[who[i]].fd >= 0)
 				hold_client_input(rd, who[i]);
