@@ -346,7 +346,10 @@ int fuse_recover_fh_release(struct fuse_recover_store *st, uint64_t fh);
  * once the server's own fds close, nothing keeps such an inode (and its
  * data) alive.  The supervisor holds a dup of @fd under @key and gives it
  * to the next server.
- * @return 0, -ENOTCONN without recovery, -errno.
+ * @return 0, -ENOTCONN without recovery, -ENOSPC when the supervisor
+ * already keeps as many fds as it may for this connection (logged once),
+ * -errno.  On any error the file does not outlive this server: keep @fd
+ * open yourself so it at least lives as long as this process.
  */
 int fuse_recover_keep_file(int fd, uint64_t key);
 

@@ -96,6 +96,7 @@ struct fr_session {
 	unsigned int poison_deaths;
 	bool uses_store;		/* state.c: the server keeps its ids */
 	struct fr_xlate *xlate;		/* xlate.c: we keep them for it */
+	bool keep_refused_logged;	/* keep.c: the cap was reported */
 };
 
 extern struct fr_session *fr_current;
