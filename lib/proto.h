@@ -30,6 +30,9 @@ enum frp_type {
 	FRP_RESUMED,	 /* recovered server replayed INIT and asked resend */
 	FRP_BYE,	 /* server is unmounting for good; no reply */
 	FRP_FETCH,	 /* send me the kept fds: KEPT..., then ACK */
+	FRP_NEWPID,	 /* from a child forked by the server: fd a socket
+			    it made (its SO_PEERCRED names the child); the
+			    ACK goes on that socket, none on this one */
 	/* supervisor -> server */
 	FRP_FRESH = 64,	 /* nothing held: mount yourself, then ATTACHED */
 	FRP_RECOVER,	 /* fd main; arg0 conn id; blobs as in ATTACHED */

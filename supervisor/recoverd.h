@@ -40,6 +40,14 @@ struct client {
 	bool refused;	/* wrong uid: answered EPERM, then dropped */
 };
 
+/* A process the server forked, which may carry on when the server exits. */
+struct heir {
+	pid_t pid;
+	int pidfd;
+};
+
+#define MAX_HEIRS 8
+
 struct recoverd {
 	char tag[65];
 	char dir[FR_PATH_MAX];
@@ -72,6 +80,10 @@ struct recoverd {
 	unsigned int backoff_ms;
 	bool started_ok;	/* the last launched server reached serving */
 	bool terminating;
+
+	/* children of the server (FRP_NEWPID), youngest last */
+	struct heir heirs[MAX_HEIRS];
+	unsigned int nheirs;
 };
 
 double now_sec(void);
@@ -86,6 +98,7 @@ void hold_client_input(struct recoverd *rd, int idx);
 void hold_drop_client(struct recoverd *rd, int idx);
 void hold_release_fds(struct recoverd *rd);
 bool hold_mount_gone(const struct recoverd *rd);
+void hold_server_exited(struct recoverd *rd);
 
 /* main.c */
 void rd_server_gone(struct recoverd *rd);
