@@ -129,8 +129,10 @@ const char *fuse_recover_tag(const struct fuse_recover *fr);
  * FUSE_RECOVER_NO_KERNEL=1 in the environment forces the supervisor.
  *
  * The filesystem's init operation therefore runs inside this call.  Only one
- * session per process may be attached.  Daemonize (fuse_daemonize()) before
- * this call or not at all: the supervisor watches the calling process.
+ * session per process may be attached.  The process may daemonize
+ * (fuse_daemonize()) or fork() before or after this call: a child forked
+ * after it tells the supervisor so, and carries on as the server when its
+ * parent exits (if it still holds the connection).
  *
  * @return 0, FUSE_RECOVER_RECOVERED, or
  *   -EBUSY  the tag is held by a live server, or a session is attached;
