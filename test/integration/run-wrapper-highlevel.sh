@@ -50,8 +50,10 @@ for round in 1 2; do
 done
 [ "$SERVER_PID" != "$first" ] || fail "same server pid after restarts"
 
-last=$SERVER_PID
-umount "$MNT"
-wait_until 10 exited "$last" || fail "server survived umount"
-wait_until 10 no_supervisor rwh || fail "supervisor survived umount"
+# SIGTERM: fuse_main() unmounts through fuse_session_unmount(), which must
+# end even a recovered mount for good.
+kill -TERM "$SERVER_PID"
+wait_until 10 exited "$SERVER_PID" || fail "server survived SIGTERM"
+is_mounted "$MNT" && fail "a recovered fuse_main() server did not unmount"
+wait_until 10 no_supervisor rwh || fail "supervisor survived the unmount"
 log "unmodified fuse_main() server ($mode) recovered twice through fuse-recover-run"

@@ -71,7 +71,15 @@ if [ "$mode" = supervised-daemon ]; then
 		fail "the daemonized server was not taken for the server"
 fi
 last=$(server_pid)
-umount "$MNT"
+if [ "$mode" = supervised-daemon ]; then
+	# SIGTERM to the supervisor stops the daemon it launched, which
+	# unmounts for good.
+	kill -TERM "$sup"
+	wait_until 10 exited "$last" || fail "daemon survived supervisor's SIGTERM"
+	is_mounted "$MNT" && fail "still mounted after SIGTERM"
+else
+	umount "$MNT"
+fi
 wait_until 10 exited "$last" || fail "server survived umount"
 wait_until 10 no_supervisor rwl || fail "supervisor survived umount"
 if [ -n "${sup:-}" ]; then
