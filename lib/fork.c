@@ -19,9 +19,10 @@
  *
  * Right after fork() the child may only make async-signal-safe calls: it
  * uses socketpair, sendmsg, poll and close, nothing that allocates or
- * locks.  The control socket's lock is held across fork() so that no other
- * thread is half-way through a call when the child starts (it would inherit
- * a locked mutex and the supervisor would see half a conversation).
+ * locks, and little stack.  The control socket's lock is held across
+ * fork() so that no other thread is half-way through a call when the child
+ * starts (it would inherit a locked mutex, and the supervisor would see
+ * half a conversation); the child re-initialises its copy.
  *
  * The kernel path (kattach.c) needs nothing: the kernel keeps the
  * connection while any process holds a /dev/fuse fd of it, and the tag
@@ -33,6 +34,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -62,10 +64,43 @@ static void fork_parent(void)
 		pthread_mutex_unlock(&s->sock_lock);
 }
 
+/*
+ * frp_send() keeps a whole FRP_MAX_MSG on the stack; the forking thread
+ * may have a small one.  This message has no blobs and one fd.
+ */
+static int send_newpid(int sock, int fd)
+{
+	struct frp_msg m = { .type = FRP_NEWPID, .nfd = 1 };
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	char buf[128];
+	struct iovec iov = { .iov_base = buf };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = ctl.b,
+			     .msg_controllen = sizeof(ctl.b) };
+	struct cmsghdr *c;
+	ssize_t len = frp_encode(&m, buf, sizeof(buf)), n;
+
+	if (len < 0)
+		return len;
+	iov.iov_len = len;
+	memset(&ctl, 0, sizeof(ctl));
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(fd));
+	do {
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	return n == len ? 0 : -EIO;
+}
+
 static void fork_child(void)
 {
 	struct fr_session *s = forking;
-	struct frp_msg m = { .type = FRP_NEWPID, .nfd = 1 };
 	struct pollfd p;
 	int sv[2];
 
@@ -78,8 +113,7 @@ static void fork_child(void)
 		return;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return;
-	m.fd[0] = sv[1];
-	if (frp_send(s->sock, &m) == 0) {
+	if (send_newpid(s->sock, sv[1]) == 0) {
 		/* Our copy closed, the supervisor's answer or close wakes us. */
 		close(sv[1]);
 		sv[1] = -1;

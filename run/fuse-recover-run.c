@@ -217,7 +217,8 @@ static char *find_preload(void)
 		slash = strrchr(self, '/');
 		if (slash) {
 			*slash = 0;
-			snprintf(buf, sizeof(buf), "%s/%s", self, FR_PRELOAD_REL);
+			snprintf(buf, sizeof(buf), "%s/%s", self,
+				 FR_PRELOAD_REL);
 			if (access(buf, R_OK) == 0)
 				return realpath(buf, NULL);
 		}
