@@ -30,14 +30,17 @@ enum frp_type {
 	FRP_RESUMED,	 /* recovered server replayed INIT and asked resend */
 	FRP_BYE,	 /* server is unmounting for good; no reply */
 	FRP_FETCH,	 /* send me the kept fds: KEPT..., then ACK */
-	FRP_NEWPID,	 /* from a child forked by the server: fd a socket
-			    it made (its SO_PEERCRED names the child); the
-			    ACK goes on that socket, none on this one */
 	/* supervisor -> server */
 	FRP_FRESH = 64,	 /* nothing held: mount yourself, then ATTACHED */
 	FRP_RECOVER,	 /* fd main; arg0 conn id; blobs as in ATTACHED */
 	FRP_ACK,	 /* status 0, or -errno with blob0 a reason */
 	FRP_KEPT,	 /* fds; blob0 struct frp_kept_entry[nfd] */
+	/*
+	 * From a child the server forked (lib/fork.c): fd a socket the child
+	 * made, whose SO_PEERCRED names it.  The ACK goes on that socket,
+	 * none on this one (the server may be waiting for a reply here).
+	 */
+	FRP_NEWPID = 96,
 };
 
 /* Kinds of fds a server leaves with its supervisor. */

@@ -368,7 +368,7 @@ static void run(struct recoverd *rd)
 				rd_finish(rd, -1);
 			}
 			else if (who[i] == -4 && rd->server >= 0)
-				hold_server_exited(rd);
+				heirs_server_exited(rd);
 			else if (who[i] >= 0 && rd->clients[who[i]].fd >= 0)
 				hold_client_input(rd, who[i]);
 		}

@@ -25,6 +25,15 @@ struct blob {
 	uint32_t len;
 };
 
+/* A process the server forked, which may carry on when it exits (heirs.c). */
+struct heir {
+	pid_t pid;
+	int pidfd;
+	uint64_t gen;	/* the server generation it belongs to */
+};
+
+#define MAX_HEIRS 8
+
 struct held_fd {
 	int fd;
 	uint32_t kind;	/* enum frp_fd_kind */
@@ -40,14 +49,6 @@ struct client {
 	bool refused;	/* wrong uid: answered EPERM, then dropped */
 };
 
-/* A process the server forked, which may carry on when the server exits. */
-struct heir {
-	pid_t pid;
-	int pidfd;
-};
-
-#define MAX_HEIRS 8
-
 struct recoverd {
 	char tag[65];
 	char dir[FR_PATH_MAX];
@@ -56,6 +57,8 @@ struct recoverd {
 
 	enum hold_state state;
 	int server;		/* index in clients[] or -1 */
+	struct heir heirs[MAX_HEIRS];	/* youngest last */
+	unsigned int nheirs;
 	uint64_t gen;
 	int fuse_fd;
 	unsigned int conn_id;
@@ -80,16 +83,16 @@ struct recoverd {
 	unsigned int backoff_ms;
 	bool started_ok;	/* the last launched server reached serving */
 	bool terminating;
-
-	/* children of the server (FRP_NEWPID), youngest last */
-	struct heir heirs[MAX_HEIRS];
-	unsigned int nheirs;
 };
 
 double now_sec(void);
 void rd_finish(struct recoverd *rd, int code) __attribute__((noreturn));
 void rd_give_up(struct recoverd *rd, const char *why)
 	__attribute__((noreturn));
+
+/* heirs.c */
+void heirs_on_newpid(struct recoverd *rd, const struct frp_msg *m);
+void heirs_server_exited(struct recoverd *rd);
 
 /* hold.c */
 void hold_accept(struct recoverd *rd);
@@ -98,7 +101,6 @@ void hold_client_input(struct recoverd *rd, int idx);
 void hold_drop_client(struct recoverd *rd, int idx);
 void hold_release_fds(struct recoverd *rd);
 bool hold_mount_gone(const struct recoverd *rd);
-void hold_server_exited(struct recoverd *rd);
 
 /* main.c */
 void rd_server_gone(struct recoverd *rd);
