@@ -31,6 +31,10 @@ if [ "${mode#supervised}" != "$mode" ]; then
 else
 	start_server "$RUN" --tag rwl -- "$PLAIN_LL" "${args[@]}"
 	grep -q "tag rwl: mounted" "$SERVER_LOG" || fail "not attached"
+	# The server started fuse-recoverd: the preload is not passed on.
+	sup_env=$(tr '\0' '\n' </proc/"$(supervisor_pids rwl)"/environ)
+	echo "$sup_env" | grep -qE "^(LD_PRELOAD|FUSE_RECOVER_RUN_[A-Z]*)=" &&
+		fail "the supervisor inherited the preload: $sup_env"
 fi
 check_reads "before the kill"
 # A file opened before the kills, read on after them (in its own process:
