@@ -66,6 +66,7 @@ static void session_free(struct fr_session *s)
 		return;
 	if (fr_current == s)
 		fr_current = NULL;
+	fr_fork_disarm(s);
 	if (s->sock >= 0)
 		close(s->sock);
 	fr_xlate_stop(s);
@@ -350,6 +351,7 @@ out:
 		return err;
 	}
 	mark(PH_DONE);
+	fr_fork_arm(s);
 	if (err == FUSE_RECOVER_RECOVERED)
 		print_trace();
 	fr_log(LOG_INFO, "tag %s: %s %s (%s)", fr->tag,
@@ -369,6 +371,7 @@ int fuse_recover_unmount(struct fuse_session *se)
 		fuse_session_unmount(se);
 		return 0;
 	}
+	fr_fork_disarm(s); /* fusermount3 below is no heir */
 	pthread_mutex_lock(&s->sock_lock);
 	if (s->sock >= 0)
 		frp_send(s->sock, &bye);

@@ -162,6 +162,10 @@ bool fr_kattach_supported(void);
 int fr_kattach(struct fr_session *s, const struct fuse_recover *fr);
 void fr_kattach_forget(const char *tag);
 
+/* fork.c: a forked child of the server tells the supervisor about itself */
+void fr_fork_arm(struct fr_session *s);
+void fr_fork_disarm(struct fr_session *s);
+
 /* probe.c */
 int fr_probe_init_in(const void *init_in, size_t len, struct fr_kernel *k);
 

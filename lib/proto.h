@@ -41,6 +41,12 @@ enum frp_type {
 	FRP_RECOVER,	 /* fd main; arg0 conn id; blobs as in ATTACHED */
 	FRP_ACK,	 /* status 0, or -errno with blob0 a reason */
 	FRP_KEPT,	 /* fds; blob0 struct frp_kept_entry[nfd] */
+	/*
+	 * From a child the server forked (lib/fork.c): fd a socket the child
+	 * made, whose SO_PEERCRED names it.  The ACK goes on that socket,
+	 * none on this one (the server may be waiting for a reply here).
+	 */
+	FRP_NEWPID = 96,
 };
 
 /* Kinds of fds a server leaves with its supervisor. */

@@ -390,7 +390,7 @@ static int on_hello(struct recoverd *rd, int idx, struct frp_msg *m)
 	c->greeted = true;
 	if (rd->server >= 0 && hold_server_exited(rd)) {
 		/* Its death is still queued behind this HELLO; take it now. */
-		hold_drop_client(rd, rd->server);
+		heirs_server_exited(rd);
 		if (rd->server >= 0 || rd->clients[idx].fd < 0)
 			return -EBUSY;
 	}
@@ -689,6 +689,10 @@ void hold_client_input(struct recoverd *rd, int idx)
 		break;
 	case FRP_BYE:
 		rd->bye = true;
+		frp_close_fds(&m);
+		return;
+	case FRP_NEWPID:
+		heirs_on_newpid(rd, &m);
 		frp_close_fds(&m);
 		return;
 	default:

@@ -21,6 +21,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -269,6 +270,18 @@ static void reap(struct recoverd *rd)
 	}
 }
 
+/*
+ * A server we launched that daemonized is no longer our child: stop it
+ * through its pidfd (never a pid that may have been reused).
+ */
+static bool stop_forked_server(struct recoverd *rd)
+{
+	int pidfd = rd->server >= 0 ? rd->clients[rd->server].pidfd : -1;
+
+	return rd->argv && pidfd >= 0 &&
+	       syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0) == 0;
+}
+
 static void on_signal(struct recoverd *rd)
 {
 	struct signalfd_siginfo si;
@@ -279,12 +292,12 @@ static void on_signal(struct recoverd *rd)
 			continue;
 		}
 		fr_log(LOG_INFO, "signal %u: %s", si.ssi_signo,
-		       rd->child > 0 ? "stopping the server" :
-				       "releasing the connection");
+		       rd->child > 0 || (rd->argv && rd->server >= 0) ?
+		       "stopping the server" : "releasing the connection");
 		rd->terminating = true;
 		if (rd->child > 0)
 			kill(rd->child, SIGTERM);
-		else
+		else if (!stop_forked_server(rd))
 			rd_finish(rd, 0);
 	}
 }
@@ -388,7 +401,7 @@ static void run(struct recoverd *rd)
 			 * this round has another pidfd. */
 			else if (who[i] == -4 && rd->server >= 0 &&
 				 rd->clients[rd->server].pidfd == p[i].fd)
-				hold_drop_client(rd, rd->server);
+				heirs_server_exited(rd);
 			else if (who[i] >= 0 && rd->clients[who[i]].fd >= 0)
 				hold_client_input(rd, who[i]);
 		}

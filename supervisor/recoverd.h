@@ -28,6 +28,15 @@ struct blob {
 	uint32_t len;
 };
 
+/* A process the server forked, which may carry on when it exits (heirs.c). */
+struct heir {
+	pid_t pid;
+	int pidfd;
+	uint64_t gen;	/* the server generation it belongs to */
+};
+
+#define MAX_HEIRS 8
+
 struct held_fd {
 	int fd;
 	uint32_t kind;	/* enum frp_fd_kind */
@@ -57,6 +66,8 @@ struct recoverd {
 
 	enum hold_state state;
 	int server;		/* index in clients[] or -1 */
+	struct heir heirs[MAX_HEIRS];	/* youngest last */
+	unsigned int nheirs;
 	uint64_t gen;
 	int fuse_fd;
 	unsigned int conn_id;
@@ -91,6 +102,10 @@ double now_sec(void);
 void rd_finish(struct recoverd *rd, int code) __attribute__((noreturn));
 void rd_give_up(struct recoverd *rd, const char *why)
 	__attribute__((noreturn));
+
+/* heirs.c */
+void heirs_on_newpid(struct recoverd *rd, const struct frp_msg *m);
+void heirs_server_exited(struct recoverd *rd);
 
 /* hold.c */
 void hold_accept(struct recoverd *rd);
