@@ -91,7 +91,7 @@ void fr_client_set_timeout(int sock)
 /* Launched by fuse-recoverd: it left us one end of a socketpair. */
 static int inherited_socket(void)
 {
-	const char *env = getenv("FUSE_RECOVER_FD");
+	const char *env = secure_getenv("FUSE_RECOVER_FD");
 	struct stat st;
 	char *end;
 	long fd;

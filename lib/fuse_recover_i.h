@@ -32,6 +32,7 @@ struct fuse_recover {
 	unsigned int window_sec;
 	unsigned int timeout_sec;
 	struct fr_mount_opts mnt;
+	bool io_uring;		/* -o io_uring seen: refused with a tag */
 };
 
 /* What the kernel offered in its FUSE_INIT request (probe.c). */

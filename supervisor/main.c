@@ -48,6 +48,25 @@ void fr_log(int level, const char *fmt, ...)
 	fflush(f);
 }
 
+/*
+ * After umask(077): a log created here is private.  A symlink planted at
+ * the path is not followed, and no server launched by us inherits it.
+ */
+static void open_log(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW |
+			    O_CLOEXEC, 0600);
+
+	if (fd >= 0)
+		log_file = fdopen(fd, "a");
+	if (!log_file) {
+		fprintf(stderr, "fuse-recoverd: cannot open log %s: %s\n",
+			path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
 double now_sec(void)
 {
 	struct timespec ts;
@@ -426,7 +445,7 @@ int main(int argc, char *argv[])
 		{ 0 }
 	};
 	struct recoverd *rd = &rd_global;
-	const char *tag = NULL, *log = getenv("FUSE_RECOVERD_LOG");
+	const char *tag = NULL, *log = secure_getenv("FUSE_RECOVERD_LOG");
 	int client_fd = -1, c, i, err;
 	sigset_t mask;
 
@@ -457,11 +476,6 @@ int main(int argc, char *argv[])
 	snprintf(rd->tag, sizeof(rd->tag), "%s", tag);
 	if (optind < argc)
 		rd->argv = &argv[optind];
-	if (log && *log) {
-		log_file = fopen(log, "ae");
-		if (!log_file)
-			fprintf(stderr, "fuse-recoverd: cannot open %s\n", log);
-	}
 	rd->owner = geteuid();
 	rd->server = -1;
 	rd->fuse_fd = -1;
@@ -470,6 +484,8 @@ int main(int argc, char *argv[])
 		rd->clients[i] = (struct client){ .fd = -1, .pidfd = -1 };
 	signal(SIGPIPE, SIG_IGN);
 	umask(077);
+	if (log && *log)
+		open_log(log);
 
 	err = fr_runtime_dir(rd->dir, sizeof(rd->dir));
 	if (err)
