@@ -109,6 +109,8 @@ int fr_init_compare(const void *orig, size_t orig_len, const void *now,
 /* resend.c */
 int fr_resend_request(int fuse_fd);
 void fr_resend_note(uint64_t unique, uint32_t pid);
+/* The unique (resend bit included) of the request this thread runs. */
+bool fr_req_unique(fuse_req_t req, uint64_t *unique);
 
 /* keep.c */
 int fr_keep_fd(int fd, enum fr_keep_kind kind, uint64_t key);

@@ -877,27 +877,17 @@ int fuse_recover_fh_release(struct fuse_recover_store *st, uint64_t fh)
 /* ---- request journal ---- */
 
 /*
- * libfuse has no accessor for a request's unique.  Every libfuse 3 release
- * starts struct fuse_req with the session pointer and the unique; the
- * resend bit (set only by the kernel) is checked against
- * fuse_recover_req_is_resend() so a different layout turns the journal off
- * instead of misreading it.
+ * libfuse has no accessor for a request's unique; the read hook noted it
+ * for the thread that dispatches the request (resend.c).
  */
-struct fr_req_head {
-	void *se;
-	uint64_t unique;
-};
-
 static int req_unique(fuse_req_t req, uint64_t *unique, bool *resend)
 {
-	const struct fr_req_head *r = (const void *)req;
-	int rs = fuse_recover_req_is_resend(req);
+	uint64_t u;
 
-	if (rs < 0 || r->unique == 0 ||
-	    !!(r->unique & FR_UNIQUE_RESEND) != rs)
+	if (!fr_req_unique(req, &u) || (u & ~FR_UNIQUE_RESEND) == 0)
 		return -EINVAL;
-	*unique = r->unique & ~FR_UNIQUE_RESEND;
-	*resend = rs;
+	*unique = u & ~FR_UNIQUE_RESEND;
+	*resend = (u & FR_UNIQUE_RESEND) != 0;
 	return 0;
 }
 

@@ -54,8 +54,12 @@ static const struct fuse_opt testfs_opts[] = {
 
 static void note_resend(fuse_req_t req, const char *op)
 {
-	if (fuse_recover_req_is_resend(req) == 1)
+	int r = fuse_recover_req_is_resend(req);
+
+	if (r == 1)
 		fprintf(stderr, "testfs: resent %s\n", op);
+	else if (r != 0)
+		fprintf(stderr, "testfs: req_is_resend on %s: %d\n", op, r);
 }
 
 static int file_index(fuse_ino_t ino)
