@@ -6,9 +6,11 @@
  * tables may steer the library outside the mapping.
  *
  * Input: bytes xored into a valid header after its magic (the checksum
- * then fixed up, as an attacker would; all zero leaves the header valid), an optional file size, then patches (32-bit offset,
- * 64-bit value) applied anywhere in the file, then operations on whatever
- * opened.
+ * then fixed up, as an attacker would; all zero leaves the header valid),
+ * an optional file size, then patches (32-bit offset, 64-bit value)
+ * applied anywhere in the file, then operations on whatever opened, among
+ * them more patches written while it is open (another holder of the memfd
+ * at work).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -89,8 +91,8 @@ static uint64_t take(const uint8_t **p, size_t *n, size_t len)
 	return v;
 }
 
-static void exercise(struct fuse_recover_store *st, const uint8_t *p,
-		     size_t n)
+static void exercise(struct fuse_recover_store *st, int fd,
+		     const uint8_t *p, size_t n)
 {
 	unsigned char d[DATA], out[DATA];
 	unsigned char root[DATA] = { 1 };
@@ -104,7 +106,7 @@ static void exercise(struct fuse_recover_store *st, const uint8_t *p,
 		uint64_t v = take(&p, &n, 8);
 
 		memset(d, (int)v, sizeof(d));
-		switch (op % 8) {
+		switch (op % 9) {
 		case 0:
 			fuse_recover_node_ref(st, v, d, &ino, NULL);
 			break;
@@ -128,9 +130,20 @@ static void exercise(struct fuse_recover_store *st, const uint8_t *p,
 		case 6:
 			fuse_recover_fh_release(st, v);
 			break;
-		default:
+		case 7:
 			fuse_recover_node_unref(st, v);
 			break;
+		default: {
+			uint64_t val = take(&p, &n, 8);
+			/* Often the header: its counters are read live. */
+			size_t off = (v >> 32) & 1 ?
+				(v & 0xffffffff) % sizeof(struct st_header) :
+				(v & 0xffffffff) % (valid_size - 8);
+
+			if (pwrite(fd, &val, sizeof(val), off) < 0)
+				abort();
+			break;
+		}
 		}
 	}
 }
@@ -180,7 +193,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (pwrite(fd, img, fsize < valid_size ? fsize : valid_size, 0) < 0)
 		abort();
 	if (fuse_recover_store_open_fd(fd, &cfg, &st) >= 0) {
-		exercise(st, p, n);
+		exercise(st, fd, p, n);
 		fuse_recover_store_close(st);
 		/* What it left must open again. */
 		if (fuse_recover_store_open_fd(fd, &cfg, &st) >= 0)

@@ -308,6 +308,47 @@ static void refused_resized(void **state)
 	close(fd);
 }
 
+/*
+ * Another holder of the memfd rewrites the shared counters while the store
+ * is open (the fuzzer's runtime patches): ids beyond the table stay stale,
+ * nothing is read or written outside the mapping.
+ */
+static void counters_changed_under_us(void **state)
+{
+	struct fuse_recover_store *st;
+	unsigned char a[DATA], out[DATA];
+	uint64_t big = 1ULL << 40, fh;
+	fuse_ino_t ia, ino;
+	int fd = new_memfd();
+
+	(void)state;
+	st = open_store(fd, 0);
+	ident(3, a);
+	assert_int_equal(fuse_recover_node_ref(st, 3, a, &ia, NULL), 0);
+	assert_int_equal(fuse_recover_fh_new(st, ia, 0, &fh), 0);
+	assert_int_equal(pwrite(fd, &big, 8,
+				offsetof(struct st_header, node_hwm)), 8);
+	assert_int_equal(pwrite(fd, &big, 8,
+				offsetof(struct st_header, handle_hwm)), 8);
+	/* Slot 99999: far past max_nodes, below the forged mark. */
+	ino = (1ULL << 32) | 100000;
+	assert_int_equal(fuse_recover_node_data(st, ino, out), -ESTALE);
+	fuse_recover_node_forget(st, ino, 1);
+	assert_int_equal(fuse_recover_fh_get(st, (1ULL << 32) | 100000, NULL,
+					     NULL), -EBADF);
+	assert_int_equal(fuse_recover_fh_release(st, (1ULL << 32) | 100000),
+			 -EBADF);
+	/* What was there is still found; the table counts as full. */
+	assert_int_equal(fuse_recover_node_data(st, ia, out), 0);
+	assert_memory_equal(out, a, DATA);
+	ident(4, a);
+	assert_int_equal(fuse_recover_node_ref(st, 4, a, &ino, NULL), -ENOSPC);
+	fuse_recover_store_close(st);
+	/* And the next open refuses the forged marks. */
+	assert_int_equal(fuse_recover_store_open_fd(fd, &cfg, &st), -EBADMSG);
+	close(fd);
+}
+
 /* Memory that can be sealed is: nobody can shrink it under the mapping. */
 static void sealed_against_shrinking(void **state)
 {
@@ -416,6 +457,7 @@ int main(void)
 		cmocka_unit_test(refused_without_writing),
 		cmocka_unit_test(refused_damaged_geometry),
 		cmocka_unit_test(refused_resized),
+		cmocka_unit_test(counters_changed_under_us),
 		cmocka_unit_test(sealed_against_shrinking),
 		cmocka_unit_test(sigkill_anywhere),
 	};
