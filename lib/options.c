@@ -108,7 +108,7 @@ static int fr_opt_proc(void *data, const char *arg, int key,
 	(void)outargs;
 	if (key == KEY_AUTO_UNMOUNT)
 		o->auto_unmount = 1;
-	else if (key == FUSE_OPT_KEY_OPT && strncmp(arg, "io_uring", 8) == 0)
+	else if (key == FUSE_OPT_KEY_OPT && !strncmp(arg, "io_uring", 8))
 		o->io_uring = true;	/* io_uring and io_uring_* settings */
 	else if (key == KEY_MOUNT && note_mount_opt(&o->mnt, arg) < 0)
 		return -1;
