@@ -66,8 +66,10 @@ static void session_free(struct fr_session *s)
 		return;
 	if (fr_current == s)
 		fr_current = NULL;
+	fr_fork_disarm(s);
 	if (s->sock >= 0)
 		close(s->sock);
+	fr_xlate_stop(s);
 	fr_io_fini(s);
 	fr_blob_free(&s->init_in);
 	fr_blob_free(&s->init_out);
@@ -132,6 +134,8 @@ static int attach_fresh(struct fr_session *s, const char *mountpoint)
 	m.blob_len[2] = strlen(mountpoint);
 	err = expect_ack(s, &m, "the new connection");
 	if (!err)
+		err = fr_session_start(s);
+	if (!err)
 		return 0;
 fail:
 	fuse_session_unmount(s->se);
@@ -154,6 +158,28 @@ int fr_adopt_fd(struct fr_session *s, int fd)
 }
 
 /*
+ * After INIT, before the first real request: the poison table, and the id
+ * translation for every server that does not keep its own ids.
+ */
+int fr_session_start(struct fr_session *s)
+{
+	int err = fr_poison_start(s, s->poison_deaths);
+
+	if (err)
+		fr_log(LOG_WARNING,
+		       "no poison-request table (%s): a request that crashes every server is resent forever",
+		       strerror(-err));
+	if (!s->uses_store)
+		return fr_xlate_start(s);
+	if (s->recovered && fr_kept_fd(FR_KEEP_STATE, FR_KEY_IDMAP) >= 0) {
+		fr_log(LOG_ERR,
+		       "the previous server ran with translated ids and this one opens a state store: refusing to take over");
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/*
  * INIT replay, then the kernel gives back what the dead server had read:
  * the new session must be initialised before it may answer anything.
  */
@@ -161,6 +187,8 @@ int fr_replay_and_resend(struct fr_session *s)
 {
 	int err = fr_init_replay(s);
 
+	if (!err)
+		err = fr_session_start(s);
 	if (err)
 		return err;
 	mark(PH_REPLAY);
@@ -173,6 +201,24 @@ int fr_replay_and_resend(struct fr_session *s)
 	err = fr_resend_request(s->main_fd);
 	if (err)
 		fr_log(LOG_ERR, "FUSE_NOTIFY_RESEND failed: %s", strerror(-err));
+	return err;
+}
+
+/*
+ * We cannot serve this connection and have read nothing from it: say so,
+ * so that the supervisor keeps waiting for a compatible server instead of
+ * counting our exit as one more death.
+ */
+static int decline(struct fr_session *s, int err, const char *why)
+{
+	struct frp_msg m = { .type = FRP_DECLINE, .status = err };
+
+	m.blob[0] = why;
+	m.blob_len[0] = strlen(why);
+	pthread_mutex_lock(&s->sock_lock);
+	if (s->sock >= 0)
+		frp_send(s->sock, &m);
+	pthread_mutex_unlock(&s->sock_lock);
 	return err;
 }
 
@@ -190,7 +236,7 @@ static int attach_recovered(struct fr_session *s, const char *mountpoint,
 		       (int)r->blob_len[2], (const char *)r->blob[2],
 		       mountpoint);
 		close(fd);
-		return -EXDEV;
+		return decline(s, -EXDEV, "mounted on another mount point");
 	}
 	s->conn_id = r->arg[0];
 	err = fr_blob_dup(&s->init_in, r->blob[0], r->blob_len[0]);
@@ -209,6 +255,8 @@ static int attach_recovered(struct fr_session *s, const char *mountpoint,
 	}
 	mark(PH_HANDOFF);
 	err = fr_replay_and_resend(s);
+	if (err == -EPROTO)
+		return decline(s, err, "capabilities differ from the mount's");
 	if (err)
 		return err;
 	mark(PH_RESEND);
@@ -247,6 +295,7 @@ int fuse_session_attach(struct fuse_session *se, const char *mountpoint,
 	pthread_mutex_init(&s->sock_lock, NULL);
 	s->mountpoint = strdup(real);
 	s->tag = strdup(fr->tag);
+	s->poison_deaths = fr->poison_deaths;
 	err = s->mountpoint && s->tag ? fr_io_init(s) : -ENOMEM;
 	if (err) {
 		free(s->mountpoint);
@@ -302,6 +351,7 @@ out:
 		return err;
 	}
 	mark(PH_DONE);
+	fr_fork_arm(s);
 	if (err == FUSE_RECOVER_RECOVERED)
 		print_trace();
 	fr_log(LOG_INFO, "tag %s: %s %s (%s)", fr->tag,
@@ -321,6 +371,7 @@ int fuse_recover_unmount(struct fuse_session *se)
 		fuse_session_unmount(se);
 		return 0;
 	}
+	fr_fork_disarm(s); /* fusermount3 below is no heir */
 	pthread_mutex_lock(&s->sock_lock);
 	if (s->sock >= 0)
 		frp_send(s->sock, &bye);
