@@ -132,6 +132,17 @@ bool fr_kattach_supported(void);
 int fr_kattach(struct fr_session *s, const struct fuse_recover *fr);
 void fr_kattach_forget(const char *tag);
 
+/* rehome.c: a new supervisor when ours dies */
+int fr_rehome_start(struct fr_session *s, const struct fuse_recover *fr);
+void fr_rehome_stop(void);
+void fr_rehome_note(uint32_t kind, uint64_t key, int fd);
+void fr_rehome_forget(uint32_t kind, uint64_t key);
+
+/* deadmount.c: a mount whose server and supervisor both died */
+void fr_mount_record(const struct fr_session *s);
+void fr_mount_unrecord(const char *tag);
+int fr_clear_dead_mount(const struct fr_session *s);
+
 /* probe.c */
 int fr_probe_init_in(const void *init_in, size_t len, struct fr_kernel *k);
 
