@@ -994,6 +994,12 @@ int fuse_recover_req_done(struct fuse_recover_store *st)
 	return tls->prev.done ? 1 : 0;
 }
 
+/* For the replay rules, which see the request but not the store. */
+bool fr_req_first_done(void)
+{
+	return tls && tls->active && tls->have_prev && tls->prev.done;
+}
+
 int fuse_recover_node_find(struct fuse_recover_store *st, uint64_t key,
 			   const void *data, fuse_ino_t *ino)
 {
