@@ -362,7 +362,11 @@ int fuse_recover_kept_files(int (*cb)(uint64_t key, int fd, void *arg),
  * Replay rules for resent non-idempotent requests.  Each takes the errno
  * the operation just failed with and says whether to answer success
  * instead (1) or to return the error (0).  They only ever say 1 for a
- * resent request (fuse_recover_req_is_resend()).
+ * resent request (fuse_recover_req_is_resend()) whose first attempt the
+ * request journal marked done: call fuse_recover_req_begin() first and
+ * fuse_recover_req_mark_done() right after the syscall succeeds.  Without
+ * a state store, or with no record of the first attempt, they say 0: the
+ * error is real.
  *
  *  - created: MKDIR, MKNOD, SYMLINK, CREATE(O_EXCL), LINK failing with
  *    EEXIST, when @name in @dirfd is of type @mode & S_IFMT, owned by
@@ -371,19 +375,19 @@ int fuse_recover_kept_files(int (*cb)(uint64_t key, int fd, void *arg),
  *    @symlink_target (SYMLINK), or being inode @link_ino (LINK).
  *  - removed: UNLINK, RMDIR failing with ENOENT.
  *  - renamed: RENAME failing with ENOENT for the source while the target
- *    exists (plain rename and RENAME_NOREPLACE).  RENAME_EXCHANGE cannot
- *    be judged from the tree: use fuse_recover_req_done().
+ *    exists (plain rename and RENAME_NOREPLACE).
  *
- * Ambiguous: an object created or removed by someone else between the
- * crash and the resend is taken as our own doing; a rename whose source
- * vanished for another reason succeeds if the target exists.
- * fuse_recover_req_mark_done() right after the syscall narrows this for any
- * operation, except for a crash between the syscall and the mark.
- * Idempotent without help: WRITE at the kernel's offset (so do not open
- * the backing file O_APPEND), SETATTR, FALLOCATE, READ, GETATTR, plain
- * SETXATTR.  passthrough_hp also answers success to a resent
- * SETXATTR(XATTR_CREATE) that finds its own value and a resent REMOVEXATTR
- * that finds no attribute.
+ * Simpler where the tree cannot help (RENAME_EXCHANGE, SETXATTR,
+ * REMOVEXATTR: the kernel caches no xattrs, so these reach the server
+ * whatever the state): if fuse_recover_req_done(), answer success without
+ * running the operation again.
+ *
+ * Remaining window: a kill between the syscall and the mark leaves the
+ * operation done but unmarked; the resent request then answers the error
+ * (EEXIST, ENOENT, ENODATA) although the operation happened -- a wrong
+ * error, never a success that did not happen.  Idempotent without help:
+ * WRITE at the kernel's offset (so do not open the backing file O_APPEND),
+ * SETATTR, FALLOCATE, READ, GETATTR.
  */
 int fuse_recover_replay_created(fuse_req_t req, int err, int dirfd,
 				const char *name, mode_t mode, uid_t uid,
