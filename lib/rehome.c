@@ -143,20 +143,17 @@ static int send_fd(int sock, uint32_t kind, uint64_t key, int fd)
 }
 
 /* Kept fds the previous server left, unless this one replaced them. */
-static int send_inherited(int sock, const struct fr_session *s)
+static unsigned int send_inherited(int sock, const struct fr_session *s)
 {
+	unsigned int sent = 0;
 	size_t i;
-	int err;
 
-	for (i = 0; i < s->nkept; i++) {
-		if (rh_find(s->kept[i].kind, s->kept[i].key))
-			continue;
-		err = send_fd(sock, s->kept[i].kind, s->kept[i].key,
-			      s->kept[i].fd);
-		if (err)
-			return err;
-	}
-	return 0;
+	for (i = 0; i < s->nkept; i++)
+		if (!rh_find(s->kept[i].kind, s->kept[i].key) &&
+		    send_fd(sock, s->kept[i].kind, s->kept[i].key,
+			    s->kept[i].fd) == 0)
+			sent++;
+	return sent;
 }
 
 /* The new supervisor starts empty: attach to it as if freshly mounted. */
@@ -194,14 +191,19 @@ static int hand_over(struct fr_session *s, int sock, unsigned int *nfds)
 	err = call(sock, &m, "the connection");
 	if (err)
 		return err;
+	/*
+	 * From here the supervisor holds the connection: leaving now would
+	 * look like our death and let another server take over while we
+	 * serve.  A refused fd costs only what it protected; keep going.
+	 */
 	pthread_mutex_lock(&rh.lock);
-	err = send_inherited(sock, s);
-	for (i = 0; !err && i < rh.nfds; i++)
-		err = send_fd(sock, rh.fds[i].kind, rh.fds[i].key,
-			      rh.fds[i].fd);
-	*nfds = rh.nfds + s->nkept;
+	*nfds = send_inherited(sock, s);
+	for (i = 0; i < rh.nfds; i++)
+		if (send_fd(sock, rh.fds[i].kind, rh.fds[i].key,
+			    rh.fds[i].fd) == 0)
+			(*nfds)++;
 	pthread_mutex_unlock(&rh.lock);
-	return err;
+	return 0;
 }
 
 /* True while the mount lives: an unmounted connection polls as POLLERR. */
