@@ -79,7 +79,7 @@ enum pt_when { PT_BEFORE, PT_AFTER };
 #define pt_hooks_init() ((void)0)
 #define pt_hook_crash(when, op, name) ((void)(when), (void)(op), (void)(name))
 #define pt_hook_state_version(v) (v)
-#define pt_hook_debug() false
+#define pt_debug(...) ((void)0)
 #define pt_hook_getxattr(req, st, ino, name, size) false
 #endif
 
@@ -448,9 +448,7 @@ static int take_pin(uint64_t key, int fd, void *arg)
 	int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 
 	(void)arg;
-	if (pt_hook_debug())
-		fprintf(stderr, "passthrough_hp: kept file of node %llx: fd %d\n",
-			(unsigned long long)key, d);
+	pt_debug("kept file of node %llx: fd %d", (unsigned long long)key, d);
 	if (d >= 0)
 		pin_add(key, d);
 	return 0;
@@ -937,9 +935,8 @@ static void drop_handle(uint64_t fh)
 		return;
 	fd_forget(fh);
 	left = fuse_recover_fh_release(pt.st, fh);
-	if (pt_hook_debug())
-		fprintf(stderr, "passthrough_hp: release fh %llx of node %llx: %d open\n",
-			(unsigned long long)fh, (unsigned long long)ino, left);
+	pt_debug("release fh %llx of node %llx: %d open",
+		 (unsigned long long)fh, (unsigned long long)ino, left);
 	if (left == 0 && pt.npins)
 		pin_drop(ino);
 }
@@ -1104,11 +1101,10 @@ static void pt_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	ssize_t n;
 
 	(void)ino;
-	if (fd < 0 && pt_hook_debug())
-		fprintf(stderr, "passthrough_hp: write fh %llx: no fd: %s (resent %d)\n",
-			(unsigned long long)fi->fh, strerror(-fd),
-			fuse_recover_req_is_resend(req));
 	if (fd < 0) {
+		pt_debug("write fh %llx: no fd: %s (resent %d)",
+			 (unsigned long long)fi->fh, strerror(-fd),
+			 fuse_recover_req_is_resend(req));
 		fuse_reply_err(req, -fd);
 		return;
 	}
@@ -1127,14 +1123,14 @@ static void pt_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 			break;
 		done += n;
 	}
-	if (done == 0 && size && pt_hook_debug())
-		fprintf(stderr, "passthrough_hp: write fh %llx fd %d: %s (resent %d)\n",
-			(unsigned long long)fi->fh, fd, strerror(errno),
-			fuse_recover_req_is_resend(req));
-	if (done == 0 && size)
+	if (done == 0 && size) {
+		pt_debug("write fh %llx fd %d: %s (resent %d)",
+			 (unsigned long long)fi->fh, fd, strerror(errno),
+			 fuse_recover_req_is_resend(req));
 		fuse_reply_err(req, errno ? errno : EIO);
-	else
+	} else {
 		fuse_reply_write(req, done);
+	}
 	free(bounce);
 }
 

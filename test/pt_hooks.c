@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,9 +59,19 @@ unsigned int pt_hook_state_version(unsigned int version)
 	return v ? (unsigned int)atoi(v) : version;
 }
 
-bool pt_hook_debug(void)
+void pt_debug(const char *fmt, ...)
 {
-	return debug;
+	int saved = errno;
+	va_list ap;
+
+	if (debug) {
+		va_start(ap, fmt);
+		fputs("passthrough_hp: ", stderr);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+		va_end(ap);
+	}
+	errno = saved;
 }
 
 bool pt_hook_getxattr(fuse_req_t req, struct fuse_recover_store *st,

@@ -27,7 +27,8 @@ enum pt_when { PT_BEFORE, PT_AFTER };
 void pt_hooks_init(void);
 void pt_hook_crash(enum pt_when when, const char *op, const char *name);
 unsigned int pt_hook_state_version(unsigned int version);
-bool pt_hook_debug(void);
+/* A log line when PASSTHROUGH_HP_DEBUG_XATTR is set; keeps errno. */
+void pt_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Answers the debug xattrs; true when it replied. */
 bool pt_hook_getxattr(fuse_req_t req, struct fuse_recover_store *st,
 		      fuse_ino_t ino, const char *name, size_t size);
