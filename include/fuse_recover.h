@@ -112,6 +112,14 @@ const char *fuse_recover_tag(const struct fuse_recover *fr);
  *    accepted, and has the kernel resend every request the dead server had
  *    read but not answered.  Returns FUSE_RECOVER_RECOVERED.  @mountpoint
  *    is only compared with the original one.
+ *  - if the tag's server and supervisor died together, the mount is dead
+ *    (ENOTCONN) and cannot be recovered: it says so, unmounts it lazily
+ *    and mounts afresh (returns 0).  It never mounts on top of a FUSE mount
+ *    the tag did not make (-EBUSY).
+ *
+ * While the server runs, a library thread watches the supervisor; if it
+ * dies, a new one is started and given the connection, clone fds, INIT and
+ * kept fds again, so the server's own death stays recoverable.
  *
  * On a kernel carrying the kernel/ patch series, a root server needs no
  * supervisor: the mount gets tag=NAME, the INIT reply negotiates
@@ -125,7 +133,8 @@ const char *fuse_recover_tag(const struct fuse_recover *fr);
  * this call or not at all: the supervisor watches the calling process.
  *
  * @return 0, FUSE_RECOVER_RECOVERED, or
- *   -EBUSY  the tag is held by a live server, or a session is attached;
+ *   -EBUSY  the tag is held by a live server, a session is attached, or
+ *           @mountpoint is a FUSE mount the tag did not make;
  *   -EPROTO the new server negotiates what the kernel did not accept
  *           (different flags, protocol, smaller max_write): start the
  *           version that matches; the mount is left untouched;
