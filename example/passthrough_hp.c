@@ -739,10 +739,11 @@ static void make_node(fuse_req_t req, const char *opname, enum mk_kind kind,
 		r = linkat(AT_FDCWD, path, pfd, name, AT_SYMLINK_FOLLOW);
 		break;
 	}
+	/* Marked before anything else: a kill in between is the window. */
 	err = r < 0 ? -errno : 0;
-	creds_pop(&c);
 	if (!err)
 		fuse_recover_req_mark_done(pt.st);
+	creds_pop(&c);
 	if (err) {
 		struct stat st;
 
@@ -852,12 +853,12 @@ static void pt_unlink_common(fuse_req_t req, fuse_ino_t parent,
 	creds_push(req, &c);
 	r = unlinkat(pfd, name, dir ? AT_REMOVEDIR : 0);
 	err = r < 0 ? errno : 0;
+	if (!err)
+		fuse_recover_req_mark_done(pt.st);
 	creds_pop(&c);
 	close(pfd);
-	if (!err) {
-		fuse_recover_req_mark_done(pt.st);
+	if (!err)
 		pt_hook_crash(PT_AFTER, opname, name);
-	}
 out:
 	fuse_reply_err(req, err);
 	fuse_recover_req_end(pt.st);
@@ -896,11 +897,11 @@ static void pt_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	creds_push(req, &c);
 	r = renameat2(pfd, name, npfd, newname, flags);
 	err = r < 0 ? errno : 0;
-	creds_pop(&c);
-	if (!err) {
+	if (!err)
 		fuse_recover_req_mark_done(pt.st);
+	creds_pop(&c);
+	if (!err)
 		pt_hook_crash(PT_AFTER, "rename", name);
-	}
 out:
 	if (pfd >= 0)
 		close(pfd);
@@ -1388,12 +1389,12 @@ static void pt_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	pt_hook_crash(PT_BEFORE, "setxattr", name);
 	creds_push(req, &c);
 	err = setxattr(path, name, value, size, flags) < 0 ? errno : 0;
+	if (!err)
+		fuse_recover_req_mark_done(pt.st);
 	creds_pop(&c);
 	close(fd);
-	if (!err) {
-		fuse_recover_req_mark_done(pt.st);
+	if (!err)
 		pt_hook_crash(PT_AFTER, "setxattr", name);
-	}
 out:
 	fuse_reply_err(req, err);
 	fuse_recover_req_end(pt.st);
@@ -1481,12 +1482,12 @@ static void pt_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	pt_hook_crash(PT_BEFORE, "removexattr", name);
 	creds_push(req, &c);
 	err = removexattr(path, name) < 0 ? errno : 0;
+	if (!err)
+		fuse_recover_req_mark_done(pt.st);
 	creds_pop(&c);
 	close(fd);
-	if (!err) {
-		fuse_recover_req_mark_done(pt.st);
+	if (!err)
 		pt_hook_crash(PT_AFTER, "removexattr", name);
-	}
 out:
 	fuse_reply_err(req, err);
 	fuse_recover_req_end(pt.st);

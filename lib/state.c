@@ -33,6 +33,12 @@
 #define ST_LAYOUT 1
 #define ST_HDR_SIZE 4096
 #define ST_JOURNAL 256		/* records: most threads at a time */
+/*
+ * A record whose request is never resent (answered just before the kill)
+ * is dropped after this many takeovers; one whose resend has not been
+ * handled yet (the next server died first too) survives them.
+ */
+#define ST_LEFT_MAX_AGE 8
 #define ST_DEF_NODES (1ULL << 22)
 #define ST_DEF_HANDLES (1ULL << 20)
 #define ST_MAX_CHAIN 100000	/* longer means a damaged chain */
@@ -94,7 +100,7 @@ struct st_jrec {
 	_Atomic uint32_t done;
 	_Atomic uint64_t fh;
 	_Atomic uint64_t ino[FUSE_RECOVER_REQ_NODES_MAX];
-	uint64_t pad[1];
+	uint64_t age;		/* takeovers it survived unclaimed */
 };
 
 /* A journal record left by the previous server, kept here until used. */
@@ -104,6 +110,7 @@ struct st_left {
 	uint32_t done;
 	uint64_t fh;
 	uint64_t ino[FUSE_RECOVER_REQ_NODES_MAX];
+	uint32_t slot;		/* its record, reserved until claimed */
 };
 
 struct slot_list {
@@ -267,9 +274,10 @@ static void thread_gone(void *arg)
 }
 
 /*
- * Journal records of the dead server are copied out and the shared ones
- * cleared: the copies are matched against resent requests.  A crash right
- * after clearing only loses the chance to correct a count (too high).
+ * Journal records of the dead server are copied out to be matched against
+ * resent requests.  The shared ones stay, their slots reserved, until the
+ * resent request claims them: if this server dies too before handling it,
+ * the next one must still find what the first attempt did.
  */
 static int take_journal(struct fuse_recover_store *st)
 {
@@ -286,6 +294,13 @@ static int take_journal(struct fuse_recover_store *st)
 		l->unique = atomic_load(&j->unique);
 		if (!l->unique)
 			continue;
+		if (j->age >= ST_LEFT_MAX_AGE) {
+			atomic_store(&j->unique, 0);
+			continue;
+		}
+		j->age++;
+		l->slot = i;
+		st->jused[i] = true;
 		l->n = atomic_load(&j->n);
 		if (l->n > FUSE_RECOVER_REQ_NODES_MAX)
 			l->n = FUSE_RECOVER_REQ_NODES_MAX;
@@ -296,8 +311,6 @@ static int take_journal(struct fuse_recover_store *st)
 		n++;
 	}
 	st->nleft = n;
-	for (i = 0; i < ST_JOURNAL; i++)
-		atomic_store(&st->journal[i].unique, 0);
 	return 0;
 }
 
@@ -927,6 +940,7 @@ int fuse_recover_req_begin(struct fuse_recover_store *st, fuse_req_t req)
 	bool resend;
 	size_t i;
 	int ret = 0;
+	int old_slot = -1;
 
 	if (!st->shared || req_unique(req, &unique, &resend) < 0)
 		return 0;
@@ -939,6 +953,7 @@ int fuse_recover_req_begin(struct fuse_recover_store *st, fuse_req_t req)
 		for (i = 0; i < st->nleft; i++) {
 			if (st->left[i].unique == unique) {
 				t->prev = st->left[i];
+				old_slot = t->prev.slot;
 				st->left[i] = st->left[--st->nleft];
 				t->have_prev = true;
 				ret = 1;
@@ -950,9 +965,21 @@ int fuse_recover_req_begin(struct fuse_recover_store *st, fuse_req_t req)
 	j = &st->journal[t->slot];
 	atomic_store(&j->unique, 0);
 	atomic_store(&j->n, 0);
-	atomic_store(&j->done, 0);
+	/*
+	 * Done stays done: this attempt may die too, and the one after it
+	 * must still know the operation happened.
+	 */
+	atomic_store(&j->done, t->have_prev && t->prev.done);
 	atomic_store(&j->fh, 0);
+	j->age = 0;
 	atomic_store_explicit(&j->unique, unique, memory_order_release);
+	if (old_slot >= 0) {
+		/* Only now: a kill before this leaves one of the two. */
+		pthread_mutex_lock(&st->lock);
+		atomic_store(&st->journal[old_slot].unique, 0);
+		st->jused[old_slot] = false;
+		pthread_mutex_unlock(&st->lock);
+	}
 	t->active = true;
 	return ret;
 }
