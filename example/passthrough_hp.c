@@ -473,6 +473,7 @@ static void pt_init(void *userdata, struct fuse_conn_info *conn)
 	if (pt.st)
 		return;
 	err = fuse_recover_store_open(&cfg, &pt.st);
+	pt_hook_crash(PT_AFTER, "init", NULL);
 	if (err >= 0) {
 		pt.recovered = err == FUSE_RECOVER_RECOVERED;
 		err = fuse_recover_store_root(pt.st, &pt.root_id);
@@ -725,6 +726,7 @@ static void make_node(fuse_req_t req, const char *opname, enum mk_kind kind,
 	}
 	pt_hook_crash(PT_BEFORE, opname, name);
 	creds_push(req, &c);
+	fuse_recover_req_mark_started(pt.st);
 	switch (kind) {
 	case MK_NOD:
 		r = mknodat(pfd, name, mode, rdev);
@@ -830,7 +832,8 @@ static void pin_victim(int dirfd, const char *name)
 /*
  * UNLINK and RMDIR.  A resent request whose first attempt removed the name
  * (journal marked right after the syscall) is not run again: the name may
- * be someone else's new file by now.  Otherwise it runs as any request.
+ * be someone else's new file by now.  Otherwise it runs as any request; only
+ * if the first attempt died inside the syscall does ENOENT mean "done".
  */
 static void pt_unlink_common(fuse_req_t req, fuse_ino_t parent,
 			     const char *name, bool dir)
@@ -840,6 +843,7 @@ static void pt_unlink_common(fuse_req_t req, fuse_ino_t parent,
 	int pfd, r, err = 0;
 
 	fuse_recover_req_begin(pt.st, req);
+	pt_hook_crash(PT_BEFORE, opname, name);
 	if (fuse_recover_req_done(pt.st))
 		goto out;
 	pfd = node_fd(parent);
@@ -849,14 +853,17 @@ static void pt_unlink_common(fuse_req_t req, fuse_ino_t parent,
 	}
 	if (!dir)
 		pin_victim(pfd, name);
-	pt_hook_crash(PT_BEFORE, opname, name);
 	creds_push(req, &c);
+	fuse_recover_req_mark_started(pt.st);
 	r = unlinkat(pfd, name, dir ? AT_REMOVEDIR : 0);
 	err = r < 0 ? errno : 0;
 	if (!err)
 		fuse_recover_req_mark_done(pt.st);
 	creds_pop(&c);
 	close(pfd);
+	/* Killed inside the syscall the first time: the tree tells. */
+	if (err && fuse_recover_replay_removed(req, err) == 1)
+		err = 0;
 	if (!err)
 		pt_hook_crash(PT_AFTER, opname, name);
 out:
@@ -888,18 +895,22 @@ static void pt_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		err = pfd < 0 ? -pfd : -npfd;
 		goto out;
 	}
+	pt_hook_crash(PT_BEFORE, "rename", name);
 	/* Done by the first attempt: doing it again would undo or clobber. */
 	if (fuse_recover_req_done(pt.st))
 		goto out;
 	if (!(flags & RENAME_EXCHANGE))
 		pin_victim(npfd, newname);
-	pt_hook_crash(PT_BEFORE, "rename", name);
 	creds_push(req, &c);
+	fuse_recover_req_mark_started(pt.st);
 	r = renameat2(pfd, name, npfd, newname, flags);
 	err = r < 0 ? errno : 0;
 	if (!err)
 		fuse_recover_req_mark_done(pt.st);
 	creds_pop(&c);
+	if (err && !(flags & RENAME_EXCHANGE) &&
+	    fuse_recover_replay_renamed(req, err, npfd, newname) == 1)
+		err = 0;
 	if (!err)
 		pt_hook_crash(PT_AFTER, "rename", name);
 out:
@@ -991,6 +1002,7 @@ static void pt_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	flags = (fi->flags & ~(O_NOCTTY | O_APPEND)) | O_CREAT | O_CLOEXEC;
 	pt_hook_crash(PT_BEFORE, "create", name);
 	creds_push(req, &c);
+	fuse_recover_req_mark_started(pt.st);
 	fd = openat(pfd, name, flags, mode);
 	if (fd >= 0)
 		fuse_recover_req_mark_done(pt.st);
@@ -1364,11 +1376,27 @@ static void pt_statfs(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_statfs(req, &sv);
 }
 
+static bool same_xattr(const char *path, const char *name, const char *value,
+		       size_t size)
+{
+	char *buf = malloc(size + 1);
+	ssize_t n;
+	bool same;
+
+	if (!buf)
+		return false;
+	n = getxattr(path, name, buf, size + 1);
+	same = n == (ssize_t)size && memcmp(buf, value, size) == 0;
+	free(buf);
+	return same;
+}
+
 /*
  * SETXATTR and REMOVEXATTR: the kernel caches no xattrs, so these reach us
  * whatever the attribute's state and "already done?" cannot be read from
- * the file.  Only the journal can say the first attempt did it.  They go
- * through the /proc path: O_PATH fds refuse f*xattr().
+ * the file.  Only the journal can say the first attempt did it; if that
+ * attempt died inside its syscall, what the attribute looks like decides.
+ * They go through the /proc path: O_PATH fds refuse f*xattr().
  */
 static void pt_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
@@ -1378,6 +1406,7 @@ static void pt_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	int fd, err = 0;
 
 	fuse_recover_req_begin(pt.st, req);
+	pt_hook_crash(PT_BEFORE, "setxattr", name);
 	if (fuse_recover_req_done(pt.st))
 		goto out;
 	fd = node_fd(ino);
@@ -1386,12 +1415,17 @@ static void pt_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		goto out;
 	}
 	proc_path(path, fd);
-	pt_hook_crash(PT_BEFORE, "setxattr", name);
 	creds_push(req, &c);
+	fuse_recover_req_mark_started(pt.st);
 	err = setxattr(path, name, value, size, flags) < 0 ? errno : 0;
 	if (!err)
 		fuse_recover_req_mark_done(pt.st);
 	creds_pop(&c);
+	/* Killed inside the syscall the first time: our value tells. */
+	if (err == EEXIST && (flags & XATTR_CREATE) &&
+	    fuse_recover_req_maybe_done(pt.st) &&
+	    same_xattr(path, name, value, size))
+		err = 0;
 	close(fd);
 	if (!err)
 		pt_hook_crash(PT_AFTER, "setxattr", name);
@@ -1471,6 +1505,7 @@ static void pt_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	int fd, err = 0;
 
 	fuse_recover_req_begin(pt.st, req);
+	pt_hook_crash(PT_BEFORE, "removexattr", name);
 	if (fuse_recover_req_done(pt.st))
 		goto out;
 	fd = node_fd(ino);
@@ -1479,12 +1514,14 @@ static void pt_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		goto out;
 	}
 	proc_path(path, fd);
-	pt_hook_crash(PT_BEFORE, "removexattr", name);
 	creds_push(req, &c);
+	fuse_recover_req_mark_started(pt.st);
 	err = removexattr(path, name) < 0 ? errno : 0;
 	if (!err)
 		fuse_recover_req_mark_done(pt.st);
 	creds_pop(&c);
+	if (err == ENODATA && fuse_recover_req_maybe_done(pt.st))
+		err = 0;
 	close(fd);
 	if (!err)
 		pt_hook_crash(PT_AFTER, "removexattr", name);

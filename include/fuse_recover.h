@@ -287,11 +287,25 @@ int fuse_recover_store_root(struct fuse_recover_store *st, const void *data);
 int fuse_recover_req_begin(struct fuse_recover_store *st, fuse_req_t req);
 void fuse_recover_req_end(struct fuse_recover_store *st);
 
+/**
+ * Mark the current request's operation as started: call it right before
+ * the syscall that performs it.  A first attempt killed after this but
+ * before fuse_recover_req_mark_done() died inside the syscall (SIGKILL is
+ * taken when a syscall returns), so it may or may not have performed it.
+ */
+void fuse_recover_req_mark_started(struct fuse_recover_store *st);
+
 /** Mark the current request's operation done (right after the syscall). */
 void fuse_recover_req_mark_done(struct fuse_recover_store *st);
 
 /** 1 if the first attempt of this resent request had marked it done. */
 int fuse_recover_req_done(struct fuse_recover_store *st);
+
+/**
+ * 1 if the first attempt of this resent request had started but not
+ * marked done its operation: only the tree can tell whether it happened.
+ */
+int fuse_recover_req_maybe_done(struct fuse_recover_store *st);
 
 /**
  * Find the node with identity @data (and hash @key), or create it, and add
@@ -372,10 +386,12 @@ int fuse_recover_kept_files(int (*cb)(uint64_t key, int fd, void *arg),
  * the operation just failed with and says whether to answer success
  * instead (1) or to return the error (0).  They only ever say 1 for a
  * resent request (fuse_recover_req_is_resend()) whose first attempt the
- * request journal marked done: call fuse_recover_req_begin() first and
- * fuse_recover_req_mark_done() right after the syscall succeeds.  Without
- * a state store, or with no record of the first attempt, they say 0: the
- * error is real.
+ * request journal marked done, or marked started but not done (it died
+ * inside the syscall): call fuse_recover_req_begin() first,
+ * fuse_recover_req_mark_started() right before the syscall and
+ * fuse_recover_req_mark_done() right after it succeeds.  Without a state
+ * store, with no record of the first attempt, or when it never reached the
+ * syscall, they say 0: the error is real.
  *
  *  - created: MKDIR, MKNOD, SYMLINK, CREATE(O_EXCL), LINK failing with
  *    EEXIST, when @name in @dirfd is of type @mode & S_IFMT, owned by
@@ -386,15 +402,16 @@ int fuse_recover_kept_files(int (*cb)(uint64_t key, int fd, void *arg),
  *  - renamed: RENAME failing with ENOENT for the source while the target
  *    exists (plain rename and RENAME_NOREPLACE).
  *
- * Simpler where the tree cannot help (RENAME_EXCHANGE, SETXATTR,
- * REMOVEXATTR: the kernel caches no xattrs, so these reach the server
- * whatever the state): if fuse_recover_req_done(), answer success without
- * running the operation again.
+ * Simpler, and needed where the tree cannot help (RENAME_EXCHANGE,
+ * SETXATTR, REMOVEXATTR: the kernel caches no xattrs, so these reach the
+ * server whatever the state): if fuse_recover_req_done(), answer success
+ * without running the operation again; fuse_recover_req_maybe_done() says
+ * the first attempt died inside the syscall.
  *
- * Remaining window: a kill between the syscall and the mark leaves the
- * operation done but unmarked; the resent request then answers the error
- * (EEXIST, ENOENT, ENODATA) although the operation happened -- a wrong
- * error, never a success that did not happen.  Idempotent without help:
+ * Remaining window: a first attempt killed inside its syscall (between
+ * the two marks) may or may not have performed it; only then does the tree
+ * decide, with its ambiguity: a change someone else made to the same name
+ * in that moment is taken as ours.  Idempotent without help:
  * WRITE at the kernel's offset (so do not open the backing file O_APPEND),
  * SETATTR, FALLOCATE, READ, GETATTR.
  */

@@ -143,8 +143,9 @@ void fr_mount_record(const struct fr_session *s);
 void fr_mount_unrecord(const char *tag);
 int fr_clear_dead_mount(const struct fr_session *s);
 
-/* state.c: the journal says this thread's resent request was done */
-bool fr_req_first_done(void);
+/* state.c: the journal says this thread's resent request was done, or
+ * its first attempt died inside the syscall */
+bool fr_req_first_may_have_done(void);
 
 /* probe.c */
 int fr_probe_init_in(const void *init_in, size_t len, struct fr_kernel *k);

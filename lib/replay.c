@@ -8,7 +8,9 @@
  * (or from the state having been so all along), so a rule turns an error
  * into success only when the request journal says the first attempt
  * performed the operation (fuse_recover_req_mark_done() right after the
- * syscall), and then also checks that the tree agrees.
+ * syscall) or died inside its syscall (fuse_recover_req_mark_started()
+ * right before it, no mark after), and then also checks that the tree
+ * agrees.  A first attempt that never reached the syscall gets its error.
  */
 #include "fuse_recover_i.h"
 
@@ -22,7 +24,7 @@
 
 static bool resent(fuse_req_t req)
 {
-	return fuse_recover_req_is_resend(req) == 1 && fr_req_first_done();
+	return fuse_recover_req_is_resend(req) == 1 && fr_req_first_may_have_done();
 }
 
 static bool same_link_target(int dirfd, const char *name, const char *target)

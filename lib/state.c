@@ -38,7 +38,7 @@
  * is dropped after this many takeovers; one whose resend has not been
  * handled yet (the next server died first too) survives them.
  */
-#define ST_LEFT_MAX_AGE 8
+#define ST_LEFT_MAX_AGE 64
 #define ST_DEF_NODES (1ULL << 22)
 #define ST_DEF_HANDLES (1ULL << 20)
 #define ST_MAX_CHAIN 100000	/* longer means a damaged chain */
@@ -93,11 +93,19 @@ struct st_handle {
 	uint64_t spare;
 };
 
+/*
+ * How far a request's operation got.  STARTED without DONE: the server
+ * died inside the syscall (a SIGKILL is taken when it returns), so it may
+ * or may not have happened.
+ */
+#define JR_STARTED 1u
+#define JR_DONE 2u
+
 /* What one request has taken so far; unique 0 means unused. */
 struct st_jrec {
 	_Atomic uint64_t unique;
 	_Atomic uint32_t n;
-	_Atomic uint32_t done;
+	_Atomic uint32_t done;	/* JR_* */
 	_Atomic uint64_t fh;
 	_Atomic uint64_t ino[FUSE_RECOVER_REQ_NODES_MAX];
 	uint64_t age;		/* takeovers it survived unclaimed */
@@ -969,7 +977,7 @@ int fuse_recover_req_begin(struct fuse_recover_store *st, fuse_req_t req)
 	 * Done stays done: this attempt may die too, and the one after it
 	 * must still know the operation happened.
 	 */
-	atomic_store(&j->done, t->have_prev && t->prev.done);
+	atomic_store(&j->done, t->have_prev ? t->prev.done : 0);
 	atomic_store(&j->fh, 0);
 	j->age = 0;
 	atomic_store_explicit(&j->unique, unique, memory_order_release);
@@ -1006,25 +1014,43 @@ void fuse_recover_req_end(struct fuse_recover_store *st)
 	t->have_prev = false;
 }
 
+void fuse_recover_req_mark_started(struct fuse_recover_store *st)
+{
+	struct st_jrec *j = cur_rec(st);
+
+	if (j)
+		atomic_fetch_or(&j->done, JR_STARTED);
+}
+
 void fuse_recover_req_mark_done(struct fuse_recover_store *st)
 {
 	struct st_jrec *j = cur_rec(st);
 
 	if (j)
-		atomic_store(&j->done, 1);
+		atomic_fetch_or(&j->done, JR_STARTED | JR_DONE);
+}
+
+static uint32_t first_attempt(struct fuse_recover_store *st)
+{
+	if (!tls || tls->st != st || !tls->active || !tls->have_prev)
+		return 0;
+	return tls->prev.done;
 }
 
 int fuse_recover_req_done(struct fuse_recover_store *st)
 {
-	if (!tls || tls->st != st || !tls->active || !tls->have_prev)
-		return 0;
-	return tls->prev.done ? 1 : 0;
+	return (first_attempt(st) & JR_DONE) ? 1 : 0;
+}
+
+int fuse_recover_req_maybe_done(struct fuse_recover_store *st)
+{
+	return first_attempt(st) == JR_STARTED;
 }
 
 /* For the replay rules, which see the request but not the store. */
-bool fr_req_first_done(void)
+bool fr_req_first_may_have_done(void)
 {
-	return tls && tls->active && tls->have_prev && tls->prev.done;
+	return tls && first_attempt(tls->st);
 }
 
 int fuse_recover_node_find(struct fuse_recover_store *st, uint64_t key,

@@ -7,9 +7,12 @@
  *   PASSTHROUGH_HP_CRASH_AFTER=OP[:NAME]   SIGKILL after performing OP on
  *       NAME (mkdir, unlink, rename, lookup, create, open, setxattr, ...),
  *       before replying: the resent request finds it done.
+ *       OP "init": right after opening the state store during a takeover,
+ *       before any resent request is handled.
  *   PASSTHROUGH_HP_CRASH_BEFORE=OP[:NAME]  SIGKILL after the request was
- *       journalled but before the syscall: the resent request finds it
- *       not done.
+ *       journalled but before the syscall (for a resent request: after it
+ *       claimed its first attempt's record): the resent request finds it
+ *       not done, or a third server must still find it done.
  *   PASSTHROUGH_HP_STATE_VERSION=N  claim another state layout version.
  *   PASSTHROUGH_HP_DEBUG_XATTR=1  getxattr "trusted.pthp.nlookup" and
  *       "trusted.pthp.opens" return the node's lookup count and open
