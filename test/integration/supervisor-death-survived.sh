@@ -52,6 +52,9 @@ fi
 	echo "$n $errs" >"$T/stat.out"
 ) &
 looper=$!
+# Our background loops end before lib.sh's cleanup removes $T.
+trap 'rc=$?; set +e; kill $looper ${holder:-} 2>/dev/null
+	wait $looper ${holder:-} 2>/dev/null; (exit $rc); cleanup' EXIT
 sleep 0.3
 
 new_supervisor() {
@@ -60,14 +63,15 @@ new_supervisor() {
 	[ -n "$p" ] && [ "$p" != "$old" ]
 }
 handovers() { grep -c "a new supervisor holds connection" "$SERVER_LOG" || true; }
+handed_over() { [ "$(handovers)" -ge "$1" ]; }
 # Twice: the server must keep watching the supervisor it started.
 for round in 1 2; do
 	old=$(supervisor_pids $tag)
 	[ -n "$old" ] || fail "no supervisor"
 	kill -KILL $old
 	wait_until 10 new_supervisor || fail "no new supervisor after the old one died"
-	wait_until 10 test "$(handovers)" = $round ||
-		fail "server did not hand over: $(cat "$SERVER_LOG")"
+	wait_until 10 handed_over $round ||
+		fail "server did not hand over ($(handovers) handovers): $(cat "$SERVER_LOG")"
 	log "server handed its connection to supervisor $(supervisor_pids $tag)"
 	sleep 0.3
 done
