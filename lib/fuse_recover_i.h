@@ -170,6 +170,21 @@ void fr_kattach_forget(const char *tag);
 void fr_fork_arm(struct fr_session *s);
 void fr_fork_disarm(struct fr_session *s);
 
+/* rehome.c: a new supervisor when ours dies */
+int fr_rehome_start(struct fr_session *s, const struct fuse_recover *fr);
+void fr_rehome_stop(void);
+void fr_rehome_note(uint32_t kind, uint64_t key, int fd);
+void fr_rehome_forget(uint32_t kind, uint64_t key);
+
+/* deadmount.c: a mount whose server and supervisor both died */
+void fr_mount_record(const struct fr_session *s);
+void fr_mount_unrecord(const char *tag);
+int fr_clear_dead_mount(const struct fr_session *s);
+
+/* state.c: the journal says this thread's resent request was done, or
+ * its first attempt died inside the syscall */
+bool fr_req_first_may_have_done(void);
+
 /* probe.c */
 int fr_probe_init_in(const void *init_in, size_t len, struct fr_kernel *k);
 

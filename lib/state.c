@@ -225,9 +225,10 @@ static void thread_gone(void *arg)
 }
 
 /*
- * Journal records of the dead server are copied out and the shared ones
- * cleared: the copies are matched against resent requests.  A crash right
- * after clearing only loses the chance to correct a count (too high).
+ * Journal records of the dead server are copied out to be matched against
+ * resent requests.  The shared ones stay, their slots reserved, until the
+ * resent request claims them: if this server dies too before handling it,
+ * the next one must still find what the first attempt did.
  */
 static int take_journal(struct fuse_recover_store *st)
 {
@@ -244,6 +245,13 @@ static int take_journal(struct fuse_recover_store *st)
 		l->unique = atomic_load(&j->unique);
 		if (!l->unique)
 			continue;
+		if (j->age >= ST_LEFT_MAX_AGE) {
+			atomic_store(&j->unique, 0);
+			continue;
+		}
+		j->age++;
+		l->slot = i;
+		st->jused[i] = true;
 		l->n = atomic_load(&j->n);
 		if (l->n > FUSE_RECOVER_REQ_NODES_MAX)
 			l->n = FUSE_RECOVER_REQ_NODES_MAX;
@@ -254,8 +262,6 @@ static int take_journal(struct fuse_recover_store *st)
 		n++;
 	}
 	st->nleft = n;
-	for (i = 0; i < ST_JOURNAL; i++)
-		atomic_store(&st->journal[i].unique, 0);
 	return 0;
 }
 
@@ -930,6 +936,7 @@ int fuse_recover_req_begin(struct fuse_recover_store *st, fuse_req_t req)
 	bool resend;
 	size_t i;
 	int ret = 0;
+	int old_slot = -1;
 
 	if (!st->shared || req_unique(req, &unique, &resend) < 0)
 		return 0;
@@ -942,6 +949,7 @@ int fuse_recover_req_begin(struct fuse_recover_store *st, fuse_req_t req)
 		for (i = 0; i < st->nleft; i++) {
 			if (st->left[i].unique == unique) {
 				t->prev = st->left[i];
+				old_slot = t->prev.slot;
 				st->left[i] = st->left[--st->nleft];
 				t->have_prev = true;
 				ret = 1;
@@ -953,9 +961,21 @@ int fuse_recover_req_begin(struct fuse_recover_store *st, fuse_req_t req)
 	j = &st->journal[t->slot];
 	atomic_store(&j->unique, 0);
 	atomic_store(&j->n, 0);
-	atomic_store(&j->done, 0);
+	/*
+	 * Done stays done: this attempt may die too, and the one after it
+	 * must still know the operation happened.
+	 */
+	atomic_store(&j->done, t->have_prev ? t->prev.done : 0);
 	atomic_store(&j->fh, 0);
+	j->age = 0;
 	atomic_store_explicit(&j->unique, unique, memory_order_release);
+	if (old_slot >= 0) {
+		/* Only now: a kill before this leaves one of the two. */
+		pthread_mutex_lock(&st->lock);
+		atomic_store(&st->journal[old_slot].unique, 0);
+		st->jused[old_slot] = false;
+		pthread_mutex_unlock(&st->lock);
+	}
 	t->active = true;
 	return ret;
 }
@@ -982,19 +1002,43 @@ void fuse_recover_req_end(struct fuse_recover_store *st)
 	t->have_prev = false;
 }
 
+void fuse_recover_req_mark_started(struct fuse_recover_store *st)
+{
+	struct st_jrec *j = cur_rec(st);
+
+	if (j)
+		atomic_fetch_or(&j->done, JR_STARTED);
+}
+
 void fuse_recover_req_mark_done(struct fuse_recover_store *st)
 {
 	struct st_jrec *j = cur_rec(st);
 
 	if (j)
-		atomic_store(&j->done, 1);
+		atomic_fetch_or(&j->done, JR_STARTED | JR_DONE);
+}
+
+static uint32_t first_attempt(struct fuse_recover_store *st)
+{
+	if (!tls || tls->st != st || !tls->active || !tls->have_prev)
+		return 0;
+	return tls->prev.done;
 }
 
 int fuse_recover_req_done(struct fuse_recover_store *st)
 {
-	if (!tls || tls->st != st || !tls->active || !tls->have_prev)
-		return 0;
-	return tls->prev.done ? 1 : 0;
+	return (first_attempt(st) & JR_DONE) ? 1 : 0;
+}
+
+int fuse_recover_req_maybe_done(struct fuse_recover_store *st)
+{
+	return first_attempt(st) == JR_STARTED;
+}
+
+/* For the replay rules, which see the request but not the store. */
+bool fr_req_first_may_have_done(void)
+{
+	return tls && first_attempt(tls->st);
 }
 
 int fuse_recover_node_find(struct fuse_recover_store *st, uint64_t key,

@@ -17,6 +17,12 @@
 #define ST_LAYOUT 1
 #define ST_HDR_SIZE 4096
 #define ST_JOURNAL 256		/* records: most threads at a time */
+/*
+ * A record whose request is never resent (answered just before the kill)
+ * is dropped after this many takeovers; one whose resend has not been
+ * handled yet (the next server died first too) survives them.
+ */
+#define ST_LEFT_MAX_AGE 64
 #define ST_DEF_NODES (1ULL << 22)
 #define ST_DEF_HANDLES (1ULL << 20)
 #define ST_MAX_CHAIN 100000	/* longer means a damaged chain */
@@ -71,14 +77,22 @@ struct st_handle {
 	uint64_t spare;
 };
 
+/*
+ * How far a request's operation got.  STARTED without DONE: the server
+ * died inside the syscall (a SIGKILL is taken when it returns), so it may
+ * or may not have happened.
+ */
+#define JR_STARTED 1u
+#define JR_DONE 2u
+
 /* What one request has taken so far; unique 0 means unused. */
 struct st_jrec {
 	_Atomic uint64_t unique;
 	_Atomic uint32_t n;
-	_Atomic uint32_t done;
+	_Atomic uint32_t done;	/* JR_* */
 	_Atomic uint64_t fh;
 	_Atomic uint64_t ino[FUSE_RECOVER_REQ_NODES_MAX];
-	uint64_t pad[1];
+	uint64_t age;		/* takeovers it survived unclaimed */
 };
 
 /* A journal record left by the previous server, kept here until used. */
@@ -88,6 +102,7 @@ struct st_left {
 	uint32_t done;
 	uint64_t fh;
 	uint64_t ino[FUSE_RECOVER_REQ_NODES_MAX];
+	uint32_t slot;		/* its record, reserved until claimed */
 };
 
 static inline uint64_t fnv1a(const void *p, size_t len)
