@@ -214,7 +214,10 @@ static int spawn_supervisor(const struct fuse_recover *fr, int lock_fd)
 		       S_ISSOCK(st.st_mode);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
+	fr_fork_own(true);	/* in the child too: it forks again */
 	pid = fork();
+	if (pid != 0)
+		fr_fork_own(false);
 	if (pid < 0) {
 		int err = -errno;
 

@@ -44,12 +44,22 @@
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 static struct fr_session *armed;	/* attached and recoverable */
 static struct fr_session *forking;	/* its sock_lock is held */
+/*
+ * The library's own forks (starting a supervisor, from a thread that may
+ * hold sock_lock) make no heir and must not wait for that lock.
+ */
+static __thread bool own_fork;
+
+void fr_fork_own(bool on)
+{
+	own_fork = on;
+}
 
 static void fork_prepare(void)
 {
 	struct fr_session *s = __atomic_load_n(&armed, __ATOMIC_ACQUIRE);
 
-	if (!s)
+	if (!s || own_fork)
 		return;
 	pthread_mutex_lock(&s->sock_lock);
 	forking = s;

@@ -169,6 +169,7 @@ void fr_kattach_forget(const char *tag);
 /* fork.c: a forked child of the server tells the supervisor about itself */
 void fr_fork_arm(struct fr_session *s);
 void fr_fork_disarm(struct fr_session *s);
+void fr_fork_own(bool on);
 
 /* rehome.c: a new supervisor when ours dies */
 int fr_rehome_start(struct fr_session *s, const struct fuse_recover *fr);
