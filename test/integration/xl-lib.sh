@@ -17,15 +17,21 @@ PTEX=$BUILD/test/pt_exerciser
 XL_TAG=${XL_TAG:-xl}
 XL_VARIANT=${1:-ptrfs-mt}
 [ $# -gt 0 ] && shift
-# Caches off unless a test wants them: every access must reach the server.
+# Dentries cached long, attributes not at all: path walks use the node
+# ids the kernel already has (a dead server's, after a kill) and every stat
+# reaches the server with one of them.
+XL_ENTRY_TIMEOUT=${XL_ENTRY_TIMEOUT:-3600}
+XL_ATTR_TIMEOUT=${XL_ATTR_TIMEOUT:-0}
 XL_OPTS="tag=$XL_TAG,recover_restarts=1000000,allow_other"
+XL_OPTS+=",entry_timeout=$XL_ENTRY_TIMEOUT,attr_timeout=$XL_ATTR_TIMEOUT"
+PTRFS=$BUILD/test/servers/ptrfs
 case $XL_VARIANT in
-ptrfs-mt) XL_CMD=("$BUILD/test/servers/ptrfs" -f -o "$XL_OPTS,timeout=0") ;;
-ptrfs-st) XL_CMD=("$BUILD/test/servers/ptrfs" -f -s -o "$XL_OPTS,timeout=0") ;;
-ptrfs-clone) XL_CMD=("$BUILD/test/servers/ptrfs" -f -o "$XL_OPTS,timeout=0,clone_fd") ;;
-ptrfs-wb) XL_CMD=("$BUILD/test/servers/ptrfs" -f -o "$XL_OPTS,timeout=0,writeback") ;;
-ptrfs-poison) XL_CMD=("$BUILD/test/servers/ptrfs-poison" -f -o "$XL_OPTS,timeout=0") ;;
-hlfs) XL_CMD=("$BUILD/test/servers/hlfs" -f -o "$XL_OPTS") ;;
+ptrfs-mt) XL_CMD=("$PTRFS" -f -o "$XL_OPTS") ;;
+ptrfs-st) XL_CMD=("$PTRFS" -f -s -o "$XL_OPTS") ;;
+ptrfs-clone) XL_CMD=("$PTRFS" -f -o "$XL_OPTS,clone_fd") ;;
+ptrfs-wb) XL_CMD=("$PTRFS" -f -o "$XL_OPTS,writeback") ;;
+ptrfs-poison) XL_CMD=("$PTRFS-poison" -f -o "$XL_OPTS") ;;
+hlfs) XL_CMD=("$BUILD/test/servers/hlfs" -f -o "$XL_OPTS,negative_timeout=0") ;;
 *) fail "unknown server variant $XL_VARIANT" ;;
 esac
 XL_CMD+=(-o "source=$SRC" "$MNT")

@@ -46,11 +46,11 @@ static const char *rel(const char *path)
 
 static void *hl_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
-	/* Like passthrough.c: the backing inode numbers, no caching. */
+	/*
+	 * Like passthrough.c: the backing inode numbers.  Caching is left to
+	 * the command line (-o entry_timeout=, attr_timeout=).
+	 */
 	cfg->use_ino = 1;
-	cfg->entry_timeout = 0;
-	cfg->attr_timeout = 0;
-	cfg->negative_timeout = 0;
 	return NULL;
 }
 

@@ -7,6 +7,7 @@
  *   ptrfs [options] -o source=DIR MOUNTPOINT
  *	-o writeback	turn on the kernel's writeback cache
  *	-o timeout=S	entry and attribute timeout (default 1.0)
+ *	-o entry_timeout=S, -o attr_timeout=S  each one on its own
  *	-s / --single	single-threaded loop (default multi-threaded)
  *	-o clone_fd	one /dev/fuse fd per thread
  *
@@ -65,12 +66,14 @@ struct dirp {
 static struct {
 	pthread_mutex_t lock;
 	struct inode root;
-	double timeout;
+	double entry_timeout;
+	double attr_timeout;
 	int writeback;
 	char *source;
 } ptrfs = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
-	.timeout = 1.0,
+	.entry_timeout = 1.0,
+	.attr_timeout = 1.0,
 };
 
 static struct inode *to_inode(fuse_ino_t ino)
@@ -114,7 +117,7 @@ static void ptrfs_getattr(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, errno);
 		return;
 	}
-	fuse_reply_attr(req, &st, ptrfs.timeout);
+	fuse_reply_attr(req, &st, ptrfs.attr_timeout);
 }
 
 /* Find or make the inode of @name in @parent; fills @e. */
@@ -125,8 +128,8 @@ static int do_lookup(fuse_ino_t parent, const char *name,
 	int fd, err;
 
 	memset(e, 0, sizeof(*e));
-	e->attr_timeout = ptrfs.timeout;
-	e->entry_timeout = ptrfs.timeout;
+	e->attr_timeout = ptrfs.attr_timeout;
+	e->entry_timeout = ptrfs.entry_timeout;
 	fd = openat(inode_fd(parent), name, O_PATH | O_NOFOLLOW);
 	if (fd < 0)
 		return errno;
@@ -636,12 +639,16 @@ static const struct fuse_lowlevel_ops ptrfs_ops = {
 struct ptrfs_opts {
 	char *source;
 	char *timeout;
+	char *entry_timeout;
+	char *attr_timeout;
 	int writeback;
 };
 
 static const struct fuse_opt ptrfs_opt_spec[] = {
 	{ "source=%s", offsetof(struct ptrfs_opts, source), 0 },
 	{ "timeout=%s", offsetof(struct ptrfs_opts, timeout), 0 },
+	{ "entry_timeout=%s", offsetof(struct ptrfs_opts, entry_timeout), 0 },
+	{ "attr_timeout=%s", offsetof(struct ptrfs_opts, attr_timeout), 0 },
 	{ "writeback", offsetof(struct ptrfs_opts, writeback), 1 },
 	FUSE_OPT_END
 };
@@ -674,6 +681,20 @@ static int run_loop(struct fuse_session *se, struct fuse_cmdline_opts *opts)
 #endif
 }
 
+static int parse_timeout(const char *name, const char *val, double *t)
+{
+	char *end;
+
+	if (!val)
+		return 0;
+	*t = strtod(val, &end);
+	if (end == val || *end || *t < 0) {
+		fprintf(stderr, "ptrfs: bad %s=%s\n", name, val);
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -700,15 +721,13 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	ptrfs.writeback = po.writeback;
-	if (po.timeout) {
-		char *end;
-
-		ptrfs.timeout = strtod(po.timeout, &end);
-		if (*end || ptrfs.timeout < 0) {
-			fprintf(stderr, "ptrfs: bad timeout=%s\n", po.timeout);
-			goto out;
-		}
-	}
+	if (parse_timeout("timeout", po.timeout, &ptrfs.entry_timeout) ||
+	    parse_timeout("timeout", po.timeout, &ptrfs.attr_timeout) ||
+	    parse_timeout("entry_timeout", po.entry_timeout,
+			  &ptrfs.entry_timeout) ||
+	    parse_timeout("attr_timeout", po.attr_timeout,
+			  &ptrfs.attr_timeout))
+		goto out;
 	ptrfs.root.next = ptrfs.root.prev = &ptrfs.root;
 	ptrfs.root.nlookup = 2;
 	ptrfs.root.fd = open(po.source, O_PATH | O_DIRECTORY);
@@ -739,5 +758,7 @@ out:
 	free(opts.mountpoint);
 	free(po.source);
 	free(po.timeout);
+	free(po.entry_timeout);
+	free(po.attr_timeout);
 	return ret ? 1 : 0;
 }
