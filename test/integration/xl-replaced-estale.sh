@@ -14,12 +14,10 @@ start_x
 "$XCHECK" stale "$MNT/r/f" "$T/marks" 2>"$T/app.err" &
 appid=$!
 wait_until 10 test -e "$T/marks/ready" || fail "application did not open"
-if [ -z "${XL_NO_KILL:-}" ]; then
-	kill_x
-	echo "new content" >"$SRC/r/f.new"
-	mv "$SRC/r/f.new" "$SRC/r/f"
-	start_x
-fi
+kill_x
+echo "new content" >"$SRC/r/f.new"
+mv "$SRC/r/f.new" "$SRC/r/f"
+start_x
 touch "$T/marks/go"
 wait_until 20 exited $appid || fail "application hangs"
 wait $appid || fail "old node after the replacement: $(cat "$T/app.err")"
