@@ -88,11 +88,16 @@ wait $w_extract || fail "extract: $(tail -n 5 "$T/extract.out")"
 wait $w_ex || fail "exerciser: $(cat "$T/exerciser.out"; tail -n 5 "$T/exerciser.err")"
 wait $w_churn || fail "churn: $(tail -n 5 "$T/churn.out")"
 [ $k -gt "$kills" ] || fail "workloads ended early after $k kills"
-for d in "$MNT"/x/r*; do
-	(cd "$d" && sha256sum --quiet -c "$T/tree.sums") || fail "$d differs"
-done
-[ -z "$(ls -A "$MNT/churn")" ] || fail "churn left: $(ls -A "$MNT/churn")"
-diff <(tree_listing "$SRC") <(tree_listing "$MNT") >"$T/listing.diff" ||
+final_checks() {
+	local d
+	for d in "$MNT"/x/r*; do
+		(cd "$d" && sha256sum --quiet -c "$T/tree.sums") || { echo "$d differs"; return 1; }
+	done
+	[ -z "$(ls -A "$MNT/churn")" ] || { echo "churn left: $(ls -A "$MNT/churn")"; return 1; }
+	tree_listing "$MNT" >"$T/mnt.listing"
+}
+XL_APP_TIMEOUT=60 app final_checks >"$T/final.out" 2>&1 || fail "$(cat "$T/final.out")"
+diff <(tree_listing "$SRC") "$T/mnt.listing" >"$T/listing.diff" ||
 	fail "mount and backing differ: $(head "$T/listing.diff")"
 server_alive
 log "$XL_VARIANT: $XL_DEATHS kills in $((SECONDS - start)) s; extract rounds $(cat "$T/x.rounds"), churn rounds $(cat "$T/churn.rounds"), exerciser $(cat "$T/exerciser.out"); zero errors, zero crashes"

@@ -7,12 +7,14 @@
 mkdir -p "$SRC/p/q"
 start_x
 app stat "$MNT/p/q" >/dev/null || fail "stat before"
-exec 3<"$MNT/p/q"
+(exec 3<"$MNT/p/q" && touch "$T/held" && sleep 60) &
+holder=$!
+wait_until 10 test -e "$T/held" || fail "open before"
 restart_x
 app sh -c "echo new >'$MNT/p/q/created'" 2>"$T/err" || fail "create: $(cat "$T/err")"
 app mkdir "$MNT/p/q/newdir" 2>"$T/err" || fail "mkdir: $(cat "$T/err")"
 app ln -s created "$MNT/p/q/sl" 2>"$T/err" || fail "symlink: $(cat "$T/err")"
-exec 3<&-
+kill $holder
 expect_eq "created file" "$(cat "$SRC/p/q/created")" new
 [ -d "$SRC/p/q/newdir" ] || fail "mkdir did not land in the backing dir"
 expect_eq "symlink" "$(readlink "$SRC/p/q/sl")" created

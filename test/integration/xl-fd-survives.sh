@@ -15,11 +15,18 @@ start_x
 appid=$!
 wait_until 10 test -e "$T/marks/ready" || fail "application did not open"
 restart_x
-exec 5<"$MNT/d/decoy1" 6<"$MNT/d/decoy2" 7<"$MNT/d/decoy3"
+# (in another process: the test itself never blocks on the mount)
+(
+	exec 5<"$MNT/d/decoy1" 6<"$MNT/d/decoy2" 7<"$MNT/d/decoy3"
+	touch "$T/decoys-open"
+	sleep 60
+) 2>"$T/decoys.err" &
+decoys=$!
+wait_until 10 test -e "$T/decoys-open" || fail "opening other files after the restart: $(cat "$T/decoys.err")"
 touch "$T/marks/go"
 wait_until 20 exited $appid || fail "application hangs"
 wait $appid || fail "fd after the restart: $(cat "$T/app.err")"
-exec 5<&- 6<&- 7<&-
+kill $decoys
 expect_eq "backing file" "$(cat "$SRC/d/file")" \
 	"$(printf 'the data before the kill\nwritten after the restart')"
 for i in 1 2 3 4 5 6; do

@@ -30,10 +30,10 @@ size=$(cat "$T/extend.out")
 [ "$size" -gt 0 ] || fail "nothing written"
 "$XCHECK" verify "$SRC/wb/grow" "$size" 2>"$T/verify.err" ||
 	fail "backing file after fsync+close: $(cat "$T/verify.err")"
-"$XCHECK" verify "$MNT/wb/grow" "$size" 2>"$T/verify.err" ||
+app "$XCHECK" verify "$MNT/wb/grow" "$size" 2>"$T/verify.err" ||
 	fail "through the mount: $(cat "$T/verify.err")"
 for i in 0 1 2; do
-	cmp -s "$SRC/ex/ex.$i" "$MNT/ex/ex.$i" || fail "ex.$i: mount and backing differ"
+	app cmp -s "$SRC/ex/ex.$i" "$MNT/ex/ex.$i" || fail "ex.$i: mount and backing differ"
 done
 server_alive
 log "$XL_VARIANT: $XL_DEATHS kills; exerciser $(cat "$T/exerciser.out"); $size bytes appended, all on the backing file"
