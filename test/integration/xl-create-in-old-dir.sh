@@ -7,7 +7,7 @@
 mkdir -p "$SRC/p/q"
 start_x
 app stat "$MNT/p/q" >/dev/null || fail "stat before"
-(exec 3<"$MNT/p/q" && touch "$T/held" && sleep 60) &
+(exec 3<"$MNT/p/q" && touch "$T/held" && exec sleep 60) >/dev/null 2>&1 &
 holder=$!
 wait_until 10 test -e "$T/held" || fail "open before"
 restart_x

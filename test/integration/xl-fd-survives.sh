@@ -19,8 +19,8 @@ restart_x
 (
 	exec 5<"$MNT/d/decoy1" 6<"$MNT/d/decoy2" 7<"$MNT/d/decoy3"
 	touch "$T/decoys-open"
-	sleep 60
-) 2>"$T/decoys.err" &
+	exec sleep 60
+) >/dev/null 2>"$T/decoys.err" &
 decoys=$!
 wait_until 10 test -e "$T/decoys-open" || fail "opening other files after the restart: $(cat "$T/decoys.err")"
 touch "$T/marks/go"
