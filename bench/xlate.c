@@ -242,6 +242,12 @@ int main(int argc, char *argv[])
 	if (!wait_mounted(mnt, pid, 10000))
 		die("ptrfs did not mount %s%s%s", mnt, log ? "; see " : "",
 		    log ? log : "");
+	/*
+	 * The first server hands the connection to the supervisor after it
+	 * mounted: a SIGKILL before that would end the mount.
+	 */
+	xstat(mnt);
+	sleep_ms(200);
 
 	/* 1. restart cost, empty vs N cached nodes. */
 	empty = median_restart();
