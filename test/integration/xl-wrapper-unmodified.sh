@@ -9,6 +9,9 @@ need_resend
 
 RUN=$(find "$BUILD" -maxdepth 2 -name fuse-recover-run -type f -perm -u+x | head -n 1)
 [ -n "$RUN" ] || skip "fuse-recover-run is not built"
+# The preload object of the build, not an installed one.
+p=$(find "$BUILD" -maxdepth 2 -name libfuse-recover-preload.so | head -n 1)
+[ -z "$p" ] || export FUSE_RECOVER_PRELOAD=$p
 PLAIN=$BUILD/test/servers/hlfs-plain
 fg=(-f)
 [ "${1:-foreground}" = daemon ] && fg=()
