@@ -68,6 +68,7 @@ static void session_free(struct fr_session *s)
 		fr_current = NULL;
 	if (s->sock >= 0)
 		close(s->sock);
+	fr_xlate_stop(s);
 	fr_io_fini(s);
 	fr_blob_free(&s->init_in);
 	fr_blob_free(&s->init_out);
@@ -132,6 +133,8 @@ static int attach_fresh(struct fr_session *s, const char *mountpoint)
 	m.blob_len[2] = strlen(mountpoint);
 	err = expect_ack(s, &m, "the new connection");
 	if (!err)
+		err = fr_session_start(s);
+	if (!err)
 		return 0;
 fail:
 	fuse_session_unmount(s->se);
@@ -154,6 +157,28 @@ int fr_adopt_fd(struct fr_session *s, int fd)
 }
 
 /*
+ * After INIT, before the first real request: the poison table, and the id
+ * translation for every server that does not keep its own ids.
+ */
+int fr_session_start(struct fr_session *s)
+{
+	int err = fr_poison_start(s, s->poison_deaths);
+
+	if (err)
+		fr_log(LOG_WARNING,
+		       "no poison-request table (%s): a request that crashes every server is resent forever",
+		       strerror(-err));
+	if (!s->uses_store)
+		return fr_xlate_start(s);
+	if (s->recovered && fr_kept_fd(FR_KEEP_STATE, FR_KEY_IDMAP) >= 0) {
+		fr_log(LOG_ERR,
+		       "the previous server ran with translated ids and this one opens a state store: refusing to take over");
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/*
  * INIT replay, then the kernel gives back what the dead server had read:
  * the new session must be initialised before it may answer anything.
  */
@@ -161,6 +186,8 @@ int fr_replay_and_resend(struct fr_session *s)
 {
 	int err = fr_init_replay(s);
 
+	if (!err)
+		err = fr_session_start(s);
 	if (err)
 		return err;
 	mark(PH_REPLAY);
@@ -247,6 +274,7 @@ int fuse_session_attach(struct fuse_session *se, const char *mountpoint,
 	pthread_mutex_init(&s->sock_lock, NULL);
 	s->mountpoint = strdup(real);
 	s->tag = strdup(fr->tag);
+	s->poison_deaths = fr->poison_deaths;
 	err = s->mountpoint && s->tag ? fr_io_init(s) : -ENOMEM;
 	if (err) {
 		free(s->mountpoint);

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 /* Not in Debian's <linux/fuse.h> (6.1 headers) yet. */
 #ifndef FUSE_NOTIFY_RESEND
@@ -31,6 +33,7 @@ struct fuse_recover {
 	unsigned int max_restarts;
 	unsigned int window_sec;
 	unsigned int timeout_sec;
+	unsigned int poison_deaths;	/* 0: never answer EIO */
 	struct fr_mount_opts mnt;
 };
 
@@ -58,6 +61,8 @@ enum fr_io_mode {
  * clone fds.
  */
 enum fr_keep_kind { FR_KEEP_STATE = 1, FR_KEEP_FILE = 2 };
+/* Keys of FR_KEEP_STATE memory. */
+enum { FR_KEY_STORE = 0, FR_KEY_IDMAP = 1, FR_KEY_POISON = 2 };
 
 struct fr_kept {
 	uint32_t kind;
@@ -88,6 +93,9 @@ struct fr_session {
 	bool kernel_path;		/* kattach.c: no supervisor */
 	int lock_fd;			/* kattach.c: held while we live */
 	uint64_t init_add_flags;	/* set in our INIT reply if offered */
+	unsigned int poison_deaths;
+	bool uses_store;		/* state.c: the server keeps its ids */
+	struct fr_xlate *xlate;		/* xlate.c: we keep them for it */
 };
 
 extern struct fr_session *fr_current;
@@ -96,6 +104,27 @@ extern struct fr_session *fr_current;
 extern const struct fuse_custom_io fr_io;
 int fr_io_init(struct fr_session *s);
 void fr_io_fini(struct fr_session *s);
+
+/*
+ * xlate.c: node id and handle translation for servers without a state
+ * store.  fr_xlate_request() returns 1 when it answered or dropped the
+ * request itself (read the next one), 0 to pass it on, translated.
+ */
+struct fr_xlate;
+int fr_xlate_start(struct fr_session *s);
+void fr_xlate_stop(struct fr_session *s);
+int fr_xlate_request(struct fr_session *s, int fd, void *buf, size_t *n);
+ssize_t fr_xlate_reply(struct fr_session *s, int fd, struct iovec *iov,
+		       int count);
+
+/* poison.c: a resent request that keeps killing servers is failed. */
+struct fuse_in_header;
+int fr_poison_start(struct fr_session *s, unsigned int max_deaths);
+bool fr_poison_check(int fd, const struct fuse_in_header *in);
+void fr_poison_answered(uint64_t unique);
+
+/* attach.c: after INIT (captured or replayed), before any real request. */
+int fr_session_start(struct fr_session *s);
 
 /* init_replay.c */
 int fr_init_capture(struct fr_session *s);

@@ -121,11 +121,17 @@ static void touch_buffer(void *buf, size_t len)
 	tls_touched = buf;
 }
 
+/*
+ * Everything past the read runs with cancellation off: libfuse cancels
+ * idle workers while they sit in this hook, and a worker cancelled while
+ * it holds a translation lock would stop every other one.
+ */
 static ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
 {
 	struct fr_session *s = fr_current;
-	const struct fuse_in_header *in = buf;
+	struct fuse_in_header *in = buf;
 	ssize_t n;
+	int old;
 
 	(void)userdata;
 	if (s->mode == FR_IO_REPLAY) {
@@ -139,9 +145,25 @@ static ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
 	if (fd != s->main_fd)
 		register_clone(s, fd);
 	touch_buffer(buf, len);
-	n = read(fd, buf, len);
-	if (n < (ssize_t)sizeof(*in))
-		return n;
+	for (;;) {
+		size_t got;
+		int done = 0;
+
+		n = read(fd, buf, len);
+		if (n < (ssize_t)sizeof(*in))
+			return n;
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+		if (in->unique & FR_UNIQUE_RESEND)
+			done = fr_poison_check(fd, in);
+		got = n;
+		if (!done && s->xlate && s->mode == FR_IO_NORMAL)
+			done = fr_xlate_request(s, fd, buf, &got);
+		pthread_setcancelstate(old, NULL);
+		if (done)
+			continue;
+		n = got;
+		break;
+	}
 	fr_resend_note(in->unique, in->pid);
 	if (s->mode == FR_IO_CAPTURE && in->opcode == FUSE_INIT &&
 	    fr_blob_dup(&s->init_in, buf, n) < 0) {
@@ -155,6 +177,7 @@ static ssize_t fr_io_writev(int fd, struct iovec *iov, int count,
 			    void *userdata)
 {
 	struct fr_session *s = fr_current;
+	const struct fuse_out_header *h = iov[0].iov_base;
 
 	(void)userdata;
 	switch (s->mode) {
@@ -178,6 +201,12 @@ static ssize_t fr_io_writev(int fd, struct iovec *iov, int count,
 		}
 		break;
 	case FR_IO_NORMAL:
+		if (count < 1 || iov[0].iov_len < sizeof(*h))
+			break;
+		if (h->unique & FR_UNIQUE_RESEND)
+			fr_poison_answered(h->unique);
+		if (s->xlate)
+			return fr_xlate_reply(s, fd, iov, count);
 		break;
 	}
 	return writev(fd, iov, count);

@@ -234,6 +234,8 @@ static int kattach_fresh(struct fr_session *s, const struct fuse_recover *fr)
 	}
 	if (!err)
 		err = save_init(s, fr->tag);
+	if (!err)
+		err = fr_session_start(s);
 	if (err)
 		fr_unmount(s->mountpoint);
 	return err;

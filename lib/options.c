@@ -13,10 +13,11 @@
 #define FR_DEFAULT_RESTARTS 10
 #define FR_DEFAULT_WINDOW 60
 #define FR_DEFAULT_TIMEOUT 60
+#define FR_DEFAULT_POISON 3
 
 struct fr_opts {
 	char *tag;
-	int restarts, window, timeout;
+	int restarts, window, timeout, poison;
 	int auto_unmount;
 	struct fr_mount_opts mnt;
 };
@@ -30,6 +31,7 @@ static const struct fuse_opt fr_opt_spec[] = {
 	FR_OPT("recover_restarts=%d", restarts),
 	FR_OPT("recover_window=%d", window),
 	FR_OPT("recover_timeout=%d", timeout),
+	FR_OPT("recover_poison=%d", poison),
 	FUSE_OPT_KEY("auto_unmount", KEY_AUTO_UNMOUNT),
 	/* Seen, not taken: libfuse mounts with them, and so does kattach.c. */
 	FUSE_OPT_KEY("allow_other", KEY_MOUNT),
@@ -117,6 +119,7 @@ int fuse_recover_new(struct fuse_args *args, struct fuse_recover **frp)
 	struct fr_opts o = { .restarts = FR_DEFAULT_RESTARTS,
 			     .window = FR_DEFAULT_WINDOW,
 			     .timeout = FR_DEFAULT_TIMEOUT,
+			     .poison = FR_DEFAULT_POISON,
 			     .mnt = { .flags = MS_NOSUID | MS_NODEV } };
 	struct fuse_recover *fr;
 	int err = 0;
@@ -124,7 +127,7 @@ int fuse_recover_new(struct fuse_args *args, struct fuse_recover **frp)
 	*frp = NULL;
 	if (args && fuse_opt_parse(args, &o, fr_opt_spec, fr_opt_proc) < 0)
 		return -EINVAL;
-	if (o.restarts < 0 || o.window < 0 || o.timeout < 0) {
+	if (o.restarts < 0 || o.window < 0 || o.timeout < 0 || o.poison < 0) {
 		fr_log(LOG_ERR, "recover_* options must not be negative");
 		err = -EINVAL;
 	} else if (o.tag && o.auto_unmount) {
@@ -139,6 +142,7 @@ int fuse_recover_new(struct fuse_args *args, struct fuse_recover **frp)
 		fr->max_restarts = o.restarts;
 		fr->window_sec = o.window;
 		fr->timeout_sec = o.timeout;
+		fr->poison_deaths = o.poison;
 		fr->mnt = o.mnt;
 		o.mnt.fsname = o.mnt.subtype = NULL;
 		if (o.tag)

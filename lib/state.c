@@ -423,8 +423,15 @@ int fuse_recover_store_open(const struct fuse_recover_store_config *cfg,
 	err = geometry(cfg, &g);
 	if (err)
 		return err;
+	if (fr_current && fr_current->xlate) {
+		fr_log(LOG_ERR,
+		       "a state store must be opened from the init operation, before the first request");
+		return -EBUSY;
+	}
+	if (fr_current)
+		fr_current->uses_store = true;
 	if (fr_session_recovered()) {
-		fd = fr_kept_fd(FR_KEEP_STATE, 0);
+		fd = fr_kept_fd(FR_KEEP_STATE, FR_KEY_STORE);
 		if (fd >= 0)
 			return fuse_recover_store_open_fd(fd, cfg, stp);
 		fr_log(LOG_WARNING,
@@ -433,7 +440,7 @@ int fuse_recover_store_open(const struct fuse_recover_store_config *cfg,
 	fd = fr_state_memfd("fuse-recover-state");
 	if (fd < 0)
 		return fd;
-	err = fr_keep_fd(fd, FR_KEEP_STATE, 0);
+	err = fr_keep_fd(fd, FR_KEEP_STATE, FR_KEY_STORE);
 	if (err == 0) {
 		err = fuse_recover_store_open_fd(fd, cfg, stp);
 		close(fd);

@@ -1,0 +1,694 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The id map of the translation layer: which kernel node id and which
+ * kernel file handle stand for which object of which server run.
+ *
+ * It lives in a memfd the supervisor (or, on the kernel path, a linked
+ * tmpfile) keeps, so the next server run finds every id the kernel still
+ * uses.  A restart maps it and bumps the epoch: nothing is scanned, every
+ * record of an earlier run is recognised as stale by its epoch and resolved
+ * again on first use (xlate.c).
+ *
+ * Crash consistency without a log: a record is claimed by one atomic store
+ * of its state word, filled, and only then handed to the kernel (the reply
+ * carrying its id is written after).  Counts are raised before the kernel
+ * learns of a lookup and lowered after the kernel gives one up, so SIGKILL
+ * at any instruction leaves at worst a count one too high or a claimed
+ * record nobody names: a leak, never a wrong id.  Names may be torn by a
+ * kill in the middle of a rename; resolution checks the object's identity,
+ * so a torn name yields ESTALE, never another file.
+ *
+ * Writers serialise on a process-local mutex; the request path only does
+ * acquire loads.
+ */
+#include "idmap.h"
+#include "fuse_recover_i.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#define XL_MAGIC 0x31544c5852524628ull /* "(FRRXLT1" */
+#define XL_VERSION 1
+#define XL_PAGE 4096ull
+/* Probes before the name index gives up (a node then cannot be renamed
+ * or re-resolved: ESTALE, never a wrong answer). */
+#define XL_PROBES 64
+#define XL_EMPTY 0ull
+#define XL_TOMB (~0ull)
+#define XL_IDX_BITS 40
+
+struct xl_header {
+	uint64_t magic;
+	uint32_t version, header_size;
+	uint32_t node_size, handle_size, name_size, pad;
+	uint64_t max_nodes, max_handles, max_names, index_slots;
+	uint64_t size;
+	_Atomic uint64_t epoch;
+	_Atomic uint64_t node_hint, handle_hint, name_hint;
+};
+
+struct xl_longname {
+	_Atomic uint64_t owner;	/* kernel id of the node, 0: free */
+	char name[XL_LONGNAME_MAX];
+};
+
+struct fr_idmap_geom {
+	uint64_t max_nodes, max_handles, max_names, index_slots;
+	uint64_t off_nodes, off_handles, off_names, off_index, size;
+};
+
+struct srv_slot {
+	uint64_t srv;
+	uint64_t kid;
+};
+
+struct fr_idmap {
+	void *map;
+	struct fr_idmap_geom g;		/* validated, private */
+	struct xl_header *h;
+	struct xl_node *nodes;
+	struct xl_handle *handles;
+	struct xl_longname *names;
+	_Atomic uint64_t *index;
+	uint64_t epoch;
+	pthread_mutex_t lock;
+	/* server id -> kernel id, this run only (process memory) */
+	struct srv_slot *srv;
+	size_t srv_cap, srv_used, srv_tombs;
+};
+
+static uint64_t align_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+static int geometry(uint64_t max_nodes, uint64_t max_handles,
+		    struct fr_idmap_geom *g)
+{
+	uint64_t off;
+
+	if (max_nodes < 2 || max_nodes > XL_MAX_NODES || max_handles < 2 ||
+	    max_handles > XL_MAX_HANDLES)
+		return -EINVAL;
+	g->max_nodes = max_nodes;
+	g->max_handles = max_handles;
+	g->max_names = max_nodes / 16 + 16;
+	g->index_slots = 1;
+	while (g->index_slots < 2 * max_nodes)
+		g->index_slots <<= 1;
+	off = align_up(sizeof(struct xl_header), XL_PAGE);
+	g->off_nodes = off;
+	off = align_up(off + max_nodes * sizeof(struct xl_node), XL_PAGE);
+	g->off_handles = off;
+	off = align_up(off + max_handles * sizeof(struct xl_handle), XL_PAGE);
+	g->off_names = off;
+	off = align_up(off + g->max_names * sizeof(struct xl_longname), XL_PAGE);
+	g->off_index = off;
+	off = align_up(off + g->index_slots * sizeof(uint64_t), XL_PAGE);
+	g->size = off;
+	return 0;
+}
+
+/* A header read from another process's memory: trust nothing in it. */
+static int check_header(const struct xl_header *h, uint64_t file_size,
+			struct fr_idmap_geom *g)
+{
+	struct xl_header c;
+
+	memcpy(&c, h, sizeof(c));
+	if (c.magic != XL_MAGIC || c.version != XL_VERSION ||
+	    c.header_size != sizeof(struct xl_header) ||
+	    c.node_size != sizeof(struct xl_node) ||
+	    c.handle_size != sizeof(struct xl_handle) ||
+	    c.name_size != sizeof(struct xl_longname))
+		return -EPROTO;
+	if (geometry(c.max_nodes, c.max_handles, g) ||
+	    g->max_names != c.max_names || g->index_slots != c.index_slots ||
+	    g->size != c.size || file_size < g->size)
+		return -EBADMSG;
+	return 0;
+}
+
+static void set_pointers(struct fr_idmap *m)
+{
+	char *b = m->map;
+
+	m->h = m->map;
+	m->nodes = (struct xl_node *)(b + m->g.off_nodes);
+	m->handles = (struct xl_handle *)(b + m->g.off_handles);
+	m->names = (struct xl_longname *)(b + m->g.off_names);
+	m->index = (_Atomic uint64_t *)(b + m->g.off_index);
+}
+
+static void init_header(struct fr_idmap *m)
+{
+	struct xl_header *h = m->h;
+
+	h->version = XL_VERSION;
+	h->header_size = sizeof(*h);
+	h->node_size = sizeof(struct xl_node);
+	h->handle_size = sizeof(struct xl_handle);
+	h->name_size = sizeof(struct xl_longname);
+	h->max_nodes = m->g.max_nodes;
+	h->max_handles = m->g.max_handles;
+	h->max_names = m->g.max_names;
+	h->index_slots = m->g.index_slots;
+	h->size = m->g.size;
+	/* The root: kernel id 1 is always the server's id 1. */
+	m->nodes[XL_ROOT].state = 1;
+	m->nodes[XL_ROOT].srv_id = 1;
+	m->nodes[XL_ROOT].mode = S_IFDIR;
+	__atomic_store_n(&h->magic, XL_MAGIC, __ATOMIC_RELEASE);
+}
+
+int fr_idmap_open(int fd, uint64_t max_nodes, uint64_t max_handles,
+		  struct fr_idmap **mp)
+{
+	struct fr_idmap *m;
+	struct stat sb;
+	bool fresh;
+	int err;
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	pthread_mutex_init(&m->lock, NULL);
+	if (fstat(fd, &sb) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	fresh = sb.st_size == 0;
+	if (fresh) {
+		err = geometry(max_nodes, max_handles, &m->g);
+		if (err)
+			goto fail;
+		if (ftruncate(fd, m->g.size) < 0) {
+			err = -errno;
+			goto fail;
+		}
+	} else {
+		struct xl_header h;
+
+		if (sb.st_size < (off_t)sizeof(h) ||
+		    pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
+			err = -EBADMSG;
+			goto fail;
+		}
+		err = check_header(&h, sb.st_size, &m->g);
+		if (err)
+			goto fail;
+	}
+	m->map = mmap(NULL, m->g.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		      0);
+	if (m->map == MAP_FAILED) {
+		err = -errno;
+		goto fail;
+	}
+	set_pointers(m);
+	if (fresh)
+		init_header(m);
+	/* Every id handed out before this point belongs to an earlier run. */
+	m->epoch = __atomic_add_fetch(&m->h->epoch, 1, __ATOMIC_ACQ_REL);
+	__atomic_store_n(&m->nodes[XL_ROOT].srv_epoch, m->epoch,
+			 __ATOMIC_RELEASE);
+	*mp = m;
+	return fresh ? 0 : 1;
+fail:
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+	return err;
+}
+
+void fr_idmap_close(struct fr_idmap *m)
+{
+	if (!m)
+		return;
+	munmap(m->map, m->g.size);
+	free(m->srv);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+uint64_t fr_idmap_epoch(const struct fr_idmap *m)
+{
+	return m->epoch;
+}
+
+void fr_idmap_lock(struct fr_idmap *m)
+{
+	pthread_mutex_lock(&m->lock);
+}
+
+void fr_idmap_unlock(struct fr_idmap *m)
+{
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* --- kernel ids: slot index in the low 32 bits, generation above --- */
+
+static uint64_t make_id(uint64_t idx, uint64_t state)
+{
+	return (state >> 1) << 32 | idx;
+}
+
+struct xl_node *fr_idmap_node(struct fr_idmap *m, uint64_t kid)
+{
+	uint64_t idx = kid & 0xffffffffu, state;
+	struct xl_node *n;
+
+	if (kid == XL_ROOT)
+		return &m->nodes[XL_ROOT];
+	if (idx <= XL_ROOT || idx >= m->g.max_nodes)
+		return NULL;
+	n = &m->nodes[idx];
+	state = __atomic_load_n(&n->state, __ATOMIC_ACQUIRE);
+	if (!(state & 1) || make_id(idx, state) != kid)
+		return NULL;
+	return n;
+}
+
+uint64_t fr_idmap_node_id(struct fr_idmap *m, const struct xl_node *n)
+{
+	uint64_t idx = n - m->nodes;
+
+	if (idx == XL_ROOT)
+		return XL_ROOT;
+	return make_id(idx, __atomic_load_n(&n->state, __ATOMIC_ACQUIRE));
+}
+
+/*
+ * Claim a free slot: state even (free) -> next generation, live.  The hint
+ * makes the common case O(1); a full table costs one sweep and -ENFILE.
+ */
+static int64_t claim(_Atomic uint64_t *hint, uint64_t max, void *base,
+		     size_t rec, uint64_t first)
+{
+	uint64_t start = __atomic_load_n(hint, __ATOMIC_RELAXED), i;
+
+	if (start < first || start >= max)
+		start = first;
+	for (i = 0; i < max - first; i++) {
+		uint64_t idx = first + (start - first + i) % (max - first);
+		_Atomic uint64_t *st =
+			(_Atomic uint64_t *)((char *)base + idx * rec);
+		uint64_t s = __atomic_load_n(st, __ATOMIC_ACQUIRE);
+
+		if (s & 1)
+			continue;
+		/* Generation 0 is never live, so no id is ever 0 << 32. */
+		if (__atomic_compare_exchange_n(st, &s, ((s >> 1) + 1) << 1 | 1,
+						false, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED)) {
+			__atomic_store_n(hint, idx + 1, __ATOMIC_RELAXED);
+			return idx;
+		}
+	}
+	return -ENFILE;
+}
+
+static void release(_Atomic uint64_t *st)
+{
+	uint64_t s = __atomic_load_n(st, __ATOMIC_ACQUIRE);
+
+	__atomic_store_n(st, s & ~1ull, __ATOMIC_RELEASE);
+}
+
+/* --- names --- */
+
+static uint64_t name_hash(uint64_t parent, const char *name, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ parent;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)name[i];
+		h *= 0x100000001b3ull;
+	}
+	h ^= h >> 29;
+	return h;
+}
+
+size_t fr_idmap_name(struct fr_idmap *m, const struct xl_node *n,
+		     const char **name)
+{
+	size_t len = n->namelen;
+	uint64_t slot;
+
+	if (len <= XL_NAME_INLINE) {
+		*name = n->name;
+		return len;
+	}
+	memcpy(&slot, n->name, sizeof(slot));
+	if (len > XL_LONGNAME_MAX || slot >= m->g.max_names ||
+	    __atomic_load_n(&m->names[slot].owner, __ATOMIC_ACQUIRE) !=
+		    fr_idmap_node_id(m, n))
+		return 0;
+	*name = m->names[slot].name;
+	return len;
+}
+
+/* A long-name slot belongs to the node whose kernel id it holds. */
+static int64_t claim_name(struct fr_idmap *m, uint64_t owner)
+{
+	uint64_t start = __atomic_load_n(&m->h->name_hint, __ATOMIC_RELAXED);
+	uint64_t i, max = m->g.max_names;
+
+	for (i = 0; i < max; i++) {
+		uint64_t idx = (start + i) % max, free_ = 0;
+
+		if (__atomic_compare_exchange_n(&m->names[idx].owner, &free_,
+						owner, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED)) {
+			__atomic_store_n(&m->h->name_hint, idx + 1,
+					 __ATOMIC_RELAXED);
+			return idx;
+		}
+	}
+	return -ENOSPC;
+}
+
+static bool name_is(struct fr_idmap *m, const struct xl_node *n,
+		    uint64_t parent, const char *name, size_t len)
+{
+	const char *have;
+
+	return n->parent == parent && fr_idmap_name(m, n, &have) == len &&
+	       len && memcmp(have, name, len) == 0;
+}
+
+static void drop_name(struct fr_idmap *m, struct xl_node *n)
+{
+	uint64_t idx = n - m->nodes, i, slot, h;
+	const char *name;
+	size_t len = fr_idmap_name(m, n, &name);
+
+	if (len) {
+		h = name_hash(n->parent, name, len);
+		for (i = 0; i < XL_PROBES; i++) {
+			_Atomic uint64_t *e =
+				&m->index[(h + i) & (m->g.index_slots - 1)];
+			uint64_t v = __atomic_load_n(e, __ATOMIC_ACQUIRE);
+
+			if (v == XL_EMPTY)
+				break;
+			if (v != XL_TOMB &&
+			    (v & ((1ull << XL_IDX_BITS) - 1)) == idx) {
+				__atomic_store_n(e, XL_TOMB, __ATOMIC_RELEASE);
+				break;
+			}
+		}
+	}
+	if (n->namelen > XL_NAME_INLINE) {
+		memcpy(&slot, n->name, sizeof(slot));
+		if (slot < m->g.max_names)
+			__atomic_store_n(&m->names[slot].owner, 0,
+					 __ATOMIC_RELEASE);
+	}
+	n->namelen = 0;
+	n->parent = 0;
+}
+
+static int set_name(struct fr_idmap *m, struct xl_node *n, uint64_t parent,
+		    const char *name, size_t len)
+{
+	uint64_t idx = n - m->nodes, h, i;
+
+	drop_name(m, n);
+	if (!len || len > XL_LONGNAME_MAX)
+		return -ENAMETOOLONG;
+	if (len <= XL_NAME_INLINE) {
+		memcpy(n->name, name, len);
+	} else {
+		int64_t slot = claim_name(m, fr_idmap_node_id(m, n));
+
+		if (slot < 0)
+			return (int)slot;
+		memcpy(m->names[slot].name, name, len);
+		memcpy(n->name, &slot, sizeof(slot));
+	}
+	n->parent = parent;
+	__atomic_store_n(&n->namelen, len, __ATOMIC_RELEASE);
+	h = name_hash(parent, name, len);
+	for (i = 0; i < XL_PROBES; i++) {
+		_Atomic uint64_t *e = &m->index[(h + i) & (m->g.index_slots - 1)];
+		uint64_t v = __atomic_load_n(e, __ATOMIC_ACQUIRE);
+
+		if (v == XL_EMPTY || v == XL_TOMB) {
+			__atomic_store_n(e, (h >> 40) << XL_IDX_BITS | idx,
+					 __ATOMIC_RELEASE);
+			return 0;
+		}
+	}
+	return -ENOSPC; /* named, but not findable by name */
+}
+
+struct xl_node *fr_idmap_find_name(struct fr_idmap *m, uint64_t parent,
+				   const char *name, size_t len)
+{
+	uint64_t h = name_hash(parent, name, len), i;
+
+	for (i = 0; i < XL_PROBES; i++) {
+		uint64_t v = __atomic_load_n(
+			&m->index[(h + i) & (m->g.index_slots - 1)],
+			__ATOMIC_ACQUIRE);
+		uint64_t idx = v & ((1ull << XL_IDX_BITS) - 1);
+		struct xl_node *n;
+
+		if (v == XL_EMPTY)
+			return NULL;
+		if (v == XL_TOMB || v >> XL_IDX_BITS != h >> 40 ||
+		    idx >= m->g.max_nodes)
+			continue;
+		n = &m->nodes[idx];
+		if ((__atomic_load_n(&n->state, __ATOMIC_ACQUIRE) & 1) &&
+		    name_is(m, n, parent, name, len))
+			return n;
+	}
+	return NULL;
+}
+
+void fr_idmap_unname(struct fr_idmap *m, struct xl_node *n)
+{
+	drop_name(m, n);
+}
+
+/* --- server ids of this run --- */
+
+static uint64_t mix(uint64_t v)
+{
+	v ^= v >> 33;
+	v *= 0xff51afd7ed558ccdull;
+	v ^= v >> 33;
+	return v;
+}
+
+static struct srv_slot *srv_find(struct fr_idmap *m, uint64_t srv)
+{
+	size_t i, mask = m->srv_cap - 1;
+
+	if (!m->srv_cap)
+		return NULL;
+	for (i = mix(srv) & mask;; i = (i + 1) & mask) {
+		struct srv_slot *e = &m->srv[i];
+
+		if (e->srv == srv && e->kid)
+			return e;
+		if (!e->srv)
+			return NULL;
+	}
+}
+
+/* Grow, or just rehash when tombstones are what fills the table. */
+static int srv_grow(struct fr_idmap *m)
+{
+	size_t live = m->srv_used - m->srv_tombs, cap, i;
+	struct srv_slot *old = m->srv, *n;
+
+	cap = m->srv_cap ? m->srv_cap : 1024;
+	while (live * 2 >= cap)
+		cap *= 2;
+	n = calloc(cap, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	for (i = 0; i < m->srv_cap; i++) {
+		size_t j, mask = cap - 1;
+
+		if (!old[i].srv || !old[i].kid)
+			continue;
+		for (j = mix(old[i].srv) & mask; n[j].srv; j = (j + 1) & mask)
+			;
+		n[j] = old[i];
+	}
+	m->srv = n;
+	m->srv_used = live;
+	m->srv_tombs = 0;
+	m->srv_cap = cap;
+	free(old);
+	return 0;
+}
+
+static int srv_put(struct fr_idmap *m, uint64_t srv, uint64_t kid)
+{
+	size_t i, mask;
+	struct srv_slot *e = srv_find(m, srv);
+
+	if (e) {
+		e->kid = kid;
+		return 0;
+	}
+	if ((m->srv_used + 1) * 4 > m->srv_cap * 3) {
+		int err = srv_grow(m);
+
+		if (err)
+			return err;
+	}
+	mask = m->srv_cap - 1;
+	for (i = mix(srv) & mask; m->srv[i].srv; i = (i + 1) & mask)
+		;
+	m->srv[i] = (struct srv_slot){ srv, kid };
+	m->srv_used++;
+	return 0;
+}
+
+static void srv_del(struct fr_idmap *m, uint64_t srv, uint64_t kid)
+{
+	struct srv_slot *e = srv_find(m, srv);
+
+	/* Another kernel node may stand for the same server node now. */
+	if (e && e->kid == kid) {
+		e->kid = 0;
+		m->srv_tombs++;
+	}
+}
+
+struct xl_node *fr_idmap_by_srv(struct fr_idmap *m, uint64_t srv)
+{
+	struct srv_slot *e = srv_find(m, srv);
+	struct xl_node *n;
+
+	if (srv == 1)
+		return &m->nodes[XL_ROOT];
+	if (!e)
+		return NULL;
+	n = fr_idmap_node(m, e->kid);
+	if (!n || __atomic_load_n(&n->srv_epoch, __ATOMIC_ACQUIRE) != m->epoch ||
+	    n->srv_id != srv)
+		return NULL;
+	return n;
+}
+
+int fr_idmap_bind(struct fr_idmap *m, struct xl_node *n, uint64_t srv)
+{
+	struct xl_node *other;
+
+	n->srv_id = srv;
+	n->srv_nlookup = 0;
+	__atomic_store_n(&n->srv_epoch, m->epoch, __ATOMIC_RELEASE);
+	if (n == &m->nodes[XL_ROOT])
+		return 0;
+	other = fr_idmap_by_srv(m, srv);
+	/* Two kernel nodes may stand for one server node; the first stays. */
+	if (other && other != n)
+		return 0;
+	return srv_put(m, srv, fr_idmap_node_id(m, n));
+}
+
+int fr_idmap_node_new(struct fr_idmap *m, const struct fr_idmap_ident *id,
+		      struct xl_node **np)
+{
+	int64_t idx = claim(&m->h->node_hint, m->g.max_nodes, m->nodes,
+			    sizeof(*m->nodes), XL_ROOT + 1);
+	struct xl_node *n;
+	int err;
+
+	if (idx < 0)
+		return (int)idx;
+	n = &m->nodes[idx];
+	n->nlookup = 0;
+	n->namelen = 0;
+	n->parent = 0;
+	n->ino = id->ino;
+	n->generation = id->generation;
+	n->mode = id->mode & S_IFMT;
+	err = fr_idmap_bind(m, n, id->srv);
+	if (err) {
+		release(&n->state);
+		return err;
+	}
+	*np = n;
+	return 0;
+}
+
+void fr_idmap_node_free(struct fr_idmap *m, struct xl_node *n)
+{
+	if (n == &m->nodes[XL_ROOT])
+		return;
+	if (__atomic_load_n(&n->srv_epoch, __ATOMIC_ACQUIRE) == m->epoch)
+		srv_del(m, n->srv_id, fr_idmap_node_id(m, n));
+	drop_name(m, n);
+	release(&n->state);
+}
+
+bool fr_idmap_current(const struct fr_idmap *m, const struct xl_node *n)
+{
+	return __atomic_load_n(&n->srv_epoch, __ATOMIC_ACQUIRE) == m->epoch;
+}
+
+/* --- handles --- */
+
+struct xl_handle *fr_idmap_handle(struct fr_idmap *m, uint64_t kfh)
+{
+	uint64_t idx = kfh & 0xffffffffu, state;
+	struct xl_handle *f;
+
+	if (!idx || idx >= m->g.max_handles)
+		return NULL;
+	f = &m->handles[idx];
+	state = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
+	if (!(state & 1) || make_id(idx, state) != kfh)
+		return NULL;
+	return f;
+}
+
+int fr_idmap_handle_new(struct fr_idmap *m, struct xl_handle **fp,
+			uint64_t *kfh)
+{
+	int64_t idx = claim(&m->h->handle_hint, m->g.max_handles, m->handles,
+			    sizeof(*m->handles), 1);
+
+	if (idx < 0)
+		return (int)idx;
+	*fp = &m->handles[idx];
+	*kfh = make_id(idx, __atomic_load_n(&(*fp)->state, __ATOMIC_ACQUIRE));
+	return 0;
+}
+
+void fr_idmap_handle_free(struct fr_idmap *m, struct xl_handle *f)
+{
+	(void)m;
+	release(&f->state);
+}
+
+bool fr_idmap_handle_current(const struct fr_idmap *m,
+			     const struct xl_handle *f)
+{
+	return __atomic_load_n(&f->srv_epoch, __ATOMIC_ACQUIRE) == m->epoch;
+}
+
+void fr_idmap_handle_bind(struct fr_idmap *m, struct xl_handle *f,
+			  uint64_t srv_fh)
+{
+	f->srv_fh = srv_fh;
+	__atomic_store_n(&f->srv_epoch, m->epoch, __ATOMIC_RELEASE);
+}
+
+int fr_idmap_set_name(struct fr_idmap *m, struct xl_node *n, uint64_t parent,
+		      const char *name, size_t len)
+{
+	return set_name(m, n, parent, name, len);
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The translation layer's id map (idmap.c), used by xlate.c. */
+#ifndef FR_IDMAP_H_
+#define FR_IDMAP_H_
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define XL_ROOT 1ull		/* FUSE_ROOT_ID, the same on both sides */
+#define XL_NAME_INLINE 58
+#define XL_LONGNAME_MAX 255
+#define XL_MAX_NODES (1ull << 31)
+#define XL_MAX_HANDLES (1ull << 31)
+
+/* One node the kernel knows, 128 bytes in shared memory. */
+struct xl_node {
+	_Atomic uint64_t state;		/* generation << 1 | live */
+	_Atomic uint64_t srv_epoch;	/* run that srv_id belongs to */
+	uint64_t srv_id;
+	uint64_t parent;		/* kernel id; 0: no name known */
+	_Atomic uint64_t nlookup;	/* the kernel's lookup count */
+	uint64_t srv_nlookup;		/* lookups this run's server gave */
+	uint64_t ino, generation;	/* identity, checked on re-resolution */
+	uint32_t mode;			/* S_IFMT bits */
+	_Atomic uint16_t namelen;
+	char name[XL_NAME_INLINE];	/* or a long-name slot number */
+};
+
+/* One handle the kernel holds, 64 bytes. */
+struct xl_handle {
+	_Atomic uint64_t state;
+	_Atomic uint64_t srv_epoch;
+	uint64_t srv_fh;
+	uint64_t node;			/* kernel node id */
+	uint32_t flags;			/* open flags, for reopening */
+	uint32_t uid, gid, pid;		/* the opener */
+	uint32_t dir;
+	uint32_t pad[3];
+};
+
+struct fr_idmap_ident {
+	uint64_t srv, ino, generation;
+	uint32_t mode;
+};
+
+struct fr_idmap;
+
+/* 0: new and empty, 1: an earlier run's map; -errno (-EBADMSG: corrupt). */
+int fr_idmap_open(int fd, uint64_t max_nodes, uint64_t max_handles,
+		  struct fr_idmap **mp);
+void fr_idmap_close(struct fr_idmap *m);
+uint64_t fr_idmap_epoch(const struct fr_idmap *m);
+/* Every call below that changes the map runs under this lock. */
+void fr_idmap_lock(struct fr_idmap *m);
+void fr_idmap_unlock(struct fr_idmap *m);
+
+struct xl_node *fr_idmap_node(struct fr_idmap *m, uint64_t kid);
+uint64_t fr_idmap_node_id(struct fr_idmap *m, const struct xl_node *n);
+bool fr_idmap_current(const struct fr_idmap *m, const struct xl_node *n);
+struct xl_node *fr_idmap_by_srv(struct fr_idmap *m, uint64_t srv);
+int fr_idmap_node_new(struct fr_idmap *m, const struct fr_idmap_ident *id,
+		      struct xl_node **np);
+void fr_idmap_node_free(struct fr_idmap *m, struct xl_node *n);
+/* Make @n this run's server node @srv. */
+int fr_idmap_bind(struct fr_idmap *m, struct xl_node *n, uint64_t srv);
+
+size_t fr_idmap_name(struct fr_idmap *m, const struct xl_node *n,
+		     const char **name);
+int fr_idmap_set_name(struct fr_idmap *m, struct xl_node *n, uint64_t parent,
+		      const char *name, size_t len);
+void fr_idmap_unname(struct fr_idmap *m, struct xl_node *n);
+struct xl_node *fr_idmap_find_name(struct fr_idmap *m, uint64_t parent,
+				   const char *name, size_t len);
+
+struct xl_handle *fr_idmap_handle(struct fr_idmap *m, uint64_t kfh);
+int fr_idmap_handle_new(struct fr_idmap *m, struct xl_handle **fp,
+			uint64_t *kfh);
+void fr_idmap_handle_free(struct fr_idmap *m, struct xl_handle *f);
+bool fr_idmap_handle_current(const struct fr_idmap *m,
+			     const struct xl_handle *f);
+void fr_idmap_handle_bind(struct fr_idmap *m, struct xl_handle *f,
+			  uint64_t srv_fh);
+
+#endif

@@ -1,0 +1,1176 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The translation layer: the kernel sees node ids and file handles the
+ * library hands out, the server sees its own.  An ordinary server (node id
+ * = pointer, fh = fd number, libfuse's high-level node counter) can then be
+ * killed and restarted: its successor never receives an id of the dead
+ * process.  An id of an earlier run is resolved again on first use, by
+ * feeding the new server a LOOKUP (parents first) or an OPEN through
+ * libfuse's own dispatch, and keeping the reply from the kernel, as INIT
+ * replay does.  An object that is no longer the same one (identity differs,
+ * or gone) gives the application ESTALE, never another file's data.
+ *
+ * Requests are translated in place in the read hook; replies that carry
+ * ids (entries, open handles, READDIRPLUS) are matched to their request by
+ * unique.  Servers that keep their own ids in a state store do not use this
+ * file (attach.c turns it on only for the others).
+ */
+#include "fuse_recover_i.h"
+#include "idmap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fuse.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Our own requests to the server: bit 62, never set by the kernel. */
+#define XL_SYNTH (1ull << 62)
+#define XL_PEND_BUCKETS 1024
+#define XL_DEPTH_MAX 4096
+#define XL_SYNTH_TIMEOUT_SEC 60
+#define XL_DEFAULT_NODES (1ull << 21)
+#define XL_DEFAULT_HANDLES (1ull << 20)
+
+#ifndef FUSE_STATX
+#define FUSE_STATX 52
+#endif
+
+/* A request whose reply carries ids or changes names. */
+struct xl_pending {
+	struct xl_pending *next;
+	uint64_t unique;
+	uint32_t opcode;
+	uint32_t flags;			/* OPEN/CREATE flags, RENAME2 flags */
+	uint64_t node, node2;		/* kernel ids: dir / node, newdir */
+	uint64_t kfh;			/* RELEASE */
+	uint32_t uid, gid, pid;
+	uint16_t len1, len2;
+	char names[];			/* name1, name2 */
+};
+
+struct xl_synth {
+	struct xl_synth *next;
+	uint64_t unique;
+	bool done;
+	int32_t error;
+	char reply[sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out)];
+	size_t len;
+};
+
+struct fr_xlate {
+	struct fr_session *s;
+	struct fr_idmap *map;
+	pthread_mutex_t resolve_lock;	/* one re-resolution at a time */
+	pthread_mutex_t plock;
+	struct xl_pending *pend[XL_PEND_BUCKETS];
+	_Atomic size_t npend;
+	pthread_mutex_t slock;
+	pthread_cond_t scond;
+	struct xl_synth *synth;
+	_Atomic uint64_t synth_ctr;
+	_Atomic bool warned_op[64];
+};
+
+/* ---- answering the kernel ourselves ---- */
+
+static void answer(int fd, uint64_t unique, int err)
+{
+	struct fuse_out_header h = {
+		.len = sizeof(h), .error = -err, .unique = unique
+	};
+
+	if (write(fd, &h, sizeof(h)) < 0 && errno != ENOENT)
+		fr_log(LOG_WARNING, "cannot answer request %llu: %s",
+		       (unsigned long long)unique, strerror(errno));
+}
+
+/* ---- pending replies ---- */
+
+static size_t bucket(uint64_t unique)
+{
+	return (unique >> 1) % XL_PEND_BUCKETS;
+}
+
+static int pend_add(struct fr_xlate *x, const struct fuse_in_header *in,
+		    uint64_t node, uint64_t node2, uint32_t flags, uint64_t kfh,
+		    const char *n1, size_t l1, const char *n2, size_t l2)
+{
+	struct xl_pending *p = malloc(sizeof(*p) + l1 + l2);
+	size_t b;
+
+	if (!p)
+		return -ENOMEM;
+	p->unique = in->unique;
+	p->opcode = in->opcode;
+	p->flags = flags;
+	p->node = node;
+	p->node2 = node2;
+	p->kfh = kfh;
+	p->uid = in->uid;
+	p->gid = in->gid;
+	p->pid = in->pid;
+	p->len1 = l1;
+	p->len2 = l2;
+	if (l1)
+		memcpy(p->names, n1, l1);
+	if (l2)
+		memcpy(p->names + l1, n2, l2);
+	b = bucket(in->unique);
+	pthread_mutex_lock(&x->plock);
+	p->next = x->pend[b];
+	x->pend[b] = p;
+	x->npend++;
+	pthread_mutex_unlock(&x->plock);
+	return 0;
+}
+
+static struct xl_pending *pend_take(struct fr_xlate *x, uint64_t unique)
+{
+	struct xl_pending **pp, *p = NULL;
+
+	if (!x->npend)
+		return NULL;
+	pthread_mutex_lock(&x->plock);
+	for (pp = &x->pend[bucket(unique)]; *pp; pp = &(*pp)->next) {
+		if ((*pp)->unique == unique) {
+			p = *pp;
+			*pp = p->next;
+			x->npend--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&x->plock);
+	return p;
+}
+
+/* ---- requests of our own, through libfuse's dispatch ---- */
+
+static void synth_deliver(struct fr_xlate *x, const struct iovec *iov,
+			  int count)
+{
+	const struct fuse_out_header *h = iov[0].iov_base;
+	struct xl_synth *sy;
+	size_t off = 0;
+	int i;
+
+	pthread_mutex_lock(&x->slock);
+	for (sy = x->synth; sy && sy->unique != h->unique; sy = sy->next)
+		;
+	if (sy) {
+		sy->error = h->error;
+		for (i = 0; i < count; i++) {
+			size_t skip = i == 0 ? sizeof(*h) : 0;
+			size_t n = iov[i].iov_len - skip;
+
+			if (off + n > sizeof(sy->reply))
+				n = sizeof(sy->reply) - off;
+			memcpy(sy->reply + off, (char *)iov[i].iov_base + skip, n);
+			off += n;
+		}
+		sy->len = off;
+		sy->done = true;
+		pthread_cond_broadcast(&x->scond);
+	}
+	pthread_mutex_unlock(&x->slock);
+}
+
+/*
+ * Run one request of ours through the server and wait for its reply.  The
+ * caller's thread dispatches it, as libfuse would have; servers that answer
+ * from another thread are waited for.  Returns the server's -errno, or the
+ * reply body in @sy.
+ */
+static int synth_call(struct fr_xlate *x, uint32_t opcode, uint64_t nodeid,
+		      uint32_t uid, uint32_t gid, uint32_t pid,
+		      const void *a1, size_t l1, const void *a2, size_t l2,
+		      struct xl_synth *sy)
+{
+	size_t len = sizeof(struct fuse_in_header) + l1 + l2;
+	struct fuse_in_header *in = calloc(1, len);
+	struct fuse_buf fb = { .size = len, .mem = in };
+	bool reply = opcode != FUSE_FORGET;
+	struct timespec until;
+	int err = 0;
+
+	if (!in)
+		return -ENOMEM;
+	in->len = len;
+	in->opcode = opcode;
+	in->unique = XL_SYNTH | (__atomic_add_fetch(&x->synth_ctr, 1,
+						    __ATOMIC_RELAXED) << 1);
+	in->nodeid = nodeid;
+	in->uid = uid;
+	in->gid = gid;
+	in->pid = pid;
+	if (l1)
+		memcpy(in + 1, a1, l1);
+	if (l2)
+		memcpy((char *)(in + 1) + l1, a2, l2);
+	memset(sy, 0, sizeof(*sy));
+	sy->unique = in->unique;
+	if (reply) {
+		pthread_mutex_lock(&x->slock);
+		sy->next = x->synth;
+		x->synth = sy;
+		pthread_mutex_unlock(&x->slock);
+	}
+	fuse_session_process_buf(x->s->se, &fb);
+	free(in);
+	if (!reply)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += XL_SYNTH_TIMEOUT_SEC;
+	pthread_mutex_lock(&x->slock);
+	while (!sy->done && err != ETIMEDOUT)
+		err = pthread_cond_timedwait(&x->scond, &x->slock, &until);
+	for (struct xl_synth **pp = &x->synth; *pp; pp = &(*pp)->next) {
+		if (*pp == sy) {
+			*pp = sy->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&x->slock);
+	if (!sy->done) {
+		fr_log(LOG_ERR, "server did not answer a re-resolution in %d s",
+		       XL_SYNTH_TIMEOUT_SEC);
+		return -EIO;
+	}
+	return sy->error;
+}
+
+static void synth_forget(struct fr_xlate *x, uint64_t srv, uint64_t count)
+{
+	struct fuse_forget_in f = { .nlookup = count };
+	struct xl_synth sy;
+
+	synth_call(x, FUSE_FORGET, srv, 0, 0, 0, &f, sizeof(f), NULL, 0, &sy);
+}
+
+static void synth_release(struct fr_xlate *x, uint64_t srv_node,
+			  uint64_t srv_fh, bool dir, uint32_t flags)
+{
+	struct fuse_release_in r = { .fh = srv_fh, .flags = flags };
+	struct xl_synth sy;
+
+	synth_call(x, dir ? FUSE_RELEASEDIR : FUSE_RELEASE, srv_node, 0, 0, 0,
+		   &r, sizeof(r), NULL, 0, &sy);
+}
+
+/* ---- re-resolution ---- */
+
+static bool same_object(const struct xl_node *n, const struct fuse_entry_out *e)
+{
+	return n->ino == e->attr.ino &&
+	       n->mode == (e->attr.mode & S_IFMT) &&
+	       n->generation == e->generation;
+}
+
+/* Look @n up again by its name in its (already resolved) parent. */
+static int relookup(struct fr_xlate *x, struct xl_node *n, uint64_t srv_parent,
+		    const struct fuse_in_header *cred)
+{
+	struct fr_idmap *m = x->map;
+	const char *name;
+	char buf[XL_LONGNAME_MAX + 1];
+	size_t len;
+	struct xl_synth sy;
+	struct fuse_entry_out e;
+	int err;
+
+	fr_idmap_lock(m);
+	len = fr_idmap_name(m, n, &name);
+	if (len)
+		memcpy(buf, name, len);
+	fr_idmap_unlock(m);
+	if (!len)
+		return -ESTALE; /* unlinked while the kernel held it */
+	buf[len] = '\0';
+	err = synth_call(x, FUSE_LOOKUP, srv_parent, cred->uid, cred->gid,
+			 cred->pid, buf, len + 1, NULL, 0, &sy);
+	if (err)
+		return err == -ENOENT ? -ESTALE : err;
+	if (sy.len < sizeof(e))
+		return -EIO;
+	memcpy(&e, sy.reply, sizeof(e));
+	if (!e.nodeid)
+		return -ESTALE;
+	if (!same_object(n, &e)) {
+		synth_forget(x, e.nodeid, 1);
+		return -ESTALE;
+	}
+	fr_idmap_lock(m);
+	err = fr_idmap_bind(m, n, e.nodeid);
+	n->srv_nlookup = 1;
+	fr_idmap_unlock(m);
+	if (err)
+		synth_forget(x, e.nodeid, 1);
+	return err;
+}
+
+/*
+ * The server id of @n, resolving it and every stale ancestor first.  Stale
+ * nodes are rare (only after a restart), so one lock for all of them keeps
+ * racing threads from looking the same node up twice.
+ */
+static int resolve(struct fr_xlate *x, struct xl_node *n,
+		   const struct fuse_in_header *cred, uint64_t *srv)
+{
+	struct fr_idmap *m = x->map;
+	struct xl_node **chain;
+	int depth = 0, err = 0;
+
+	if (fr_idmap_current(m, n)) {
+		*srv = n->srv_id;
+		return 0;
+	}
+	chain = malloc(XL_DEPTH_MAX * sizeof(*chain));
+	if (!chain)
+		return -ENOMEM;
+	pthread_mutex_lock(&x->resolve_lock);
+	/* Walk up to the first ancestor this run knows (the root at worst). */
+	while (!fr_idmap_current(m, n)) {
+		if (depth == XL_DEPTH_MAX) {
+			err = -ELOOP;
+			goto out;
+		}
+		chain[depth++] = n;
+		fr_idmap_lock(m);
+		n = n->parent ? fr_idmap_node(m, n->parent) : NULL;
+		fr_idmap_unlock(m);
+		if (!n) {
+			err = -ESTALE;
+			goto out;
+		}
+	}
+	while (depth--) {
+		err = relookup(x, chain[depth], n->srv_id, cred);
+		if (err)
+			goto out;
+		n = chain[depth];
+	}
+	*srv = n->srv_id;
+out:
+	pthread_mutex_unlock(&x->resolve_lock);
+	free(chain);
+	return err;
+}
+
+static int node_srv(struct fr_xlate *x, uint64_t kid,
+		    const struct fuse_in_header *cred, uint64_t *srv)
+{
+	struct xl_node *n = fr_idmap_node(x->map, kid);
+
+	if (!n)
+		return -ESTALE;
+	return resolve(x, n, cred, srv);
+}
+
+/* Reopen a handle of an earlier run with the opener's flags and identity. */
+static int reopen(struct fr_xlate *x, struct xl_handle *f)
+{
+	struct fuse_in_header cred = { .uid = f->uid, .gid = f->gid,
+				       .pid = f->pid };
+	struct fuse_open_in o = {
+		.flags = f->flags & ~(O_CREAT | O_EXCL | O_TRUNC),
+	};
+	struct fuse_open_out out;
+	struct xl_synth sy;
+	uint64_t srv;
+	int err = node_srv(x, f->node, &cred, &srv);
+
+	if (err)
+		return err;
+	pthread_mutex_lock(&x->resolve_lock);
+	if (fr_idmap_handle_current(x->map, f))
+		goto out;
+	err = synth_call(x, f->dir ? FUSE_OPENDIR : FUSE_OPEN, srv, f->uid,
+			 f->gid, f->pid, &o, sizeof(o), NULL, 0, &sy);
+	if (err == -ENOENT)
+		err = -ESTALE;
+	if (err)
+		goto out;
+	if (sy.len < sizeof(out)) {
+		err = -EIO;
+		goto out;
+	}
+	memcpy(&out, sy.reply, sizeof(out));
+	fr_idmap_handle_bind(x->map, f, out.fh);
+out:
+	pthread_mutex_unlock(&x->resolve_lock);
+	return err;
+}
+
+/* ---- requests ---- */
+
+enum { XL_PASS = 0, XL_DONE = 1 };
+
+/* Where the fh of a request is, if it has one. */
+static uint64_t *fh_field(uint32_t opcode, void *arg, size_t alen)
+{
+	size_t off = 0, need = 8;
+
+	switch (opcode) {
+	case FUSE_GETATTR: {
+		struct fuse_getattr_in *g = arg;
+
+		if (alen < sizeof(*g) || !(g->getattr_flags & FUSE_GETATTR_FH))
+			return NULL;
+		return &g->fh;
+	}
+	case FUSE_SETATTR: {
+		struct fuse_setattr_in *sa = arg;
+
+		if (alen < sizeof(*sa) || !(sa->valid & FATTR_FH))
+			return NULL;
+		return &sa->fh;
+	}
+	case FUSE_STATX: /* getattr_flags, reserved, fh */
+		if (alen < 16 || !(*(uint32_t *)arg & FUSE_GETATTR_FH))
+			return NULL;
+		off = 8;
+		break;
+	case FUSE_READ: case FUSE_WRITE: case FUSE_FLUSH: case FUSE_RELEASE:
+	case FUSE_RELEASEDIR: case FUSE_FSYNC: case FUSE_FSYNCDIR:
+	case FUSE_READDIR: case FUSE_READDIRPLUS: case FUSE_GETLK:
+	case FUSE_SETLK: case FUSE_SETLKW: case FUSE_IOCTL: case FUSE_POLL:
+	case FUSE_FALLOCATE: case FUSE_LSEEK: case FUSE_COPY_FILE_RANGE:
+		break;
+	default:
+		return NULL;
+	}
+	if (alen < off + need)
+		return NULL;
+	return (uint64_t *)((char *)arg + off);
+}
+
+/* The fh the server knows for kernel handle *@fh (reopened if stale). */
+static int translate_fh(struct fr_xlate *x, uint64_t *fh)
+{
+	struct xl_handle *f = fr_idmap_handle(x->map, *fh);
+	int err = 0;
+
+	if (!f)
+		return -EBADF;
+	if (!fr_idmap_handle_current(x->map, f))
+		err = reopen(x, f);
+	if (!err)
+		*fh = f->srv_fh;
+	return err;
+}
+
+static const char *arg_name(const void *arg, size_t alen, size_t skip,
+			    size_t *len)
+{
+	const char *p = (const char *)arg + skip;
+	size_t max;
+
+	if (alen <= skip)
+		return NULL;
+	max = alen - skip;
+	*len = strnlen(p, max);
+	return *len < max ? p : NULL;
+}
+
+static int forget_one(struct fr_xlate *x, uint64_t kid, uint64_t count,
+		      uint64_t *srv, uint64_t *fwd)
+{
+	struct fr_idmap *m = x->map;
+	struct xl_node *n;
+	uint64_t have, keep;
+
+	*fwd = 0;
+	fr_idmap_lock(m);
+	n = fr_idmap_node(m, kid);
+	if (!n || kid == XL_ROOT) {
+		fr_idmap_unlock(m);
+		return 0;
+	}
+	have = n->nlookup;
+	n->nlookup = count < have ? have - count : 0;
+	/* The server may keep no more lookups than the kernel still holds. */
+	if (fr_idmap_current(m, n)) {
+		keep = n->srv_nlookup < n->nlookup ? n->srv_nlookup : n->nlookup;
+		*fwd = n->srv_nlookup - keep;
+		n->srv_nlookup = keep;
+		*srv = n->srv_id;
+	}
+	if (!n->nlookup)
+		fr_idmap_node_free(m, n);
+	fr_idmap_unlock(m);
+	return 0;
+}
+
+static int do_forget(struct fr_xlate *x, struct fuse_in_header *in, size_t n)
+{
+	struct fuse_forget_in *f = (void *)(in + 1);
+	uint64_t srv, fwd;
+
+	if (n < sizeof(*in) + sizeof(*f))
+		return XL_DONE;
+	forget_one(x, in->nodeid, f->nlookup, &srv, &fwd);
+	if (!fwd)
+		return XL_DONE;
+	in->nodeid = srv;
+	f->nlookup = fwd;
+	return XL_PASS;
+}
+
+static int do_batch_forget(struct fr_xlate *x, struct fuse_in_header *in,
+			   size_t *n)
+{
+	struct fuse_batch_forget_in *b = (void *)(in + 1);
+	struct fuse_forget_one *one = (void *)(b + 1);
+	uint32_t i, kept = 0, count;
+
+	if (*n < sizeof(*in) + sizeof(*b))
+		return XL_DONE;
+	count = b->count;
+	if (count > (*n - sizeof(*in) - sizeof(*b)) / sizeof(*one))
+		count = (*n - sizeof(*in) - sizeof(*b)) / sizeof(*one);
+	for (i = 0; i < count; i++) {
+		uint64_t srv, fwd;
+
+		forget_one(x, one[i].nodeid, one[i].nlookup, &srv, &fwd);
+		if (fwd)
+			one[kept++] = (struct fuse_forget_one){ srv, fwd };
+	}
+	if (!kept)
+		return XL_DONE;
+	b->count = kept;
+	*n = sizeof(*in) + sizeof(*b) + kept * sizeof(*one);
+	in->len = *n;
+	return XL_PASS;
+}
+
+static void warn_op(struct fr_xlate *x, uint32_t opcode)
+{
+	if (opcode < 64 && x->warned_op[opcode])
+		return;
+	if (opcode < 64)
+		x->warned_op[opcode] = true;
+	fr_log(LOG_ERR,
+	       "request opcode %u carries ids the translation layer does not know: answered ENOSYS",
+	       opcode);
+}
+
+/* Remember what the reply will need; names are copied out of the request. */
+static int note_request(struct fr_xlate *x, const struct fuse_in_header *in,
+			void *arg, size_t alen)
+{
+	const char *n1 = NULL, *n2 = NULL;
+	size_t l1 = 0, l2 = 0, skip = 0;
+	uint64_t node2 = 0;
+	uint32_t flags = 0;
+
+	switch (in->opcode) {
+	case FUSE_LOOKUP: case FUSE_UNLINK: case FUSE_RMDIR:
+		break;
+	case FUSE_SYMLINK:
+		break;
+	case FUSE_MKNOD:
+		skip = sizeof(struct fuse_mknod_in);
+		break;
+	case FUSE_MKDIR:
+		skip = sizeof(struct fuse_mkdir_in);
+		break;
+	case FUSE_LINK:
+		skip = sizeof(struct fuse_link_in);
+		break;
+	case FUSE_CREATE: case FUSE_TMPFILE:
+		if (alen < sizeof(struct fuse_create_in))
+			return -EINVAL;
+		flags = ((struct fuse_create_in *)arg)->flags;
+		skip = sizeof(struct fuse_create_in);
+		break;
+	case FUSE_OPEN: case FUSE_OPENDIR:
+		if (alen < sizeof(struct fuse_open_in))
+			return -EINVAL;
+		flags = ((struct fuse_open_in *)arg)->flags;
+		return pend_add(x, in, in->nodeid, 0, flags, 0, NULL, 0, NULL,
+				0);
+	case FUSE_READDIRPLUS:
+		return pend_add(x, in, in->nodeid, 0, 0, 0, NULL, 0, NULL, 0);
+	case FUSE_RENAME: case FUSE_RENAME2:
+		skip = in->opcode == FUSE_RENAME ? sizeof(struct fuse_rename_in) :
+						   sizeof(struct fuse_rename2_in);
+		if (alen < skip)
+			return -EINVAL;
+		node2 = ((struct fuse_rename_in *)arg)->newdir;
+		if (in->opcode == FUSE_RENAME2)
+			flags = ((struct fuse_rename2_in *)arg)->flags;
+		break;
+	default:
+		return 0;
+	}
+	if (in->opcode != FUSE_TMPFILE) {
+		n1 = arg_name(arg, alen, skip, &l1);
+		if (!n1)
+			return -EINVAL;
+	}
+	if (in->opcode == FUSE_RENAME || in->opcode == FUSE_RENAME2) {
+		n2 = arg_name(arg, alen, skip + l1 + 1, &l2);
+		if (!n2)
+			return -EINVAL;
+	}
+	return pend_add(x, in, in->nodeid, node2, flags, 0, n1, l1, n2,
+			l2);
+}
+
+int fr_xlate_request(struct fr_session *s, int fd, void *buf, size_t *n)
+{
+	struct fr_xlate *x = s->xlate;
+	struct fuse_in_header *in = buf;
+	void *arg = in + 1;
+	size_t alen = *n - sizeof(*in);
+	uint64_t kid = in->nodeid, srv, *fh;
+	int err = 0;
+
+	switch (in->opcode) {
+	case FUSE_FORGET:
+		return do_forget(x, in, *n);
+	case FUSE_BATCH_FORGET:
+		return do_batch_forget(x, in, n);
+	case FUSE_INTERRUPT: case FUSE_DESTROY: case FUSE_INIT:
+		return XL_PASS;
+	case FUSE_LOOKUP: case FUSE_MKNOD: case FUSE_MKDIR: case FUSE_SYMLINK:
+	case FUSE_UNLINK: case FUSE_RMDIR: case FUSE_RENAME: case FUSE_RENAME2:
+	case FUSE_LINK: case FUSE_OPEN: case FUSE_OPENDIR: case FUSE_CREATE:
+	case FUSE_TMPFILE: case FUSE_READLINK: case FUSE_GETATTR:
+	case FUSE_SETATTR: case FUSE_STATX: case FUSE_READ: case FUSE_WRITE:
+	case FUSE_STATFS: case FUSE_RELEASE: case FUSE_RELEASEDIR:
+	case FUSE_FSYNC: case FUSE_FSYNCDIR: case FUSE_SETXATTR:
+	case FUSE_GETXATTR: case FUSE_LISTXATTR: case FUSE_REMOVEXATTR:
+	case FUSE_FLUSH: case FUSE_READDIR: case FUSE_READDIRPLUS:
+	case FUSE_GETLK: case FUSE_SETLK: case FUSE_SETLKW: case FUSE_ACCESS:
+	case FUSE_BMAP: case FUSE_IOCTL: case FUSE_POLL: case FUSE_NOTIFY_REPLY:
+	case FUSE_FALLOCATE: case FUSE_LSEEK: case FUSE_COPY_FILE_RANGE:
+	case FUSE_SYNCFS:
+		break;
+	default:
+		warn_op(x, in->opcode);
+		answer(fd, in->unique, ENOSYS);
+		return XL_DONE;
+	}
+
+	fh = fh_field(in->opcode, arg, alen);
+	if (fh && (in->opcode == FUSE_RELEASE || in->opcode == FUSE_RELEASEDIR ||
+		   in->opcode == FUSE_FLUSH)) {
+		struct xl_handle *f = fr_idmap_handle(s->xlate->map, *fh);
+
+		/* Closing what this run never opened: nothing to tell it. */
+		if (!f || !fr_idmap_handle_current(x->map, f)) {
+			if (f && in->opcode != FUSE_FLUSH) {
+				fr_idmap_lock(x->map);
+				fr_idmap_handle_free(x->map, f);
+				fr_idmap_unlock(x->map);
+			}
+			answer(fd, in->unique, 0);
+			return XL_DONE;
+		}
+	}
+	/* Open handles reopen on use; their node is resolved on the way. */
+	if (fh) {
+		uint64_t kfh = *fh;
+
+		err = translate_fh(x, fh);
+		if (err)
+			goto fail;
+		if (in->opcode == FUSE_RELEASE || in->opcode == FUSE_RELEASEDIR) {
+			err = pend_add(x, in, kid, 0, 0, kfh, NULL, 0, NULL, 0);
+			if (err)
+				goto fail;
+		}
+	}
+	if (in->opcode == FUSE_COPY_FILE_RANGE) {
+		struct fuse_copy_file_range_in *c = arg;
+
+		if (alen < sizeof(*c)) {
+			err = -EINVAL;
+			goto fail;
+		}
+		err = node_srv(x, c->nodeid_out, in, &c->nodeid_out);
+		if (!err)
+			err = translate_fh(x, &c->fh_out);
+		if (err)
+			goto fail;
+	}
+	if (in->opcode == FUSE_LINK) {
+		struct fuse_link_in *l = arg;
+
+		if (alen < sizeof(*l)) {
+			err = -EINVAL;
+			goto fail;
+		}
+		err = node_srv(x, l->oldnodeid, in, &l->oldnodeid);
+		if (err)
+			goto fail;
+	}
+	err = note_request(x, in, arg, alen);
+	if (err)
+		goto fail;
+	if (in->opcode == FUSE_RENAME || in->opcode == FUSE_RENAME2) {
+		struct fuse_rename_in *r = arg;
+
+		err = node_srv(x, r->newdir, in, &r->newdir);
+		if (err)
+			goto drop;
+	}
+	if (kid) {
+		err = node_srv(x, kid, in, &srv);
+		if (err)
+			goto drop;
+		in->nodeid = srv;
+	}
+	return XL_PASS;
+drop:
+	free(pend_take(x, in->unique));
+fail:
+	answer(fd, in->unique, -err);
+	return XL_DONE;
+}
+
+/* ---- replies ---- */
+
+/* Give the kernel its id for the entry the server returned. */
+static int entry_out(struct fr_xlate *x, struct fuse_entry_out *e,
+		     uint64_t parent, const char *name, size_t len)
+{
+	struct fr_idmap *m = x->map;
+	struct fr_idmap_ident id = { .srv = e->nodeid, .ino = e->attr.ino,
+				     .generation = e->generation,
+				     .mode = e->attr.mode };
+	struct xl_node *n;
+	const char *have;
+	int err = 0;
+
+	if (!e->nodeid)
+		return 0; /* negative entry */
+	fr_idmap_lock(m);
+	n = fr_idmap_by_srv(m, e->nodeid);
+	/* A node of an earlier run the kernel revalidates by name. */
+	if (!n && len) {
+		n = fr_idmap_find_name(m, parent, name, len);
+		if (n && (fr_idmap_current(m, n) || !same_object(n, e)))
+			n = NULL;
+		if (n)
+			err = fr_idmap_bind(m, n, e->nodeid);
+	}
+	if (!n && !err)
+		err = fr_idmap_node_new(m, &id, &n);
+	if (err) {
+		fr_idmap_unlock(m);
+		return err;
+	}
+	n->nlookup++;
+	n->srv_nlookup++;
+	if (len && (fr_idmap_name(m, n, &have) != len || n->parent != parent ||
+		    memcmp(have, name, len) != 0))
+		fr_idmap_set_name(m, n, parent, name, len);
+	e->nodeid = fr_idmap_node_id(m, n);
+	fr_idmap_unlock(m);
+	return 0;
+}
+
+static int open_out(struct fr_xlate *x, const struct xl_pending *p,
+		    uint64_t node, struct fuse_open_out *o)
+{
+	struct fr_idmap *m = x->map;
+	struct xl_handle *f;
+	uint64_t kfh;
+	int err;
+
+	fr_idmap_lock(m);
+	err = fr_idmap_handle_new(m, &f, &kfh);
+	if (!err) {
+		f->node = node;
+		f->flags = p->flags;
+		f->uid = p->uid;
+		f->gid = p->gid;
+		f->pid = p->pid;
+		f->dir = p->opcode == FUSE_OPENDIR;
+		fr_idmap_handle_bind(m, f, o->fh);
+		o->fh = kfh;
+	}
+	fr_idmap_unlock(m);
+	return err;
+}
+
+static void names_changed(struct fr_xlate *x, const struct xl_pending *p)
+{
+	struct fr_idmap *m = x->map;
+	const char *n1 = p->names, *n2 = p->names + p->len1;
+	struct xl_node *from, *to;
+
+	fr_idmap_lock(m);
+	from = fr_idmap_find_name(m, p->node, n1, p->len1);
+	if (p->opcode == FUSE_UNLINK || p->opcode == FUSE_RMDIR) {
+		if (from)
+			fr_idmap_unname(m, from);
+		goto out;
+	}
+	to = fr_idmap_find_name(m, p->node2, n2, p->len2);
+	if (p->flags & RENAME_EXCHANGE) {
+		if (to)
+			fr_idmap_set_name(m, to, p->node, n1, p->len1);
+	} else if (to && to != from) {
+		fr_idmap_unname(m, to);
+	}
+	if (from)
+		fr_idmap_set_name(m, from, p->node2, n2, p->len2);
+out:
+	fr_idmap_unlock(m);
+}
+
+static bool is_dot(const char *name, size_t len)
+{
+	return (len == 1 && name[0] == '.') ||
+	       (len == 2 && name[0] == '.' && name[1] == '.');
+}
+
+static void readdirplus_out(struct fr_xlate *x, const struct xl_pending *p,
+			    char *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off + FUSE_NAME_OFFSET_DIRENTPLUS <= len) {
+		struct fuse_direntplus *d = (void *)(buf + off);
+		size_t reclen = FUSE_DIRENTPLUS_SIZE(d);
+
+		if (off + reclen > len || d->dirent.namelen > len)
+			break;
+		if (d->entry_out.nodeid) {
+			uint64_t srv = d->entry_out.nodeid;
+
+			if (is_dot(d->dirent.name, d->dirent.namelen)) {
+				d->entry_out.nodeid = 0; /* the kernel skips them */
+			} else if (entry_out(x, &d->entry_out, p->node,
+					     d->dirent.name,
+					     d->dirent.namelen) < 0) {
+				d->entry_out.nodeid = 0;
+				synth_forget(x, srv, 1);
+			}
+		}
+		off += reclen;
+	}
+}
+
+static ssize_t gather(const struct iovec *iov, int count, char **out)
+{
+	size_t len = 0, off = 0;
+	int i;
+
+	for (i = 0; i < count; i++)
+		len += iov[i].iov_len;
+	*out = malloc(len ? len : 1);
+	if (!*out)
+		return -1;
+	for (i = 0; i < count; i++) {
+		memcpy(*out + off, iov[i].iov_base, iov[i].iov_len);
+		off += iov[i].iov_len;
+	}
+	return len;
+}
+
+/* The reply failed here: tell the server to drop what it handed out. */
+static void undo_reply(struct fr_xlate *x, const struct xl_pending *p,
+		       const struct fuse_entry_out *e,
+		       const struct fuse_open_out *o)
+{
+	if (o)
+		synth_release(x, e ? e->nodeid : p->node, o->fh,
+			      p->opcode == FUSE_OPENDIR, p->flags);
+	if (e && e->nodeid)
+		synth_forget(x, e->nodeid, 1);
+}
+
+static ssize_t reply_pending(struct fr_xlate *x, int fd,
+			     struct xl_pending *p, const struct iovec *iov,
+			     int count)
+{
+	struct fuse_out_header *h;
+	struct fuse_entry_out *e = NULL;
+	struct fuse_open_out *o = NULL;
+	struct iovec one;
+	char *buf;
+	ssize_t len = gather(iov, count, &buf), ret;
+	size_t body;
+	int err = 0;
+
+	if (len < (ssize_t)sizeof(*h)) {
+		free(buf);
+		return writev(fd, iov, count);
+	}
+	h = (void *)buf;
+	body = len - sizeof(*h);
+	if (h->error)
+		goto send;
+	switch (p->opcode) {
+	case FUSE_LOOKUP: case FUSE_MKNOD: case FUSE_MKDIR: case FUSE_SYMLINK:
+	case FUSE_LINK:
+		if (body >= sizeof(*e)) {
+			struct fuse_entry_out copy;
+
+			e = (void *)(h + 1);
+			copy = *e;
+			err = entry_out(x, e, p->node, p->names, p->len1);
+			if (err)
+				undo_reply(x, p, &copy, NULL);
+		}
+		break;
+	case FUSE_CREATE: case FUSE_TMPFILE:
+		if (body >= sizeof(*e) + sizeof(*o)) {
+			struct fuse_entry_out ecopy;
+			struct fuse_open_out ocopy;
+
+			e = (void *)(h + 1);
+			o = (void *)(e + 1);
+			ecopy = *e;
+			ocopy = *o;
+			err = entry_out(x, e, p->node, p->names, p->len1);
+			if (!err)
+				err = open_out(x, p, e->nodeid, o);
+			if (err)
+				undo_reply(x, p, &ecopy, &ocopy);
+		}
+		break;
+	case FUSE_OPEN: case FUSE_OPENDIR:
+		if (body >= sizeof(*o)) {
+			struct fuse_open_out ocopy;
+
+			o = (void *)(h + 1);
+			ocopy = *o;
+			err = open_out(x, p, p->node, o);
+			if (err)
+				undo_reply(x, p, NULL, &ocopy);
+		}
+		break;
+	case FUSE_READDIRPLUS:
+		readdirplus_out(x, p, (char *)(h + 1), body);
+		break;
+	case FUSE_RENAME: case FUSE_RENAME2: case FUSE_UNLINK: case FUSE_RMDIR:
+		names_changed(x, p);
+		break;
+	}
+send:
+	if (p->opcode == FUSE_RELEASE || p->opcode == FUSE_RELEASEDIR) {
+		struct xl_handle *f = fr_idmap_handle(x->map, p->kfh);
+
+		if (f) {
+			fr_idmap_lock(x->map);
+			fr_idmap_handle_free(x->map, f);
+			fr_idmap_unlock(x->map);
+		}
+	}
+	if (err) {
+		h->error = err;
+		h->len = len = sizeof(*h);
+	}
+	one.iov_base = buf;
+	one.iov_len = len;
+	ret = writev(fd, &one, 1);
+	free(buf);
+	return ret;
+}
+
+/* Notifications name nodes too; one the kernel never got is dropped. */
+static ssize_t notify_out(struct fr_xlate *x, int fd, const struct iovec *iov,
+			  int count)
+{
+	struct fr_idmap *m = x->map;
+	struct fuse_out_header *h;
+	uint64_t *ids[2] = { NULL, NULL };
+	struct iovec one;
+	char *buf;
+	ssize_t len = gather(iov, count, &buf), ret;
+	size_t body;
+	bool drop = false;
+	int i;
+
+	if (len < (ssize_t)sizeof(*h)) {
+		free(buf);
+		errno = EINVAL;
+		return -1;
+	}
+	h = (void *)buf;
+	body = len - sizeof(*h);
+	switch (h->error) {
+	case FUSE_NOTIFY_POLL: case FUSE_NOTIFY_RESEND:
+		break;
+	case FUSE_NOTIFY_INVAL_INODE:
+	case FUSE_NOTIFY_INVAL_ENTRY:
+	case FUSE_NOTIFY_STORE:
+		if (body >= 8)
+			ids[0] = (uint64_t *)(h + 1);
+		break;
+	case FUSE_NOTIFY_RETRIEVE:
+		if (body >= 16)
+			ids[0] = (uint64_t *)(h + 1) + 1;
+		break;
+	case FUSE_NOTIFY_DELETE:
+		if (body >= 16) {
+			ids[0] = (uint64_t *)(h + 1);
+			ids[1] = ids[0] + 1;
+		}
+		break;
+	default:
+		fr_log(LOG_ERR,
+		       "notification %d is not known to the translation layer: refused",
+		       h->error);
+		free(buf);
+		errno = EINVAL;
+		return -1;
+	}
+	fr_idmap_lock(m);
+	for (i = 0; i < 2; i++) {
+		struct xl_node *n;
+
+		if (!ids[i])
+			continue;
+		n = fr_idmap_by_srv(m, *ids[i]);
+		if (n)
+			*ids[i] = fr_idmap_node_id(m, n);
+		else
+			drop = true;
+	}
+	fr_idmap_unlock(m);
+	if (drop) {
+		bool data = h->error == FUSE_NOTIFY_RETRIEVE ||
+			    h->error == FUSE_NOTIFY_STORE;
+
+		free(buf);
+		/* The kernel has no such node: nothing to invalidate. */
+		if (!data)
+			return len;
+		errno = ENOENT;
+		return -1;
+	}
+	one.iov_base = buf;
+	one.iov_len = len;
+	ret = writev(fd, &one, 1);
+	free(buf);
+	return ret;
+}
+
+ssize_t fr_xlate_reply(struct fr_session *s, int fd, struct iovec *iov,
+		       int count)
+{
+	struct fr_xlate *x = s->xlate;
+	const struct fuse_out_header *h = iov[0].iov_base;
+	struct xl_pending *p;
+	ssize_t ret;
+
+	if (count < 1 || iov[0].iov_len < sizeof(*h))
+		return writev(fd, iov, count);
+	if (h->unique & XL_SYNTH) {
+		size_t len = 0;
+		int i;
+
+		synth_deliver(x, iov, count);
+		for (i = 0; i < count; i++)
+			len += iov[i].iov_len;
+		return len;
+	}
+	if (h->unique == 0)
+		return notify_out(x, fd, iov, count);
+	p = pend_take(x, h->unique);
+	if (!p)
+		return writev(fd, iov, count);
+	ret = reply_pending(x, fd, p, iov, count);
+	free(p);
+	return ret;
+}
+
+int fr_xlate_start(struct fr_session *s)
+{
+	struct fr_xlate *x;
+	int fd, err, ret;
+	bool kept = false;
+
+	if (s->xlate)
+		return 0;
+	if (s->recovered && fr_kept_fd(FR_KEEP_STATE, FR_KEY_STORE) >= 0) {
+		fr_log(LOG_ERR,
+		       "the previous server kept its ids in a state store and this one does not open it: refusing to take over");
+		return -EPROTO;
+	}
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	x->s = s;
+	pthread_mutex_init(&x->resolve_lock, NULL);
+	pthread_mutex_init(&x->plock, NULL);
+	pthread_mutex_init(&x->slock, NULL);
+	pthread_cond_init(&x->scond, NULL);
+	fd = s->recovered ? fr_kept_fd(FR_KEEP_STATE, FR_KEY_IDMAP) : -ENOENT;
+	if (fd >= 0) {
+		kept = true;
+	} else {
+		if (s->recovered)
+			fr_log(LOG_WARNING,
+			       "the previous server left no id map: node ids it gave out are stale");
+		fd = fr_state_memfd("fuse-recover-ids");
+		if (fd < 0) {
+			err = fd;
+			goto fail;
+		}
+	}
+	ret = fr_idmap_open(fd, XL_DEFAULT_NODES, XL_DEFAULT_HANDLES, &x->map);
+	if (ret < 0) {
+		err = ret;
+		fr_log(LOG_ERR, "id map of the previous server refused: %s",
+		       strerror(-err));
+		if (!kept)
+			close(fd);
+		goto fail;
+	}
+	if (!kept) {
+		err = fr_keep_fd(fd, FR_KEEP_STATE, FR_KEY_IDMAP);
+		close(fd);
+		if (err) {
+			fr_log(LOG_ERR, "cannot keep the id map: %s",
+			       strerror(-err));
+			fr_idmap_close(x->map);
+			goto fail;
+		}
+	}
+	s->xlate = x;
+	return 0;
+fail:
+	pthread_mutex_destroy(&x->resolve_lock);
+	pthread_mutex_destroy(&x->plock);
+	pthread_mutex_destroy(&x->slock);
+	pthread_cond_destroy(&x->scond);
+	free(x);
+	return err;
+}
+
+void fr_xlate_stop(struct fr_session *s)
+{
+	struct fr_xlate *x = s->xlate;
+	size_t i;
+
+	if (!x)
+		return;
+	s->xlate = NULL;
+	for (i = 0; i < XL_PEND_BUCKETS; i++) {
+		while (x->pend[i]) {
+			struct xl_pending *p = x->pend[i];
+
+			x->pend[i] = p->next;
+			free(p);
+		}
+	}
+	fr_idmap_close(x->map);
+	pthread_mutex_destroy(&x->resolve_lock);
+	pthread_mutex_destroy(&x->plock);
+	pthread_mutex_destroy(&x->slock);
+	pthread_cond_destroy(&x->scond);
+	free(x);
+}
