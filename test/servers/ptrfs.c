@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -728,6 +729,15 @@ int main(int argc, char *argv[])
 	    parse_timeout("attr_timeout", po.attr_timeout,
 			  &ptrfs.attr_timeout))
 		goto out;
+	/* One fd per known inode: as many as we may (passthrough_hp does too). */
+	{
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	ptrfs.root.next = ptrfs.root.prev = &ptrfs.root;
 	ptrfs.root.nlookup = 2;
 	ptrfs.root.fd = open(po.source, O_PATH | O_DIRECTORY);
