@@ -177,12 +177,12 @@ int main(int argc, char *argv[])
 	se = fuse_session_new(&args, &hello_ops, sizeof(hello_ops), NULL);
 	if (!se || fuse_set_signal_handlers(se) != 0)
 		goto out;
-	/* Daemonize first: the supervisor watches the process that attaches. */
-	if (fuse_daemonize(opts.foreground) != 0)
-		goto out_signals;
 	res = fuse_session_attach(se, opts.mountpoint, fr);
 	if (res < 0)
 		goto out_signals;
+	/* As in libfuse's examples: the daemon carries on the recovery. */
+	if (fuse_daemonize(opts.foreground) != 0)
+		goto out_unmount;
 	if (opts.singlethread) {
 		ret = fuse_session_loop(se);
 	} else {
@@ -193,6 +193,7 @@ int main(int argc, char *argv[])
 		fuse_loop_cfg_destroy(config);
 	}
 	/* Reached on unmount or SIGTERM/SIGINT: end the mount for good. */
+out_unmount:
 	fuse_recover_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);

@@ -828,8 +828,13 @@ static void pin_victim(int dirfd, const char *name)
 		close(fd);
 		return;
 	}
+	/*
+	 * We pin the file ourselves in any case: if the supervisor cannot keep
+	 * the file too (-ENOSPC: it keeps enough already; the library said
+	 * so), the file lives at least as long as we do.
+	 */
 	err = fuse_recover_keep_file(fd, ino);
-	if (err && err != -ENOTCONN)
+	if (err && err != -ENOTCONN && err != -ENOSPC)
 		fprintf(stderr,
 			"passthrough_hp: supervisor did not keep unlinked open file: %s\n",
 			strerror(-err));

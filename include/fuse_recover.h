@@ -17,18 +17,26 @@
 #ifndef FUSE_RECOVER_H_
 #define FUSE_RECOVER_H_
 
+/*
+ * A server keeps its own FUSE_USE_VERSION (any libfuse 3 API level): the
+ * calls below mean the same at every level.
+ */
 #ifndef FUSE_USE_VERSION
 #define FUSE_USE_VERSION 312
 #endif
-/*
- * Below 3.12 the names fuse_session_loop_mt() and fuse_parse_cmdline() bind
- * to the old ABI, which misreads a fuse_loop_cfg_create() config (it turns
- * clone_fd on).  Servers built for libfuse-recover use the 3.12 API.
- */
-#if FUSE_USE_VERSION < 312
-#error "libfuse-recover needs FUSE_USE_VERSION >= 312 (FUSE_MAKE_VERSION(3, 12))"
-#endif
 #include <fuse_lowlevel.h>
+#if FUSE_USE_VERSION < FUSE_MAKE_VERSION(3, 12)
+/*
+ * Below 3.12, fuse_session_loop_mt() and fuse_loop_mt() bind the 3.2 ABI,
+ * whose argument is the old public struct fuse_loop_config ({ clone_fd,
+ * max_idle_threads } on the server's stack).  A config from
+ * fuse_loop_cfg_create() is the 3.12 private struct: the old entry point
+ * reads its leading version marker as clone_fd and silently turns clone_fd
+ * on.  So at these levels it cannot be used correctly at all; fill the old
+ * struct as libfuse's examples of that time do, or move to 312.
+ */
+#pragma GCC poison fuse_loop_cfg_create
+#endif
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -70,6 +78,9 @@ int fuse_recover_tag_valid(const char *tag);
  *   - `recover_restarts=N`  the supervisor gives up after more than N server
  *                           deaths within the window (default 10).
  *   - `recover_window=SEC`  that window in seconds (default 60).
+ *   - `recover_poison=N`    a request resent to N servers that all died
+ *                           before answering it is answered EIO (default 3;
+ *                           0: never).
  *   - `recover_timeout=SEC` give up when no server has taken over SEC seconds
  *                           after a death (default 60; 0 waits forever).
  *
@@ -121,8 +132,10 @@ const char *fuse_recover_tag(const struct fuse_recover *fr);
  * FUSE_RECOVER_NO_KERNEL=1 in the environment forces the supervisor.
  *
  * The filesystem's init operation therefore runs inside this call.  Only one
- * session per process may be attached.  Daemonize (fuse_daemonize()) before
- * this call or not at all: the supervisor watches the calling process.
+ * session per process may be attached.  The process may daemonize
+ * (fuse_daemonize()) or fork() before or after this call: a child forked
+ * after it tells the supervisor so, and carries on as the server when its
+ * parent exits (if it still holds the connection).
  *
  * @return 0, FUSE_RECOVER_RECOVERED, or
  *   -EBUSY  the tag is held by a live server, or a session is attached;
@@ -343,7 +356,10 @@ int fuse_recover_fh_release(struct fuse_recover_store *st, uint64_t fh);
  * once the server's own fds close, nothing keeps such an inode (and its
  * data) alive.  The supervisor holds a dup of @fd under @key and gives it
  * to the next server.
- * @return 0, -ENOTCONN without recovery, -errno.
+ * @return 0, -ENOTCONN without recovery, -ENOSPC when the supervisor
+ * already keeps as many fds as it may for this connection (logged once),
+ * -errno.  On any error the file does not outlive this server: keep @fd
+ * open yourself so it at least lives as long as this process.
  */
 int fuse_recover_keep_file(int fd, uint64_t key);
 

@@ -66,6 +66,7 @@ static void session_free(struct fr_session *s)
 		return;
 	if (fr_current == s)
 		fr_current = NULL;
+	fr_fork_disarm(s);
 	if (s->sock >= 0)
 		close(s->sock);
 	fr_xlate_stop(s);
@@ -203,6 +204,24 @@ int fr_replay_and_resend(struct fr_session *s)
 	return err;
 }
 
+/*
+ * We cannot serve this connection and have read nothing from it: say so,
+ * so that the supervisor keeps waiting for a compatible server instead of
+ * counting our exit as one more death.
+ */
+static int decline(struct fr_session *s, int err, const char *why)
+{
+	struct frp_msg m = { .type = FRP_DECLINE, .status = err };
+
+	m.blob[0] = why;
+	m.blob_len[0] = strlen(why);
+	pthread_mutex_lock(&s->sock_lock);
+	if (s->sock >= 0)
+		frp_send(s->sock, &m);
+	pthread_mutex_unlock(&s->sock_lock);
+	return err;
+}
+
 static int attach_recovered(struct fr_session *s, const char *mountpoint,
 			    struct frp_msg *r)
 {
@@ -217,7 +236,7 @@ static int attach_recovered(struct fr_session *s, const char *mountpoint,
 		       (int)r->blob_len[2], (const char *)r->blob[2],
 		       mountpoint);
 		close(fd);
-		return -EXDEV;
+		return decline(s, -EXDEV, "mounted on another mount point");
 	}
 	s->conn_id = r->arg[0];
 	err = fr_blob_dup(&s->init_in, r->blob[0], r->blob_len[0]);
@@ -236,6 +255,8 @@ static int attach_recovered(struct fr_session *s, const char *mountpoint,
 	}
 	mark(PH_HANDOFF);
 	err = fr_replay_and_resend(s);
+	if (err == -EPROTO)
+		return decline(s, err, "capabilities differ from the mount's");
 	if (err)
 		return err;
 	mark(PH_RESEND);
@@ -330,6 +351,7 @@ out:
 		return err;
 	}
 	mark(PH_DONE);
+	fr_fork_arm(s);
 	if (err == FUSE_RECOVER_RECOVERED)
 		print_trace();
 	fr_log(LOG_INFO, "tag %s: %s %s (%s)", fr->tag,
@@ -349,6 +371,7 @@ int fuse_recover_unmount(struct fuse_session *se)
 		fuse_session_unmount(se);
 		return 0;
 	}
+	fr_fork_disarm(s); /* fusermount3 below is no heir */
 	pthread_mutex_lock(&s->sock_lock);
 	if (s->sock >= 0)
 		frp_send(s->sock, &bye);

@@ -88,24 +88,61 @@ void fr_client_set_timeout(int sock)
 	setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
+/*
+ * Whoever holds the other end of FUSE_RECOVER_FD gets our /dev/fuse fd, so
+ * it must be the supervisor that started us: our parent, running as our
+ * uid (or root).  Anyone else could set the variable before running us,
+ * a set-uid server above all.
+ */
+static int check_inherited_peer(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	if ((cred.uid != geteuid() && cred.uid != 0) ||
+	    cred.pid != getppid()) {
+		fr_log(LOG_ERR,
+		       "FUSE_RECOVER_FD: peer pid %d uid %u is not the supervisor that started us (parent %d, uid %u): refusing it",
+		       (int)cred.pid, (unsigned int)cred.uid, (int)getppid(),
+		       (unsigned int)geteuid());
+		return -EPERM;
+	}
+	return 0;
+}
+
 /* Launched by fuse-recoverd: it left us one end of a socketpair. */
 static int inherited_socket(void)
 {
-	const char *env = getenv("FUSE_RECOVER_FD");
+	const char *env = secure_getenv("FUSE_RECOVER_FD");
 	struct stat st;
 	char *end;
 	long fd;
+	int err;
 
+	if (!env && getenv("FUSE_RECOVER_FD")) {
+		unsetenv("FUSE_RECOVER_FD");
+		fr_log(LOG_ERR,
+		       "FUSE_RECOVER_FD is not trusted in a set-uid or set-gid program: refusing it");
+		return -EPERM;
+	}
 	if (!env)
 		return -ENOENT;
 	fd = strtol(env, &end, 10);
-	unsetenv("FUSE_RECOVER_FD"); /* not for our children */
 	if (*end || fd < 3 || fd > 65535 || fstat(fd, &st) < 0 ||
 	    !S_ISSOCK(st.st_mode)) {
 		fr_log(LOG_ERR, "FUSE_RECOVER_FD=%s is not a socket", env);
+		unsetenv("FUSE_RECOVER_FD");
 		return -EBADF;
 	}
+	unsetenv("FUSE_RECOVER_FD"); /* not for our children */
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	err = check_inherited_peer(fd);
+	if (err) {
+		close(fd);
+		return err;
+	}
 	return fd;
 }
 

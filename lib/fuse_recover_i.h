@@ -96,6 +96,7 @@ struct fr_session {
 	unsigned int poison_deaths;
 	bool uses_store;		/* state.c: the server keeps its ids */
 	struct fr_xlate *xlate;		/* xlate.c: we keep them for it */
+	bool keep_refused_logged;	/* keep.c: the cap was reported */
 };
 
 extern struct fr_session *fr_current;
@@ -160,6 +161,10 @@ int fr_replay_and_resend(struct fr_session *s);
 bool fr_kattach_supported(void);
 int fr_kattach(struct fr_session *s, const struct fuse_recover *fr);
 void fr_kattach_forget(const char *tag);
+
+/* fork.c: a forked child of the server tells the supervisor about itself */
+void fr_fork_arm(struct fr_session *s);
+void fr_fork_disarm(struct fr_session *s);
 
 /* probe.c */
 int fr_probe_init_in(const void *init_in, size_t len, struct fr_kernel *k);

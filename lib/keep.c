@@ -153,7 +153,14 @@ int fr_keep_fd(int fd, enum fr_keep_kind kind, uint64_t key)
 	if (err)
 		return err;
 	frp_close_fds(&r);
-	return r.type == FRP_ACK ? r.status : -EPROTO;
+	err = r.type == FRP_ACK ? r.status : -EPROTO;
+	/* Said once: past the cap every unlinked open file is refused. */
+	if (err == -ENOSPC && !s->keep_refused_logged) {
+		s->keep_refused_logged = true;
+		fr_log(LOG_WARNING, "supervisor refused a kept fd: %.*s",
+		       (int)r.blob_len[0], (const char *)r.blob[0]);
+	}
+	return err;
 }
 
 void fr_unkeep_fd(enum fr_keep_kind kind, uint64_t key)

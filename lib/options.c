@@ -127,8 +127,19 @@ int fuse_recover_new(struct fuse_args *args, struct fuse_recover **frp)
 	*frp = NULL;
 	if (args && fuse_opt_parse(args, &o, fr_opt_spec, fr_opt_proc) < 0)
 		return -EINVAL;
-	if (o.restarts < 0 || o.window < 0 || o.timeout < 0 || o.poison < 0) {
-		fr_log(LOG_ERR, "recover_* options must not be negative");
+	if (o.restarts < 0 || (unsigned int)o.restarts > FR_RESTARTS_MAX) {
+		fr_log(LOG_ERR, "recover_restarts=%d: use 0 to %u", o.restarts,
+		       FR_RESTARTS_MAX);
+		err = -EINVAL;
+	} else if (o.window < 0 || o.timeout < 0 ||
+		   (unsigned int)o.window > FR_SECONDS_MAX ||
+		   (unsigned int)o.timeout > FR_SECONDS_MAX) {
+		fr_log(LOG_ERR,
+		       "recover_window and recover_timeout: use 0 to %u seconds",
+		       FR_SECONDS_MAX);
+		err = -EINVAL;
+	} else if (o.poison < 0 || o.poison > 1000) {
+		fr_log(LOG_ERR, "recover_poison=%d: use 0 to 1000", o.poison);
 		err = -EINVAL;
 	} else if (o.tag && o.auto_unmount) {
 		fr_log(LOG_ERR,

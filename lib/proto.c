@@ -165,9 +165,18 @@ int frp_recv(int sock, void *buf, struct frp_msg *m)
 		return -errno;
 	if (n == 0)
 		return -ECONNRESET;
-	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+	if (mh.msg_flags & MSG_TRUNC) {
 		close_cmsg_fds(&mh);
 		return -EPROTO;
+	}
+	if (mh.msg_flags & MSG_CTRUNC) {
+		/* Our fd table is full: the kernel dropped (some of) the fds. */
+		close_cmsg_fds(&mh);
+		err = frp_decode(buf, n, m);
+		if (err)
+			return err;
+		m->nfd = 0;
+		return -EMFILE;
 	}
 	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
 		size_t k, i;

@@ -30,11 +30,23 @@ enum frp_type {
 	FRP_RESUMED,	 /* recovered server replayed INIT and asked resend */
 	FRP_BYE,	 /* server is unmounting for good; no reply */
 	FRP_FETCH,	 /* send me the kept fds: KEPT..., then ACK */
+	/*
+	 * A recovering server that cannot serve this connection (other mount
+	 * point, other capabilities) and has not read from it: status -errno,
+	 * blob0 a reason; no reply.  Not a death: the mount waits on.
+	 */
+	FRP_DECLINE = 32,
 	/* supervisor -> server */
 	FRP_FRESH = 64,	 /* nothing held: mount yourself, then ATTACHED */
 	FRP_RECOVER,	 /* fd main; arg0 conn id; blobs as in ATTACHED */
 	FRP_ACK,	 /* status 0, or -errno with blob0 a reason */
 	FRP_KEPT,	 /* fds; blob0 struct frp_kept_entry[nfd] */
+	/*
+	 * From a child the server forked (lib/fork.c): fd a socket the child
+	 * made, whose SO_PEERCRED names it.  The ACK goes on that socket,
+	 * none on this one (the server may be waiting for a reply here).
+	 */
+	FRP_NEWPID = 96,
 };
 
 /* Kinds of fds a server leaves with its supervisor. */
@@ -75,7 +87,9 @@ int frp_send(int sock, const struct frp_msg *m);
 /*
  * Receives one message into @buf (FRP_MAX_MSG bytes) and decodes it.  fds
  * arrive close-on-exec; when the message is malformed they are closed.
- * Returns 0, -ECONNRESET on end of stream, or -errno.
+ * Returns 0, -ECONNRESET on end of stream, or -errno.  -EMFILE: the fds
+ * did not fit our fd table and are lost, but @m is decoded (with nfd 0),
+ * so the sender can be told which request failed.
  */
 int frp_recv(int sock, void *buf, struct frp_msg *m);
 

@@ -11,6 +11,14 @@
 
 #define FR_PATH_MAX 108 /* sizeof(sun_path) */
 
+/*
+ * Bounds of the give-up settings, the same for recover_* options and
+ * fuse-recoverd's --max-restarts, --window and --takeover-timeout: the
+ * library passes its values on, and both must accept the same ones.
+ */
+#define FR_RESTARTS_MAX 1000000u
+#define FR_SECONDS_MAX (86400u * 365)
+
 /* Logging, provided by whoever links this code (library or supervisor). */
 void fr_log(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

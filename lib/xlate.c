@@ -453,9 +453,13 @@ static uint64_t *fh_field(uint32_t opcode, void *arg, size_t alen)
 /* The fh the server knows for kernel handle *@fh (reopened if stale). */
 static int translate_fh(struct fr_xlate *x, uint64_t *fh)
 {
-	struct xl_handle *f = fr_idmap_handle(x->map, *fh);
+	struct xl_handle *f;
 	int err = 0;
 
+	/* 0 is what the kernel sends when the server has no OPEN at all. */
+	if (!*fh)
+		return 0;
+	f = fr_idmap_handle(x->map, *fh);
 	if (!f)
 		return -EBADF;
 	if (!fr_idmap_handle_current(x->map, f))
@@ -770,8 +774,8 @@ static int entry_out(struct fr_xlate *x, struct fuse_entry_out *e,
 	}
 	n->nlookup++;
 	n->srv_nlookup++;
-	if (len && (fr_idmap_name(m, n, &have) != len || n->parent != parent ||
-		    memcmp(have, name, len) != 0))
+	/* One name per node: a hard link keeps the name it was found by. */
+	if (len && !fr_idmap_name(m, n, &have))
 		fr_idmap_set_name(m, n, parent, name, len);
 	e->nodeid = fr_idmap_node_id(m, n);
 	fr_idmap_unlock(m);

@@ -9,18 +9,78 @@
 #include "recoverd.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <syslog.h>
 #include <unistd.h>
 
+/* Linux 6.5+; Debian's 6.1 headers lack it. */
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
+/* Headroom for sockets, pidfds, clones and our own files. */
+#define KEPT_HEADROOM 256
+
 static int pidfd_open_(pid_t pid)
 {
 	return syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* The effective uid of @pid now, from /proc; -1 if it cannot be read. */
+static long proc_euid(pid_t pid)
+{
+	char path[64], line[256];
+	unsigned int ruid, euid;
+	long ret = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Uid: %u %u", &ruid, &euid) == 2) {
+			ret = euid;
+			break;
+		}
+	fclose(f);
+	return ret;
+}
+
+/*
+ * A pidfd for the process at the other end of @sock.  SO_PEERPIDFD names
+ * the very process that connected.  Without it (before 6.5) the pid from
+ * SO_PEERCRED may have been reused by the time we open it, so the process
+ * found must still have the peer's uid: a reuse by another uid is caught,
+ * one by the same uid gains nothing that uid could not do itself.
+ */
+static int peer_pidfd(int sock, const struct ucred *cred)
+{
+	socklen_t len = sizeof(int);
+	int pidfd;
+
+	/* Close-on-exec already (6.18 checked): our children never see it. */
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0)
+		return pidfd;
+	if (errno != ENOPROTOOPT)
+		return -errno;	/* e.g. the peer is gone already */
+	if (cred->pid <= 0)
+		return -ESRCH;
+	pidfd = pidfd_open_(cred->pid);
+	if (pidfd < 0)
+		return -errno;
+	if (proc_euid(cred->pid) != (long)cred->uid) {
+		close(pidfd);
+		return -ESRCH;
+	}
+	return pidfd;
 }
 
 static int blob_set(struct blob *b, const void *data, uint32_t len)
@@ -36,24 +96,81 @@ static int blob_set(struct blob *b, const void *data, uint32_t len)
 	return 0;
 }
 
-int hold_add_client(struct recoverd *rd, int fd, pid_t pid, bool launched)
+static bool slot_used(const struct client *c)
 {
-	int i;
+	return c->fd >= 0 || c->pidfd >= 0;
+}
+
+/*
+ * A free slot for a new peer, or -1.  The last free slot is reserved for a
+ * server we launch; when none is free, the peer that has waited longest
+ * without saying HELLO makes room (idle peers must not lock out servers).
+ */
+static int free_slot(struct recoverd *rd, bool launched)
+{
+	int i, nfree = 0, first = -1, oldest = -1;
 
 	for (i = 0; i < MAX_CLIENTS; i++) {
-		struct client *c = &rd->clients[i];
+		const struct client *c = &rd->clients[i];
 
-		if (c->fd >= 0)
-			continue;
-		c->fd = fd;
-		c->pid = pid;
-		c->pidfd = pid > 0 ? pidfd_open_(pid) : -1;
-		c->launched = launched;
-		c->refused = false;
-		return i;
+		if (!slot_used(c)) {
+			if (first < 0)
+				first = i;
+			nfree++;
+		} else if (i != rd->server && !c->launched && !c->greeted &&
+			   (oldest < 0 || c->since < rd->clients[oldest].since)) {
+			oldest = i;
+		}
 	}
-	close(fd);
-	return -EMFILE;
+	if (first >= 0 && (launched || nfree > 1))
+		return first;
+	if (oldest < 0)
+		return -1;
+	fr_log(LOG_WARNING, "dropping pid %d: it said nothing, and its slot is needed",
+	       (int)rd->clients[oldest].pid);
+	hold_drop_client(rd, oldest);
+	return oldest;
+}
+
+/*
+ * @pid > 0 with @launched: our own child, whose pid cannot be reused
+ * before we reap it.  Otherwise the peer's pidfd comes from the socket.
+ */
+int hold_add_client(struct recoverd *rd, int fd, pid_t pid, bool launched)
+{
+	static const struct timeval send_timeout = { .tv_sec = 1 };
+	struct ucred cred = { .pid = pid };
+	socklen_t len = sizeof(cred);
+	int i = free_slot(rd, launched), pidfd;
+	struct client *c;
+
+	if (i < 0) {
+		fr_log(LOG_WARNING, "refused a peer: all %d slots are busy",
+		       MAX_CLIENTS);
+		close(fd);
+		return -EMFILE;
+	}
+	if (launched && pid > 0) {
+		pidfd = pidfd_open_(pid);
+	} else {
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+			cred.pid = pid;
+		pidfd = peer_pidfd(fd, &cred);
+		/* Without its process we could never tell it died. */
+		if (pidfd < 0 && !launched) {
+			fr_log(LOG_WARNING, "refused pid %d: %s",
+			       (int)cred.pid, strerror(-pidfd));
+			close(fd);
+			return pidfd;
+		}
+	}
+	/* A peer that does not read its answers must not stall us. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout,
+		   sizeof(send_timeout));
+	c = &rd->clients[i];
+	*c = (struct client){ .fd = fd, .pid = cred.pid, .pidfd = pidfd,
+			      .launched = launched, .since = now_sec() };
+	return i;
 }
 
 void hold_drop_client(struct recoverd *rd, int idx)
@@ -61,7 +178,8 @@ void hold_drop_client(struct recoverd *rd, int idx)
 	struct client *c = &rd->clients[idx];
 	bool launched = c->launched;
 
-	close(c->fd);
+	if (c->fd >= 0)
+		close(c->fd);
 	if (c->pidfd >= 0)
 		close(c->pidfd);
 	c->fd = -1;
@@ -75,31 +193,144 @@ void hold_drop_client(struct recoverd *rd, int idx)
 	}
 }
 
+/*
+ * The one death signal: the server's process has exited.  A broken or
+ * misbehaving socket is not a death; only without a pidfd does a hang-up
+ * have to stand in for it.
+ */
+bool hold_server_exited(const struct recoverd *rd)
+{
+	const struct client *c;
+	struct pollfd p;
+
+	if (rd->server < 0)
+		return true;
+	c = &rd->clients[rd->server];
+	if (c->pidfd >= 0) {
+		p = (struct pollfd){ .fd = c->pidfd, .events = POLLIN };
+		return poll(&p, 1, 0) == 1;
+	}
+	if (c->fd < 0)
+		return true;
+	p = (struct pollfd){ .fd = c->fd, .events = 0 };
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
+}
+
+/* When the next peer that has not said HELLO runs out of time, or 0. */
+double hold_idle_deadline(const struct recoverd *rd)
+{
+	double next = 0;
+	int i;
+
+	for (i = 0; i < MAX_CLIENTS; i++) {
+		const struct client *c = &rd->clients[i];
+		double d = c->since + HELLO_TIMEOUT_SEC;
+
+		/* A server we start may take its time to get to HELLO. */
+		if (c->fd < 0 || c->greeted || c->launched || i == rd->server)
+			continue;
+		if (!next || d < next)
+			next = d;
+	}
+	return next;
+}
+
+void hold_drop_idle(struct recoverd *rd)
+{
+	double t = now_sec();
+	int i;
+
+	for (i = 0; i < MAX_CLIENTS; i++) {
+		const struct client *c = &rd->clients[i];
+
+		if (c->fd < 0 || c->greeted || c->launched || i == rd->server ||
+		    t < c->since + HELLO_TIMEOUT_SEC)
+			continue;
+		fr_log(LOG_WARNING, "dropping pid %d: no HELLO within %.0f s",
+		       (int)c->pid, HELLO_TIMEOUT_SEC);
+		hold_drop_client(rd, i);
+	}
+}
+
+/*
+ * A peer of another uid is told why and dropped at once if its HELLO is
+ * already there (the usual case), so it holds no slot; otherwise it waits
+ * in a slot like any idle peer.  Its message is read first: closing a
+ * socket with unread data resets it, and the peer would never read why.
+ */
+static bool refuse_now(int fd)
+{
+	char buf[FRP_MAX_MSG];
+	struct frp_msg m;
+	int fl = fcntl(fd, F_GETFL), err;
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return false;
+	err = frp_recv(fd, buf, &m);
+	fcntl(fd, F_SETFL, fl);
+	if (err == -EAGAIN)
+		return false;
+	if (!err)
+		frp_close_fds(&m);
+	frp_send_ack(fd, -EPERM, "permission denied: not the owner of this tag");
+	close(fd);
+	return true;
+}
+
 void hold_accept(struct recoverd *rd)
 {
+	static bool told;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	int fd = accept4(rd->listen_fd, NULL, NULL, SOCK_CLOEXEC), idx;
+	bool refused;
 
-	if (fd < 0)
+	if (fd < 0) {
+		if (errno == EMFILE || errno == ENFILE) {
+			/* The peer stays queued; do not spin on it. */
+			if (!told)
+				fr_log(LOG_ERR, "cannot accept: %s",
+				       strerror(errno));
+			told = true;
+			usleep(10000);
+		}
 		return;
+	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 		close(fd);
 		return;
 	}
-	if (cred.uid != rd->owner && cred.uid != 0) {
+	refused = cred.uid != rd->owner && cred.uid != 0;
+	if (refused) {
 		fr_log(LOG_WARNING,
 		       "refused pid %d uid %u: only uid %u or root may take tag %s",
 		       (int)cred.pid, (unsigned int)cred.uid,
 		       (unsigned int)rd->owner, rd->tag);
+		if (refuse_now(fd))
+			return;
 	}
 	idx = hold_add_client(rd, fd, cred.pid, false);
-	/*
-	 * Answer its first message rather than now: closing a socket with
-	 * unread data resets it, and the peer would never read why.
-	 */
 	if (idx >= 0)
-		rd->clients[idx].refused = cred.uid != rd->owner && cred.uid;
+		rd->clients[idx].refused = refused;
+}
+
+/*
+ * Kept fds are capped so that no amount of activity by users of the mount
+ * (each unlinked open file is one) can fill our fd table: past the cap the
+ * server is told no and keeps the file itself.
+ */
+void hold_set_kept_cap(struct recoverd *rd)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		rl.rlim_cur = 1024;
+	if (rl.rlim_cur > 2 * KEPT_HEADROOM)
+		rd->max_kept = rl.rlim_cur - KEPT_HEADROOM;
+	else
+		rd->max_kept = rl.rlim_cur / 2;
+	if (rd->max_kept > UINT32_MAX / 2)
+		rd->max_kept = UINT32_MAX / 2;
 }
 
 void hold_release_fds(struct recoverd *rd)
@@ -109,6 +340,7 @@ void hold_release_fds(struct recoverd *rd)
 	for (i = 0; i < rd->nclones; i++)
 		close(rd->clones[i].fd);
 	rd->nclones = 0;
+	rd->nkept = 0;
 	if (rd->fuse_fd >= 0)
 		close(rd->fuse_fd);
 	rd->fuse_fd = -1;
@@ -138,13 +370,6 @@ static void drop_old_clones(struct recoverd *rd)
 	rd->nclones = kept;
 }
 
-static bool server_hung_up(const struct recoverd *rd)
-{
-	struct pollfd p = { .fd = rd->clients[rd->server].fd, .events = 0 };
-
-	return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
-}
-
 static int on_hello(struct recoverd *rd, int idx, struct frp_msg *m)
 {
 	struct client *c = &rd->clients[idx];
@@ -162,9 +387,10 @@ static int on_hello(struct recoverd *rd, int idx, struct frp_msg *m)
 		c->pid = m->arg[0];
 		c->pidfd = pidfd_open_(c->pid);
 	}
-	if (rd->server >= 0 && server_hung_up(rd)) {
+	c->greeted = true;
+	if (rd->server >= 0 && hold_server_exited(rd)) {
 		/* Its death is still queued behind this HELLO; take it now. */
-		hold_drop_client(rd, rd->server);
+		heirs_server_exited(rd);
 		if (rd->server >= 0 || rd->clients[idx].fd < 0)
 			return -EBUSY;
 	}
@@ -244,7 +470,8 @@ static struct held_fd *find_held(struct recoverd *rd, uint32_t kind,
 	return NULL;
 }
 
-static int on_add_fd(struct recoverd *rd, struct frp_msg *m)
+static int on_add_fd(struct recoverd *rd, struct frp_msg *m, char *why,
+		     size_t why_len)
 {
 	struct held_fd *h, *n;
 
@@ -255,11 +482,19 @@ static int on_add_fd(struct recoverd *rd, struct frp_msg *m)
 	if (h) {
 		close(h->fd);
 	} else {
+		if (m->arg[1] != FRP_FD_CLONE && rd->nkept >= rd->max_kept) {
+			snprintf(why, why_len,
+				 "supervisor keeps at most %u fds per connection: keep this one yourself",
+				 rd->max_kept);
+			return -ENOSPC;
+		}
 		n = realloc(rd->clones, (rd->nclones + 1) * sizeof(*n));
 		if (!n)
 			return -ENOMEM;
 		rd->clones = n;
 		h = &n[rd->nclones++];
+		if (m->arg[1] != FRP_FD_CLONE)
+			rd->nkept++;
 	}
 	*h = (struct held_fd){ .fd = m->fd[0], .kind = m->arg[1],
 			       .key = m->arg[0], .gen = rd->gen };
@@ -272,6 +507,8 @@ static void on_del_fd(struct recoverd *rd, const struct frp_msg *m)
 	struct held_fd *h = find_held(rd, m->arg[1], m->arg[0]);
 
 	if (h) {
+		if (h->kind != FRP_FD_CLONE)
+			rd->nkept--;
 		close(h->fd);
 		*h = rd->clones[--rd->nclones];
 	}
@@ -312,13 +549,83 @@ static int on_fetch(struct recoverd *rd, int sock)
 	return 0;
 }
 
+/* Messages that get no reply: answering them would put the peer out of step. */
+static bool no_reply(uint16_t type)
+{
+	return type == FRP_DEL_FD || type == FRP_BYE || type == FRP_DECLINE;
+}
+
+/*
+ * Trouble on the live server's socket.  It is still the server (only its
+ * pidfd says otherwise): a bad message is answered with an error, and a
+ * socket it closed just stops being read while it runs.
+ */
+static void server_sock_error(struct recoverd *rd, int idx, int err,
+			      const struct frp_msg *m)
+{
+	struct client *c = &rd->clients[idx];
+	char why[160];
+
+	if (err == -ECONNRESET || err == -ENOTCONN || err == -EPIPE) {
+		struct pollfd p = { .fd = c->pidfd, .events = POLLIN };
+
+		/*
+		 * A dying process closes its files a moment before its pidfd
+		 * says it exited; the usual hang-up is that.
+		 */
+		if (c->pidfd < 0 || poll(&p, 1, 100) == 1) {
+			hold_drop_client(rd, idx);
+			return;
+		}
+		fr_log(LOG_WARNING,
+		       "server pid %d closed its socket; holding the connection until it exits",
+		       (int)c->pid);
+		close(c->fd);
+		c->fd = -1;
+		return;
+	}
+	if (err == -EMFILE)
+		snprintf(why, sizeof(why),
+			 "supervisor out of fds: message type %u lost its fds",
+			 m->type);
+	else
+		snprintf(why, sizeof(why), "bad message: %s", strerror(-err));
+	fr_log(LOG_WARNING, "pid %d: %s", (int)c->pid, why);
+	if (err != -EMFILE || !no_reply(m->type))
+		frp_send_ack(c->fd, err, why);
+}
+
+/*
+ * The would-be server found it cannot serve this connection before reading
+ * from it: it is no server of ours any more, and its leaving is no death.
+ */
+static void on_decline(struct recoverd *rd, int idx, const struct frp_msg *m)
+{
+	struct client *c = &rd->clients[idx];
+
+	fr_log(LOG_WARNING, "pid %d declined the takeover: %s: %.*s",
+	       (int)c->pid, strerror(-m->status), (int)m->blob_len[0],
+	       (const char *)m->blob[0]);
+	close(c->fd);
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	c->fd = -1;
+	c->pidfd = -1;
+	rd->server = -1;
+	rd_server_declined(rd);
+}
+
 void hold_client_input(struct recoverd *rd, int idx)
 {
-	char buf[FRP_MAX_MSG];
-	struct frp_msg m;
+	char buf[FRP_MAX_MSG], why[160] = "";
+	struct frp_msg m = { 0 };
 	int fd = rd->clients[idx].fd;
 	int err = frp_recv(fd, buf, &m);
 
+	if (err && idx == rd->server) {
+		server_sock_error(rd, idx, err, &m);
+		return;
+	}
 	if (err) {
 		if (err != -ECONNRESET)
 			fr_log(LOG_WARNING, "dropping pid %d: %s",
@@ -334,8 +641,12 @@ void hold_client_input(struct recoverd *rd, int idx)
 		return;
 	}
 	if (m.type == FRP_HELLO) {
-		err = idx == rd->server ? -EPROTO : on_hello(rd, idx, &m);
 		frp_close_fds(&m);
+		if (idx == rd->server) {
+			frp_send_ack(fd, -EPROTO, "HELLO twice");
+			return;
+		}
+		err = on_hello(rd, idx, &m);
 		if (err && idx != rd->server)
 			hold_drop_client(rd, idx);
 		return;
@@ -351,10 +662,16 @@ void hold_client_input(struct recoverd *rd, int idx)
 		err = on_attached(rd, &m);
 		break;
 	case FRP_ADD_FD:
-		err = on_add_fd(rd, &m);
+		err = on_add_fd(rd, &m, why, sizeof(why));
 		break;
 	case FRP_DEL_FD:
 		on_del_fd(rd, &m);
+		frp_close_fds(&m);
+		return;
+	case FRP_DECLINE:
+		frp_close_fds(&m);
+		if (rd->state == ST_TAKEOVER && m.status < 0)
+			on_decline(rd, idx, &m);
 		return;
 	case FRP_FETCH:
 		err = rd->state == ST_TAKEOVER ? on_fetch(rd, fd) : -EPROTO;
@@ -372,10 +689,17 @@ void hold_client_input(struct recoverd *rd, int idx)
 		break;
 	case FRP_BYE:
 		rd->bye = true;
+		frp_close_fds(&m);
+		return;
+	case FRP_NEWPID:
+		heirs_on_newpid(rd, &m);
+		frp_close_fds(&m);
 		return;
 	default:
 		err = -EPROTO;
 	}
 	frp_close_fds(&m);
-	frp_send_ack(fd, err, err ? strerror(-err) : NULL);
+	if (err && !why[0])
+		snprintf(why, sizeof(why), "%s", strerror(-err));
+	frp_send_ack(fd, err, err ? why : NULL);
 }

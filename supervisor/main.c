@@ -10,15 +10,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -112,11 +115,15 @@ void rd_give_up(struct recoverd *rd, const char *why)
 	       rd->conn_id, rd->mountpoint ? rd->mountpoint : "(none)");
 	if (rd->child > 0)
 		kill(rd->child, SIGKILL);
+	/*
+	 * Never unmount: applications would then write into the directory
+	 * underneath, silently.  The aborted mount answers ENOTCONN until
+	 * an administrator unmounts it.
+	 */
 	if (rd->fuse_fd >= 0) {
 		abort_connection(rd);
-		if (fr_unmount(rd->mountpoint))
-			fr_log(LOG_WARNING, "cannot unmount %s",
-			       rd->mountpoint);
+		fr_log(LOG_ERR, "%s stays mounted but dead (ENOTCONN): unmount it with umount or fusermount3 -u",
+		       rd->mountpoint);
 	}
 	rd_finish(rd, 1);
 }
@@ -139,25 +146,43 @@ static void schedule_launch(struct recoverd *rd)
 		rd->backoff_ms = MAX_BACKOFF_MS;
 }
 
+/*
+ * Gives up after more than max_restarts deaths within window_sec: the ring
+ * holds the last max_restarts + 1 death times, so the oldest of them
+ * decides, whatever max_restarts is.
+ */
 static void count_death(struct recoverd *rd)
 {
-	double t = now_sec();
-	unsigned int i, kept = 0;
+	unsigned int size = rd->max_restarts + 1;
+	double t = now_sec(), oldest;
 
-	for (i = 0; i < rd->ndeaths; i++)
-		if (t - rd->deaths[i] <= rd->window_sec)
-			rd->deaths[kept++] = rd->deaths[i];
-	if (kept == sizeof(rd->deaths) / sizeof(rd->deaths[0]))
-		kept--;
-	rd->deaths[kept++] = t;
-	rd->ndeaths = kept;
-	if (rd->ndeaths > rd->max_restarts) {
+	if (rd->ndeaths < size) {
+		rd->deaths[(rd->death_head + rd->ndeaths++) % size] = t;
+	} else {
+		rd->deaths[rd->death_head] = t;
+		rd->death_head = (rd->death_head + 1) % size;
+	}
+	oldest = rd->deaths[rd->death_head];
+	if (rd->ndeaths == size && t - oldest <= rd->window_sec) {
 		char why[96];
 
 		snprintf(why, sizeof(why), "%u server deaths within %u s",
-			 rd->ndeaths, rd->window_sec);
+			 size, rd->window_sec);
 		rd_give_up(rd, why);
 	}
+}
+
+/*
+ * A recovering server refused the connection (other mount point, other
+ * capabilities) before serving from it.  The mount keeps waiting for a
+ * compatible server: a refusal is no death, and the takeover timeout runs
+ * on from the real death.
+ */
+void rd_server_declined(struct recoverd *rd)
+{
+	rd->state = ST_DOWN;
+	if (rd->argv)
+		schedule_launch(rd);
 }
 
 void rd_server_gone(struct recoverd *rd)
@@ -207,6 +232,9 @@ static void launch(struct recoverd *rd)
 
 		sigfillset(&all);
 		sigprocmask(SIG_UNBLOCK, &all, NULL);
+		/* Our raised fd limit is ours; the server gets what we got. */
+		if (rd->nofile_orig.rlim_max)
+			setrlimit(RLIMIT_NOFILE, &rd->nofile_orig);
 		fcntl(sv[1], F_SETFD, 0);
 		snprintf(env, sizeof(env), "%d", sv[1]);
 		setenv("FUSE_RECOVER_FD", env, 1);
@@ -242,6 +270,18 @@ static void reap(struct recoverd *rd)
 	}
 }
 
+/*
+ * A server we launched that daemonized is no longer our child: stop it
+ * through its pidfd (never a pid that may have been reused).
+ */
+static bool stop_forked_server(struct recoverd *rd)
+{
+	int pidfd = rd->server >= 0 ? rd->clients[rd->server].pidfd : -1;
+
+	return rd->argv && pidfd >= 0 &&
+	       syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0) == 0;
+}
+
 static void on_signal(struct recoverd *rd)
 {
 	struct signalfd_siginfo si;
@@ -252,12 +292,12 @@ static void on_signal(struct recoverd *rd)
 			continue;
 		}
 		fr_log(LOG_INFO, "signal %u: %s", si.ssi_signo,
-		       rd->child > 0 ? "stopping the server" :
-				       "releasing the connection");
+		       rd->child > 0 || (rd->argv && rd->server >= 0) ?
+		       "stopping the server" : "releasing the connection");
 		rd->terminating = true;
 		if (rd->child > 0)
 			kill(rd->child, SIGTERM);
-		else
+		else if (!stop_forked_server(rd))
 			rd_finish(rd, 0);
 	}
 }
@@ -287,7 +327,7 @@ static int listen_on_tag(struct recoverd *rd)
 
 static int poll_timeout_ms(const struct recoverd *rd)
 {
-	double t = now_sec(), next = 0;
+	double t = now_sec(), next = 0, idle;
 
 	if (rd->next_launch)
 		next = rd->next_launch;
@@ -297,6 +337,9 @@ static int poll_timeout_ms(const struct recoverd *rd)
 		if (!next || d < next)
 			next = d;
 	}
+	idle = hold_idle_deadline(rd);
+	if (idle && (!next || idle < next))
+		next = idle;
 	if (!next)
 		return -1;
 	return next <= t ? 0 : (int)((next - t) * 1000) + 1;
@@ -354,11 +397,15 @@ static void run(struct recoverd *rd)
 				fr_log(LOG_INFO, "mount went away");
 				rd_finish(rd, -1);
 			}
-			else if (who[i] == -4 && rd->server >= 0)
-				hold_drop_client(rd, rd->server);
+			/* Still the same server: one that said HELLO in
+			 * this round has another pidfd. */
+			else if (who[i] == -4 && rd->server >= 0 &&
+				 rd->clients[rd->server].pidfd == p[i].fd)
+				heirs_server_exited(rd);
 			else if (who[i] >= 0 && rd->clients[who[i]].fd >= 0)
 				hold_client_input(rd, who[i]);
 		}
+		hold_drop_idle(rd);
 		if (rd->next_launch && now_sec() >= rd->next_launch &&
 		    rd->child <= 0)
 			launch(rd);
@@ -393,23 +440,58 @@ static void usage(FILE *f)
 		"Keeps the FUSE mount tagged NAME alive across server deaths.\n"
 		"With SERVER it starts the server and restarts it when it dies;\n"
 		"the server must pass -o tag=NAME to fuse_recover_new().\n"
-		"  --max-restarts N       give up after more than N deaths...\n"
+		"  --max-restarts N       give up after more than N deaths\n"
+		"                         (10; at most 1000000)...\n"
 		"  --window SEC           ...within SEC seconds (10, 60)\n"
 		"  --takeover-timeout SEC give up SEC s after a death with no\n"
 		"                         new server (60; 0 = wait forever)\n"
 		"  --log FILE             append log lines to FILE\n");
 }
 
-static unsigned int parse_uint(const char *s, const char *what)
+static unsigned int parse_uint(const char *s, const char *what,
+			       unsigned long max)
 {
 	char *end;
-	unsigned long v = strtoul(s, &end, 10);
+	unsigned long v;
 
-	if (*s == '-' || *end || v > 86400 * 365) {
-		fprintf(stderr, "fuse-recoverd: bad %s: %s\n", what, s);
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*s == '-' || !*s || *end || errno || v > max) {
+		fprintf(stderr, "fuse-recoverd: bad %s: %s (0 to %lu)\n",
+			what, s, max);
 		exit(2);
 	}
 	return v;
+}
+
+/*
+ * Every kept fd costs one slot of our table: take all the hard limit
+ * allows, and derive the cap on kept fds from it.
+ */
+static void raise_nofile(struct recoverd *rd)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rd->nofile_orig = rl;
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			fr_log(LOG_WARNING, "cannot raise RLIMIT_NOFILE: %s",
+			       strerror(errno));
+	}
+	hold_set_kept_cap(rd);
+}
+
+/* Appending to a log never follows a symlink someone planted there. */
+static FILE *open_log(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+			    O_CLOEXEC, 0600);
+	FILE *f = fd >= 0 ? fdopen(fd, "a") : NULL;
+
+	if (!f && fd >= 0)
+		close(fd);
+	return f;
 }
 
 int main(int argc, char *argv[])
@@ -426,7 +508,7 @@ int main(int argc, char *argv[])
 		{ 0 }
 	};
 	struct recoverd *rd = &rd_global;
-	const char *tag = NULL, *log = getenv("FUSE_RECOVERD_LOG");
+	const char *tag = NULL, *log = secure_getenv("FUSE_RECOVERD_LOG");
 	int client_fd = -1, c, i, err;
 	sigset_t mask;
 
@@ -437,13 +519,20 @@ int main(int argc, char *argv[])
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (c) {
 		case 't': tag = optarg; break;
-		case 'r': rd->max_restarts = parse_uint(optarg, "count"); break;
-		case 'w': rd->window_sec = parse_uint(optarg, "window"); break;
-		case 'T':
-			rd->takeover_timeout_sec = parse_uint(optarg, "timeout");
+		case 'r':
+			rd->max_restarts = parse_uint(optarg, "--max-restarts",
+						      FR_RESTARTS_MAX);
 			break;
-		case 'c': client_fd = parse_uint(optarg, "fd"); break;
-		case 'l': rd->lock_fd = parse_uint(optarg, "fd"); break;
+		case 'w':
+			rd->window_sec = parse_uint(optarg, "--window",
+						    FR_SECONDS_MAX);
+			break;
+		case 'T':
+			rd->takeover_timeout_sec = parse_uint(optarg,
+					"--takeover-timeout", FR_SECONDS_MAX);
+			break;
+		case 'c': client_fd = parse_uint(optarg, "fd", INT_MAX); break;
+		case 'l': rd->lock_fd = parse_uint(optarg, "fd", INT_MAX); break;
 		case 'L': log = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -457,11 +546,19 @@ int main(int argc, char *argv[])
 	snprintf(rd->tag, sizeof(rd->tag), "%s", tag);
 	if (optind < argc)
 		rd->argv = &argv[optind];
+	umask(077);
 	if (log && *log) {
-		log_file = fopen(log, "ae");
+		log_file = open_log(log);
 		if (!log_file)
-			fprintf(stderr, "fuse-recoverd: cannot open %s\n", log);
+			fprintf(stderr, "fuse-recoverd: cannot open %s: %s\n",
+				log, strerror(errno));
 	}
+	rd->deaths = calloc(rd->max_restarts + 1, sizeof(*rd->deaths));
+	if (!rd->deaths) {
+		fprintf(stderr, "fuse-recoverd: out of memory\n");
+		return 1;
+	}
+	raise_nofile(rd);
 	rd->owner = geteuid();
 	rd->server = -1;
 	rd->fuse_fd = -1;
@@ -469,7 +566,6 @@ int main(int argc, char *argv[])
 	for (i = 0; i < MAX_CLIENTS; i++)
 		rd->clients[i] = (struct client){ .fd = -1, .pidfd = -1 };
 	signal(SIGPIPE, SIG_IGN);
-	umask(077);
 
 	err = fr_runtime_dir(rd->dir, sizeof(rd->dir));
 	if (err)

@@ -8,9 +8,12 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #define MAX_CLIENTS 16
+/* A peer that has not said HELLO by then is dropped (its slot is needed). */
+#define HELLO_TIMEOUT_SEC 1.0
 
 enum hold_state {
 	ST_EMPTY,	/* nothing held yet; the next server mounts */
@@ -25,6 +28,15 @@ struct blob {
 	uint32_t len;
 };
 
+/* A process the server forked, which may carry on when it exits (heirs.c). */
+struct heir {
+	pid_t pid;
+	int pidfd;
+	uint64_t gen;	/* the server generation it belongs to */
+};
+
+#define MAX_HEIRS 8
+
 struct held_fd {
 	int fd;
 	uint32_t kind;	/* enum frp_fd_kind */
@@ -32,12 +44,18 @@ struct held_fd {
 	uint64_t gen;	/* which server generation registered it */
 };
 
+/*
+ * A slot is in use while it has a socket or a pidfd: a server whose socket
+ * broke keeps its slot (and the connection) until its process is gone.
+ */
 struct client {
-	int fd;		/* -1: slot unused */
+	int fd;		/* -1: no socket (unused, or a server that hung up) */
 	pid_t pid;
 	int pidfd;
 	bool launched;	/* our own child: no credential check needed */
 	bool refused;	/* wrong uid: answered EPERM, then dropped */
+	bool greeted;	/* said HELLO: no longer subject to the deadline */
+	double since;	/* when it connected */
 };
 
 struct recoverd {
@@ -48,6 +66,8 @@ struct recoverd {
 
 	enum hold_state state;
 	int server;		/* index in clients[] or -1 */
+	struct heir heirs[MAX_HEIRS];	/* youngest last */
+	unsigned int nheirs;
 	uint64_t gen;
 	int fuse_fd;
 	unsigned int conn_id;
@@ -58,10 +78,13 @@ struct recoverd {
 	bool bye;
 	struct client clients[MAX_CLIENTS];
 
-	/* giving up */
+	/* kept fds (not clones) and their cap, from RLIMIT_NOFILE */
+	unsigned int nkept, max_kept;
+
+	/* giving up: the last max_restarts + 1 deaths, oldest at death_head */
 	unsigned int max_restarts, window_sec, takeover_timeout_sec;
-	double deaths[64];
-	unsigned int ndeaths;
+	double *deaths;
+	unsigned int ndeaths, death_head;
 	double down_since;
 
 	/* launch mode: fuse-recoverd -- SERVER ARGS */
@@ -72,6 +95,7 @@ struct recoverd {
 	unsigned int backoff_ms;
 	bool started_ok;	/* the last launched server reached serving */
 	bool terminating;
+	struct rlimit nofile_orig;	/* what the server we launch gets */
 };
 
 double now_sec(void);
@@ -79,8 +103,16 @@ void rd_finish(struct recoverd *rd, int code) __attribute__((noreturn));
 void rd_give_up(struct recoverd *rd, const char *why)
 	__attribute__((noreturn));
 
+/* heirs.c */
+void heirs_on_newpid(struct recoverd *rd, const struct frp_msg *m);
+void heirs_server_exited(struct recoverd *rd);
+
 /* hold.c */
 void hold_accept(struct recoverd *rd);
+void hold_set_kept_cap(struct recoverd *rd);
+bool hold_server_exited(const struct recoverd *rd);
+double hold_idle_deadline(const struct recoverd *rd);
+void hold_drop_idle(struct recoverd *rd);
 int hold_add_client(struct recoverd *rd, int fd, pid_t pid, bool launched);
 void hold_client_input(struct recoverd *rd, int idx);
 void hold_drop_client(struct recoverd *rd, int idx);
@@ -89,5 +121,6 @@ bool hold_mount_gone(const struct recoverd *rd);
 
 /* main.c */
 void rd_server_gone(struct recoverd *rd);
+void rd_server_declined(struct recoverd *rd);
 
 #endif

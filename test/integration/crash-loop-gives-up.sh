@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # A server that keeps dying: the supervisor gives up after more than N
 # deaths within the window, applications get ENOTCONN instead of hanging,
-# and nothing is left running or mounted.
+# nothing is left running, and the dead mount stays (never unmounted, so
+# nothing lands in the directory underneath).
 . "$(dirname "$0")/lib.sh"
 
 cat >"$T/flaky" <<EOS
@@ -37,7 +38,9 @@ grep -qE "not connected|connection abort" "$T/inside.err" ||
 	fail "application saw: $(cat "$T/inside.err")"
 grep -qE "not connected|connection abort|No such file" "$T/pending.err" ||
 	fail "pending request saw: $(cat "$T/pending.err")"
-is_mounted "$MNT" && fail "still mounted"
+is_mounted "$MNT" || fail "gave up by unmounting"
+stat "$MNT" >/dev/null 2>"$T/after.err" && fail "dead mount answered stat"
+grep -q "not connected" "$T/after.err" || fail "after give-up: $(cat "$T/after.err")"
 pgrep -f "testfs -f -o tag=cl" >/dev/null && fail "server still running"
 [ -z "$(supervisor_pids cl)" ] || fail "supervisor still running"
 [ ! -e "$FUSE_RECOVER_RUNTIME_DIR/cl.sock" ] || fail "socket left behind"

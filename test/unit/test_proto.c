@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -126,12 +127,51 @@ static void fds_travel_cloexec(void **state)
 	close(p[1]);
 }
 
+/*
+ * A receiver whose fd table is full gets the message with MSG_CTRUNC and
+ * without its fds: -EMFILE, but the message is decoded so the sender can
+ * be answered (the supervisor must not take it for a dead peer).
+ */
+static void fds_lost_when_table_full(void **state)
+{
+	char buf[FRP_MAX_MSG];
+	struct frp_msg m = { .type = FRP_ADD_FD, .nfd = 1, .arg = { 9, 2 } },
+		       d = { 0 };
+	struct rlimit old, low;
+	int sv[2], p[2], fill[64], n = 0;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	assert_int_equal(pipe(p), 0);
+	m.fd[0] = p[0];
+	assert_int_equal(frp_send(sv[0], &m), 0);
+	/* Fill the table: only fds below the limit exist. */
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = p[1] + 2;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	while (n < 64 && (fill[n] = dup(0)) >= 0)
+		n++;
+	assert_int_equal(frp_recv(sv[1], buf, &d), -EMFILE);
+	assert_int_equal(d.type, FRP_ADD_FD);
+	assert_int_equal(d.arg[0], 9);
+	assert_int_equal(d.nfd, 0);
+	while (n)
+		close(fill[--n]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	close(sv[0]);
+	close(sv[1]);
+	close(p[0]);
+	close(p[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(round_trip),
 		cmocka_unit_test(hostile_input),
 		cmocka_unit_test(fds_travel_cloexec),
+		cmocka_unit_test(fds_lost_when_table_full),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
