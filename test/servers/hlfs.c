@@ -14,12 +14,11 @@
  * -DNO_RECOVER it is the unmodified program (plain fuse_main()), which the
  * wrapper test runs through fuse-recover-run.
  */
-#define FUSE_USE_VERSION 312
+/* A libfuse 3.14-era program at its own API level. */
+#define FUSE_USE_VERSION 35
 
-#ifdef NO_RECOVER
 #include <fuse.h>
-#else
-#include <fuse.h>
+#ifndef NO_RECOVER
 #include <fuse_recover.h>
 #endif
 
@@ -353,7 +352,7 @@ int main(int argc, char *argv[])
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct fuse_loop_config *config = NULL;
+	struct fuse_loop_config config;
 	struct fuse_recover *fr = NULL;
 	struct fuse_cmdline_opts opts;
 	struct fuse_session *se;
@@ -384,14 +383,9 @@ int main(int argc, char *argv[])
 	if (opts.singlethread) {
 		ret = fuse_loop(f);
 	} else {
-		config = fuse_loop_cfg_create();
-		if (config) {
-			fuse_loop_cfg_set_clone_fd(config, opts.clone_fd);
-			fuse_loop_cfg_set_max_threads(config,
-						      opts.max_threads);
-			ret = fuse_loop_mt(f, config);
-			fuse_loop_cfg_destroy(config);
-		}
+		config.clone_fd = opts.clone_fd;
+		config.max_idle_threads = opts.max_idle_threads;
+		ret = fuse_loop_mt(f, &config);
 	}
 	fuse_recover_unmount(se);
 out_signals:

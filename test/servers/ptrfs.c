@@ -24,12 +24,8 @@
  * Built with -DPOISON, a LOOKUP of the name "poison" kills the server before
  * it answers (a request that crashes every server it reaches).
  */
-/*
- * TODO: FUSE_USE_VERSION 35 (what passthrough_ll uses) once
- * fuse_recover.h accepts versions below 312; the loop code below already
- * handles both.
- */
-#define FUSE_USE_VERSION 312
+/* The API level of libfuse 3.14's own passthrough_ll. */
+#define FUSE_USE_VERSION 35
 
 #include <fuse_recover.h>
 
