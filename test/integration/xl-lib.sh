@@ -39,19 +39,24 @@ XL_DEATHS=0
 
 # An application call that must not hang the test when a server is broken.
 # Works for shell functions too: a watchdog kills it (and its children).
+# The watchdog ends by itself once the call is over: a signal sent to a
+# subshell that bash has only just forked can run this shell's EXIT trap
+# (cleanup) in it, killing the servers and removing $T under the test.
 app() {
-	local p w rc=0
+	local p w rc=0 limit=$((${XL_APP_TIMEOUT:-10} * 20))
 	"$@" &
 	p=$!
 	(
-		sleep "${XL_APP_TIMEOUT:-10}"
+		for ((i = 0; i < limit; i++)); do
+			kill -0 $p 2>/dev/null || exit 0
+			sleep 0.05
+		done
 		pkill -KILL -P $p
 		kill -KILL $p
 	) >/dev/null 2>&1 &
 	w=$!
 	wait $p || rc=$?
-	kill $w 2>/dev/null
-	wait $w 2>/dev/null
+	wait $w
 	[ $rc = 137 ] && echo "app: killed after ${XL_APP_TIMEOUT:-10} s: $*" >&2
 	return $rc
 }
