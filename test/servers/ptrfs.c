@@ -21,8 +21,11 @@
  * fuse_session_attach() instead of fuse_session_mount() and
  * fuse_recover_unmount() instead of fuse_session_unmount().
  *
- * Built with -DPOISON, a LOOKUP of the name "poison" kills the server before
- * it answers (a request that crashes every server it reaches).
+ * Built with -DPOISON (ptrfs-poison, tests only), a LOOKUP of the name
+ * "poison" kills the server before it answers (a request that crashes every
+ * server it reaches), and an operation on a name starting "crash-after-"
+ * kills it after its syscall but before the reply, once: only while the
+ * file named by $PTRFS_CRASH_ONCE does not exist (it is created first).
  */
 /* The API level of libfuse 3.14's own passthrough_ll. */
 #define FUSE_USE_VERSION 35
@@ -72,6 +75,27 @@ static struct {
 	.entry_timeout = 1.0,
 	.attr_timeout = 1.0,
 };
+
+#ifdef POISON
+/* Die between the syscall and its reply, once per $PTRFS_CRASH_ONCE. */
+static void crash_after(const char *name)
+{
+	const char *once = getenv("PTRFS_CRASH_ONCE");
+	int fd;
+
+	if (!once || strncmp(name, "crash-after-", 12) != 0)
+		return;
+	fd = open(once, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	if (fd < 0)
+		return;
+	close(fd);
+	kill(getpid(), SIGKILL);
+}
+#else
+static void crash_after(const char *name)
+{
+}
+#endif
 
 static struct inode *to_inode(fuse_ino_t ino)
 {
@@ -239,6 +263,7 @@ static void reply_new_entry(fuse_req_t req, fuse_ino_t parent,
 		return;
 	}
 	err = do_lookup(parent, name, &e);
+	crash_after(name);
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -279,22 +304,29 @@ static void ptrfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent,
 
 static void ptrfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	fuse_reply_err(req, unlinkat(inode_fd(parent), name, 0) ? errno : 0);
+	int err = unlinkat(inode_fd(parent), name, 0) ? errno : 0;
+
+	crash_after(name);
+	fuse_reply_err(req, err);
 }
 
 static void ptrfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	fuse_reply_err(req, unlinkat(inode_fd(parent), name, AT_REMOVEDIR) ?
-			    errno : 0);
+	int err = unlinkat(inode_fd(parent), name, AT_REMOVEDIR) ? errno : 0;
+
+	crash_after(name);
+	fuse_reply_err(req, err);
 }
 
 static void ptrfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			 fuse_ino_t newparent, const char *newname,
 			 unsigned int flags)
 {
-	fuse_reply_err(req, renameat2(inode_fd(parent), name,
-				      inode_fd(newparent), newname, flags) ?
-			    errno : 0);
+	int err = renameat2(inode_fd(parent), name, inode_fd(newparent),
+			    newname, flags) ? errno : 0;
+
+	crash_after(name);
+	fuse_reply_err(req, err);
 }
 
 static void ptrfs_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -515,6 +547,7 @@ static void ptrfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	fi->fh = fd;
+	crash_after(name);
 	fuse_reply_create(req, &e, fi);
 }
 
