@@ -118,7 +118,7 @@ static int attach_fresh(struct fr_session *s, const char *mountpoint)
 	s->main_fd = fuse_session_fd(s->se);
 	if (fr_mount_conn_id(mountpoint, &s->conn_id))
 		fr_log(LOG_WARNING, "%s not found in mountinfo", mountpoint);
-	err = fuse_session_custom_io(s->se, &fr_io, s->main_fd);
+	err = fr_io_install(s->se, s->main_fd);
 	if (!err)
 		err = fr_init_capture(s);
 	if (err)
@@ -145,7 +145,7 @@ fail:
 /* The connection's fd becomes the session's (closed with it from now on). */
 int fr_adopt_fd(struct fr_session *s, int fd)
 {
-	int err = fuse_session_custom_io(s->se, &fr_io, fd);
+	int err = fr_io_install(s->se, fd);
 
 	if (err) {
 		close(fd);

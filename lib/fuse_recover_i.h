@@ -102,7 +102,8 @@ struct fr_session {
 extern struct fr_session *fr_current;
 
 /* io.c: the custom io hooks installed on every attached session. */
-extern const struct fuse_custom_io fr_io;
+/* Installs them (with a clone_fd hook on libfuse >= 3.17). */
+int fr_io_install(struct fuse_session *se, int fd);
 int fr_io_init(struct fr_session *s);
 void fr_io_fini(struct fr_session *s);
 

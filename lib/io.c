@@ -11,10 +11,13 @@
 #include "fuse_recover_i.h"
 #include "proto.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/fuse.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -212,10 +215,53 @@ static ssize_t fr_io_writev(int fd, struct iovec *iov, int count,
 	return writev(fd, iov, count);
 }
 
-const struct fuse_custom_io fr_io = {
+static const struct fuse_custom_io fr_io = {
 	.read = fr_io_read,
 	.writev = fr_io_writev,
 };
+
+/*
+ * libfuse 3.17 and later drop clone_fd under custom io unless the io can
+ * clone the device itself; their struct has the hook after the splice ones,
+ * and only fuse_session_custom_io_317() reads it.  Built against 3.14 we
+ * cannot name either, so the newer entry point is looked up at run time.
+ */
+struct fr_custom_io_317 {
+	ssize_t (*writev)(int fd, struct iovec *iov, int count, void *userdata);
+	ssize_t (*read)(int fd, void *buf, size_t len, void *userdata);
+	void *splice_receive, *splice_send;
+	int (*clone_fd)(int master_fd);
+};
+
+static int fr_io_clone_fd(int master_fd)
+{
+	uint32_t master = master_fd;
+	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (ioctl(fd, FUSE_DEV_IOC_CLONE, &master) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static const struct fr_custom_io_317 fr_io_317 = {
+	.read = fr_io_read,
+	.writev = fr_io_writev,
+	.clone_fd = fr_io_clone_fd,
+};
+
+int fr_io_install(struct fuse_session *se, int fd)
+{
+	int (*io317)(struct fuse_session *, const void *, size_t, int);
+
+	*(void **)&io317 = dlsym(RTLD_DEFAULT, "fuse_session_custom_io_317");
+	if (io317)
+		return io317(se, &fr_io_317, sizeof(fr_io_317), fd);
+	return fuse_session_custom_io(se, &fr_io, fd);
+}
 
 int fr_io_init(struct fr_session *s)
 {

@@ -222,7 +222,7 @@ static int kattach_fresh(struct fr_session *s, const struct fuse_recover *fr)
 	if (fuse_session_mount(s->se, devfd) != 0)
 		err = -EIO;
 	if (!err)
-		err = fuse_session_custom_io(s->se, &fr_io, fd);
+		err = fr_io_install(s->se, fd);
 	if (!err)
 		err = fr_init_capture(s);
 	if (!err)

@@ -742,6 +742,12 @@ fail:
 
 /* ---- replies ---- */
 
+static bool is_dot(const char *name, size_t len)
+{
+	return (len == 1 && name[0] == '.') ||
+	       (len == 2 && name[0] == '.' && name[1] == '.');
+}
+
 /* Give the kernel its id for the entry the server returned. */
 static int entry_out(struct fr_xlate *x, struct fuse_entry_out *e,
 		     uint64_t parent, const char *name, size_t len)
@@ -775,7 +781,8 @@ static int entry_out(struct fr_xlate *x, struct fuse_entry_out *e,
 	n->nlookup++;
 	n->srv_nlookup++;
 	/* One name per node: a hard link keeps the name it was found by. */
-	if (len && !fr_idmap_name(m, n, &have))
+	if (len && !is_dot(name, len) && n != fr_idmap_node(m, XL_ROOT) &&
+	    !fr_idmap_name(m, n, &have))
 		fr_idmap_set_name(m, n, parent, name, len);
 	e->nodeid = fr_idmap_node_id(m, n);
 	fr_idmap_unlock(m);
@@ -830,12 +837,6 @@ static void names_changed(struct fr_xlate *x, const struct xl_pending *p)
 		fr_idmap_set_name(m, from, p->node2, n2, p->len2);
 out:
 	fr_idmap_unlock(m);
-}
-
-static bool is_dot(const char *name, size_t len)
-{
-	return (len == 1 && name[0] == '.') ||
-	       (len == 2 && name[0] == '.' && name[1] == '.');
 }
 
 static void readdirplus_out(struct fr_xlate *x, const struct xl_pending *p,
