@@ -43,14 +43,9 @@
  * (entry/attribute cache, default 1), --noxattr, --noreaddirplus, plus the
  * usual -s, -f, -d, -o clone_fd, -o max_threads=N, -o allow_other.
  *
- * Test-only hooks (environment; never set them in production):
- *   PASSTHROUGH_HP_CRASH_AFTER=OP[:NAME]  raise SIGKILL after performing OP
- *       (mkdir, unlink, rename, lookup, create, open, ...) on NAME, before
- *       replying: provokes a resend of a request that was already done.
- *   PASSTHROUGH_HP_STATE_VERSION=N  claim another state layout version.
- *   PASSTHROUGH_HP_DEBUG_XATTR=1  getxattr "trusted.pthp.nlookup" and
- *       "trusted.pthp.opens" return the node's lookup count and open
- *       handles; releases and kept files are logged.
+ * The tests build this file a second time with -DPASSTHROUGH_HP_TEST_HOOKS
+ * (crash points, debug counters: test/pt_hooks.h); without it the hook
+ * calls below compile to nothing.
  *
  * Build: cc passthrough_hp.c $(pkg-config --cflags --libs fuse-recover)
  */
@@ -63,7 +58,6 @@
 #include <grp.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -77,6 +71,17 @@
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+
+#ifdef PASSTHROUGH_HP_TEST_HOOKS
+#include "pt_hooks.h"
+#else
+enum pt_when { PT_BEFORE, PT_AFTER };
+#define pt_hooks_init() ((void)0)
+#define pt_hook_crash(when, op, name) ((void)(when), (void)(op), (void)(name))
+#define pt_hook_state_version(v) (v)
+#define pt_debug(...) ((void)0)
+#define pt_hook_getxattr(req, st, ino, name, size) false
+#endif
 
 #define PT_STATE_VERSION 1
 #define PT_MAX_HANDLES (1U << 20)
@@ -130,28 +135,12 @@ static struct {
 	pthread_mutex_t pin_lock;
 	gid_t groups[PT_MAX_GROUPS];
 	int ngroups;
-	const char *crash_op;
-	const char *crash_name;
-	bool debug_xattr;
 } pt = {
 	.root_fd = -1,
 	.mount_fd = -1,
 	.fd_lock = PTHREAD_MUTEX_INITIALIZER,
 	.pin_lock = PTHREAD_MUTEX_INITIALIZER,
 };
-
-/* ---- test hook ---- */
-
-static void crash_point(const char *op, const char *name)
-{
-	if (!pt.crash_op || strcmp(pt.crash_op, op) != 0)
-		return;
-	if (pt.crash_name && (!name || strcmp(pt.crash_name, name) != 0))
-		return;
-	fprintf(stderr, "passthrough_hp: test hook: killing myself after %s\n",
-		op);
-	raise(SIGKILL);
-}
 
 /* ---- credentials ---- */
 
@@ -459,9 +448,7 @@ static int take_pin(uint64_t key, int fd, void *arg)
 	int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 
 	(void)arg;
-	if (pt.debug_xattr)
-		fprintf(stderr, "passthrough_hp: kept file of node %llx: fd %d\n",
-			(unsigned long long)key, d);
+	pt_debug("kept file of node %llx: fd %d", (unsigned long long)key, d);
 	if (d >= 0)
 		pin_add(key, d);
 	return 0;
@@ -474,12 +461,10 @@ static void pt_init(void *userdata, struct fuse_conn_info *conn)
 		.node_data_size = sizeof(struct pt_ident),
 		.max_handles = PT_MAX_HANDLES,
 	};
-	const char *v = getenv("PASSTHROUGH_HP_STATE_VERSION");
 	int err;
 
 	(void)userdata;
-	if (v)
-		cfg.server_version = atoi(v);
+	cfg.server_version = pt_hook_state_version(cfg.server_version);
 	if (pt.conf.noreaddirplus)
 		conn->want &= ~(FUSE_CAP_READDIRPLUS |
 				FUSE_CAP_READDIRPLUS_AUTO);
@@ -488,6 +473,7 @@ static void pt_init(void *userdata, struct fuse_conn_info *conn)
 	if (pt.st)
 		return;
 	err = fuse_recover_store_open(&cfg, &pt.st);
+	pt_hook_crash(PT_AFTER, "init", NULL);
 	if (err >= 0) {
 		pt.recovered = err == FUSE_RECOVER_RECOVERED;
 		err = fuse_recover_store_root(pt.st, &pt.root_id);
@@ -542,7 +528,7 @@ static void pt_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		e.entry_timeout = pt.conf.timeout;
 		err = 0;
 	} else if (!err) {
-		crash_point("lookup", name);
+		pt_hook_crash(PT_AFTER, "lookup", name);
 	}
 	reply_entry_or_err(req, err, &e);
 	fuse_recover_req_end(pt.st);
@@ -707,8 +693,10 @@ static void pt_readlink(fuse_req_t req, fuse_ino_t ino)
 
 /*
  * MKNOD, MKDIR, SYMLINK and LINK: run @op as the caller in the parent,
- * then reply with the new entry.  A resent request whose object already
- * exists and matches succeeds (fuse_recover_replay_created()).
+ * then reply with the new entry.  The journal is marked right after the
+ * syscall, so a resent request whose first attempt made the object
+ * succeeds on finding it (fuse_recover_replay_created()); one whose first
+ * attempt did not gets EEXIST like any other caller.
  */
 enum mk_kind { MK_NOD, MK_DIR, MK_SYMLINK, MK_LINK };
 
@@ -736,7 +724,9 @@ static void make_node(fuse_req_t req, const char *opname, enum mk_kind kind,
 			goto out_close;
 		proc_path(path, sfd);
 	}
+	pt_hook_crash(PT_BEFORE, opname, name);
 	creds_push(req, &c);
+	fuse_recover_req_mark_started(pt.st);
 	switch (kind) {
 	case MK_NOD:
 		r = mknodat(pfd, name, mode, rdev);
@@ -751,7 +741,10 @@ static void make_node(fuse_req_t req, const char *opname, enum mk_kind kind,
 		r = linkat(AT_FDCWD, path, pfd, name, AT_SYMLINK_FOLLOW);
 		break;
 	}
+	/* Marked before anything else: a kill in between is the window. */
 	err = r < 0 ? -errno : 0;
+	if (!err)
+		fuse_recover_req_mark_done(pt.st);
 	creds_pop(&c);
 	if (err) {
 		struct stat st;
@@ -769,7 +762,7 @@ static void make_node(fuse_req_t req, const char *opname, enum mk_kind kind,
 	if (!err)
 		err = lookup_at(pfd, name, &e);
 	if (!err)
-		crash_point(opname, name);
+		pt_hook_crash(PT_AFTER, opname, name);
 out_close:
 	if (sfd >= 0)
 		close(sfd);
@@ -841,29 +834,46 @@ static void pin_victim(int dirfd, const char *name)
 	pin_add(ino, fd);
 }
 
+/*
+ * UNLINK and RMDIR.  A resent request whose first attempt removed the name
+ * (journal marked right after the syscall) is not run again: the name may
+ * be someone else's new file by now.  Otherwise it runs as any request; only
+ * if the first attempt died inside the syscall does ENOENT mean "done".
+ */
 static void pt_unlink_common(fuse_req_t req, fuse_ino_t parent,
 			     const char *name, bool dir)
 {
+	const char *opname = dir ? "rmdir" : "unlink";
 	struct pt_creds c;
-	int pfd, r, err;
+	int pfd, r, err = 0;
 
+	fuse_recover_req_begin(pt.st, req);
+	pt_hook_crash(PT_BEFORE, opname, name);
+	if (fuse_recover_req_done(pt.st))
+		goto out;
 	pfd = node_fd(parent);
 	if (pfd < 0) {
-		fuse_reply_err(req, -pfd);
-		return;
+		err = -pfd;
+		goto out;
 	}
 	if (!dir)
 		pin_victim(pfd, name);
 	creds_push(req, &c);
+	fuse_recover_req_mark_started(pt.st);
 	r = unlinkat(pfd, name, dir ? AT_REMOVEDIR : 0);
 	err = r < 0 ? errno : 0;
+	if (!err)
+		fuse_recover_req_mark_done(pt.st);
 	creds_pop(&c);
 	close(pfd);
+	/* Killed inside the syscall the first time: the tree tells. */
 	if (err && fuse_recover_replay_removed(req, err) == 1)
 		err = 0;
 	if (!err)
-		crash_point(dir ? "rmdir" : "unlink", name);
+		pt_hook_crash(PT_AFTER, opname, name);
+out:
 	fuse_reply_err(req, err);
+	fuse_recover_req_end(pt.st);
 }
 
 static void pt_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -890,22 +900,24 @@ static void pt_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		err = pfd < 0 ? -pfd : -npfd;
 		goto out;
 	}
-	/* An exchange cannot be judged from the tree: ask the journal. */
-	if ((flags & RENAME_EXCHANGE) && fuse_recover_req_done(pt.st))
+	pt_hook_crash(PT_BEFORE, "rename", name);
+	/* Done by the first attempt: doing it again would undo or clobber. */
+	if (fuse_recover_req_done(pt.st))
 		goto out;
 	if (!(flags & RENAME_EXCHANGE))
 		pin_victim(npfd, newname);
 	creds_push(req, &c);
+	fuse_recover_req_mark_started(pt.st);
 	r = renameat2(pfd, name, npfd, newname, flags);
 	err = r < 0 ? errno : 0;
-	creds_pop(&c);
 	if (!err)
 		fuse_recover_req_mark_done(pt.st);
-	else if (!(flags & RENAME_EXCHANGE) &&
-		 fuse_recover_replay_renamed(req, err, npfd, newname) == 1)
+	creds_pop(&c);
+	if (err && !(flags & RENAME_EXCHANGE) &&
+	    fuse_recover_replay_renamed(req, err, npfd, newname) == 1)
 		err = 0;
 	if (!err)
-		crash_point("rename", name);
+		pt_hook_crash(PT_AFTER, "rename", name);
 out:
 	if (pfd >= 0)
 		close(pfd);
@@ -940,9 +952,8 @@ static void drop_handle(uint64_t fh)
 		return;
 	fd_forget(fh);
 	left = fuse_recover_fh_release(pt.st, fh);
-	if (pt.debug_xattr)
-		fprintf(stderr, "passthrough_hp: release fh %llx of node %llx: %d open\n",
-			(unsigned long long)fh, (unsigned long long)ino, left);
+	pt_debug("release fh %llx of node %llx: %d open",
+		 (unsigned long long)fh, (unsigned long long)ino, left);
 	if (left == 0 && pt.npins)
 		pin_drop(ino);
 }
@@ -972,7 +983,7 @@ static void pt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -err);
 		goto out;
 	}
-	crash_point("open", NULL);
+	pt_hook_crash(PT_AFTER, "open", NULL);
 	if (fuse_reply_open(req, fi) != 0)
 		drop_handle(fi->fh);
 out:
@@ -994,9 +1005,13 @@ static void pt_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto out;
 	}
 	flags = (fi->flags & ~(O_NOCTTY | O_APPEND)) | O_CREAT | O_CLOEXEC;
+	pt_hook_crash(PT_BEFORE, "create", name);
 	creds_push(req, &c);
+	fuse_recover_req_mark_started(pt.st);
 	fd = openat(pfd, name, flags, mode);
-	if (fd < 0 && errno == EEXIST &&
+	if (fd >= 0)
+		fuse_recover_req_mark_done(pt.st);
+	else if (errno == EEXIST &&
 	    fuse_recover_replay_created(req, EEXIST, pfd, name, S_IFREG | mode,
 					ctx->uid, NULL, 0) == 1)
 		fd = openat(pfd, name, flags & ~(O_CREAT | O_EXCL | O_TRUNC));
@@ -1017,7 +1032,7 @@ static void pt_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, -err);
 		goto out;
 	}
-	crash_point("create", name);
+	pt_hook_crash(PT_AFTER, "create", name);
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		drop_handle(fi->fh);
 		fuse_recover_node_unref(pt.st, e.ino);
@@ -1104,11 +1119,10 @@ static void pt_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	ssize_t n;
 
 	(void)ino;
-	if (fd < 0 && pt.debug_xattr)
-		fprintf(stderr, "passthrough_hp: write fh %llx: no fd: %s (resent %d)\n",
-			(unsigned long long)fi->fh, strerror(-fd),
-			fuse_recover_req_is_resend(req));
 	if (fd < 0) {
+		pt_debug("write fh %llx: no fd: %s (resent %d)",
+			 (unsigned long long)fi->fh, strerror(-fd),
+			 fuse_recover_req_is_resend(req));
 		fuse_reply_err(req, -fd);
 		return;
 	}
@@ -1127,14 +1141,14 @@ static void pt_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 			break;
 		done += n;
 	}
-	if (done == 0 && size && pt.debug_xattr)
-		fprintf(stderr, "passthrough_hp: write fh %llx fd %d: %s (resent %d)\n",
-			(unsigned long long)fi->fh, fd, strerror(errno),
-			fuse_recover_req_is_resend(req));
-	if (done == 0 && size)
+	if (done == 0 && size) {
+		pt_debug("write fh %llx fd %d: %s (resent %d)",
+			 (unsigned long long)fi->fh, fd, strerror(errno),
+			 fuse_recover_req_is_resend(req));
 		fuse_reply_err(req, errno ? errno : EIO);
-	else
+	} else {
 		fuse_reply_write(req, done);
+	}
 	free(bounce);
 }
 
@@ -1367,7 +1381,6 @@ static void pt_statfs(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_statfs(req, &sv);
 }
 
-/* xattrs go through the /proc path: O_PATH fds refuse f*xattr(). */
 static bool same_xattr(const char *path, const char *name, const char *value,
 		       size_t size)
 {
@@ -1383,29 +1396,47 @@ static bool same_xattr(const char *path, const char *name, const char *value,
 	return same;
 }
 
+/*
+ * SETXATTR and REMOVEXATTR: the kernel caches no xattrs, so these reach us
+ * whatever the attribute's state and "already done?" cannot be read from
+ * the file.  Only the journal can say the first attempt did it; if that
+ * attempt died inside its syscall, what the attribute looks like decides.
+ * They go through the /proc path: O_PATH fds refuse f*xattr().
+ */
 static void pt_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
 	struct pt_creds c;
 	char path[32];
-	int fd = node_fd(ino), err;
+	int fd, err = 0;
 
+	fuse_recover_req_begin(pt.st, req);
+	pt_hook_crash(PT_BEFORE, "setxattr", name);
+	if (fuse_recover_req_done(pt.st))
+		goto out;
+	fd = node_fd(ino);
 	if (fd < 0) {
-		fuse_reply_err(req, -fd);
-		return;
+		err = -fd;
+		goto out;
 	}
 	proc_path(path, fd);
 	creds_push(req, &c);
+	fuse_recover_req_mark_started(pt.st);
 	err = setxattr(path, name, value, size, flags) < 0 ? errno : 0;
+	if (!err)
+		fuse_recover_req_mark_done(pt.st);
 	creds_pop(&c);
-	/* A resent XATTR_CREATE the first attempt did finds its own value. */
-	if (err == EEXIST && fuse_recover_req_is_resend(req) == 1 &&
+	/* Killed inside the syscall the first time: our value tells. */
+	if (err == EEXIST && (flags & XATTR_CREATE) &&
+	    fuse_recover_req_maybe_done(pt.st) &&
 	    same_xattr(path, name, value, size))
 		err = 0;
 	close(fd);
 	if (!err)
-		crash_point("setxattr", name);
+		pt_hook_crash(PT_AFTER, "setxattr", name);
+out:
 	fuse_reply_err(req, err);
+	fuse_recover_req_end(pt.st);
 }
 
 static void pt_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
@@ -1416,23 +1447,8 @@ static void pt_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	int fd;
 	ssize_t n;
 
-	if (pt.debug_xattr && strncmp(name, "trusted.pthp.", 13) == 0) {
-		uint64_t nl = 0;
-		uint32_t opens = 0;
-		char num[32];
-
-		fuse_recover_node_counts(pt.st, ino, &nl, &opens);
-		if (strcmp(name + 13, "opens") == 0)
-			nl = opens;
-		n = snprintf(num, sizeof(num), "%llu", (unsigned long long)nl);
-		if (!size)
-			fuse_reply_xattr(req, n);
-		else if ((size_t)n > size)
-			fuse_reply_err(req, ERANGE);
-		else
-			fuse_reply_buf(req, num, n);
+	if (pt_hook_getxattr(req, pt.st, ino, name, size))
 		return;
-	}
 	fd = node_fd(ino);
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
@@ -1491,23 +1507,32 @@ static void pt_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	struct pt_creds c;
 	char path[32];
-	int fd = node_fd(ino), err;
+	int fd, err = 0;
 
+	fuse_recover_req_begin(pt.st, req);
+	pt_hook_crash(PT_BEFORE, "removexattr", name);
+	if (fuse_recover_req_done(pt.st))
+		goto out;
+	fd = node_fd(ino);
 	if (fd < 0) {
-		fuse_reply_err(req, -fd);
-		return;
+		err = -fd;
+		goto out;
 	}
 	proc_path(path, fd);
 	creds_push(req, &c);
+	fuse_recover_req_mark_started(pt.st);
 	err = removexattr(path, name) < 0 ? errno : 0;
+	if (!err)
+		fuse_recover_req_mark_done(pt.st);
 	creds_pop(&c);
-	/* Like UNLINK: gone already after a resend means done. */
-	if (err == ENODATA && fuse_recover_req_is_resend(req) == 1)
+	if (err == ENODATA && fuse_recover_req_maybe_done(pt.st))
 		err = 0;
 	close(fd);
 	if (!err)
-		crash_point("removexattr", name);
+		pt_hook_crash(PT_AFTER, "removexattr", name);
+out:
 	fuse_reply_err(req, err);
+	fuse_recover_req_end(pt.st);
 }
 
 static struct fuse_lowlevel_ops pt_ops = {
@@ -1596,20 +1621,10 @@ static void usage(const char *prog)
 
 static int setup(void)
 {
-	const char *crash = getenv("PASSTHROUGH_HP_CRASH_AFTER");
 	struct rlimit rl;
 	int err;
 
-	if (crash && *crash) {
-		char *c = strdup(crash), *colon = c ? strchr(c, ':') : NULL;
-
-		if (colon) {
-			*colon = '\0';
-			pt.crash_name = colon + 1;
-		}
-		pt.crash_op = c;
-	}
-	pt.debug_xattr = getenv("PASSTHROUGH_HP_DEBUG_XATTR") != NULL;
+	pt_hooks_init();
 	umask(0);
 	pt.ngroups = getgroups(PT_MAX_GROUPS, pt.groups);
 	if (pt.ngroups < 0)

@@ -123,6 +123,14 @@ const char *fuse_recover_tag(const struct fuse_recover *fr);
  *    accepted, and has the kernel resend every request the dead server had
  *    read but not answered.  Returns FUSE_RECOVER_RECOVERED.  @mountpoint
  *    is only compared with the original one.
+ *  - if the tag's server and supervisor died together, the mount is dead
+ *    (ENOTCONN) and cannot be recovered: it says so, unmounts it lazily
+ *    and mounts afresh (returns 0).  It never mounts on top of a FUSE mount
+ *    the tag did not make (-EBUSY).
+ *
+ * While the server runs, a library thread watches the supervisor; if it
+ * dies, a new one is started and given the connection, clone fds, INIT and
+ * kept fds again, so the server's own death stays recoverable.
  *
  * On a kernel carrying the kernel/ patch series, a root server needs no
  * supervisor: the mount gets tag=NAME, the INIT reply negotiates
@@ -138,7 +146,8 @@ const char *fuse_recover_tag(const struct fuse_recover *fr);
  * parent exits (if it still holds the connection).
  *
  * @return 0, FUSE_RECOVER_RECOVERED, or
- *   -EBUSY  the tag is held by a live server, or a session is attached;
+ *   -EBUSY  the tag is held by a live server, a session is attached, or
+ *           @mountpoint is a FUSE mount the tag did not make;
  *   -EPROTO the new server negotiates what the kernel did not accept
  *           (different flags, protocol, smaller max_write): start the
  *           version that matches; the mount is left untouched;
@@ -173,8 +182,10 @@ int fuse_recover_unmount(struct fuse_session *se);
  * Non-idempotent operations (mkdir, unlink, rename, create, ...) use it to
  * accept "already done" outcomes.
  *
- * @return 1 if resent, 0 if not, -EINVAL if @req is not the request being
- *   dispatched on this thread.
+ * @return 1 if resent; 0 if not, and also when recovery is off (no tag,
+ *   the session was not attached) or @req is not the request being
+ *   dispatched on this thread, so that `if (fuse_recover_req_is_resend(req))`
+ *   never takes a request for resent by mistake; -EINVAL if @req is NULL.
  */
 int fuse_recover_req_is_resend(fuse_req_t req);
 
@@ -291,11 +302,25 @@ int fuse_recover_store_root(struct fuse_recover_store *st, const void *data);
 int fuse_recover_req_begin(struct fuse_recover_store *st, fuse_req_t req);
 void fuse_recover_req_end(struct fuse_recover_store *st);
 
+/**
+ * Mark the current request's operation as started: call it right before
+ * the syscall that performs it.  A first attempt killed after this but
+ * before fuse_recover_req_mark_done() died inside the syscall (SIGKILL is
+ * taken when a syscall returns), so it may or may not have performed it.
+ */
+void fuse_recover_req_mark_started(struct fuse_recover_store *st);
+
 /** Mark the current request's operation done (right after the syscall). */
 void fuse_recover_req_mark_done(struct fuse_recover_store *st);
 
 /** 1 if the first attempt of this resent request had marked it done. */
 int fuse_recover_req_done(struct fuse_recover_store *st);
+
+/**
+ * 1 if the first attempt of this resent request had started but not
+ * marked done its operation: only the tree can tell whether it happened.
+ */
+int fuse_recover_req_maybe_done(struct fuse_recover_store *st);
 
 /**
  * Find the node with identity @data (and hash @key), or create it, and add
@@ -378,7 +403,13 @@ int fuse_recover_kept_files(int (*cb)(uint64_t key, int fd, void *arg),
  * Replay rules for resent non-idempotent requests.  Each takes the errno
  * the operation just failed with and says whether to answer success
  * instead (1) or to return the error (0).  They only ever say 1 for a
- * resent request (fuse_recover_req_is_resend()).
+ * resent request (fuse_recover_req_is_resend()) whose first attempt the
+ * request journal marked done, or marked started but not done (it died
+ * inside the syscall): call fuse_recover_req_begin() first,
+ * fuse_recover_req_mark_started() right before the syscall and
+ * fuse_recover_req_mark_done() right after it succeeds.  Without a state
+ * store, with no record of the first attempt, or when it never reached the
+ * syscall, they say 0: the error is real.
  *
  *  - created: MKDIR, MKNOD, SYMLINK, CREATE(O_EXCL), LINK failing with
  *    EEXIST, when @name in @dirfd is of type @mode & S_IFMT, owned by
@@ -387,19 +418,20 @@ int fuse_recover_kept_files(int (*cb)(uint64_t key, int fd, void *arg),
  *    @symlink_target (SYMLINK), or being inode @link_ino (LINK).
  *  - removed: UNLINK, RMDIR failing with ENOENT.
  *  - renamed: RENAME failing with ENOENT for the source while the target
- *    exists (plain rename and RENAME_NOREPLACE).  RENAME_EXCHANGE cannot
- *    be judged from the tree: use fuse_recover_req_done().
+ *    exists (plain rename and RENAME_NOREPLACE).
  *
- * Ambiguous: an object created or removed by someone else between the
- * crash and the resend is taken as our own doing; a rename whose source
- * vanished for another reason succeeds if the target exists.
- * fuse_recover_req_mark_done() right after the syscall narrows this for any
- * operation, except for a crash between the syscall and the mark.
- * Idempotent without help: WRITE at the kernel's offset (so do not open
- * the backing file O_APPEND), SETATTR, FALLOCATE, READ, GETATTR, plain
- * SETXATTR.  passthrough_hp also answers success to a resent
- * SETXATTR(XATTR_CREATE) that finds its own value and a resent REMOVEXATTR
- * that finds no attribute.
+ * Simpler, and needed where the tree cannot help (RENAME_EXCHANGE,
+ * SETXATTR, REMOVEXATTR: the kernel caches no xattrs, so these reach the
+ * server whatever the state): if fuse_recover_req_done(), answer success
+ * without running the operation again; fuse_recover_req_maybe_done() says
+ * the first attempt died inside the syscall.
+ *
+ * Remaining window: a first attempt killed inside its syscall (between
+ * the two marks) may or may not have performed it; only then does the tree
+ * decide, with its ambiguity: a change someone else made to the same name
+ * in that moment is taken as ours.  Idempotent without help:
+ * WRITE at the kernel's offset (so do not open the backing file O_APPEND),
+ * SETATTR, FALLOCATE, READ, GETATTR.
  */
 int fuse_recover_replay_created(fuse_req_t req, int err, int dirfd,
 				const char *name, mode_t mode, uid_t uid,

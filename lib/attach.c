@@ -47,7 +47,7 @@ static void mark(enum fr_phase p)
 
 static void print_trace(void)
 {
-	const char *env = getenv("FUSE_RECOVER_TRACE");
+	const char *env = secure_getenv("FUSE_RECOVER_TRACE");
 
 	if (!env || strcmp(env, "1") != 0)
 		return;
@@ -64,6 +64,7 @@ static void session_free(struct fr_session *s)
 {
 	if (!s)
 		return;
+	fr_rehome_stop();
 	if (fr_current == s)
 		fr_current = NULL;
 	fr_fork_disarm(s);
@@ -135,8 +136,10 @@ static int attach_fresh(struct fr_session *s, const char *mountpoint)
 	err = expect_ack(s, &m, "the new connection");
 	if (!err)
 		err = fr_session_start(s);
-	if (!err)
+	if (!err) {
+		fr_mount_record(s);
 		return 0;
+	}
 fail:
 	fuse_session_unmount(s->se);
 	return err;
@@ -327,7 +330,9 @@ int fuse_session_attach(struct fuse_session *se, const char *mountpoint,
 	switch (r.type) {
 	case FRP_FRESH:
 		frp_close_fds(&r);
-		err = attach_fresh(s, real);
+		err = fr_clear_dead_mount(s);
+		if (!err)
+			err = attach_fresh(s, real);
 		break;
 	case FRP_RECOVER:
 		err = r.nfd == 1 ? attach_recovered(s, real, &r) : -EPROTO;
@@ -352,6 +357,7 @@ out:
 	}
 	mark(PH_DONE);
 	fr_fork_arm(s);
+	fr_rehome_start(s, fr);
 	if (err == FUSE_RECOVER_RECOVERED)
 		print_trace();
 	fr_log(LOG_INFO, "tag %s: %s %s (%s)", fr->tag,
@@ -372,6 +378,7 @@ int fuse_recover_unmount(struct fuse_session *se)
 		return 0;
 	}
 	fr_fork_disarm(s); /* fusermount3 below is no heir */
+	fr_rehome_stop(); /* the supervisor's hang-up after BYE is expected */
 	pthread_mutex_lock(&s->sock_lock);
 	if (s->sock >= 0)
 		frp_send(s->sock, &bye);
@@ -384,6 +391,7 @@ int fuse_recover_unmount(struct fuse_session *se)
 		if (fr_runtime_dir(dir, sizeof(dir)) == 0)
 			fr_remove_tag_files(dir, s->tag);
 	}
+	fr_mount_unrecord(s->tag);
 	if (s->mounted_here)
 		fuse_session_unmount(se);
 	else

@@ -49,8 +49,8 @@ void fr_blob_free(struct fr_blob *b)
 /*
  * One request, one answer.  The socket has a receive timeout: a supervisor
  * that stops answering must not stall the filesystem.  After a failure the
- * conversation is out of step, so the socket is dropped and the server
- * runs on without recovery (said loudly).
+ * conversation is out of step, so the socket is dropped; the server runs
+ * on while rehome.c starts a new supervisor.
  */
 int fr_client_call_locked(struct fr_session *s, const void *msg,
 			  void *reply_buf, void *reply)
@@ -61,7 +61,7 @@ int fr_client_call_locked(struct fr_session *s, const void *msg,
 		err = frp_recv(s->sock, reply_buf, reply);
 	if (err && s->sock >= 0) {
 		fr_log(LOG_ERR,
-		       "lost the supervisor (%s): this server is no longer recoverable",
+		       "lost the supervisor (%s)",
 		       strerror(-err));
 		close(s->sock);
 		s->sock = -1;

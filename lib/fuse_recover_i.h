@@ -35,6 +35,7 @@ struct fuse_recover {
 	unsigned int timeout_sec;
 	unsigned int poison_deaths;	/* 0: never answer EIO */
 	struct fr_mount_opts mnt;
+	bool io_uring;		/* -o io_uring seen: refused with a tag */
 };
 
 /* What the kernel offered in its FUSE_INIT request (probe.c). */
@@ -139,6 +140,8 @@ int fr_init_compare(const void *orig, size_t orig_len, const void *now,
 /* resend.c */
 int fr_resend_request(int fuse_fd);
 void fr_resend_note(uint64_t unique, uint32_t pid);
+/* The unique (resend bit included) of the request this thread runs. */
+bool fr_req_unique(fuse_req_t req, uint64_t *unique);
 
 /* keep.c */
 int fr_keep_fd(int fd, enum fr_keep_kind kind, uint64_t key);
@@ -166,6 +169,21 @@ void fr_kattach_forget(const char *tag);
 /* fork.c: a forked child of the server tells the supervisor about itself */
 void fr_fork_arm(struct fr_session *s);
 void fr_fork_disarm(struct fr_session *s);
+
+/* rehome.c: a new supervisor when ours dies */
+int fr_rehome_start(struct fr_session *s, const struct fuse_recover *fr);
+void fr_rehome_stop(void);
+void fr_rehome_note(uint32_t kind, uint64_t key, int fd);
+void fr_rehome_forget(uint32_t kind, uint64_t key);
+
+/* deadmount.c: a mount whose server and supervisor both died */
+void fr_mount_record(const struct fr_session *s);
+void fr_mount_unrecord(const char *tag);
+int fr_clear_dead_mount(const struct fr_session *s);
+
+/* state.c: the journal says this thread's resent request was done, or
+ * its first attempt died inside the syscall */
+bool fr_req_first_may_have_done(void);
 
 /* probe.c */
 int fr_probe_init_in(const void *init_in, size_t len, struct fr_kernel *k);

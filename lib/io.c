@@ -79,6 +79,7 @@ static void register_clone(struct fr_session *s, int fd)
 		frp_close_fds(&reply);
 		err = reply.type == FRP_ACK ? reply.status : -EPROTO;
 	}
+	fr_rehome_note(FRP_FD_CLONE, t->id, fd);
 	pthread_mutex_unlock(&s->sock_lock);
 	pthread_setcancelstate(old, NULL);
 	t->fd = fd;
@@ -98,6 +99,7 @@ static void unregister_clone(void *data)
 		pthread_mutex_lock(&s->sock_lock);
 		if (s->sock >= 0)
 			frp_send(s->sock, &m);
+		fr_rehome_forget(FRP_FD_CLONE, t->id);
 		pthread_mutex_unlock(&s->sock_lock);
 	}
 	free(t);

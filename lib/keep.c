@@ -43,7 +43,7 @@ int fr_state_memfd(const char *name)
 	int fd;
 
 	if (!s || !s->kernel_path) {
-		fd = memfd_create(name, MFD_CLOEXEC);
+		fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 		return fd < 0 ? -errno : fd;
 	}
 	if (fr_runtime_dir(dir, sizeof(dir)))
@@ -149,9 +149,11 @@ int fr_keep_fd(int fd, enum fr_keep_kind kind, uint64_t key)
 		return kernel_keep(s, fd, kind, key);
 	if (!s || s->sock < 0)
 		return -ENOTCONN;
+	/* Noted first: a new supervisor started meanwhile gets it too. */
+	fr_rehome_note(kind, key, fd);
 	err = fr_client_call(s, &m, buf, &r);
 	if (err)
-		return err;
+		goto out;
 	frp_close_fds(&r);
 	err = r.type == FRP_ACK ? r.status : -EPROTO;
 	/* Said once: past the cap every unlinked open file is refused. */
@@ -160,6 +162,9 @@ int fr_keep_fd(int fd, enum fr_keep_kind kind, uint64_t key)
 		fr_log(LOG_WARNING, "supervisor refused a kept fd: %.*s",
 		       (int)r.blob_len[0], (const char *)r.blob[0]);
 	}
+out:
+	if (err)
+		fr_rehome_forget(kind, key);
 	return err;
 }
 
@@ -174,6 +179,7 @@ void fr_unkeep_fd(enum fr_keep_kind kind, uint64_t key)
 	pthread_mutex_lock(&s->sock_lock);
 	if (s->sock >= 0)
 		frp_send(s->sock, &m);
+	fr_rehome_forget(kind, key);
 	/* Our copy from the takeover goes too, or the file stays open. */
 	for (i = 0; i < s->nkept; i++) {
 		if (s->kept[i].kind != kind || s->kept[i].key != key)

@@ -3,9 +3,14 @@
  * Replay rules: what a resent non-idempotent request should answer when
  * the previous server may already have done it.  The kernel resends a
  * request only if no reply reached it, so "already done" can only mean the
- * dead server did it between the syscall and the reply.  The rules accept
- * the outcome when the tree looks exactly like that; see fuse_recover.h
- * for what stays ambiguous.
+ * dead server did it between the syscall and the reply.  The tree alone
+ * cannot tell that apart from someone else having made the same change
+ * (or from the state having been so all along), so a rule turns an error
+ * into success only when the request journal says the first attempt
+ * performed the operation (fuse_recover_req_mark_done() right after the
+ * syscall) or died inside its syscall (fuse_recover_req_mark_started()
+ * right before it, no mark after), and then also checks that the tree
+ * agrees.  A first attempt that never reached the syscall gets its error.
  */
 #include "fuse_recover_i.h"
 
@@ -19,7 +24,7 @@
 
 static bool resent(fuse_req_t req)
 {
-	return fuse_recover_req_is_resend(req) == 1;
+	return fuse_recover_req_is_resend(req) == 1 && fr_req_first_may_have_done();
 }
 
 static bool same_link_target(int dirfd, const char *name, const char *target)

@@ -4,7 +4,8 @@
 # filesystem of /tmp with PT_BACKING=dir.
 . "$(dirname "$0")/lib.sh"
 
-PT=$BUILD/example/passthrough_hp
+# The test build of passthrough_hp: the example plus test/pt_hooks.c.
+PT=$BUILD/test/passthrough_hp_test
 PTOPS=$BUILD/test/pt_ops
 PTEX=$BUILD/test/pt_exerciser
 SRC=$T/src
