@@ -19,6 +19,10 @@
  * --calibrate runs recovery off on both mounts: the A/A ratios show how
  * precisely this machine can compare two mounts at all.
  *
+ * --ptrfs: the server is test/servers/ptrfs (pointer node ids, fd-number
+ * handles, no state store), mounted with a tag (the library translates its
+ * node ids and handles) and without one (plain libfuse, no io hooks).
+ *
  * Workloads (one application thread):
  *   create, stat, unlink  N empty files in a new directory (rate: ops/s)
  *   4k random read        O_DIRECT preads of a file of MIB MiB whose backing
@@ -62,7 +66,7 @@ static const struct {
 static const char *server, *src, *mnt[2];
 static int rounds = 5, nfiles = 10000, mib = 256;
 static double secs = 2;
-static bool calibrate;
+static bool calibrate, ptrfs;
 static double result[2][W_N][MAX_ROUNDS];
 static char *buf;
 static pid_t pid[2];
@@ -376,7 +380,8 @@ static void print_results(void)
 	if (calibrate)
 		printf("| workload (A/A: recovery off on both mounts) | mount A | mount B | A/B per round: median (min-max) |\n|---|---|---|---|\n");
 	else
-		printf("| workload | recovery on | recovery off | on/off per round: median (min-max) | target | |\n|---|---|---|---|---|---|\n");
+		printf(ptrfs ? "| workload (ptrfs) | tagged (translation) | no tag | on/off per round: median (min-max) | target | |\n|---|---|---|---|---|---|\n" :
+		       "| workload | recovery on | recovery off | on/off per round: median (min-max) | target | |\n|---|---|---|---|---|---|\n");
 	for (w = 0; w < W_N; w++) {
 		double ratio[MAX_ROUNDS], med;
 
@@ -397,6 +402,23 @@ static void print_results(void)
 	       rounds, nfiles, mib, secs);
 }
 
+/* ptrfs takes its source as an option; no tag means no recovery at all. */
+static void ptrfs_argv(char *argv_on[], char *argv_off[])
+{
+	static char on[4200], off[4200];
+
+	snprintf(on, sizeof(on), "tag=overhead,timeout=0,source=%s", src);
+	snprintf(off, sizeof(off), "timeout=0,source=%s", src);
+	argv_on[0] = argv_off[0] = (char *)server;
+	argv_on[1] = argv_off[1] = "-f";
+	argv_on[2] = argv_off[2] = "-o";
+	argv_on[3] = calibrate ? off : on;
+	argv_off[3] = off;
+	argv_on[4] = (char *)mnt[0];
+	argv_off[4] = (char *)mnt[1];
+	argv_on[5] = argv_off[5] = NULL;
+}
+
 int main(int argc, char *argv[])
 {
 	static const struct option lopts[] = {
@@ -410,6 +432,7 @@ int main(int argc, char *argv[])
 		{ "secs", required_argument, NULL, 't' },
 		{ "log", required_argument, NULL, 'l' },
 		{ "calibrate", no_argument, NULL, 'c' },
+		{ "ptrfs", no_argument, NULL, 'p' },
 		{ 0 }
 	};
 	char *argv_on[10] = { 0 }, *argv_off[10] = { 0 };
@@ -430,6 +453,7 @@ int main(int argc, char *argv[])
 		case 't': secs = atof(optarg); break;
 		case 'l': log = optarg; break;
 		case 'c': calibrate = true; break;
+		case 'p': ptrfs = true; break;
 		default:
 			fprintf(stderr, "usage: overhead --server PASSTHROUGH_HP --src DIR --mnt-on DIR --mnt-off DIR [--rounds N] [--files N] [--mib N] [--secs S] [--log FILE]\n");
 			return 2;
@@ -471,6 +495,8 @@ int main(int argc, char *argv[])
 	argv_off[6] = (char *)src;
 	argv_off[7] = (char *)mnt[1];
 	argv_off[8] = NULL;
+	if (ptrfs)
+		ptrfs_argv(argv_on, argv_off);
 	on_die(stop_servers);
 	pid[0] = spawn(argv_on, logfd);
 	pid[1] = spawn(argv_off, logfd);

@@ -43,6 +43,10 @@ skip() {
 
 cleanup() {
 	local rc=$?
+	# bash can run this trap in a subshell that a signal hit right after
+	# fork (seen: a test's servers killed and $T removed under it); only
+	# the test's own shell cleans up.
+	[ "$BASHPID" = "$$" ] || exit $rc
 	set +e
 	# Servers first (they hold the mount), then anything mounted here.
 	pkill -KILL -f "$T" 2>/dev/null
