@@ -53,6 +53,13 @@ struct xl_header {
 	_Atomic uint64_t node_hint, handle_hint, name_hint;
 };
 
+/* When a non-idempotent request was first read (xlate.c judges resends). */
+struct xl_read {
+	_Atomic uint64_t unique;
+	_Atomic int64_t t_ns;
+};
+#define XL_READS 4096
+
 struct xl_longname {
 	_Atomic uint64_t owner;	/* kernel id of the node, 0: free */
 	char name[XL_LONGNAME_MAX];
@@ -60,7 +67,7 @@ struct xl_longname {
 
 struct fr_idmap_geom {
 	uint64_t max_nodes, max_handles, max_names, index_slots;
-	uint64_t off_nodes, off_handles, off_names, off_index, size;
+	uint64_t off_nodes, off_handles, off_names, off_index, off_reads, size;
 };
 
 struct srv_slot {
@@ -76,6 +83,7 @@ struct fr_idmap {
 	struct xl_handle *handles;
 	struct xl_longname *names;
 	_Atomic uint64_t *index;
+	struct xl_read *reads;
 	uint64_t epoch;
 	pthread_mutex_t lock;
 	/* server id -> kernel id, this run only (process memory) */
@@ -111,6 +119,8 @@ static int geometry(uint64_t max_nodes, uint64_t max_handles,
 	off = align_up(off + g->max_names * sizeof(struct xl_longname), XL_PAGE);
 	g->off_index = off;
 	off = align_up(off + g->index_slots * sizeof(uint64_t), XL_PAGE);
+	g->off_reads = off;
+	off = align_up(off + XL_READS * sizeof(struct xl_read), XL_PAGE);
 	g->size = off;
 	return 0;
 }
@@ -144,6 +154,7 @@ static void set_pointers(struct fr_idmap *m)
 	m->handles = (struct xl_handle *)(b + m->g.off_handles);
 	m->names = (struct xl_longname *)(b + m->g.off_names);
 	m->index = (_Atomic uint64_t *)(b + m->g.off_index);
+	m->reads = (struct xl_read *)(b + m->g.off_reads);
 }
 
 static void init_header(struct fr_idmap *m)
@@ -694,4 +705,26 @@ int fr_idmap_set_name(struct fr_idmap *m, struct xl_node *n, uint64_t parent,
 		      const char *name, size_t len)
 {
 	return set_name(m, n, parent, name, len);
+}
+
+/* --- first reads of non-idempotent requests --- */
+
+void fr_idmap_note_read(struct fr_idmap *m, uint64_t unique, int64_t t_ns)
+{
+	struct xl_read *r = &m->reads[(unique >> 1) % XL_READS];
+
+	/* Unique last: a reader that sees it sees the time that goes with it. */
+	atomic_store_explicit(&r->unique, 0, memory_order_relaxed);
+	atomic_store_explicit(&r->t_ns, t_ns, memory_order_relaxed);
+	atomic_store_explicit(&r->unique, unique, memory_order_release);
+}
+
+bool fr_idmap_read_time(struct fr_idmap *m, uint64_t unique, int64_t *t_ns)
+{
+	struct xl_read *r = &m->reads[(unique >> 1) % XL_READS];
+
+	if (atomic_load_explicit(&r->unique, memory_order_acquire) != unique)
+		return false;
+	*t_ns = atomic_load_explicit(&r->t_ns, memory_order_relaxed);
+	return atomic_load_explicit(&r->unique, memory_order_acquire) == unique;
 }

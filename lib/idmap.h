@@ -82,4 +82,8 @@ bool fr_idmap_handle_current(const struct fr_idmap *m,
 void fr_idmap_handle_bind(struct fr_idmap *m, struct xl_handle *f,
 			  uint64_t srv_fh);
 
+/* When request @unique (resend bit clear) was first read, CLOCK_REALTIME. */
+void fr_idmap_note_read(struct fr_idmap *m, uint64_t unique, int64_t t_ns);
+bool fr_idmap_read_time(struct fr_idmap *m, uint64_t unique, int64_t *t_ns);
+
 #endif

@@ -53,6 +53,8 @@ struct xl_pending {
 	uint64_t kfh;			/* RELEASE */
 	uint32_t uid, gid, pid;
 	uint16_t len1, len2;
+	bool judge;			/* resent: may have been done */
+	int64_t t0;			/* when its first attempt was read */
 	char names[];			/* name1, name2 */
 };
 
@@ -99,6 +101,25 @@ static size_t bucket(uint64_t unique)
 	return (unique >> 1) % XL_PEND_BUCKETS;
 }
 
+/* Requests whose error, when resent, may only mean "already done". */
+static bool may_be_done(uint32_t opcode)
+{
+	switch (opcode) {
+	case FUSE_MKDIR: case FUSE_MKNOD: case FUSE_SYMLINK: case FUSE_LINK:
+	case FUSE_UNLINK: case FUSE_RMDIR: case FUSE_RENAME: case FUSE_RENAME2:
+		return true;
+	}
+	return false;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 static int pend_add(struct fr_xlate *x, const struct fuse_in_header *in,
 		    uint64_t node, uint64_t node2, uint32_t flags, uint64_t kfh,
 		    const char *n1, size_t l1, const char *n2, size_t l2)
@@ -119,6 +140,15 @@ static int pend_add(struct fr_xlate *x, const struct fuse_in_header *in,
 	p->pid = in->pid;
 	p->len1 = l1;
 	p->len2 = l2;
+	p->judge = false;
+	if (may_be_done(in->opcode)) {
+		if (!(in->unique & FR_UNIQUE_RESEND))
+			fr_idmap_note_read(x->map, in->unique, now_ns());
+		else
+			p->judge = fr_idmap_read_time(x->map,
+						      in->unique & ~FR_UNIQUE_RESEND,
+						      &p->t0);
+	}
 	if (l1)
 		memcpy(p->names, n1, l1);
 	if (l2)
@@ -581,12 +611,18 @@ static int note_request(struct fr_xlate *x, const struct fuse_in_header *in,
 		break;
 	case FUSE_MKNOD:
 		skip = sizeof(struct fuse_mknod_in);
+		if (alen >= skip)
+			flags = ((struct fuse_mknod_in *)arg)->mode;
 		break;
 	case FUSE_MKDIR:
 		skip = sizeof(struct fuse_mkdir_in);
+		flags = S_IFDIR;
 		break;
 	case FUSE_LINK:
 		skip = sizeof(struct fuse_link_in);
+		/* Already the server's id of the node linked to. */
+		if (alen >= skip)
+			node2 = ((struct fuse_link_in *)arg)->oldnodeid;
 		break;
 	case FUSE_CREATE: case FUSE_TMPFILE:
 		if (alen < sizeof(struct fuse_create_in))
@@ -896,6 +932,141 @@ static void undo_reply(struct fr_xlate *x, const struct xl_pending *p,
 		synth_forget(x, e->nodeid, 1);
 }
 
+
+/*
+ * A request the kernel resent failed as if its first attempt had done it
+ * (EEXIST for a create, ENOENT for a removal or rename).  Whether it had
+ * cannot be known from outside the dead server; what can be known is
+ * whether the object changed after that first attempt was read.  Only
+ * then is the error taken for "done" and answered as success, so a
+ * genuine error of a tree nobody touched since stays an error.  The
+ * kernel stamps times from a clock that may lag by a tick.
+ */
+#define XL_TIME_SLACK_NS 20000000LL
+
+static bool changed_since(const struct fuse_attr *a, int64_t t0)
+{
+	int64_t c = (int64_t)a->ctime * 1000000000LL + a->ctimensec;
+	int64_t m = (int64_t)a->mtime * 1000000000LL + a->mtimensec;
+
+	return c >= t0 - XL_TIME_SLACK_NS || m >= t0 - XL_TIME_SLACK_NS;
+}
+
+static bool is_own(const struct xl_pending *p, const struct fuse_entry_out *e)
+{
+	uint32_t type = e->attr.mode & S_IFMT;
+
+	switch (p->opcode) {
+	case FUSE_MKDIR:
+		return type == S_IFDIR && e->attr.uid == p->uid;
+	case FUSE_MKNOD:
+		return type == (p->flags & S_IFMT) && e->attr.uid == p->uid;
+	case FUSE_SYMLINK:
+		return type == S_IFLNK && e->attr.uid == p->uid;
+	}
+	return false;
+}
+
+static int lookup_srv(struct fr_xlate *x, const struct xl_pending *p,
+		      uint64_t kdir, const char *name, size_t len,
+		      struct fuse_entry_out *e)
+{
+	struct xl_node *dir = fr_idmap_node(x->map, kdir);
+	char buf[XL_LONGNAME_MAX + 1];
+	struct xl_synth sy;
+	int err;
+
+	if (!dir || !fr_idmap_current(x->map, dir) || len > XL_LONGNAME_MAX)
+		return -ESTALE;
+	memcpy(buf, name, len);
+	buf[len] = '\0';
+	err = synth_call(x, FUSE_LOOKUP, dir->srv_id, p->uid, p->gid, p->pid,
+			 buf, len + 1, NULL, 0, &sy);
+	if (err)
+		return err;
+	if (sy.len < sizeof(*e))
+		return -EIO;
+	memcpy(e, sy.reply, sizeof(*e));
+	return e->nodeid ? 0 : -ENOENT;
+}
+
+static ssize_t answer_done(int fd, const struct xl_pending *p, const void *body,
+			   size_t len)
+{
+	char buf[sizeof(struct fuse_out_header) + sizeof(struct fuse_entry_out)];
+	struct fuse_out_header *h = (void *)buf;
+
+	h->len = sizeof(*h) + len;
+	h->error = 0;
+	h->unique = p->unique;
+	if (len)
+		memcpy(h + 1, body, len);
+	fr_log(LOG_INFO,
+	       "resent request %llu (opcode %u) was done by the server that died: answered success",
+	       (unsigned long long)(p->unique & ~FR_UNIQUE_RESEND), p->opcode);
+	return write(fd, buf, h->len);
+}
+
+/* Returns what it wrote, or 0 when the error stands. */
+static ssize_t judge_resent(struct fr_xlate *x, int fd,
+			    const struct xl_pending *p, int err)
+{
+	const char *n1 = p->names, *n2 = p->names + p->len1;
+	struct fuse_entry_out e;
+	bool done = false;
+
+	switch (p->opcode) {
+	case FUSE_MKDIR: case FUSE_MKNOD: case FUSE_SYMLINK: case FUSE_LINK:
+		if (err != -EEXIST || lookup_srv(x, p, p->node, n1, p->len1, &e))
+			return 0;
+		if (p->opcode == FUSE_LINK) {
+			struct xl_node *old;
+
+			fr_idmap_lock(x->map);
+			old = fr_idmap_by_srv(x->map, p->node2);
+			done = old && old->ino == e.attr.ino;
+			fr_idmap_unlock(x->map);
+		} else {
+			done = is_own(p, &e);
+		}
+		done = done && changed_since(&e.attr, p->t0);
+		if (!done || entry_out(x, &e, p->node, n1, p->len1) < 0) {
+			synth_forget(x, e.nodeid, 1);
+			return 0;
+		}
+		return answer_done(fd, p, &e, sizeof(e));
+	case FUSE_UNLINK: case FUSE_RMDIR: {
+		struct xl_node *dir = fr_idmap_node(x->map, p->node);
+		struct fuse_getattr_in g = { 0 };
+		struct fuse_attr_out a;
+		struct xl_synth sy;
+
+		if (err != -ENOENT || !dir || !fr_idmap_current(x->map, dir) ||
+		    synth_call(x, FUSE_GETATTR, dir->srv_id, p->uid, p->gid,
+			       p->pid, &g, sizeof(g), NULL, 0, &sy) ||
+		    sy.len < sizeof(a))
+			return 0;
+		memcpy(&a, sy.reply, sizeof(a));
+		if (!changed_since(&a.attr, p->t0))
+			return 0;
+		break;
+	}
+	case FUSE_RENAME: case FUSE_RENAME2:
+		if (err != -ENOENT || (p->flags & RENAME_EXCHANGE) ||
+		    lookup_srv(x, p, p->node2, n2, p->len2, &e))
+			return 0;
+		done = changed_since(&e.attr, p->t0);
+		synth_forget(x, e.nodeid, 1);
+		if (!done)
+			return 0;
+		break;
+	default:
+		return 0;
+	}
+	names_changed(x, p);
+	return answer_done(fd, p, NULL, 0);
+}
+
 static ssize_t reply_pending(struct fr_xlate *x, int fd,
 			     struct xl_pending *p, const struct iovec *iov,
 			     int count)
@@ -915,6 +1086,13 @@ static ssize_t reply_pending(struct fr_xlate *x, int fd,
 	}
 	h = (void *)buf;
 	body = len - sizeof(*h);
+	if (h->error && p->judge) {
+		ret = judge_resent(x, fd, p, h->error);
+		if (ret) {
+			free(buf);
+			return ret < 0 ? ret : len;
+		}
+	}
 	if (h->error)
 		goto send;
 	switch (p->opcode) {
