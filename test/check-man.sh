@@ -15,7 +15,8 @@
 #    ".so man3/PAGE.3" link to a page whose NAME and SYNOPSIS carry it;
 #  - every program meson installs into a bin or sbin directory has
 #    man/PROGRAM.1 or man/PROGRAM.8;
-#  - every page in man/ is installed, and renders without groff warnings.
+#  - every page in man/ is installed, renders without groff warnings, and
+#    every reference to a page of ours names one that exists.
 #
 # The declarations are read by the compiler itself (gcc -aux-info), not by
 # a pattern match on C text, so line breaks, comments and function-pointer
@@ -160,6 +161,19 @@ for f in "$man"/*.[1-8]; do
 	grep -qE "/man$sect/$page\$" <<<"$dests" ||
 		fail "man/$page is not installed: add it to man/meson.build"
 done
+# References to the project's own pages (.BR name (N)) must resolve.
+for f in "$man"/*.[1-8]; do
+	sed -nE 's/^\.[BI]R +([A-Za-z0-9_\\-]+) +\(([1-8])\).*/\1.\2/p' "$f" |
+		sed 's/\\-/-/g' | grep -E '^(fuse_recover|fuse-recover|fuse_session_attach)' |
+		sort -u | while read -r ref; do
+			[ -f "$man/$ref" ] ||
+				echo "check-man: man/${f##*/} refers to ${ref%.*}(${ref##*.}), which has no page"
+		done
+done >"$work/check-man.refs"
+while read -r line; do
+	fail "${line#check-man: }"
+done <"$work/check-man.refs"
+
 if command -v groff >/dev/null; then
 	for f in "$man"/*.[1-8]; do
 		page=${f##*/}
