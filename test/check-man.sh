@@ -119,7 +119,8 @@ name_line() {
 	awk '/^\.SH/ { n = ($2 == "NAME") ; next } n' "$man/$1" | tr '\n' ' '
 }
 
-for s in $(printf '%s\n' $map_syms $hdr_inline | sort -u); do
+all_syms=$(printf '%s\n' "$map_syms" "$hdr_inline" | grep . | sort -u)
+for s in $all_syms; do
 	page=$s.3
 	if [ ! -f "$man/$page" ]; then
 		fail "no man page for $s: write man/$page (or a '.so man3/PAGE.3' link to the page that documents it)"
