@@ -173,8 +173,10 @@ int fuse_recover_unmount(struct fuse_session *se);
  * Non-idempotent operations (mkdir, unlink, rename, create, ...) use it to
  * accept "already done" outcomes.
  *
- * @return 1 if resent, 0 if not, -EINVAL if @req is not the request being
- *   dispatched on this thread.
+ * @return 1 if resent; 0 if not, and also when recovery is off (no tag,
+ *   the session was not attached) or @req is not the request being
+ *   dispatched on this thread, so that `if (fuse_recover_req_is_resend(req))`
+ *   never takes a request for resent by mistake; -EINVAL if @req is NULL.
  */
 int fuse_recover_req_is_resend(fuse_req_t req);
 

@@ -47,7 +47,7 @@ static void mark(enum fr_phase p)
 
 static void print_trace(void)
 {
-	const char *env = getenv("FUSE_RECOVER_TRACE");
+	const char *env = secure_getenv("FUSE_RECOVER_TRACE");
 
 	if (!env || strcmp(env, "1") != 0)
 		return;

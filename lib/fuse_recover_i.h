@@ -35,6 +35,7 @@ struct fuse_recover {
 	unsigned int timeout_sec;
 	unsigned int poison_deaths;	/* 0: never answer EIO */
 	struct fr_mount_opts mnt;
+	bool io_uring;		/* -o io_uring seen: refused with a tag */
 };
 
 /* What the kernel offered in its FUSE_INIT request (probe.c). */
@@ -139,6 +140,8 @@ int fr_init_compare(const void *orig, size_t orig_len, const void *now,
 /* resend.c */
 int fr_resend_request(int fuse_fd);
 void fr_resend_note(uint64_t unique, uint32_t pid);
+/* The unique (resend bit included) of the request this thread runs. */
+bool fr_req_unique(fuse_req_t req, uint64_t *unique);
 
 /* keep.c */
 int fr_keep_fd(int fd, enum fr_keep_kind kind, uint64_t key);

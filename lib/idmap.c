@@ -25,6 +25,7 @@
 #include "fuse_recover_i.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -213,8 +214,9 @@ int fr_idmap_open(int fd, uint64_t max_nodes, uint64_t max_handles,
 	if (fresh)
 		init_header(m);
 	/* Every id handed out before this point belongs to an earlier run. */
-	m->epoch = __atomic_add_fetch(&m->h->epoch, 1, __ATOMIC_ACQ_REL);
-	__atomic_store_n(&m->nodes[XL_ROOT].srv_epoch, m->epoch,
+	m->epoch = atomic_fetch_add_explicit(&m->h->epoch, 1,
+						  __ATOMIC_ACQ_REL) + 1;
+	atomic_store_explicit(&m->nodes[XL_ROOT].srv_epoch, m->epoch,
 			 __ATOMIC_RELEASE);
 	*mp = m;
 	return fresh ? 0 : 1;
@@ -266,7 +268,7 @@ struct xl_node *fr_idmap_node(struct fr_idmap *m, uint64_t kid)
 	if (idx <= XL_ROOT || idx >= m->g.max_nodes)
 		return NULL;
 	n = &m->nodes[idx];
-	state = __atomic_load_n(&n->state, __ATOMIC_ACQUIRE);
+	state = atomic_load_explicit(&n->state, __ATOMIC_ACQUIRE);
 	if (!(state & 1) || make_id(idx, state) != kid)
 		return NULL;
 	return n;
@@ -278,7 +280,7 @@ uint64_t fr_idmap_node_id(struct fr_idmap *m, const struct xl_node *n)
 
 	if (idx == XL_ROOT)
 		return XL_ROOT;
-	return make_id(idx, __atomic_load_n(&n->state, __ATOMIC_ACQUIRE));
+	return make_id(idx, atomic_load_explicit(&n->state, __ATOMIC_ACQUIRE));
 }
 
 /*
@@ -288,7 +290,7 @@ uint64_t fr_idmap_node_id(struct fr_idmap *m, const struct xl_node *n)
 static int64_t claim(_Atomic uint64_t *hint, uint64_t max, void *base,
 		     size_t rec, uint64_t first)
 {
-	uint64_t start = __atomic_load_n(hint, __ATOMIC_RELAXED), i;
+	uint64_t start = atomic_load_explicit(hint, __ATOMIC_RELAXED), i;
 
 	if (start < first || start >= max)
 		start = first;
@@ -296,15 +298,15 @@ static int64_t claim(_Atomic uint64_t *hint, uint64_t max, void *base,
 		uint64_t idx = first + (start - first + i) % (max - first);
 		_Atomic uint64_t *st =
 			(_Atomic uint64_t *)((char *)base + idx * rec);
-		uint64_t s = __atomic_load_n(st, __ATOMIC_ACQUIRE);
+		uint64_t s = atomic_load_explicit(st, __ATOMIC_ACQUIRE);
 
 		if (s & 1)
 			continue;
 		/* Generation 0 is never live, so no id is ever 0 << 32. */
-		if (__atomic_compare_exchange_n(st, &s, ((s >> 1) + 1) << 1 | 1,
-						false, __ATOMIC_ACQ_REL,
+		if (atomic_compare_exchange_strong_explicit(st, &s,
+				((s >> 1) + 1) << 1 | 1, __ATOMIC_ACQ_REL,
 						__ATOMIC_RELAXED)) {
-			__atomic_store_n(hint, idx + 1, __ATOMIC_RELAXED);
+			atomic_store_explicit(hint, idx + 1, __ATOMIC_RELAXED);
 			return idx;
 		}
 	}
@@ -313,9 +315,9 @@ static int64_t claim(_Atomic uint64_t *hint, uint64_t max, void *base,
 
 static void release(_Atomic uint64_t *st)
 {
-	uint64_t s = __atomic_load_n(st, __ATOMIC_ACQUIRE);
+	uint64_t s = atomic_load_explicit(st, __ATOMIC_ACQUIRE);
 
-	__atomic_store_n(st, s & ~1ull, __ATOMIC_RELEASE);
+	atomic_store_explicit(st, s & ~1ull, __ATOMIC_RELEASE);
 }
 
 /* --- names --- */
@@ -345,7 +347,7 @@ size_t fr_idmap_name(struct fr_idmap *m, const struct xl_node *n,
 	}
 	memcpy(&slot, n->name, sizeof(slot));
 	if (len > XL_LONGNAME_MAX || slot >= m->g.max_names ||
-	    __atomic_load_n(&m->names[slot].owner, __ATOMIC_ACQUIRE) !=
+	    atomic_load_explicit(&m->names[slot].owner, __ATOMIC_ACQUIRE) !=
 		    fr_idmap_node_id(m, n))
 		return 0;
 	*name = m->names[slot].name;
@@ -355,16 +357,17 @@ size_t fr_idmap_name(struct fr_idmap *m, const struct xl_node *n,
 /* A long-name slot belongs to the node whose kernel id it holds. */
 static int64_t claim_name(struct fr_idmap *m, uint64_t owner)
 {
-	uint64_t start = __atomic_load_n(&m->h->name_hint, __ATOMIC_RELAXED);
+	uint64_t start = atomic_load_explicit(&m->h->name_hint, __ATOMIC_RELAXED);
 	uint64_t i, max = m->g.max_names;
 
 	for (i = 0; i < max; i++) {
 		uint64_t idx = (start + i) % max, free_ = 0;
 
-		if (__atomic_compare_exchange_n(&m->names[idx].owner, &free_,
-						owner, false, __ATOMIC_ACQ_REL,
+		if (atomic_compare_exchange_strong_explicit(
+				&m->names[idx].owner, &free_, owner,
+				__ATOMIC_ACQ_REL,
 						__ATOMIC_RELAXED)) {
-			__atomic_store_n(&m->h->name_hint, idx + 1,
+			atomic_store_explicit(&m->h->name_hint, idx + 1,
 					 __ATOMIC_RELAXED);
 			return idx;
 		}
@@ -392,13 +395,13 @@ static void drop_name(struct fr_idmap *m, struct xl_node *n)
 		for (i = 0; i < XL_PROBES; i++) {
 			_Atomic uint64_t *e =
 				&m->index[(h + i) & (m->g.index_slots - 1)];
-			uint64_t v = __atomic_load_n(e, __ATOMIC_ACQUIRE);
+			uint64_t v = atomic_load_explicit(e, __ATOMIC_ACQUIRE);
 
 			if (v == XL_EMPTY)
 				break;
 			if (v != XL_TOMB &&
 			    (v & ((1ull << XL_IDX_BITS) - 1)) == idx) {
-				__atomic_store_n(e, XL_TOMB, __ATOMIC_RELEASE);
+				atomic_store_explicit(e, XL_TOMB, __ATOMIC_RELEASE);
 				break;
 			}
 		}
@@ -406,7 +409,7 @@ static void drop_name(struct fr_idmap *m, struct xl_node *n)
 	if (n->namelen > XL_NAME_INLINE) {
 		memcpy(&slot, n->name, sizeof(slot));
 		if (slot < m->g.max_names)
-			__atomic_store_n(&m->names[slot].owner, 0,
+			atomic_store_explicit(&m->names[slot].owner, 0,
 					 __ATOMIC_RELEASE);
 	}
 	n->namelen = 0;
@@ -432,14 +435,14 @@ static int set_name(struct fr_idmap *m, struct xl_node *n, uint64_t parent,
 		memcpy(n->name, &slot, sizeof(slot));
 	}
 	n->parent = parent;
-	__atomic_store_n(&n->namelen, len, __ATOMIC_RELEASE);
+	atomic_store_explicit(&n->namelen, len, __ATOMIC_RELEASE);
 	h = name_hash(parent, name, len);
 	for (i = 0; i < XL_PROBES; i++) {
 		_Atomic uint64_t *e = &m->index[(h + i) & (m->g.index_slots - 1)];
-		uint64_t v = __atomic_load_n(e, __ATOMIC_ACQUIRE);
+		uint64_t v = atomic_load_explicit(e, __ATOMIC_ACQUIRE);
 
 		if (v == XL_EMPTY || v == XL_TOMB) {
-			__atomic_store_n(e, (h >> 40) << XL_IDX_BITS | idx,
+			atomic_store_explicit(e, (h >> 40) << XL_IDX_BITS | idx,
 					 __ATOMIC_RELEASE);
 			return 0;
 		}
@@ -453,7 +456,7 @@ struct xl_node *fr_idmap_find_name(struct fr_idmap *m, uint64_t parent,
 	uint64_t h = name_hash(parent, name, len), i;
 
 	for (i = 0; i < XL_PROBES; i++) {
-		uint64_t v = __atomic_load_n(
+		uint64_t v = atomic_load_explicit(
 			&m->index[(h + i) & (m->g.index_slots - 1)],
 			__ATOMIC_ACQUIRE);
 		uint64_t idx = v & ((1ull << XL_IDX_BITS) - 1);
@@ -465,7 +468,7 @@ struct xl_node *fr_idmap_find_name(struct fr_idmap *m, uint64_t parent,
 		    idx >= m->g.max_nodes)
 			continue;
 		n = &m->nodes[idx];
-		if ((__atomic_load_n(&n->state, __ATOMIC_ACQUIRE) & 1) &&
+		if ((atomic_load_explicit(&n->state, __ATOMIC_ACQUIRE) & 1) &&
 		    name_is(m, n, parent, name, len))
 			return n;
 	}
@@ -576,7 +579,7 @@ struct xl_node *fr_idmap_by_srv(struct fr_idmap *m, uint64_t srv)
 	if (!e)
 		return NULL;
 	n = fr_idmap_node(m, e->kid);
-	if (!n || __atomic_load_n(&n->srv_epoch, __ATOMIC_ACQUIRE) != m->epoch ||
+	if (!n || atomic_load_explicit(&n->srv_epoch, __ATOMIC_ACQUIRE) != m->epoch ||
 	    n->srv_id != srv)
 		return NULL;
 	return n;
@@ -588,7 +591,7 @@ int fr_idmap_bind(struct fr_idmap *m, struct xl_node *n, uint64_t srv)
 
 	n->srv_id = srv;
 	n->srv_nlookup = 0;
-	__atomic_store_n(&n->srv_epoch, m->epoch, __ATOMIC_RELEASE);
+	atomic_store_explicit(&n->srv_epoch, m->epoch, __ATOMIC_RELEASE);
 	if (n == &m->nodes[XL_ROOT])
 		return 0;
 	other = fr_idmap_by_srv(m, srv);
@@ -628,7 +631,7 @@ void fr_idmap_node_free(struct fr_idmap *m, struct xl_node *n)
 {
 	if (n == &m->nodes[XL_ROOT])
 		return;
-	if (__atomic_load_n(&n->srv_epoch, __ATOMIC_ACQUIRE) == m->epoch)
+	if (atomic_load_explicit(&n->srv_epoch, __ATOMIC_ACQUIRE) == m->epoch)
 		srv_del(m, n->srv_id, fr_idmap_node_id(m, n));
 	drop_name(m, n);
 	release(&n->state);
@@ -636,7 +639,7 @@ void fr_idmap_node_free(struct fr_idmap *m, struct xl_node *n)
 
 bool fr_idmap_current(const struct fr_idmap *m, const struct xl_node *n)
 {
-	return __atomic_load_n(&n->srv_epoch, __ATOMIC_ACQUIRE) == m->epoch;
+	return atomic_load_explicit(&n->srv_epoch, __ATOMIC_ACQUIRE) == m->epoch;
 }
 
 /* --- handles --- */
@@ -649,7 +652,7 @@ struct xl_handle *fr_idmap_handle(struct fr_idmap *m, uint64_t kfh)
 	if (!idx || idx >= m->g.max_handles)
 		return NULL;
 	f = &m->handles[idx];
-	state = __atomic_load_n(&f->state, __ATOMIC_ACQUIRE);
+	state = atomic_load_explicit(&f->state, __ATOMIC_ACQUIRE);
 	if (!(state & 1) || make_id(idx, state) != kfh)
 		return NULL;
 	return f;
@@ -664,7 +667,7 @@ int fr_idmap_handle_new(struct fr_idmap *m, struct xl_handle **fp,
 	if (idx < 0)
 		return (int)idx;
 	*fp = &m->handles[idx];
-	*kfh = make_id(idx, __atomic_load_n(&(*fp)->state, __ATOMIC_ACQUIRE));
+	*kfh = make_id(idx, atomic_load_explicit(&(*fp)->state, __ATOMIC_ACQUIRE));
 	return 0;
 }
 
@@ -677,14 +680,14 @@ void fr_idmap_handle_free(struct fr_idmap *m, struct xl_handle *f)
 bool fr_idmap_handle_current(const struct fr_idmap *m,
 			     const struct xl_handle *f)
 {
-	return __atomic_load_n(&f->srv_epoch, __ATOMIC_ACQUIRE) == m->epoch;
+	return atomic_load_explicit(&f->srv_epoch, __ATOMIC_ACQUIRE) == m->epoch;
 }
 
 void fr_idmap_handle_bind(struct fr_idmap *m, struct xl_handle *f,
 			  uint64_t srv_fh)
 {
 	f->srv_fh = srv_fh;
-	__atomic_store_n(&f->srv_epoch, m->epoch, __ATOMIC_RELEASE);
+	atomic_store_explicit(&f->srv_epoch, m->epoch, __ATOMIC_RELEASE);
 }
 
 int fr_idmap_set_name(struct fr_idmap *m, struct xl_node *n, uint64_t parent,

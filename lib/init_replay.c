@@ -150,8 +150,14 @@ int fr_init_compare(const void *orig, size_t orig_len, const void *now,
 		return -EPROTO;
 	}
 	if (eb) {
-		snprintf(why, why_len, "FUSE_INIT now fails with %s",
-			 strerror(-eb));
+		/* The header is raw input: -INT_MIN cannot even be negated. */
+		if (eb > 0 || eb < -4095)
+			snprintf(why, why_len,
+				 "FUSE_INIT reply carries error %d, not an errno",
+				 eb);
+		else
+			snprintf(why, why_len, "FUSE_INIT now fails with %s",
+				 strerror(-eb));
 		return -EPROTO;
 	}
 	if (ea || orig_len != now_len || a.major != b.major ||

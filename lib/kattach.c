@@ -51,7 +51,7 @@ bool fr_kattach_supported(void)
 	struct fuse_attach_in probe = { 0 };
 	int fd, err;
 
-	if (geteuid() != 0 || getenv("FUSE_RECOVER_NO_KERNEL"))
+	if (geteuid() != 0 || secure_getenv("FUSE_RECOVER_NO_KERNEL"))
 		return false;
 	fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
 	if (fd < 0)

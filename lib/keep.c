@@ -43,7 +43,7 @@ int fr_state_memfd(const char *name)
 	int fd;
 
 	if (!s || !s->kernel_path) {
-		fd = memfd_create(name, MFD_CLOEXEC);
+		fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 		return fd < 0 ? -errno : fd;
 	}
 	if (fr_runtime_dir(dir, sizeof(dir)))

@@ -19,6 +19,7 @@ struct fr_opts {
 	char *tag;
 	int restarts, window, timeout, poison;
 	int auto_unmount;
+	bool io_uring;
 	struct fr_mount_opts mnt;
 };
 
@@ -109,9 +110,51 @@ static int fr_opt_proc(void *data, const char *arg, int key,
 	(void)outargs;
 	if (key == KEY_AUTO_UNMOUNT)
 		o->auto_unmount = 1;
+	else if (key == FUSE_OPT_KEY_OPT && !strncmp(arg, "io_uring", 8))
+		o->io_uring = true;	/* io_uring and io_uring_* settings */
 	else if (key == KEY_MOUNT && note_mount_opt(&o->mnt, arg) < 0)
 		return -1;
 	return 1; /* keep everything we do not own */
+}
+
+/*
+ * Recovery rests on libfuse internals that are checked for 3.14 to 3.18 (see
+ * README, "libfuse versions"): another major is refused, a newer minor
+ * warned about.
+ */
+static int check_libfuse(void)
+{
+	int v = fuse_version();
+
+	if (v / 100 != 3) {
+		fr_log(LOG_ERR,
+		       "libfuse %d.%d is not libfuse 3; this libfuse-recover needs libfuse 3.14 or later 3.x",
+		       v / 100, v % 100);
+		return -EPROTONOSUPPORT;
+	}
+	if (v % 100 < 14) {
+		fr_log(LOG_ERR, "libfuse 3.%d is older than 3.14; update libfuse",
+		       v % 100);
+		return -EPROTONOSUPPORT;
+	}
+	if (v % 100 > 18)
+		fr_log(LOG_WARNING,
+		       "libfuse 3.%d is newer than any libfuse-recover was checked against (3.18); recovery may not work",
+		       v % 100);
+	return 0;
+}
+
+/*
+ * libfuse 3.18's io_uring transport reads and answers requests without the
+ * custom io hooks, so nothing would be captured, replayed or resent.
+ */
+static int refuse_io_uring(const struct fuse_recover *fr, const char *tag)
+{
+	if (!fr->io_uring || !tag)
+		return 0;
+	fr_log(LOG_ERR,
+	       "-o io_uring bypasses what recovery hooks into; drop -o io_uring or the tag");
+	return -EOPNOTSUPP;
 }
 
 int fuse_recover_new(struct fuse_args *args, struct fuse_recover **frp)
@@ -121,13 +164,16 @@ int fuse_recover_new(struct fuse_args *args, struct fuse_recover **frp)
 			     .timeout = FR_DEFAULT_TIMEOUT,
 			     .poison = FR_DEFAULT_POISON,
 			     .mnt = { .flags = MS_NOSUID | MS_NODEV } };
-	struct fuse_recover *fr;
+	struct fuse_recover *fr = NULL;
 	int err = 0;
 
 	*frp = NULL;
+	err = check_libfuse();
+	if (err)
+		return err;
 	if (args && fuse_opt_parse(args, &o, fr_opt_spec, fr_opt_proc) < 0)
-		return -EINVAL;
-	if (o.restarts < 0 || (unsigned int)o.restarts > FR_RESTARTS_MAX) {
+		err = -EINVAL;
+	else if (o.restarts < 0 || (unsigned int)o.restarts > FR_RESTARTS_MAX) {
 		fr_log(LOG_ERR, "recover_restarts=%d: use 0 to %u", o.restarts,
 		       FR_RESTARTS_MAX);
 		err = -EINVAL;
@@ -146,10 +192,13 @@ int fuse_recover_new(struct fuse_args *args, struct fuse_recover **frp)
 		       "-o auto_unmount cannot be combined with -o tag: it would unmount on every crash");
 		err = -EINVAL;
 	}
-	fr = calloc(1, sizeof(*fr));
-	if (!fr && !err)
-		err = -ENOMEM;
 	if (!err) {
+		fr = calloc(1, sizeof(*fr));
+		if (!fr)
+			err = -ENOMEM;
+	}
+	if (!err) {
+		fr->io_uring = o.io_uring;
 		fr->max_restarts = o.restarts;
 		fr->window_sec = o.window;
 		fr->timeout_sec = o.timeout;
@@ -175,6 +224,9 @@ int fuse_recover_set_tag(struct fuse_recover *fr, const char *tag)
 	char *copy = NULL;
 	int err;
 
+	err = refuse_io_uring(fr, tag);
+	if (err)
+		return err;
 	if (tag) {
 		err = fuse_recover_tag_valid(tag);
 		if (err) {

@@ -12,6 +12,7 @@
 #include "fuse_recover_i.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <linux/fuse.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -116,8 +117,8 @@ bool fr_poison_check(int fd, const struct fuse_in_header *in)
 		for (i = 0; i < POISON_SLOTS; i++) {
 			r = &table->rec[i];
 			free_ = 0;
-			if (__atomic_compare_exchange_n(&r->unique, &free_,
-							in->unique, false,
+			if (atomic_compare_exchange_strong_explicit(&r->unique,
+							&free_, in->unique,
 							__ATOMIC_ACQ_REL,
 							__ATOMIC_RELAXED))
 				break;

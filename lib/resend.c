@@ -27,13 +27,31 @@ void fr_resend_note(uint64_t unique, uint32_t pid)
 	tls_valid = true;
 }
 
-int fuse_recover_req_is_resend(fuse_req_t req)
+/*
+ * The pid check guards against a thread that dispatches a request it did
+ * not read through the hook (libfuse's own, or no recovery at all).
+ */
+bool fr_req_unique(fuse_req_t req, uint64_t *unique)
 {
 	const struct fuse_ctx *ctx = req ? fuse_req_ctx(req) : NULL;
 
-	if (!ctx || !tls_valid || (uint32_t)ctx->pid != tls_pid)
+	if (!ctx || !tls_valid || (uint32_t)ctx->pid != tls_pid ||
+	    tls_unique == 0)
+		return false;
+	*unique = tls_unique;
+	return true;
+}
+
+int fuse_recover_req_is_resend(fuse_req_t req)
+{
+	uint64_t unique;
+
+	if (!req)
 		return -EINVAL;
-	return (tls_unique & FR_UNIQUE_RESEND) ? 1 : 0;
+	/* Not read through our hooks: recovery is off, nothing is resent. */
+	if (!fr_req_unique(req, &unique))
+		return 0;
+	return (unique & FR_UNIQUE_RESEND) ? 1 : 0;
 }
 
 int fr_resend_request(int fuse_fd)

@@ -39,48 +39,80 @@ int fuse_recover_tag_valid(const char *tag)
 	return 0;
 }
 
-static int check_private_dir(const char *dir)
+/*
+ * @hint: what the user can do about a refusal; NULL checks quietly (a
+ * candidate that is passed over).
+ */
+static int check_private_dir(const char *dir, const char *hint)
 {
+	const char *what = NULL;
 	struct stat st;
 
 	if (lstat(dir, &st) < 0)
 		return -errno;
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 077)) {
+	if (!S_ISDIR(st.st_mode))
+		what = "is not a directory (or is a symlink)";
+	else if (st.st_uid != geteuid())
+		what = "belongs to another user";
+	else if (st.st_mode & 077)
+		what = "is open to other users (mode is not 0700)";
+	if (!what)
+		return 0;
+	if (hint)
 		fr_log(LOG_ERR,
-		       "runtime directory %s must be a directory owned by uid %u with mode 0700",
-		       dir, (unsigned int)geteuid());
-		return -EPERM;
-	}
-	return 0;
+		       "runtime directory %s %s: it must be a directory of uid %u with mode 0700; %s",
+		       dir, what, (unsigned int)geteuid(), hint);
+	return -EPERM;
 }
 
-static int make_private_dir(const char *dir)
+static int make_private_dir(const char *dir, const char *hint)
 {
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return check_private_dir(dir);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		int err = -errno;
+
+		fr_log(LOG_ERR, "cannot create runtime directory %s: %s; %s",
+		       dir, strerror(-err), hint);
+		return err;
+	}
+	return check_private_dir(dir, hint);
 }
 
 int fr_runtime_dir(char *dir, size_t size)
 {
 	const char *env = secure_getenv("FUSE_RECOVER_RUNTIME_DIR");
 	const char *xdg = secure_getenv("XDG_RUNTIME_DIR");
+	const char *hint;
 	uid_t uid = geteuid();
 	int n;
 
-	if (env && *env)
+	if (env && *env) {
+		/*
+		 * Relative, it would name another directory for every
+		 * working directory: server and supervisor would not meet.
+		 */
+		if (env[0] != '/') {
+			fr_log(LOG_ERR,
+			       "FUSE_RECOVER_RUNTIME_DIR=%s is relative; give an absolute path",
+			       env);
+			return -EINVAL;
+		}
 		n = snprintf(dir, size, "%s", env);
-	else if (uid == 0)
+		hint = "fix it or point FUSE_RECOVER_RUNTIME_DIR elsewhere";
+	} else if (uid == 0) {
 		n = snprintf(dir, size, "/run/fuse-recover");
-	else if (xdg && *xdg && check_private_dir(xdg) == 0)
+		hint = "remove it, or set FUSE_RECOVER_RUNTIME_DIR to a private directory";
+	} else if (xdg && *xdg && xdg[0] == '/' &&
+		   check_private_dir(xdg, NULL) == 0) {
 		n = snprintf(dir, size, "%s/fuse-recover", xdg);
-	else
+		hint = "remove it, or set FUSE_RECOVER_RUNTIME_DIR to a private directory";
+	} else {
 		n = snprintf(dir, size, "/tmp/fuse-recover-%u",
 			     (unsigned int)uid);
+		hint = "remove it (it may have been made by someone else to block you), or set XDG_RUNTIME_DIR or FUSE_RECOVER_RUNTIME_DIR to a private directory";
+	}
 	if (n < 0 || (size_t)n >= size)
 		return -ENAMETOOLONG;
-	return make_private_dir(dir);
+	return make_private_dir(dir, hint);
 }
 
 int fr_tag_path(char *out, const char *dir, const char *tag,

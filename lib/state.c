@@ -17,8 +17,10 @@
  * could be left held by the dead server.
  */
 #include "fuse_recover_i.h"
+#include "state_format.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/fuse.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -29,83 +31,6 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#define ST_MAGIC "FRSTATE\0"
-#define ST_LAYOUT 1
-#define ST_HDR_SIZE 4096
-#define ST_JOURNAL 256		/* records: most threads at a time */
-#define ST_DEF_NODES (1ULL << 22)
-#define ST_DEF_HANDLES (1ULL << 20)
-#define ST_MAX_CHAIN 100000	/* longer means a damaged chain */
-#define ST_SCAN_STEP 16		/* slots checked per allocation */
-
-enum { REC_FREE = 0, REC_LIVE = 1 };
-
-/* Immutable after creation; covered by the checksum. */
-struct st_geometry {
-	char magic[8];
-	uint32_t layout;
-	uint32_t server_version;
-	uint32_t node_data_size;
-	uint32_t node_rec_size;
-	uint32_t nbuckets;
-	uint32_t njournal;
-	uint64_t max_nodes;
-	uint64_t max_handles;
-	uint64_t off_journal;
-	uint64_t off_buckets;
-	uint64_t off_nodes;
-	uint64_t off_handles;
-	uint64_t size;
-};
-
-struct st_header {
-	struct st_geometry g;
-	uint64_t csum;
-	_Atomic uint64_t node_hwm;	/* slots ever handed out */
-	_Atomic uint64_t handle_hwm;
-	_Atomic uint32_t root_set;
-	uint32_t pad;
-	_Atomic uint64_t opens;		/* times the store was opened */
-};
-
-struct st_node {
-	_Atomic uint32_t state;
-	_Atomic uint32_t gen;
-	_Atomic uint32_t next;		/* hash chain: slot + 1, 0 ends */
-	_Atomic uint32_t opens;
-	_Atomic uint64_t nlookup;
-	uint64_t key;
-	unsigned char data[];
-};
-
-struct st_handle {
-	_Atomic uint32_t state;
-	_Atomic uint32_t gen;
-	uint64_t ino;
-	uint32_t flags;
-	uint32_t pad;
-	uint64_t spare;
-};
-
-/* What one request has taken so far; unique 0 means unused. */
-struct st_jrec {
-	_Atomic uint64_t unique;
-	_Atomic uint32_t n;
-	_Atomic uint32_t done;
-	_Atomic uint64_t fh;
-	_Atomic uint64_t ino[FUSE_RECOVER_REQ_NODES_MAX];
-	uint64_t pad[1];
-};
-
-/* A journal record left by the previous server, kept here until used. */
-struct st_left {
-	uint64_t unique;
-	uint32_t n;
-	uint32_t done;
-	uint64_t fh;
-	uint64_t ino[FUSE_RECOVER_REQ_NODES_MAX];
-};
-
 struct slot_list {
 	uint32_t *v;
 	size_t n, cap;
@@ -115,6 +40,11 @@ struct slot_list {
 struct fuse_recover_store {
 	unsigned char *map;
 	size_t size;
+	/*
+	 * The geometry as validated, never re-read from the mapping: anyone
+	 * holding the memfd can rewrite the shared header at any time.
+	 */
+	struct st_geometry g;
 	struct st_header *h;
 	struct st_jrec *journal;
 	_Atomic uint32_t *buckets;
@@ -141,21 +71,6 @@ struct st_thread {
 };
 
 static __thread struct st_thread *tls;
-
-static uint64_t fnv1a(const void *p, size_t len)
-{
-	const unsigned char *c = p;
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	while (len--)
-		h = (h ^ *c++) * 0x100000001b3ULL;
-	return h;
-}
-
-static uint64_t align_up(uint64_t v, uint64_t a)
-{
-	return (v + a - 1) & ~(a - 1);
-}
 
 static int geometry(const struct fuse_recover_store_config *cfg,
 		    struct st_geometry *g)
@@ -194,17 +109,32 @@ static int geometry(const struct fuse_recover_store_config *cfg,
 	return 0;
 }
 
-/* Checks a header found in a kept memfd, without writing anything. */
+/*
+ * Checks a header found in a kept memfd, without writing anything, and
+ * copies its geometry to @g.  The geometry is read from the mapping once
+ * and everything after that looks at the copy only; its offsets must be
+ * exactly those this library computes from its sizes, which bounds them all
+ * (no sum of stored values is trusted, so none can wrap).
+ */
 static int check_header(const struct st_header *h, size_t size,
-			const struct st_geometry *want)
+			const struct st_geometry *want, struct st_geometry *g)
 {
-	const struct st_geometry *g = &h->g;
+	struct fuse_recover_store_config c;
+	struct st_geometry re;
+	uint64_t csum, nhwm, hhwm;
 
-	if (size < ST_HDR_SIZE || memcmp(g->magic, ST_MAGIC, 8) != 0) {
+	if (size < ST_HDR_SIZE) {
+		fr_log(LOG_ERR, "state store: %zu bytes, shorter than a header (damaged state)",
+		       size);
+		return -EBADMSG;
+	}
+	memcpy(g, &h->g, sizeof(*g));
+	csum = h->csum;
+	if (memcmp(g->magic, ST_MAGIC, 8) != 0) {
 		fr_log(LOG_ERR, "state store: no valid header (damaged state)");
 		return -EBADMSG;
 	}
-	if (fnv1a(g, sizeof(*g)) != h->csum) {
+	if (fnv1a(g, sizeof(*g)) != csum) {
 		fr_log(LOG_ERR, "state store: header checksum mismatch (damaged state)");
 		return -EBADMSG;
 	}
@@ -222,20 +152,29 @@ static int check_header(const struct st_header *h, size_t size,
 		       want->server_version, want->node_data_size);
 		return -EPROTO;
 	}
-	if (g->size != size || g->node_rec_size != want->node_rec_size ||
-	    g->njournal != ST_JOURNAL || g->nbuckets == 0 ||
-	    (g->nbuckets & (g->nbuckets - 1)) ||
-	    g->off_journal < ST_HDR_SIZE ||
-	    g->off_buckets < g->off_journal +
-			     (uint64_t)g->njournal * sizeof(struct st_jrec) ||
-	    g->off_nodes < g->off_buckets + (uint64_t)g->nbuckets * 4 ||
-	    g->off_handles < g->off_nodes + g->max_nodes * g->node_rec_size ||
-	    g->size < g->off_handles +
-		      g->max_handles * sizeof(struct st_handle) ||
-	    g->max_nodes >= (1ULL << 31) || g->max_handles >= (1ULL << 31) ||
-	    atomic_load(&h->node_hwm) > g->max_nodes ||
-	    atomic_load(&h->handle_hwm) > g->max_handles) {
-		fr_log(LOG_ERR, "state store: inconsistent geometry (damaged state)");
+	c = (struct fuse_recover_store_config){
+		.server_version = g->server_version,
+		.node_data_size = g->node_data_size,
+		.max_nodes = g->max_nodes,
+		.max_handles = g->max_handles,
+	};
+	if (!g->max_nodes || !g->max_handles || geometry(&c, &re) ||
+	    memcmp(&re, g, sizeof(re)) != 0) {
+		fr_log(LOG_ERR,
+		       "state store: geometry does not follow from its sizes (damaged state)");
+		return -EBADMSG;
+	}
+	if (g->size != size) {
+		fr_log(LOG_ERR,
+		       "state store: %zu bytes where its header says %llu (damaged state)",
+		       size, (unsigned long long)g->size);
+		return -EBADMSG;
+	}
+	nhwm = atomic_load(&h->node_hwm);
+	hhwm = atomic_load(&h->handle_hwm);
+	if (nhwm < 1 || nhwm > g->max_nodes || hhwm > g->max_handles) {
+		fr_log(LOG_ERR,
+		       "state store: table use beyond its size (damaged state)");
 		return -EBADMSG;
 	}
 	return 0;
@@ -243,16 +182,35 @@ static int check_header(const struct st_header *h, size_t size,
 
 static void set_pointers(struct fuse_recover_store *st)
 {
+	/* All offsets come from st->g, validated or computed here. */
 	st->h = (struct st_header *)st->map;
-	st->journal = (struct st_jrec *)(st->map + st->h->g.off_journal);
-	st->buckets = (_Atomic uint32_t *)(st->map + st->h->g.off_buckets);
-	st->nodes = st->map + st->h->g.off_nodes;
-	st->handles = (struct st_handle *)(st->map + st->h->g.off_handles);
+	st->journal = (struct st_jrec *)(st->map + st->g.off_journal);
+	st->buckets = (_Atomic uint32_t *)(st->map + st->g.off_buckets);
+	st->nodes = st->map + st->g.off_nodes;
+	st->handles = (struct st_handle *)(st->map + st->g.off_handles);
+}
+
+/*
+ * The shared high-water marks, clamped to the private geometry: they are
+ * checked at open, but whoever else holds the memfd can change them later.
+ */
+static uint64_t nodes_used(struct fuse_recover_store *st)
+{
+	uint64_t v = atomic_load(&st->h->node_hwm);
+
+	return v < st->g.max_nodes ? v : st->g.max_nodes;
+}
+
+static uint64_t handles_used(struct fuse_recover_store *st)
+{
+	uint64_t v = atomic_load(&st->h->handle_hwm);
+
+	return v < st->g.max_handles ? v : st->g.max_handles;
 }
 
 static struct st_node *node_at(struct fuse_recover_store *st, uint64_t slot)
 {
-	return (struct st_node *)(st->nodes + slot * st->h->g.node_rec_size);
+	return (struct st_node *)(st->nodes + slot * st->g.node_rec_size);
 }
 
 static void thread_gone(void *arg)
@@ -307,6 +265,7 @@ static void init_new(struct fuse_recover_store *st,
 	struct st_header *h = (struct st_header *)st->map;
 
 	/* A fresh mapping is zero: only the header needs writing. */
+	st->g = *g;
 	h->g = *g;
 	h->csum = fnv1a(g, sizeof(*g));
 	atomic_store(&h->node_hwm, 1);	/* slot 0 is the root */
@@ -329,9 +288,33 @@ static int store_alloc(struct fuse_recover_store **stp)
 	return 0;
 }
 
-/* Maps @fd: lays out a new store when empty, else checks the old one. */
+/*
+ * The mapping must not shrink under us (a later access would SIGBUS), so
+ * the memfd is sealed against resizing; F_SEAL_SEAL keeps anyone else
+ * holding it from adding F_SEAL_WRITE, which would lock the next server
+ * out.  Returns false for memory that cannot be sealed (an O_TMPFILE, a
+ * memfd made without MFD_ALLOW_SEALING): its size is checked at every open
+ * instead.
+ */
+static bool seal_size(int fd)
+{
+	const int want = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+	int seals = fcntl(fd, F_GET_SEALS);
+
+	if (seals >= 0 && (seals & F_SEAL_SHRINK))
+		return true;
+	if (seals < 0 || (seals & F_SEAL_SEAL))
+		return false;
+	return fcntl(fd, F_ADD_SEALS, want & ~seals) == 0;
+}
+
+/*
+ * Maps @fd: lays out a new store when empty, else checks the old one.
+ * @need_seal: the memory was made by fr_state_memfd(), sealable; unsealed
+ * it was not made here and is refused.
+ */
 static int map_fd(struct fuse_recover_store *st, int fd,
-		  const struct st_geometry *g)
+		  const struct st_geometry *g, bool need_seal)
 {
 	struct stat sb;
 	void *m;
@@ -339,9 +322,15 @@ static int map_fd(struct fuse_recover_store *st, int fd,
 
 	if (fstat(fd, &sb) < 0)
 		return -errno;
+	if (!S_ISREG(sb.st_mode) || sb.st_size < 0) {
+		fr_log(LOG_ERR, "state store: not a regular file");
+		return -EBADMSG;
+	}
 	if (sb.st_size == 0) {
 		if (ftruncate(fd, g->size) < 0)
 			return -errno;
+		if (!seal_size(fd) && need_seal)
+			return -EBADMSG;
 		m = mmap(NULL, g->size, PROT_READ | PROT_WRITE, MAP_SHARED,
 			 fd, 0);
 		if (m == MAP_FAILED)
@@ -352,11 +341,22 @@ static int map_fd(struct fuse_recover_store *st, int fd,
 		set_pointers(st);
 		return 0;
 	}
+	if ((uint64_t)sb.st_size < ST_HDR_SIZE ||
+	    (uint64_t)sb.st_size > SIZE_MAX) {
+		fr_log(LOG_ERR, "state store: %lld bytes (damaged state)",
+		       (long long)sb.st_size);
+		return -EBADMSG;
+	}
 	/* Read-only until it passed the checks: a refusal changes nothing. */
 	m = mmap(NULL, sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED)
 		return -errno;
-	err = check_header(m, sb.st_size, g);
+	err = check_header(m, sb.st_size, g, &st->g);
+	if (!err && !seal_size(fd) && need_seal) {
+		fr_log(LOG_ERR,
+		       "state store: its memory can be shrunk by others; refusing it");
+		err = -EBADMSG;
+	}
 	if (!err && mprotect(m, sb.st_size, PROT_READ | PROT_WRITE) < 0)
 		err = -errno;
 	if (err) {
@@ -371,16 +371,15 @@ static int map_fd(struct fuse_recover_store *st, int fd,
 		return err;
 	st->recovered = true;
 	st->free_nodes.scan = 1;
-	st->free_nodes.scan_end = atomic_load(&st->h->node_hwm);
+	st->free_nodes.scan_end = nodes_used(st);
 	st->free_handles.scan = 0;
-	st->free_handles.scan_end = atomic_load(&st->h->handle_hwm);
+	st->free_handles.scan_end = handles_used(st);
 	atomic_fetch_add(&st->h->opens, 1);
 	return 1;
 }
 
-int fuse_recover_store_open_fd(int fd,
-			       const struct fuse_recover_store_config *cfg,
-			       struct fuse_recover_store **stp)
+static int open_fd(int fd, const struct fuse_recover_store_config *cfg,
+		   struct fuse_recover_store **stp, bool need_seal)
 {
 	struct fuse_recover_store *st;
 	struct st_geometry g;
@@ -400,7 +399,7 @@ int fuse_recover_store_open_fd(int fd,
 		goto fail;
 	}
 	st->shared = true;
-	err = map_fd(st, st->fd, &g);
+	err = map_fd(st, st->fd, &g, need_seal);
 	if (err < 0)
 		goto fail;
 	*stp = st;
@@ -408,6 +407,13 @@ int fuse_recover_store_open_fd(int fd,
 fail:
 	fuse_recover_store_close(st);
 	return err;
+}
+
+int fuse_recover_store_open_fd(int fd,
+			       const struct fuse_recover_store_config *cfg,
+			       struct fuse_recover_store **stp)
+{
+	return open_fd(fd, cfg, stp, false);
 }
 
 int fuse_recover_store_open(const struct fuse_recover_store_config *cfg,
@@ -433,7 +439,7 @@ int fuse_recover_store_open(const struct fuse_recover_store_config *cfg,
 	if (fr_session_recovered()) {
 		fd = fr_kept_fd(FR_KEEP_STATE, FR_KEY_STORE);
 		if (fd >= 0)
-			return fuse_recover_store_open_fd(fd, cfg, stp);
+			return open_fd(fd, cfg, stp, !fr_current->kernel_path);
 		fr_log(LOG_WARNING,
 		       "state store: the previous server left none; starting empty");
 	}
@@ -442,7 +448,7 @@ int fuse_recover_store_open(const struct fuse_recover_store_config *cfg,
 		return fd;
 	err = fr_keep_fd(fd, FR_KEEP_STATE, FR_KEY_STORE);
 	if (err == 0) {
-		err = fuse_recover_store_open_fd(fd, cfg, stp);
+		err = open_fd(fd, cfg, stp, !fr_current->kernel_path);
 		close(fd);
 		return err < 0 ? err : 0;
 	}
@@ -489,14 +495,14 @@ int fuse_recover_store_root(struct fuse_recover_store *st, const void *data)
 	struct st_node *n = node_at(st, 0);
 
 	if (atomic_load(&st->h->root_set)) {
-		if (memcmp(n->data, data, st->h->g.node_data_size) != 0) {
+		if (memcmp(n->data, data, st->g.node_data_size) != 0) {
 			fr_log(LOG_ERR,
 			       "state store: it describes another root; refusing");
 			return -ESTALE;
 		}
 		return 0;
 	}
-	memcpy(n->data, data, st->h->g.node_data_size);
+	memcpy(n->data, data, st->g.node_data_size);
 	atomic_store(&n->nlookup, 1);
 	atomic_store(&n->state, REC_LIVE);
 	atomic_store(&st->h->root_set, 1);
@@ -517,7 +523,7 @@ static struct st_node *node_get(struct fuse_recover_store *st,
 	uint64_t slot = (ino & 0xffffffffULL) - 1;
 	struct st_node *n;
 
-	if (ino == 0 || slot >= atomic_load(&st->h->node_hwm))
+	if (ino == 0 || slot >= nodes_used(st))
 		return NULL;
 	n = node_at(st, slot);
 	if (atomic_load_explicit(&n->state, memory_order_acquire) != REC_LIVE)
@@ -618,18 +624,18 @@ static bool take_prev_ino(struct fuse_recover_store *st, fuse_ino_t ino)
 static struct st_node *find_node(struct fuse_recover_store *st, uint64_t key,
 				 const void *data, uint64_t *slotp)
 {
-	uint32_t b = key & (st->h->g.nbuckets - 1);
+	uint32_t b = key & (st->g.nbuckets - 1);
 	uint32_t link = atomic_load(&st->buckets[b]);
 	unsigned int guard = 0;
 
 	while (link && guard++ < ST_MAX_CHAIN) {
 		struct st_node *n;
 
-		if (link > atomic_load(&st->h->node_hwm))
+		if (link > nodes_used(st))
 			break;
 		n = node_at(st, link - 1);
 		if (n->key == key && atomic_load(&n->state) == REC_LIVE &&
-		    memcmp(n->data, data, st->h->g.node_data_size) == 0) {
+		    memcmp(n->data, data, st->g.node_data_size) == 0) {
 			*slotp = link - 1;
 			return n;
 		}
@@ -649,7 +655,7 @@ int fuse_recover_node_ref(struct fuse_recover_store *st, uint64_t key,
 	int err;
 
 	pthread_mutex_lock(&st->lock);
-	if (memcmp(node_at(st, 0)->data, data, st->h->g.node_data_size) == 0) {
+	if (memcmp(node_at(st, 0)->data, data, st->g.node_data_size) == 0) {
 		slot = 0;
 		n = node_at(st, 0);
 		goto found;
@@ -657,10 +663,10 @@ int fuse_recover_node_ref(struct fuse_recover_store *st, uint64_t key,
 	n = find_node(st, key, data, &slot);
 	if (n)
 		goto found;
-	s = take_free(&st->free_nodes, st->nodes, st->h->g.node_rec_size);
+	s = take_free(&st->free_nodes, st->nodes, st->g.node_rec_size);
 	if (s < 0) {
 		s = atomic_load(&st->h->node_hwm);
-		if ((uint64_t)s >= st->h->g.max_nodes) {
+		if ((uint64_t)s >= st->g.max_nodes) {
 			pthread_mutex_unlock(&st->lock);
 			return -ENOSPC;
 		}
@@ -670,11 +676,11 @@ int fuse_recover_node_ref(struct fuse_recover_store *st, uint64_t key,
 	slot = s;
 	n = node_at(st, slot);
 	n->key = key;
-	memcpy(n->data, data, st->h->g.node_data_size);
+	memcpy(n->data, data, st->g.node_data_size);
 	atomic_store(&n->nlookup, 0);
 	atomic_store(&n->opens, 0);
 	atomic_store(&n->gen, atomic_load(&n->gen) + 1);
-	b = key & (st->h->g.nbuckets - 1);
+	b = key & (st->g.nbuckets - 1);
 	atomic_store(&n->next, atomic_load(&st->buckets[b]));
 	atomic_store_explicit(&n->state, REC_LIVE, memory_order_release);
 	atomic_store_explicit(&st->buckets[b], slot + 1, memory_order_release);
@@ -702,7 +708,7 @@ int fuse_recover_node_data(struct fuse_recover_store *st, fuse_ino_t ino,
 
 	if (!n)
 		return -ESTALE;
-	memcpy(data, n->data, st->h->g.node_data_size);
+	memcpy(data, n->data, st->g.node_data_size);
 	return 0;
 }
 
@@ -724,14 +730,14 @@ int fuse_recover_node_counts(struct fuse_recover_store *st, fuse_ino_t ino,
 static void node_free(struct fuse_recover_store *st, uint64_t slot)
 {
 	struct st_node *n = node_at(st, slot);
-	uint32_t b = n->key & (st->h->g.nbuckets - 1);
+	uint32_t b = n->key & (st->g.nbuckets - 1);
 	_Atomic uint32_t *link = &st->buckets[b];
 	unsigned int guard = 0;
 
 	while (atomic_load(link) && guard++ < ST_MAX_CHAIN) {
 		uint32_t l = atomic_load(link);
 
-		if (l > atomic_load(&st->h->node_hwm))
+		if (l > nodes_used(st))
 			return;
 		if (l == slot + 1) {
 			atomic_store(link, atomic_load(&n->next));
@@ -779,7 +785,7 @@ static struct st_handle *fh_rec(struct fuse_recover_store *st, uint64_t fh)
 	struct st_handle *h;
 
 	if ((fh & 0xffffffffULL) == 0 ||
-	    slot >= atomic_load(&st->h->handle_hwm))
+	    slot >= handles_used(st))
 		return NULL;
 	h = &st->handles[slot];
 	if (atomic_load_explicit(&h->state, memory_order_acquire) != REC_LIVE ||
@@ -816,7 +822,7 @@ int fuse_recover_fh_new(struct fuse_recover_store *st, fuse_ino_t ino,
 	s = take_free(&st->free_handles, st->handles, sizeof(*h));
 	if (s < 0) {
 		s = atomic_load(&st->h->handle_hwm);
-		if ((uint64_t)s >= st->h->g.max_handles) {
+		if ((uint64_t)s >= st->g.max_handles) {
 			pthread_mutex_unlock(&st->lock);
 			return -ENOSPC;
 		}
@@ -878,27 +884,17 @@ int fuse_recover_fh_release(struct fuse_recover_store *st, uint64_t fh)
 /* ---- request journal ---- */
 
 /*
- * libfuse has no accessor for a request's unique.  Every libfuse 3 release
- * starts struct fuse_req with the session pointer and the unique; the
- * resend bit (set only by the kernel) is checked against
- * fuse_recover_req_is_resend() so a different layout turns the journal off
- * instead of misreading it.
+ * libfuse has no accessor for a request's unique; the read hook noted it
+ * for the thread that dispatches the request (resend.c).
  */
-struct fr_req_head {
-	void *se;
-	uint64_t unique;
-};
-
 static int req_unique(fuse_req_t req, uint64_t *unique, bool *resend)
 {
-	const struct fr_req_head *r = (const void *)req;
-	int rs = fuse_recover_req_is_resend(req);
+	uint64_t u;
 
-	if (rs < 0 || r->unique == 0 ||
-	    !!(r->unique & FR_UNIQUE_RESEND) != rs)
+	if (!fr_req_unique(req, &u) || (u & ~FR_UNIQUE_RESEND) == 0)
 		return -EINVAL;
-	*unique = r->unique & ~FR_UNIQUE_RESEND;
-	*resend = rs;
+	*unique = u & ~FR_UNIQUE_RESEND;
+	*resend = (u & FR_UNIQUE_RESEND) != 0;
 	return 0;
 }
 
@@ -1009,7 +1005,7 @@ int fuse_recover_node_find(struct fuse_recover_store *st, uint64_t key,
 	int err = 0;
 
 	pthread_mutex_lock(&st->lock);
-	if (memcmp(node_at(st, 0)->data, data, st->h->g.node_data_size) == 0)
+	if (memcmp(node_at(st, 0)->data, data, st->g.node_data_size) == 0)
 		*ino = FUSE_ROOT_ID;
 	else if ((n = find_node(st, key, data, &slot)))
 		*ino = node_id(slot, atomic_load(&n->gen));
@@ -1027,6 +1023,8 @@ void fuse_recover_node_unref(struct fuse_recover_store *st, fuse_ino_t ino)
 	if (j) {
 		/* Note out first: a crash in between leaves a high count. */
 		n = atomic_load(&j->n);
+		if (n > FUSE_RECOVER_REQ_NODES_MAX)
+			n = FUSE_RECOVER_REQ_NODES_MAX;
 		for (i = n; i-- > 0;) {
 			if (atomic_load(&j->ino[i]) != ino)
 				continue;

@@ -19,6 +19,7 @@
 #include "idmap.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
 #include <stdio.h>
@@ -203,8 +204,8 @@ static int synth_call(struct fr_xlate *x, uint32_t opcode, uint64_t nodeid,
 		return -ENOMEM;
 	in->len = len;
 	in->opcode = opcode;
-	in->unique = XL_SYNTH | (__atomic_add_fetch(&x->synth_ctr, 1,
-						    __ATOMIC_RELAXED) << 1);
+	in->unique = XL_SYNTH | ((atomic_fetch_add_explicit(&x->synth_ctr, 1,
+						    __ATOMIC_RELAXED) + 1) << 1);
 	in->nodeid = nodeid;
 	in->uid = uid;
 	in->gid = gid;

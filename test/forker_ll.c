@@ -26,20 +26,23 @@ int main(int argc, char *argv[])
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_recover *fr = NULL;
 	struct fuse_cmdline_opts opts;
-	struct fuse_session *se;
+	struct fuse_session *se = NULL;
 	int ret = 1;
 	pid_t pid;
 
+	/* Errors free what was made too: the ASan build checks leaks. */
+	opts.mountpoint = NULL;
 	if (fuse_parse_cmdline(&args, &opts) != 0 || !opts.mountpoint ||
-	    fuse_opt_parse(&args, &helper, forker_opts, NULL) != 0 || !helper)
-		return 2;
-	if (fuse_recover_new(&args, &fr) < 0)
-		return 2;
+	    fuse_opt_parse(&args, &helper, forker_opts, NULL) != 0 || !helper ||
+	    fuse_recover_new(&args, &fr) < 0) {
+		ret = 2;
+		goto out;
+	}
 	se = fuse_session_new(&args, &hello_ops, sizeof(hello_ops), NULL);
 	if (!se || fuse_set_signal_handlers(se) != 0)
-		return 1;
+		goto out;
 	if (fuse_session_attach(se, opts.mountpoint, fr) < 0)
-		return 1;
+		goto out_signals;
 	pid = fork();
 	if (pid == 0) {
 		if (strcmp(helper, "exec") == 0)
@@ -49,12 +52,15 @@ int main(int argc, char *argv[])
 	fprintf(stderr, "forker_ll: helper pid %d\n", (int)pid);
 	if (strcmp(helper, "exit") == 0)
 		waitpid(pid, NULL, 0);
-	ret = fuse_session_loop(se);
+	ret = fuse_session_loop(se) ? 1 : 0;
 	fuse_recover_unmount(se);
+out_signals:
 	fuse_remove_signal_handlers(se);
-	fuse_session_destroy(se);
+out:
+	if (se)
+		fuse_session_destroy(se);
 	fuse_recover_destroy(fr);
 	fuse_opt_free_args(&args);
 	free(opts.mountpoint);
-	return ret ? 1 : 0;
+	return ret;
 }

@@ -165,5 +165,6 @@ int main(int argc, char *argv[])
 		close(f->fd);
 	}
 	printf("ops %ld errors %ld\n", ops, errors);
+	free(buf);
 	return errors ? 1 : 0;
 }

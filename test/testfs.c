@@ -54,8 +54,12 @@ static const struct fuse_opt testfs_opts[] = {
 
 static void note_resend(fuse_req_t req, const char *op)
 {
-	if (fuse_recover_req_is_resend(req) == 1)
+	int r = fuse_recover_req_is_resend(req);
+
+	if (r == 1)
 		fprintf(stderr, "testfs: resent %s\n", op);
+	else if (r != 0)
+		fprintf(stderr, "testfs: req_is_resend on %s: %d\n", op, r);
 }
 
 static int file_index(fuse_ino_t ino)
@@ -225,16 +229,20 @@ int main(int argc, char *argv[])
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_session *se = NULL;
 	struct fuse_recover *fr = NULL;
-	struct fuse_cmdline_opts opts;
+	struct fuse_cmdline_opts opts = { .mountpoint = NULL };
 	int ret = 1, res;
 
+	/* Errors still free what was parsed: the ASan build checks leaks. */
 	if (fuse_parse_cmdline(&args, &opts) != 0 || !opts.mountpoint ||
-	    fuse_opt_parse(&args, &conf, testfs_opts, NULL) != 0)
-		return 2;
+	    fuse_opt_parse(&args, &conf, testfs_opts, NULL) != 0) {
+		ret = 2;
+		goto out;
+	}
 	res = fuse_recover_new(&args, &fr);
 	if (res < 0) {
 		fprintf(stderr, "testfs: fuse_recover_new: %s\n", strerror(-res));
-		return 2;
+		ret = 2;
+		goto out;
 	}
 	se = fuse_session_new(&args, &ops, sizeof(ops), NULL);
 	if (!se || fuse_set_signal_handlers(se) != 0)
@@ -264,5 +272,5 @@ out:
 	fuse_recover_destroy(fr);
 	fuse_opt_free_args(&args);
 	free(opts.mountpoint);
-	return ret ? 1 : 0;
+	return ret == 2 ? 2 : ret ? 1 : 0;
 }

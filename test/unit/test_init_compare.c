@@ -103,6 +103,13 @@ static void error_reply_is_fatal(void **state)
 	assert_int_equal(compare(&a, &b, why), -EPROTO);
 	assert_int_equal(fr_init_compare(&a, sizeof(a), &b, 3, why, 256),
 			 -EPROTO);
+	/* Found by fuzz_init: no errno at all, -INT_MIN overflowed. */
+	b.h.error = INT32_MIN;
+	assert_int_equal(compare(&a, &b, why), -EPROTO);
+	assert_non_null(strstr(why, "not an errno"));
+	b.h.error = 5;
+	assert_int_equal(compare(&a, &b, why), -EPROTO);
+	assert_non_null(strstr(why, "not an errno"));
 }
 
 static void tuning_change_warns(void **state)

@@ -3,13 +3,15 @@
  * The state store on a memfd: node ids, lookup counts, handles, reopening
  * (what the next server does), refusing other versions and damaged state
  * without writing, and a table that stays usable after SIGKILL at random
- * points of a writer.
+ * points of a writer, and headers crafted to point outside the mapping
+ * (the cases the state fuzzer, test/fuzz/fuzz_state.c, looks for).
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #include "fuse_recover.h"
+#include "state_format.h"
 
 #define DATA 24
 #define IDS 512
@@ -170,6 +173,202 @@ static void refused_without_writing(void **state)
 	close(fd);
 }
 
+/*
+ * A store whose header is rewritten by @damage, checksum fixed up as an
+ * attacker would: the open must fail with -EBADMSG and change no byte.
+ */
+static void refused_after(void (*damage)(struct st_header *h))
+{
+	struct fuse_recover_store *st = NULL;
+	unsigned char *before, *after;
+	struct st_header *h;
+	struct stat sb;
+	int fd = new_memfd();
+
+	st = open_store(fd, 0);
+	fuse_recover_store_close(st);
+	assert_int_equal(fstat(fd, &sb), 0);
+	before = malloc(sb.st_size);
+	after = malloc(sb.st_size);
+	assert_non_null(before);
+	assert_non_null(after);
+	assert_int_equal(pread(fd, before, sb.st_size, 0), sb.st_size);
+	h = (struct st_header *)before;
+	damage(h);
+	h->csum = fnv1a(&h->g, sizeof(h->g));
+	assert_int_equal(pwrite(fd, before, ST_HDR_SIZE, 0), ST_HDR_SIZE);
+	/* Journal records that look in use: take_journal would clear them. */
+	memset(before + ST_HDR_SIZE, 0x11, 64);
+	assert_int_equal(pwrite(fd, before + ST_HDR_SIZE, 64, ST_HDR_SIZE), 64);
+
+	assert_int_equal(fuse_recover_store_open_fd(fd, &cfg, &st), -EBADMSG);
+	assert_int_equal(pread(fd, after, sb.st_size, 0), sb.st_size);
+	assert_memory_equal(before, after, sb.st_size);
+	free(before);
+	free(after);
+	close(fd);
+}
+
+/* The audit's case: take_journal would write through a wild pointer. */
+static void wrap_journal(struct st_header *h)
+{
+	h->g.off_journal = -(uint64_t)ST_HDR_SIZE;
+}
+
+/* off_buckets + nbuckets * 4 wraps to below off_nodes. */
+static void wrap_buckets(struct st_header *h)
+{
+	h->g.off_buckets = UINT64_MAX - 1000;
+}
+
+static void wrap_handles(struct st_header *h)
+{
+	h->g.off_handles = UINT64_MAX - 15;
+}
+
+/* Far beyond the file, sums all in order. */
+static void beyond_end(struct st_header *h)
+{
+	h->g.off_handles += 1ULL << 40;
+	h->g.size += 1ULL << 40;
+}
+
+/* Inside the file, but the handle table runs past its end. */
+static void handles_past_end(struct st_header *h)
+{
+	h->g.off_handles = h->g.size - 16;
+}
+
+static void misaligned_nodes(struct st_header *h)
+{
+	h->g.off_nodes += 4;
+}
+
+static void misaligned_journal(struct st_header *h)
+{
+	h->g.off_journal += 1;
+}
+
+/* More nodes than the space between the node and handle tables holds. */
+static void nodes_overlap_handles(struct st_header *h)
+{
+	h->g.max_nodes *= 2;
+}
+
+static void buckets_not_pow2(struct st_header *h)
+{
+	h->g.nbuckets = 3000;
+}
+
+static void short_records(struct st_header *h)
+{
+	h->g.node_rec_size = 8;
+}
+
+static void node_hwm_beyond(struct st_header *h)
+{
+	atomic_store(&h->node_hwm, h->g.max_nodes + 1);
+}
+
+static void handle_hwm_beyond(struct st_header *h)
+{
+	atomic_store(&h->handle_hwm, h->g.max_handles + 1);
+}
+
+static void refused_damaged_geometry(void **state)
+{
+	(void)state;
+	refused_after(wrap_journal);
+	refused_after(wrap_buckets);
+	refused_after(wrap_handles);
+	refused_after(beyond_end);
+	refused_after(handles_past_end);
+	refused_after(misaligned_nodes);
+	refused_after(misaligned_journal);
+	refused_after(nodes_overlap_handles);
+	refused_after(buckets_not_pow2);
+	refused_after(short_records);
+	refused_after(node_hwm_beyond);
+	refused_after(handle_hwm_beyond);
+}
+
+/* A store grown behind its header's back is not taken either. */
+static void refused_resized(void **state)
+{
+	struct fuse_recover_store *st = NULL;
+	struct stat sb;
+	int fd = new_memfd();
+
+	(void)state;
+	st = open_store(fd, 0);
+	fuse_recover_store_close(st);
+	assert_int_equal(fstat(fd, &sb), 0);
+	assert_int_equal(ftruncate(fd, sb.st_size + 4096), 0);
+	assert_int_equal(fuse_recover_store_open_fd(fd, &cfg, &st), -EBADMSG);
+	close(fd);
+}
+
+/*
+ * Another holder of the memfd rewrites the shared counters while the store
+ * is open (the fuzzer's runtime patches): ids beyond the table stay stale,
+ * nothing is read or written outside the mapping.
+ */
+static void counters_changed_under_us(void **state)
+{
+	struct fuse_recover_store *st;
+	unsigned char a[DATA], out[DATA];
+	uint64_t big = 1ULL << 40, fh;
+	fuse_ino_t ia, ino;
+	int fd = new_memfd();
+
+	(void)state;
+	st = open_store(fd, 0);
+	ident(3, a);
+	assert_int_equal(fuse_recover_node_ref(st, 3, a, &ia, NULL), 0);
+	assert_int_equal(fuse_recover_fh_new(st, ia, 0, &fh), 0);
+	assert_int_equal(pwrite(fd, &big, 8,
+				offsetof(struct st_header, node_hwm)), 8);
+	assert_int_equal(pwrite(fd, &big, 8,
+				offsetof(struct st_header, handle_hwm)), 8);
+	/* Slot 99999: far past max_nodes, below the forged mark. */
+	ino = (1ULL << 32) | 100000;
+	assert_int_equal(fuse_recover_node_data(st, ino, out), -ESTALE);
+	fuse_recover_node_forget(st, ino, 1);
+	assert_int_equal(fuse_recover_fh_get(st, (1ULL << 32) | 100000, NULL,
+					     NULL), -EBADF);
+	assert_int_equal(fuse_recover_fh_release(st, (1ULL << 32) | 100000),
+			 -EBADF);
+	/* What was there is still found; the table counts as full. */
+	assert_int_equal(fuse_recover_node_data(st, ia, out), 0);
+	assert_memory_equal(out, a, DATA);
+	ident(4, a);
+	assert_int_equal(fuse_recover_node_ref(st, 4, a, &ino, NULL), -ENOSPC);
+	fuse_recover_store_close(st);
+	/* And the next open refuses the forged marks. */
+	assert_int_equal(fuse_recover_store_open_fd(fd, &cfg, &st), -EBADMSG);
+	close(fd);
+}
+
+/* Memory that can be sealed is: nobody can shrink it under the mapping. */
+static void sealed_against_shrinking(void **state)
+{
+	struct fuse_recover_store *st = NULL;
+	struct stat sb;
+	int fd = memfd_create("test-seal", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	(void)state;
+	assert_true(fd >= 0);
+	st = open_store(fd, 0);
+	assert_int_equal(fstat(fd, &sb), 0);
+	assert_true(fcntl(fd, F_GET_SEALS) & F_SEAL_SHRINK);
+	assert_int_equal(ftruncate(fd, 4096), -1);
+	assert_int_equal(errno, EPERM);
+	fuse_recover_store_close(st);
+	st = open_store(fd, FUSE_RECOVER_RECOVERED);
+	fuse_recover_store_close(st);
+	close(fd);
+}
+
 /* The writer: references, forgets and handles, until killed. */
 static void writer(int fd, unsigned int seed)
 {
@@ -256,6 +455,10 @@ int main(void)
 		cmocka_unit_test(nodes_and_counts),
 		cmocka_unit_test(handles_and_reopen),
 		cmocka_unit_test(refused_without_writing),
+		cmocka_unit_test(refused_damaged_geometry),
+		cmocka_unit_test(refused_resized),
+		cmocka_unit_test(counters_changed_under_us),
+		cmocka_unit_test(sealed_against_shrinking),
 		cmocka_unit_test(sigkill_anywhere),
 	};
 
