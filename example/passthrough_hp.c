@@ -33,7 +33,7 @@
  *    permissions itself (--no-default-permissions leaves everything to
  *    SOURCE).
  *  - Resent requests go through the replay rules (fuse_recover_replay_*())
- *    and the request journal (fuse_recover_req_begin()).
+ *    and the request journal, which the library keeps for every request.
  *  - Writes carry the kernel's offset, also for O_APPEND, so a resent write
  *    is idempotent; O_DIRECT writes use an aligned bounce buffer.
  *  - Locks (flock, POSIX) are left to the kernel: not implementing them
@@ -512,7 +512,6 @@ static void pt_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct pt_creds c;
 	int pfd, err;
 
-	fuse_recover_req_begin(pt.st, req);
 	pfd = node_fd(parent);
 	if (pfd < 0) {
 		err = pfd;
@@ -531,7 +530,6 @@ static void pt_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		pt_hook_crash(PT_AFTER, "lookup", name);
 	}
 	reply_entry_or_err(req, err, &e);
-	fuse_recover_req_end(pt.st);
 }
 
 static void forget_one(fuse_ino_t ino, uint64_t n)
@@ -711,7 +709,6 @@ static void make_node(fuse_req_t req, const char *opname, enum mk_kind kind,
 	char path[32];
 	int pfd, sfd = -1, err = 0, r;
 
-	fuse_recover_req_begin(pt.st, req);
 	pfd = node_fd(parent);
 	if (pfd < 0) {
 		err = pfd;
@@ -769,7 +766,6 @@ out_close:
 	close(pfd);
 out:
 	reply_entry_or_err(req, err, &e);
-	fuse_recover_req_end(pt.st);
 }
 
 static void pt_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -847,7 +843,6 @@ static void pt_unlink_common(fuse_req_t req, fuse_ino_t parent,
 	struct pt_creds c;
 	int pfd, r, err = 0;
 
-	fuse_recover_req_begin(pt.st, req);
 	pt_hook_crash(PT_BEFORE, opname, name);
 	if (fuse_recover_req_done(pt.st))
 		goto out;
@@ -873,7 +868,6 @@ static void pt_unlink_common(fuse_req_t req, fuse_ino_t parent,
 		pt_hook_crash(PT_AFTER, opname, name);
 out:
 	fuse_reply_err(req, err);
-	fuse_recover_req_end(pt.st);
 }
 
 static void pt_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -893,7 +887,6 @@ static void pt_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct pt_creds c;
 	int pfd, npfd, r, err = 0;
 
-	fuse_recover_req_begin(pt.st, req);
 	pfd = node_fd(parent);
 	npfd = pfd < 0 ? -1 : node_fd(newparent);
 	if (pfd < 0 || npfd < 0) {
@@ -924,7 +917,6 @@ out:
 	if (npfd >= 0)
 		close(npfd);
 	fuse_reply_err(req, err);
-	fuse_recover_req_end(pt.st);
 }
 
 /* Installs @fd as a new fh of @ino; a resent request gets its old fh. */
@@ -964,7 +956,6 @@ static void pt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	char path[32];
 	int pfd, fd, err;
 
-	fuse_recover_req_begin(pt.st, req);
 	pfd = node_fd(ino);
 	if (pfd < 0) {
 		fuse_reply_err(req, -pfd);
@@ -987,7 +978,6 @@ static void pt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (fuse_reply_open(req, fi) != 0)
 		drop_handle(fi->fh);
 out:
-	fuse_recover_req_end(pt.st);
 }
 
 static void pt_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -998,7 +988,6 @@ static void pt_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct pt_creds c;
 	int pfd, fd, err = 0, flags;
 
-	fuse_recover_req_begin(pt.st, req);
 	pfd = node_fd(parent);
 	if (pfd < 0) {
 		fuse_reply_err(req, -pfd);
@@ -1038,7 +1027,6 @@ static void pt_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_recover_node_unref(pt.st, e.ino);
 	}
 out:
-	fuse_recover_req_end(pt.st);
 }
 
 static void pt_release(fuse_req_t req, fuse_ino_t ino,
@@ -1213,7 +1201,6 @@ static void pt_opendir(fuse_req_t req, fuse_ino_t ino,
 	char path[32];
 	int pfd, fd, err;
 
-	fuse_recover_req_begin(pt.st, req);
 	pfd = node_fd(ino);
 	if (pfd < 0) {
 		fuse_reply_err(req, -pfd);
@@ -1234,7 +1221,6 @@ static void pt_opendir(fuse_req_t req, fuse_ino_t ino,
 	if (fuse_reply_open(req, fi) != 0)
 		drop_handle(fi->fh);
 out:
-	fuse_recover_req_end(pt.st);
 }
 
 struct linux_dirent64 {
@@ -1269,8 +1255,6 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (plus)
-		fuse_recover_req_begin(pt.st, req);
 	creds_push(req, &c);
 	if (lseek(fd, off, SEEK_SET) < 0)
 		err = errno;
@@ -1339,8 +1323,6 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		fuse_reply_err(req, err);
 	else
 		fuse_reply_buf(req, buf, used);
-	if (plus)
-		fuse_recover_req_end(pt.st);
 	free(buf);
 }
 
@@ -1410,7 +1392,6 @@ static void pt_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	char path[32];
 	int fd, err = 0;
 
-	fuse_recover_req_begin(pt.st, req);
 	pt_hook_crash(PT_BEFORE, "setxattr", name);
 	if (fuse_recover_req_done(pt.st))
 		goto out;
@@ -1436,7 +1417,6 @@ static void pt_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		pt_hook_crash(PT_AFTER, "setxattr", name);
 out:
 	fuse_reply_err(req, err);
-	fuse_recover_req_end(pt.st);
 }
 
 static void pt_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
@@ -1509,7 +1489,6 @@ static void pt_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	char path[32];
 	int fd, err = 0;
 
-	fuse_recover_req_begin(pt.st, req);
 	pt_hook_crash(PT_BEFORE, "removexattr", name);
 	if (fuse_recover_req_done(pt.st))
 		goto out;
@@ -1532,7 +1511,6 @@ static void pt_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		pt_hook_crash(PT_AFTER, "removexattr", name);
 out:
 	fuse_reply_err(req, err);
-	fuse_recover_req_end(pt.st);
 }
 
 static struct fuse_lowlevel_ops pt_ops = {

@@ -294,8 +294,12 @@ void fuse_recover_store_close(struct fuse_recover_store *st);
 int fuse_recover_store_root(struct fuse_recover_store *st, const void *data);
 
 /**
- * Start / end the journal of one request on this thread.  Call begin
- * before any node_ref or fh_new of a request and end after replying.
+ * The journal of one request.  The library begins it when the request is
+ * read and ends it when its reply is written (for a store opened by an
+ * attached session), so a server need not call these.  Begin still tells
+ * whether the request is one whose first attempt left a record; end is
+ * then a no-op.  A store used without an attached session (tests, servers
+ * that keep their state elsewhere) is journaled only between the two.
  * @return 0, or 1 when @req is a resent request whose first attempt left a
  * record (fuse_recover_req_done() then tells if it completed).
  */

@@ -126,6 +126,10 @@ int fr_poison_start(struct fr_session *s, unsigned int max_deaths);
 bool fr_poison_check(int fd, const struct fuse_in_header *in);
 void fr_poison_answered(uint64_t unique);
 
+/* state.c: the request journal, driven by the io hooks */
+void fr_journal_request(uint64_t unique);
+void fr_journal_reply(uint64_t unique);
+
 /* attach.c: after INIT (captured or replayed), before any real request. */
 int fr_session_start(struct fr_session *s);
 

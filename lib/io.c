@@ -170,6 +170,8 @@ static ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
 		break;
 	}
 	fr_resend_note(in->unique, in->pid);
+	if (s->uses_store && s->mode == FR_IO_NORMAL)
+		fr_journal_request(in->unique);
 	if (s->mode == FR_IO_CAPTURE && in->opcode == FUSE_INIT &&
 	    fr_blob_dup(&s->init_in, buf, n) < 0) {
 		errno = ENOMEM;
@@ -212,6 +214,14 @@ static ssize_t fr_io_writev(int fd, struct iovec *iov, int count,
 			fr_poison_answered(h->unique);
 		if (s->xlate)
 			return fr_xlate_reply(s, fd, iov, count);
+		if (s->uses_store) {
+			/* The record outlives the reply's way to the kernel. */
+			uint64_t unique = h->unique;
+			ssize_t n = writev(fd, iov, count);
+
+			fr_journal_reply(unique);
+			return n;
+		}
 		break;
 	}
 	return writev(fd, iov, count);

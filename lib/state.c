@@ -67,10 +67,15 @@ struct st_thread {
 	int slot;
 	bool active;
 	bool have_prev;
+	bool hooked;		/* begun by the read hook, ended by the reply */
+	int begun;		/* what begin returned */
+	uint64_t unique;
 	struct st_left prev;
 };
 
 static __thread struct st_thread *tls;
+/* The attached session's store: its requests are journaled by the hooks. */
+static struct fuse_recover_store *_Atomic hooked_store;
 
 static int geometry(const struct fuse_recover_store_config *cfg,
 		    struct st_geometry *g)
@@ -408,6 +413,8 @@ static int open_fd(int fd, const struct fuse_recover_store_config *cfg,
 	err = map_fd(st, st->fd, &g, need_seal);
 	if (err < 0)
 		goto fail;
+	if (fr_current)
+		hooked_store = st;
 	*stp = st;
 	return err ? FUSE_RECOVER_RECOVERED : 0;
 fail:
@@ -482,8 +489,11 @@ int fuse_recover_store_open(const struct fuse_recover_store_config *cfg,
 
 void fuse_recover_store_close(struct fuse_recover_store *st)
 {
+	struct fuse_recover_store *me = st;
+
 	if (!st)
 		return;
+	atomic_compare_exchange_strong(&hooked_store, &me, NULL);
 	if (st->map)
 		munmap(st->map, st->size);
 	if (st->fd >= 0)
@@ -928,18 +938,15 @@ static struct st_thread *thread_state(struct fuse_recover_store *st)
 	return tls;
 }
 
-int fuse_recover_req_begin(struct fuse_recover_store *st, fuse_req_t req)
+static int journal_begin(struct fuse_recover_store *st, uint64_t unique,
+			 bool resend, bool hooked)
 {
 	struct st_thread *t;
 	struct st_jrec *j;
-	uint64_t unique;
-	bool resend;
 	size_t i;
 	int ret = 0;
 	int old_slot = -1;
 
-	if (!st->shared || req_unique(req, &unique, &resend) < 0)
-		return 0;
 	t = thread_state(st);
 	if (!t)
 		return 0;
@@ -977,16 +984,30 @@ int fuse_recover_req_begin(struct fuse_recover_store *st, fuse_req_t req)
 		pthread_mutex_unlock(&st->lock);
 	}
 	t->active = true;
+	t->hooked = hooked;
+	t->unique = unique;
+	t->begun = ret;
 	return ret;
 }
 
-void fuse_recover_req_end(struct fuse_recover_store *st)
+int fuse_recover_req_begin(struct fuse_recover_store *st, fuse_req_t req)
 {
 	struct st_thread *t = tls;
+	uint64_t unique;
+	bool resend;
+
+	if (!st->shared || req_unique(req, &unique, &resend) < 0)
+		return 0;
+	/* The read hook began it already: say what it found. */
+	if (t && t->st == st && t->active && t->hooked && t->unique == unique)
+		return t->begun;
+	return journal_begin(st, unique, resend, false);
+}
+
+static void journal_end(struct fuse_recover_store *st, struct st_thread *t)
+{
 	uint32_t i;
 
-	if (!t || t->st != st || !t->active)
-		return;
 	atomic_store(&st->journal[t->slot].unique, 0);
 	t->active = false;
 	if (!t->have_prev)
@@ -1000,6 +1021,40 @@ void fuse_recover_req_end(struct fuse_recover_store *st)
 	if (t->prev.fh)
 		fuse_recover_fh_release(st, t->prev.fh);
 	t->have_prev = false;
+}
+
+void fuse_recover_req_end(struct fuse_recover_store *st)
+{
+	struct st_thread *t = tls;
+
+	/* One the read hook began ends with its reply. */
+	if (!t || t->st != st || !t->active || t->hooked)
+		return;
+	journal_end(st, t);
+}
+
+/*
+ * Every request of an attached state-store server is journaled from the
+ * io hooks: begun on the thread that read it (which dispatches it), ended
+ * when its reply is written on that thread.  A reply from another thread
+ * leaves the record to the reader's next request, which begins afresh.
+ */
+void fr_journal_request(uint64_t unique)
+{
+	struct fuse_recover_store *st = hooked_store;
+
+	if (st && (unique & ~FR_UNIQUE_RESEND))
+		journal_begin(st, unique & ~FR_UNIQUE_RESEND,
+			      unique & FR_UNIQUE_RESEND, true);
+}
+
+void fr_journal_reply(uint64_t unique)
+{
+	struct st_thread *t = tls;
+
+	if (t && t->active && t->hooked && t->st == hooked_store &&
+	    t->unique == (unique & ~FR_UNIQUE_RESEND))
+		journal_end(t->st, t);
 }
 
 void fuse_recover_req_mark_started(struct fuse_recover_store *st)
