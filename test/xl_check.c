@@ -135,6 +135,7 @@ static int cmd_dir(const char *dir, int n, const char *marks)
 
 	if (fd < 0 || !seen) {
 		perror(dir);
+		free(seen);
 		return 2;
 	}
 	read_entries(fd, seen, n, &got, n / 2);
@@ -147,6 +148,7 @@ static int cmd_dir(const char *dir, int n, const char *marks)
 		if (!seen[i])
 			bad("entry f%05d missing\n", i);
 	close(fd);
+	free(seen);
 	return errors ? 1 : 0;
 }
 

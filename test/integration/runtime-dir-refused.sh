@@ -23,10 +23,18 @@ if ! setpriv --reuid=65534 --regid=65534 --clear-groups test -r /dev/fuse; then
 	mknod -m 666 "$T/fuse" c 10 229
 	mount --bind "$T/fuse" /dev/fuse
 fi
+build=$(realpath "$BUILD")
 foreign() {
 	unshare --mount --propagation private bash -c '
 		set -e
+		exec 9<"$4"
 		mount -t tmpfs -o mode=1777 fr-test-tmp /tmp
+		# A build under /tmp (a CI clone) must stay reachable.
+		case $4 in /tmp/*)
+			mkdir -p "$4"
+			mount --no-canonicalize --bind /proc/self/fd/9 "$4" ;;
+		esac
+		exec 9<&-
 		mkdir -m 755 /tmp/mnt && chown 65534:65534 /tmp/mnt
 		case $1 in
 		root-owned) mkdir -m 700 /tmp/fuse-recover-65534 ;;
@@ -40,7 +48,7 @@ foreign() {
 			env -u XDG_RUNTIME_DIR -u FUSE_RECOVER_RUNTIME_DIR \
 			FUSE_RECOVERD="$2" "$3" -f -o tag=blocked /tmp/mnt
 		! grep -q " /tmp/mnt " /proc/self/mounts' \
-		foreign "$1" "$FUSE_RECOVERD" "$TESTFS"
+		foreign "$1" "$FUSE_RECOVERD" "$TESTFS" "$build"
 }
 for how in root-owned open-mode symlink; do
 	foreign $how 2>"$T/err" || fail "$how: accepted or mounted: $(cat "$T/err")"
