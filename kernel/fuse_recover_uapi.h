@@ -53,11 +53,15 @@ struct fuse_attach_in {
  * Bind a fresh /dev/fuse fd to the live connection mounted with tag=.
  * Tags are per user namespace: the lookup only sees connections mounted in
  * the caller's user namespace.
+ * Only the mounter may attach (same effective uid as at mount time, and
+ * CAP_SYS_ADMIN in the connection's user namespace), and only to a
+ * connection that negotiated FUSE_HAS_RECOVERY, finished INIT and has no
+ * /dev/fuse fd open; of concurrent attaches one wins.
  * Errors: EINVAL bad argument or not a /dev/fuse fd, EBUSY fd already
- * bound, ENOENT no live (not aborted) connection with that tag in the
- * caller's user namespace, EPERM caller's fsuid is not the mount's user_id
- * and it lacks CAP_SYS_ADMIN in that namespace, ENOTTY kernel without the
- * patches.
+ * bound or the connection still has an fd open (or no recovery, or INIT
+ * not finished), ENOENT no live (not aborted) connection with that tag in
+ * the caller's user namespace, EPERM caller is not the mounter (checked
+ * before EBUSY), ENOTTY kernel without the patches.
  */
 #ifndef FUSE_DEV_IOC_ATTACH
 #define FUSE_DEV_IOC_ATTACH	_IOW(FUSE_DEV_IOC_MAGIC, 0x80, \

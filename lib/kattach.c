@@ -63,7 +63,7 @@ bool fr_kattach_supported(void)
 }
 
 /* Bound to the tagged connection, or -ENOENT if there is none. */
-static int attach_by_tag(const char *tag, int *fdp)
+static int attach_once(const char *tag, int *fdp)
 {
 	struct fuse_attach_in in = { 0 };
 	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC), err;
@@ -77,6 +77,37 @@ static int attach_by_tag(const char *tag, int *fdp)
 	}
 	err = -errno;
 	close(fd);
+	return err;
+}
+
+/*
+ * The kernel lets only the mounter attach (same euid, CAP_SYS_ADMIN) and
+ * only while no /dev/fuse fd of the connection is open (else -EBUSY).  We
+ * hold the tag lock, so no live server of ours has the tag; an fd can still
+ * be open for a moment while the dead server's files are being closed, so
+ * -EBUSY is retried briefly before it is reported.
+ */
+#define ATTACH_BUSY_TRIES 50
+#define ATTACH_BUSY_WAIT_US 20000
+
+static int attach_by_tag(const char *tag, int *fdp)
+{
+	int i, err = 0;
+
+	for (i = 0; i < ATTACH_BUSY_TRIES; i++) {
+		err = attach_once(tag, fdp);
+		if (err != -EBUSY)
+			break;
+		usleep(ATTACH_BUSY_WAIT_US);
+	}
+	if (err == -EBUSY)
+		fr_log(LOG_ERR,
+		       "tag %s: a /dev/fuse fd of the connection is still open elsewhere (a live server), not taking it over",
+		       tag);
+	else if (err == -EPERM)
+		fr_log(LOG_ERR,
+		       "tag %s: only the mounter (same euid, CAP_SYS_ADMIN) may reattach",
+		       tag);
 	return err;
 }
 
@@ -285,6 +316,8 @@ int fr_kattach(struct fr_session *s, const struct fuse_recover *fr)
 	err = attach_by_tag(fr->tag, &fd);
 	if (err == -ENOENT)
 		return kattach_fresh(s, fr);
+	if (err == -EBUSY || err == -EPERM)
+		return err;	/* attach_by_tag() said why */
 	if (err) {
 		fr_log(LOG_ERR, "FUSE_DEV_IOC_ATTACH %s: %s", fr->tag,
 		       strerror(-err));

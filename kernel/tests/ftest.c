@@ -215,8 +215,9 @@ static int ft_do_read(struct ft_server *srv, struct fuse_in_header *ih,
 	size_t off = in->offset < len ? in->offset : len;
 	size_t n = len - off;
 
-	ft_notify(srv, "read resend=%d",
-		  (ih->unique & FUSE_UNIQUE_RESEND) ? 1 : 0);
+	ft_notify(srv, "read resend=%d off=%llu",
+		  (ih->unique & FUSE_UNIQUE_RESEND) ? 1 : 0,
+		  (unsigned long long)in->offset);
 	if (srv->block_read)
 		return 0;	/* hold it: the test kills us now */
 	if (n > in->size)

@@ -28,6 +28,8 @@ static const char * const tests[] = {
 	"tag-option",
 	"attach-permission",
 	"resend-after-crash",
+	"resend-order",
+	"recovery-init-fail",
 	"umount-orphan",
 	"async-flush-exit",
 	"recovery-timeout",

@@ -4,7 +4,8 @@
  * has no server for a second aborts by itself, so a waiting application
  * gets an error instead of waiting forever; the option is shown in the
  * mount options.  A server that reattaches in time stops the clock, and
- * once aborted the connection can no longer be attached to.
+ * once aborted the connection can no longer be attached to.  Without
+ * tag= the option is refused with EINVAL.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -45,6 +46,21 @@ int main(void)
 	ft_deadline(60);
 	if (ft_mkdir(MNT))
 		return FT_FAIL;
+
+	/*
+	 * Without a tag there is no recovery, so the option would do
+	 * nothing: it must be refused, not silently accepted.
+	 */
+	fd = ft_mount(MNT, NULL, 0, "recovery_timeout=1");
+	if (fd != -EINVAL) {
+		ft_log("recovery_timeout without tag: got %s, wanted EINVAL",
+		       fd >= 0 ? "success" : strerror(-fd));
+		if (fd >= 0) {
+			umount2(MNT, MNT_DETACH);
+			close(fd);
+		}
+		return FT_FAIL;
+	}
 
 	server = ft_spawn_server(MNT, TAG, "recovery_timeout=1",
 				 FUSE_HAS_RECOVERY, 0, -1);

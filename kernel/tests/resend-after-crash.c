@@ -91,7 +91,7 @@ int main(void)
 	}
 
 	if (ft_read_line(ev[0], line, sizeof(line), 10000) < 0 ||
-	    strcmp(line, "read resend=1")) {
+	    strncmp(line, "read resend=1 ", 14)) {
 		ft_log("new server got \"%s\", wanted a resent READ", line);
 		goto out;
 	}
