@@ -108,9 +108,23 @@ static void probe_kernel(struct fr_session *s)
 		fr_log(LOG_WARNING, "saved FUSE_INIT is unreadable");
 }
 
+/* What a supervisor is told of a connection it is to hold from now on. */
+void fr_attached_msg(const struct fr_session *s, struct frp_msg *m)
+{
+	*m = (struct frp_msg){ .type = FRP_ATTACHED, .nfd = 1 };
+	m->fd[0] = s->main_fd;
+	m->arg[0] = s->conn_id;
+	m->blob[0] = s->init_in.data;
+	m->blob_len[0] = s->init_in.len;
+	m->blob[1] = s->init_out.data;
+	m->blob_len[1] = s->init_out.len;
+	m->blob[2] = s->mountpoint;
+	m->blob_len[2] = strlen(s->mountpoint);
+}
+
 static int attach_fresh(struct fr_session *s, const char *mountpoint)
 {
-	struct frp_msg m = { .type = FRP_ATTACHED, .nfd = 1 };
+	struct frp_msg m;
 	int err;
 
 	if (fuse_session_mount(s->se, mountpoint) != 0)
@@ -125,14 +139,7 @@ static int attach_fresh(struct fr_session *s, const char *mountpoint)
 	if (err)
 		goto fail;
 	probe_kernel(s);
-	m.fd[0] = s->main_fd;
-	m.arg[0] = s->conn_id;
-	m.blob[0] = s->init_in.data;
-	m.blob_len[0] = s->init_in.len;
-	m.blob[1] = s->init_out.data;
-	m.blob_len[1] = s->init_out.len;
-	m.blob[2] = mountpoint;
-	m.blob_len[2] = strlen(mountpoint);
+	fr_attached_msg(s, &m);
 	err = expect_ack(s, &m, "the new connection");
 	if (!err)
 		err = fr_session_start(s);

@@ -130,6 +130,10 @@ void fr_poison_answered(uint64_t unique);
 void fr_journal_request(uint64_t unique);
 void fr_journal_reply(uint64_t unique);
 
+struct frp_msg;
+/* attach.c: the FRP_ATTACHED message for @s's connection */
+void fr_attached_msg(const struct fr_session *s, struct frp_msg *m);
+
 /* attach.c: after INIT (captured or replayed), before any real request. */
 int fr_session_start(struct fr_session *s);
 

@@ -161,7 +161,7 @@ static int hand_over(struct fr_session *s, int sock, unsigned int *nfds)
 {
 	char buf[FRP_MAX_MSG];
 	struct frp_msg hello = { .type = FRP_HELLO, .arg = { getpid() } };
-	struct frp_msg m = { .type = FRP_ATTACHED, .nfd = 1 };
+	struct frp_msg m;
 	struct frp_msg r = { 0 };
 	size_t i;
 	int err;
@@ -180,14 +180,7 @@ static int hand_over(struct fr_session *s, int sock, unsigned int *nfds)
 		       s->tag);
 		return -EBUSY;
 	}
-	m.fd[0] = s->main_fd;
-	m.arg[0] = s->conn_id;
-	m.blob[0] = s->init_in.data;
-	m.blob_len[0] = s->init_in.len;
-	m.blob[1] = s->init_out.data;
-	m.blob_len[1] = s->init_out.len;
-	m.blob[2] = s->mountpoint;
-	m.blob_len[2] = strlen(s->mountpoint);
+	fr_attached_msg(s, &m);
 	err = call(sock, &m, "the connection");
 	if (err)
 		return err;
