@@ -959,7 +959,7 @@ static void pt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	pfd = node_fd(ino);
 	if (pfd < 0) {
 		fuse_reply_err(req, -pfd);
-		goto out;
+		return;
 	}
 	proc_path(path, pfd);
 	creds_push(req, &c);
@@ -972,12 +972,11 @@ static void pt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		err = new_handle(ino, fd, fi->flags, fi);
 	if (err) {
 		fuse_reply_err(req, -err);
-		goto out;
+		return;
 	}
 	pt_hook_crash(PT_AFTER, "open", NULL);
 	if (fuse_reply_open(req, fi) != 0)
 		drop_handle(fi->fh);
-out:
 }
 
 static void pt_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -991,7 +990,7 @@ static void pt_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	pfd = node_fd(parent);
 	if (pfd < 0) {
 		fuse_reply_err(req, -pfd);
-		goto out;
+		return;
 	}
 	flags = (fi->flags & ~(O_NOCTTY | O_APPEND)) | O_CREAT | O_CLOEXEC;
 	pt_hook_crash(PT_BEFORE, "create", name);
@@ -1013,20 +1012,19 @@ static void pt_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		if (fd >= 0)
 			close(fd);
 		fuse_reply_err(req, -err);
-		goto out;
+		return;
 	}
 	err = new_handle(e.ino, fd, fi->flags, fi);
 	if (err) {
 		fuse_recover_node_unref(pt.st, e.ino);
 		fuse_reply_err(req, -err);
-		goto out;
+		return;
 	}
 	pt_hook_crash(PT_AFTER, "create", name);
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		drop_handle(fi->fh);
 		fuse_recover_node_unref(pt.st, e.ino);
 	}
-out:
 }
 
 static void pt_release(fuse_req_t req, fuse_ino_t ino,
@@ -1204,7 +1202,7 @@ static void pt_opendir(fuse_req_t req, fuse_ino_t ino,
 	pfd = node_fd(ino);
 	if (pfd < 0) {
 		fuse_reply_err(req, -pfd);
-		goto out;
+		return;
 	}
 	proc_path(path, pfd);
 	creds_push(req, &c);
@@ -1216,11 +1214,10 @@ static void pt_opendir(fuse_req_t req, fuse_ino_t ino,
 		err = new_handle(ino, fd, O_RDONLY | O_DIRECTORY, fi);
 	if (err) {
 		fuse_reply_err(req, -err);
-		goto out;
+		return;
 	}
 	if (fuse_reply_open(req, fi) != 0)
 		drop_handle(fi->fh);
-out:
 }
 
 struct linux_dirent64 {
