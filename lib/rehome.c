@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@ static struct {
 	pthread_t thread;
 	bool running;
 	int stop_fd;		/* eventfd: fr_rehome_stop() */
+	sem_t started;		/* the watch is in its loop */
 } rh = { .lock = PTHREAD_MUTEX_INITIALIZER, .stop_fd = -1 };
 
 static struct rh_fd *rh_find(uint32_t kind, uint64_t key)
@@ -254,6 +256,7 @@ static void *watch(void *arg)
 	if (s->sock >= 0)
 		watch_fd = fcntl(s->sock, F_DUPFD_CLOEXEC, 3);
 	pthread_mutex_unlock(&s->sock_lock);
+	sem_post(&rh.started);
 	while (watch_fd >= 0) {
 		struct pollfd p[2] = {
 			{ .fd = watch_fd, .events = POLLRDHUP },
@@ -302,7 +305,17 @@ int fr_rehome_start(struct fr_session *s, const struct fuse_recover *fr)
 	rh.stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (rh.stop_fd < 0)
 		return -errno;
+	sem_init(&rh.started, 0, 0);
 	err = -pthread_create(&rh.thread, NULL, watch, s);
+	/*
+	 * Not back to the server before the thread is up: fuse_main() forks
+	 * right after mounting, and a thread half-way through its start
+	 * (allocating) at fork() can leave the child's allocator locked.
+	 */
+	if (!err)
+		while (sem_wait(&rh.started) < 0 && errno == EINTR)
+			;
+	sem_destroy(&rh.started);
 	if (err) {
 		close(rh.stop_fd);
 		rh.stop_fd = -1;
