@@ -128,6 +128,15 @@ const char *fuse_recover_tag(const struct fuse_recover *fr);
  *    and mounts afresh (returns 0).  It never mounts on top of a FUSE mount
  *    the tag did not make (-EBUSY).
  *
+ * Node ids and file handles: unless the server opens a state store from
+ * its init operation (fuse_recover_store_open()), the library translates
+ * them in its io hooks.  The kernel sees ids the library hands out, the
+ * server its own, so pointer node ids and fd-number handles survive a
+ * restart unchanged; an id of an earlier server run is resolved again on
+ * first use (a LOOKUP of its saved name, an OPEN with the saved flags), and
+ * an object that is no longer the same one gives the application ESTALE.
+ * A takeover that would switch between the two modes fails with -EPROTO.
+ *
  * While the server runs, a library thread watches the supervisor; if it
  * dies, a new one is started and given the connection, clone fds, INIT and
  * kept fds again, so the server's own death stays recoverable.
@@ -271,6 +280,8 @@ struct fuse_recover_store_config {
  *   -EPROTO  the state was written by an incompatible library or server
  *            version (nothing is changed; start the matching server),
  *   -EBADMSG the state is damaged (nothing is changed),
+ *   -EBUSY   called after the session's first request (the library
+ *            already translates its ids: open the store from init),
  *   -EINVAL  bad @cfg, -ENOMEM, other -errno.  A message says which.
  */
 int fuse_recover_store_open(const struct fuse_recover_store_config *cfg,
