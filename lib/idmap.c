@@ -34,7 +34,8 @@
 #include <unistd.h>
 
 #define XL_MAGIC 0x31544c5852524628ull /* "(FRRXLT1" */
-#define XL_VERSION 1
+/* 2: directory offsets (xl_dirpos) after the first reads. */
+#define XL_VERSION 2
 #define XL_PAGE 4096ull
 /* Probes before the name index gives up (a node then cannot be renamed
  * or re-resolved: ESTALE, never a wrong answer). */
@@ -67,7 +68,9 @@ struct xl_longname {
 
 struct fr_idmap_geom {
 	uint64_t max_nodes, max_handles, max_names, index_slots;
-	uint64_t off_nodes, off_handles, off_names, off_index, off_reads, size;
+	uint64_t max_dirpos;
+	uint64_t off_nodes, off_handles, off_names, off_index, off_reads;
+	uint64_t off_dirpos, size;
 };
 
 struct srv_slot {
@@ -84,6 +87,7 @@ struct fr_idmap {
 	struct xl_longname *names;
 	_Atomic uint64_t *index;
 	struct xl_read *reads;
+	struct xl_dirpos *dirpos;
 	uint64_t epoch;
 	pthread_mutex_t lock;
 	/* server id -> kernel id, this run only (process memory) */
@@ -121,6 +125,14 @@ static int geometry(uint64_t max_nodes, uint64_t max_handles,
 	off = align_up(off + g->index_slots * sizeof(uint64_t), XL_PAGE);
 	g->off_reads = off;
 	off = align_up(off + XL_READS * sizeof(struct xl_read), XL_PAGE);
+	/*
+	 * Only directories being read need a slot (4 KiB, touched only when
+	 * used); one no slot is left for continues with the offsets as they
+	 * are.
+	 */
+	g->max_dirpos = max_handles / 1024 + 64;
+	g->off_dirpos = off;
+	off = align_up(off + g->max_dirpos * sizeof(struct xl_dirpos), XL_PAGE);
 	g->size = off;
 	return 0;
 }
@@ -155,6 +167,7 @@ static void set_pointers(struct fr_idmap *m)
 	m->names = (struct xl_longname *)(b + m->g.off_names);
 	m->index = (_Atomic uint64_t *)(b + m->g.off_index);
 	m->reads = (struct xl_read *)(b + m->g.off_reads);
+	m->dirpos = (struct xl_dirpos *)(b + m->g.off_dirpos);
 }
 
 static void init_header(struct fr_idmap *m)
@@ -678,14 +691,149 @@ int fr_idmap_handle_new(struct fr_idmap *m, struct xl_handle **fp,
 	if (idx < 0)
 		return (int)idx;
 	*fp = &m->handles[idx];
+	(*fp)->dirpos = 0;
 	*kfh = make_id(idx, atomic_load_explicit(&(*fp)->state, __ATOMIC_ACQUIRE));
 	return 0;
 }
 
+static uint64_t handle_id(struct fr_idmap *m, const struct xl_handle *f)
+{
+	return make_id(f - m->handles,
+		       atomic_load_explicit(&f->state, __ATOMIC_ACQUIRE));
+}
+
+/* The slot of @f's offsets, if it still is @f's (f->dirpos is shared). */
+static struct xl_dirpos *dirpos_of(struct fr_idmap *m,
+				   const struct xl_handle *f, uint64_t kfh)
+{
+	uint32_t slot = f->dirpos;
+	struct xl_dirpos *d;
+
+	if (!slot || slot > m->g.max_dirpos)
+		return NULL;
+	d = &m->dirpos[slot - 1];
+	if (atomic_load_explicit(&d->owner, __ATOMIC_ACQUIRE) != kfh)
+		return NULL;
+	return d;
+}
+
 void fr_idmap_handle_free(struct fr_idmap *m, struct xl_handle *f)
 {
-	(void)m;
+	struct xl_dirpos *d = dirpos_of(m, f, handle_id(m, f));
+
+	if (d)
+		atomic_store_explicit(&d->owner, 0, __ATOMIC_RELEASE);
+	f->dirpos = 0;
 	release(&f->state);
+}
+
+/*
+ * A free slot, or one whose owner is gone: a kill between claiming a slot
+ * and naming it in the handle leaks it only until it is needed.
+ */
+static struct xl_dirpos *dirpos_claim(struct fr_idmap *m, struct xl_handle *f,
+				      uint64_t kfh)
+{
+	uint64_t i;
+
+	for (i = 0; i < m->g.max_dirpos; i++) {
+		struct xl_dirpos *d = &m->dirpos[i];
+		uint64_t owner = atomic_load_explicit(&d->owner,
+						      __ATOMIC_ACQUIRE);
+		struct xl_handle *o = owner ? fr_idmap_handle(m, owner) : NULL;
+
+		if (owner && o && o->dirpos == i + 1)
+			continue;
+		if (!atomic_compare_exchange_strong_explicit(&d->owner, &owner,
+				kfh, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			continue;
+		atomic_store_explicit(&d->half[0].seq, 0, __ATOMIC_RELEASE);
+		atomic_store_explicit(&d->half[1].seq, 0, __ATOMIC_RELEASE);
+		f->dirpos = i + 1;
+		return d;
+	}
+	return NULL;
+}
+
+void fr_idmap_dir_note(struct fr_idmap *m, struct xl_handle *f, uint64_t kfh,
+		       const struct xl_dirent_pos *ent, uint32_t count)
+{
+	struct xl_dirpos *d = dirpos_of(m, f, kfh);
+	struct xl_dirpos_half *w;
+	uint64_t s0, s1;
+
+	if (!count)
+		return;
+	if (!d)
+		d = dirpos_claim(m, f, kfh);
+	if (!d)
+		return;
+	/* A reply of more entries than fit keeps its last ones. */
+	if (count > XL_DIRPOS_ENTS) {
+		ent += count - XL_DIRPOS_ENTS;
+		count = XL_DIRPOS_ENTS;
+	}
+	s0 = atomic_load_explicit(&d->half[0].seq, __ATOMIC_ACQUIRE);
+	s1 = atomic_load_explicit(&d->half[1].seq, __ATOMIC_ACQUIRE);
+	/* Overwrite the older half; the newer one stays valid meanwhile. */
+	w = &d->half[s0 <= s1 ? 0 : 1];
+	atomic_store_explicit(&w->seq, 0, __ATOMIC_RELEASE);
+	w->epoch = m->epoch;
+	w->count = count;
+	memcpy(w->ent, ent, count * sizeof(*ent));
+	atomic_store_explicit(&w->seq, (s0 > s1 ? s0 : s1) + 1,
+			      __ATOMIC_RELEASE);
+}
+
+int fr_idmap_dir_find(struct fr_idmap *m, const struct xl_handle *f,
+		      uint64_t kfh, uint64_t off, struct xl_dirent_pos *anchors,
+		      uint32_t *count, uint64_t *epoch)
+{
+	struct xl_dirpos *d = dirpos_of(m, f, kfh);
+	struct xl_dirpos_half *h[2];
+	uint64_t s[2];
+	uint32_t i, k, n;
+	int j;
+
+	if (!d)
+		return -ENOENT;
+	s[0] = atomic_load_explicit(&d->half[0].seq, __ATOMIC_ACQUIRE);
+	s[1] = atomic_load_explicit(&d->half[1].seq, __ATOMIC_ACQUIRE);
+	/* Newest first: h[0] is the later reply. */
+	h[0] = &d->half[s[0] > s[1] ? 0 : 1];
+	h[1] = &d->half[s[0] > s[1] ? 1 : 0];
+	if (s[0] < s[1]) {
+		uint64_t t = s[0];
+
+		s[0] = s[1];
+		s[1] = t;
+	}
+	for (j = 0; j < 2; j++) {
+		if (!s[j])
+			continue;
+		n = h[j]->count < XL_DIRPOS_ENTS ? h[j]->count : XL_DIRPOS_ENTS;
+		for (k = 0; k < n && h[j]->ent[k].off != off; k++)
+			;
+		if (k == n)
+			continue;
+		*count = 0;
+		/* The older reply's entries came before the newer's. */
+		if (j == 0 && s[1]) {
+			uint32_t o = h[1]->count < XL_DIRPOS_ENTS ?
+					     h[1]->count : XL_DIRPOS_ENTS;
+
+			memcpy(anchors, h[1]->ent, o * sizeof(*anchors));
+			*count = o;
+		}
+		for (i = 0; i <= k; i++)
+			anchors[(*count)++] = h[j]->ent[i];
+		*epoch = h[j]->epoch;
+		/* Written while we read it (another thread of ours): unknown. */
+		if (atomic_load_explicit(&h[j]->seq, __ATOMIC_ACQUIRE) != s[j])
+			return -ENOENT;
+		return 0;
+	}
+	return -ENOENT;
 }
 
 bool fr_idmap_handle_current(const struct fr_idmap *m,

@@ -36,7 +36,35 @@ struct xl_handle {
 	uint32_t flags;			/* open flags, for reopening */
 	uint32_t uid, gid, pid;		/* the opener */
 	uint32_t dir;
-	uint32_t pad[3];
+	uint32_t dirpos;		/* directory offsets slot + 1, 0: none */
+	uint32_t pad[2];
+};
+
+/*
+ * Where a directory stream stood: the offsets (d_off) of the entries of
+ * the last two READDIR(PLUS) replies of one handle, each with a hash of
+ * its name, and the run whose server gave them out.  The kernel continues
+ * a stream only from an offset of an entry it was given, so after a
+ * restart such an offset is found here, and the name tells where to go on
+ * in the new server's stream (xlate.c).  Two replies, because one being
+ * recorded while the server dies may never have reached the kernel.
+ */
+#define XL_DIRPOS_ENTS 126
+struct xl_dirent_pos {
+	uint64_t off, hash;
+};
+
+struct xl_dirpos_half {
+	_Atomic uint64_t seq;		/* 0: empty or being written */
+	uint64_t epoch;
+	uint32_t count, pad;
+	struct xl_dirent_pos ent[XL_DIRPOS_ENTS];
+};
+
+struct xl_dirpos {
+	_Atomic uint64_t owner;		/* kernel fh, 0: free */
+	uint64_t pad;
+	struct xl_dirpos_half half[2];
 };
 
 struct fr_idmap_ident {
@@ -81,6 +109,19 @@ bool fr_idmap_handle_current(const struct fr_idmap *m,
 			     const struct xl_handle *f);
 void fr_idmap_handle_bind(struct fr_idmap *m, struct xl_handle *f,
 			  uint64_t srv_fh);
+
+/* Record the entries of a directory reply to kernel handle @kfh. */
+void fr_idmap_dir_note(struct fr_idmap *m, struct xl_handle *f, uint64_t kfh,
+		       const struct xl_dirent_pos *ent, uint32_t count);
+/*
+ * Find offset @off among those recorded for @f: 0 and, in stream order,
+ * the entries up to and including it in @anchors (at most 2 *
+ * XL_DIRPOS_ENTS; *@count of them) and the run that gave it in *@epoch;
+ * -ENOENT if it is not there.
+ */
+int fr_idmap_dir_find(struct fr_idmap *m, const struct xl_handle *f,
+		      uint64_t kfh, uint64_t off, struct xl_dirent_pos *anchors,
+		      uint32_t *count, uint64_t *epoch);
 
 /* When request @unique (resend bit clear) was first read, CLOCK_REALTIME. */
 void fr_idmap_note_read(struct fr_idmap *m, uint64_t unique, int64_t t_ns);

@@ -65,6 +65,8 @@ struct xl_synth {
 	int32_t error;
 	char reply[sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out)];
 	size_t len;
+	char *big;			/* a directory listing goes here */
+	size_t bigcap;
 };
 
 struct fr_xlate {
@@ -195,14 +197,17 @@ static void synth_deliver(struct fr_xlate *x, const struct iovec *iov,
 	for (sy = x->synth; sy && sy->unique != h->unique; sy = sy->next)
 		;
 	if (sy) {
+		char *to = sy->big ? sy->big : sy->reply;
+		size_t cap = sy->big ? sy->bigcap : sizeof(sy->reply);
+
 		sy->error = h->error;
 		for (i = 0; i < count; i++) {
 			size_t skip = i == 0 ? sizeof(*h) : 0;
 			size_t n = iov[i].iov_len - skip;
 
-			if (off + n > sizeof(sy->reply))
-				n = sizeof(sy->reply) - off;
-			memcpy(sy->reply + off, (char *)iov[i].iov_base + skip, n);
+			if (off + n > cap)
+				n = cap - off;
+			memcpy(to + off, (char *)iov[i].iov_base + skip, n);
 			off += n;
 		}
 		sy->len = off;
@@ -218,10 +223,11 @@ static void synth_deliver(struct fr_xlate *x, const struct iovec *iov,
  * from another thread are waited for.  Returns the server's -errno, or the
  * reply body in @sy.
  */
-static int synth_call(struct fr_xlate *x, uint32_t opcode, uint64_t nodeid,
-		      uint32_t uid, uint32_t gid, uint32_t pid,
-		      const void *a1, size_t l1, const void *a2, size_t l2,
-		      struct xl_synth *sy)
+static int synth_call_buf(struct fr_xlate *x, uint32_t opcode,
+			  uint64_t nodeid, uint32_t uid, uint32_t gid,
+			  uint32_t pid, const void *a1, size_t l1,
+			  const void *a2, size_t l2, struct xl_synth *sy,
+			  char *big, size_t bigcap)
 {
 	size_t len = sizeof(struct fuse_in_header) + l1 + l2;
 	struct fuse_in_header *in = calloc(1, len);
@@ -246,6 +252,8 @@ static int synth_call(struct fr_xlate *x, uint32_t opcode, uint64_t nodeid,
 		memcpy((char *)(in + 1) + l1, a2, l2);
 	memset(sy, 0, sizeof(*sy));
 	sy->unique = in->unique;
+	sy->big = big;
+	sy->bigcap = bigcap;
 	if (reply) {
 		pthread_mutex_lock(&x->slock);
 		sy->next = x->synth;
@@ -274,6 +282,15 @@ static int synth_call(struct fr_xlate *x, uint32_t opcode, uint64_t nodeid,
 		return -EIO;
 	}
 	return sy->error;
+}
+
+static int synth_call(struct fr_xlate *x, uint32_t opcode, uint64_t nodeid,
+		      uint32_t uid, uint32_t gid, uint32_t pid,
+		      const void *a1, size_t l1, const void *a2, size_t l2,
+		      struct xl_synth *sy)
+{
+	return synth_call_buf(x, opcode, nodeid, uid, gid, pid, a1, l1, a2, l2,
+			      sy, NULL, 0);
 }
 
 static void synth_forget(struct fr_xlate *x, uint64_t srv, uint64_t count)
@@ -435,6 +452,201 @@ static int reopen(struct fr_xlate *x, struct xl_handle *f)
 	fr_idmap_handle_bind(x->map, f, out.fh);
 out:
 	pthread_mutex_unlock(&x->resolve_lock);
+	return err;
+}
+
+/* ---- directory offsets ---- */
+
+#define XL_SCAN_SIZE 4096
+/* A server whose stream never ends is not scanned forever. */
+#define XL_SCAN_MAX_ENTRIES (1ull << 24)
+
+static bool is_dot(const char *name, size_t len)
+{
+	return (len == 1 && name[0] == '.') ||
+	       (len == 2 && name[0] == '.' && name[1] == '.');
+}
+
+static uint64_t dirent_hash(const char *name, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ len;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)name[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+struct xl_dent {
+	uint64_t off, nodeid;
+	const char *name;
+	uint32_t namelen;
+};
+
+/* The entry at *@pos of a READDIR(PLUS) reply body; false at its end. */
+static bool next_dent(const char *buf, size_t len, size_t *pos, bool plus,
+		      struct xl_dent *e)
+{
+	const struct fuse_dirent *d;
+	size_t at = *pos, hdr, reclen;
+
+	hdr = plus ? FUSE_NAME_OFFSET_DIRENTPLUS : FUSE_NAME_OFFSET;
+	if (at + hdr > len || at + hdr < at)
+		return false;
+	if (plus) {
+		const struct fuse_direntplus *dp = (const void *)(buf + at);
+
+		d = &dp->dirent;
+		e->nodeid = dp->entry_out.nodeid;
+		reclen = FUSE_DIRENTPLUS_SIZE(dp);
+	} else {
+		d = (const void *)(buf + at);
+		e->nodeid = 0;
+		reclen = FUSE_DIRENT_SIZE(d);
+	}
+	if (d->namelen > len || at + reclen > len)
+		return false;
+	e->off = d->off;
+	e->name = d->name;
+	e->namelen = d->namelen;
+	*pos = at + reclen;
+	return true;
+}
+
+/* Remember where the kernel may continue this stream from (idmap.h). */
+static void dir_note(struct fr_xlate *x, const struct xl_pending *p,
+		     const char *buf, size_t len)
+{
+	bool plus = p->opcode == FUSE_READDIRPLUS;
+	struct xl_dirent_pos *ent;
+	struct xl_handle *f;
+	struct xl_dent e;
+	uint32_t n = 0;
+	size_t pos = 0;
+
+	if (!p->kfh || !len)
+		return;
+	ent = malloc((len / FUSE_NAME_OFFSET + 1) * sizeof(*ent));
+	if (!ent)
+		return;
+	while (next_dent(buf, len, &pos, plus, &e))
+		ent[n++] = (struct xl_dirent_pos){
+			e.off, dirent_hash(e.name, e.namelen)
+		};
+	fr_idmap_lock(x->map);
+	f = fr_idmap_handle(x->map, p->kfh);
+	if (f && n)
+		fr_idmap_dir_note(x->map, f, p->kfh, ent, n);
+	fr_idmap_unlock(x->map);
+	free(ent);
+}
+
+/*
+ * A READDIR(PLUS) at an offset a server of an earlier run gave out.  Its
+ * offsets may mean nothing to the new server (an index into the dead
+ * process's snapshot, a cookie of its own), so the new stream is read from
+ * its beginning (through the reopened handle) up to the last entry the
+ * kernel had been given before that offset, found by its name, and the
+ * request goes on from that entry's offset in the new stream.  The
+ * anchors are the entries of the last two replies up to that offset; the
+ * latest one that still exists wins, so entries removed meanwhile (rm -r
+ * reading and removing) do not lose the place.  If none is left, the
+ * stream starts again from its beginning: entries may come twice, none is
+ * lost.  This assumes the new server lists an unchanged directory in the
+ * same order as the old one did.
+ */
+static int remap_offset(struct fr_xlate *x, const struct fuse_in_header *in,
+			uint64_t kfh, struct fuse_read_in *r)
+{
+	struct fr_idmap *m = x->map;
+	struct xl_dirent_pos *anchors;
+	uint64_t epoch = 0, off = 0, best_off = 0, scanned = 0;
+	uint32_t count = 0, op = FUSE_READDIR;
+	struct xl_handle *f;
+	struct xl_synth sy;
+	int64_t best = -1;
+	char *buf;
+	int err;
+
+	if (!r->offset || !kfh)
+		return 0;
+	anchors = malloc(2 * XL_DIRPOS_ENTS * sizeof(*anchors));
+	buf = malloc(XL_SCAN_SIZE);
+	if (!anchors || !buf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	fr_idmap_lock(m);
+	f = fr_idmap_handle(m, kfh);
+	err = f ? fr_idmap_dir_find(m, f, kfh, r->offset, anchors, &count,
+				    &epoch) :
+		  -ENOENT;
+	fr_idmap_unlock(m);
+	/*
+	 * An offset of this run's server is its own.  One never recorded (a
+	 * seekdir() to an older telldir() cookie) is passed on unchanged:
+	 * right for servers whose offsets are stable cookies.
+	 */
+	if (err || epoch == fr_idmap_epoch(m) || !count) {
+		err = 0;
+		goto out;
+	}
+	for (;;) {
+		struct fuse_read_in ri = *r;
+		size_t pos = 0;
+		struct xl_dent e;
+		uint64_t last = off;
+		bool any = false;
+
+		ri.offset = off;
+		ri.size = XL_SCAN_SIZE;
+		err = synth_call_buf(x, op, in->nodeid, in->uid, in->gid,
+				     in->pid, &ri, sizeof(ri), NULL, 0, &sy,
+				     buf, XL_SCAN_SIZE);
+		/* A server with readdirplus only: its lookups are given back. */
+		if (err == -ENOSYS && op == FUSE_READDIR) {
+			op = FUSE_READDIRPLUS;
+			continue;
+		}
+		if (err)
+			break;
+		while (next_dent(buf, sy.len, &pos, op == FUSE_READDIRPLUS,
+				 &e)) {
+			uint64_t h = dirent_hash(e.name, e.namelen);
+			int64_t i;
+
+			any = true;
+			off = e.off;
+			scanned++;
+			if (e.nodeid && !is_dot(e.name, e.namelen))
+				synth_forget(x, e.nodeid, 1);
+			for (i = (int64_t)count - 1; i > best; i--) {
+				if (anchors[i].hash == h) {
+					best = i;
+					best_off = e.off;
+					break;
+				}
+			}
+		}
+		if (!any || best == (int64_t)count - 1 || off == last ||
+		    scanned > XL_SCAN_MAX_ENTRIES)
+			break;
+	}
+	if (err == -ENOSYS) {
+		err = 0;
+		goto out;
+	}
+	if (err)
+		goto out;
+	if (best < 0)
+		fr_log(LOG_WARNING,
+		       "directory reopened after a restart no longer has any entry the kernel was last given: listing it again from its start");
+	r->offset = best < 0 ? 0 : best_off;
+out:
+	free(anchors);
+	free(buf);
 	return err;
 }
 
@@ -636,8 +848,6 @@ static int note_request(struct fr_xlate *x, const struct fuse_in_header *in,
 		flags = ((struct fuse_open_in *)arg)->flags;
 		return pend_add(x, in, in->nodeid, 0, flags, 0, NULL, 0, NULL,
 				0);
-	case FUSE_READDIRPLUS:
-		return pend_add(x, in, in->nodeid, 0, 0, 0, NULL, 0, NULL, 0);
 	case FUSE_RENAME: case FUSE_RENAME2:
 		skip = in->opcode == FUSE_RENAME ? sizeof(struct fuse_rename_in) :
 						   sizeof(struct fuse_rename2_in);
@@ -670,7 +880,7 @@ int fr_xlate_request(struct fr_session *s, int fd, void *buf, size_t *n)
 	struct fuse_in_header *in = buf;
 	void *arg = in + 1;
 	size_t alen = *n - sizeof(*in);
-	uint64_t kid = in->nodeid, srv, *fh;
+	uint64_t kid = in->nodeid, srv, *fh, dir_kfh = 0;
 	int err = 0;
 
 	switch (in->opcode) {
@@ -720,10 +930,14 @@ int fr_xlate_request(struct fr_session *s, int fd, void *buf, size_t *n)
 	if (fh) {
 		uint64_t kfh = *fh;
 
+		if (in->opcode == FUSE_READDIR || in->opcode == FUSE_READDIRPLUS)
+			dir_kfh = kfh;
+
 		err = translate_fh(x, fh);
 		if (err)
 			goto fail;
-		if (in->opcode == FUSE_RELEASE || in->opcode == FUSE_RELEASEDIR) {
+		if (in->opcode == FUSE_RELEASE || in->opcode == FUSE_RELEASEDIR ||
+		    dir_kfh) {
 			err = pend_add(x, in, kid, 0, 0, kfh, NULL, 0, NULL, 0);
 			if (err)
 				goto fail;
@@ -769,6 +983,11 @@ int fr_xlate_request(struct fr_session *s, int fd, void *buf, size_t *n)
 			goto drop;
 		in->nodeid = srv;
 	}
+	if (dir_kfh && alen >= sizeof(struct fuse_read_in)) {
+		err = remap_offset(x, in, dir_kfh, arg);
+		if (err)
+			goto drop;
+	}
 	return XL_PASS;
 drop:
 	free(pend_take(x, in->unique));
@@ -778,12 +997,6 @@ fail:
 }
 
 /* ---- replies ---- */
-
-static bool is_dot(const char *name, size_t len)
-{
-	return (len == 1 && name[0] == '.') ||
-	       (len == 2 && name[0] == '.' && name[1] == '.');
-}
 
 /* Give the kernel its id for the entry the server returned. */
 static int entry_out(struct fr_xlate *x, struct fuse_entry_out *e,
@@ -1137,6 +1350,10 @@ static ssize_t reply_pending(struct fr_xlate *x, int fd,
 		break;
 	case FUSE_READDIRPLUS:
 		readdirplus_out(x, p, (char *)(h + 1), body);
+		dir_note(x, p, (char *)(h + 1), body);
+		break;
+	case FUSE_READDIR:
+		dir_note(x, p, (char *)(h + 1), body);
 		break;
 	case FUSE_RENAME: case FUSE_RENAME2: case FUSE_UNLINK: case FUSE_RMDIR:
 		names_changed(x, p);
