@@ -4,7 +4,16 @@
  *
  *   xl_check fd FILE MARKS      an open fd: read before, read + write after
  *   xl_check dir DIR N MARKS    a directory fd: half its entries before,
- *                               the rest after (names f00000..f{N-1})
+ *                               the rest after (names f00000..f{N-1}),
+ *                               then all again from a rewind
+ *   xl_check dirsteps DIR N MARKS STEPS UNLINK
+ *                               the same in STEPS + 1 parts with a pause
+ *                               (MARKS/readyK, MARKS/goK) after each, and
+ *                               before each pause the last UNLINK names
+ *                               read are removed (rm -r reads and removes);
+ *                               after a pause a name that does not exist
+ *                               is looked up, so the kernel goes on with
+ *                               READDIRPLUS
  *   xl_check stale FILE MARKS   an open fd whose file was replaced: fstat and
  *                               an uncached read after must fail ESTALE
  *   xl_check extend FILE STOP   append a pattern until STOP exists, fsync,
@@ -35,22 +44,27 @@ static int errors;
 		errors++;                          \
 	} while (0)
 
-static void mark_ready_wait_go(const char *marks)
+static void mark_ready_wait_go_n(const char *marks, const char *suffix)
 {
 	char path[4096];
 	int fd, i;
 
-	snprintf(path, sizeof(path), "%s/ready", marks);
+	snprintf(path, sizeof(path), "%s/ready%s", marks, suffix);
 	fd = open(path, O_WRONLY | O_CREAT, 0644);
 	if (fd >= 0)
 		close(fd);
-	snprintf(path, sizeof(path), "%s/go", marks);
+	snprintf(path, sizeof(path), "%s/go%s", marks, suffix);
 	for (i = 0; i < 6000 && access(path, F_OK) != 0; i++)
 		usleep(10000);
 	if (i == 6000) {
 		fprintf(stderr, "xl_check: no go after 60 s\n");
 		exit(2);
 	}
+}
+
+static void mark_ready_wait_go(const char *marks)
+{
+	mark_ready_wait_go_n(marks, "");
 }
 
 static int cmd_fd(const char *file, const char *marks)
@@ -92,6 +106,9 @@ struct linux_dirent64 {
 	char d_name[];
 };
 
+/* Names in the order read, for dirsteps. */
+static int *order;
+
 /* Reads entries into @seen with a small buffer; stops after @stop names. */
 static int read_entries(int fd, char *seen, int n, int *got, int stop)
 {
@@ -122,6 +139,8 @@ static int read_entries(int fd, char *seen, int n, int *got, int stop)
 			}
 			if (seen[i]++)
 				bad("entry %s seen twice\n", d->d_name);
+			if (order)
+				order[*got] = i;
 			(*got)++;
 		}
 	}
@@ -147,8 +166,74 @@ static int cmd_dir(const char *dir, int n, const char *marks)
 	for (i = 0; i < n; i++)
 		if (!seen[i])
 			bad("entry f%05d missing\n", i);
+	/* rewinddir(): offset 0 of the stream the new server reopened. */
+	if (lseek(fd, 0, SEEK_SET) != 0)
+		bad("rewind: %s\n", strerror(errno));
+	memset(seen, 0, n > 0 ? (size_t)n : 0);
+	got = 0;
+	read_entries(fd, seen, n, &got, n + 1);
+	for (i = 0; i < n; i++)
+		if (!seen[i])
+			bad("entry f%05d missing after the rewind\n", i);
 	close(fd);
 	free(seen);
+	return errors ? 1 : 0;
+}
+
+static int cmd_dirsteps(const char *dir, int n, const char *marks, int steps,
+			int unlink_last)
+{
+	char *seen = calloc(n, 1), *gone = calloc(n, 1), path[4096], k[16];
+	int fd = open(dir, O_RDONLY | O_DIRECTORY), got = 0, step, i, j;
+	struct stat st;
+
+	if (n <= 0 || n > 1000000 || steps <= 0)
+		return 2;
+	order = calloc(n + 1, sizeof(*order));
+	if (fd < 0 || !seen || !gone || !order) {
+		perror(dir);
+		return 2;
+	}
+	for (step = 1; step <= steps; step++) {
+		read_entries(fd, seen, n, &got, n * step / (steps + 1));
+		if (got >= n)
+			bad("all %d entries read before pause %d\n", got, step);
+		for (j = got - 1; j >= 0 && j >= got - unlink_last; j--) {
+			i = order[j];
+			if (gone[i])
+				continue;
+			snprintf(path, sizeof(path), "%s/f%05d", dir, i);
+			if (unlink(path) < 0)
+				bad("unlink %s: %s\n", path, strerror(errno));
+			gone[i] = 1;
+		}
+		fprintf(stderr, "xl_check: %d of %d entries before pause %d\n",
+			got, n, step);
+		snprintf(k, sizeof(k), "%d", step);
+		mark_ready_wait_go_n(marks, k);
+		snprintf(path, sizeof(path), "%s/no-such-name-%d", dir, step);
+		if (stat(path, &st) == 0 || errno != ENOENT)
+			bad("lookup of %s: %s\n", path, strerror(errno));
+	}
+	read_entries(fd, seen, n, &got, n + 1);
+	for (i = 0; i < n; i++)
+		if (!seen[i])
+			bad("entry f%05d missing\n", i);
+	if (lseek(fd, 0, SEEK_SET) != 0)
+		bad("rewind: %s\n", strerror(errno));
+	memset(seen, 0, n > 0 ? (size_t)n : 0);
+	got = 0;
+	read_entries(fd, seen, n, &got, n + 1);
+	for (i = 0; i < n; i++) {
+		if (!seen[i] && !gone[i])
+			bad("entry f%05d missing after the rewind\n", i);
+		if (seen[i] && gone[i])
+			bad("removed entry f%05d listed after the rewind\n", i);
+	}
+	close(fd);
+	free(seen);
+	free(gone);
+	free(order);
 	return errors ? 1 : 0;
 }
 
@@ -249,8 +334,14 @@ int main(int argc, char *argv[])
 {
 	if (argc == 4 && !strcmp(argv[1], "fd"))
 		return cmd_fd(argv[2], argv[3]);
+	if (argc >= 4 && (!strcmp(argv[1], "dir") ||
+			  !strcmp(argv[1], "dirsteps")) && atoi(argv[3]) <= 0)
+		return 2;
 	if (argc == 5 && !strcmp(argv[1], "dir"))
 		return cmd_dir(argv[2], atoi(argv[3]), argv[4]);
+	if (argc == 7 && !strcmp(argv[1], "dirsteps"))
+		return cmd_dirsteps(argv[2], atoi(argv[3]), argv[4],
+				    atoi(argv[5]), atoi(argv[6]));
 	if (argc == 4 && !strcmp(argv[1], "stale"))
 		return cmd_stale(argv[2], argv[3]);
 	if (argc == 4 && !strcmp(argv[1], "extend"))

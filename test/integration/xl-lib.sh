@@ -7,6 +7,7 @@
 #
 # The first argument names the server variant:
 #   ptrfs-mt ptrfs-st ptrfs-clone ptrfs-wb (writeback cache) hlfs
+#   ptrfs-snap (directory offsets that only its own process understands)
 . "$(dirname "$0")/lib.sh"
 
 SRC=$T/src
@@ -30,6 +31,7 @@ ptrfs-mt) XL_CMD=("$PTRFS" -f -o "$XL_OPTS") ;;
 ptrfs-st) XL_CMD=("$PTRFS" -f -s -o "$XL_OPTS") ;;
 ptrfs-clone) XL_CMD=("$PTRFS" -f -o "$XL_OPTS,clone_fd") ;;
 ptrfs-wb) XL_CMD=("$PTRFS" -f -o "$XL_OPTS,writeback") ;;
+ptrfs-snap) XL_CMD=("$PTRFS" -f -o "$XL_OPTS,snapdir") ;;
 ptrfs-poison) XL_CMD=("$PTRFS-poison" -f -o "$XL_OPTS") ;;
 hlfs) XL_CMD=("$BUILD/test/servers/hlfs" -f -o "$XL_OPTS,negative_timeout=0") ;;
 *) fail "unknown server variant $XL_VARIANT" ;;

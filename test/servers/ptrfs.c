@@ -10,13 +10,19 @@
  *	-o entry_timeout=S, -o attr_timeout=S  each one on its own
  *	-s / --single	single-threaded loop (default multi-threaded)
  *	-o clone_fd	one /dev/fuse fd per thread
+ *	-o snapdir	directory offsets that mean something only to one
+ *			open stream of one process (see below)
  *
  * What makes it "ordinary":
  *  - a node id is the address of a malloc'ed struct inode that holds an
  *    O_PATH fd of the backing object and a lookup count;
  *  - a file handle is the number of the fd open() returned;
  *  - a directory handle is the address of a malloc'ed struct holding a DIR*.
- * None of these mean anything in the next process.  The only changes for
+ * None of these mean anything in the next process.  With -o snapdir, as
+ * servers that list from a snapshot do, OPENDIR takes a snapshot of the
+ * directory and an offset is the index of an entry in it XORed with a
+ * random number of the process: an offset the process did not give out
+ * is answered EINVAL.  The only changes for
  * recovery are the documented ones: fuse_recover_new(),
  * fuse_session_attach() instead of fuse_session_mount() and
  * fuse_recover_unmount() instead of fuse_session_unmount().
@@ -44,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -57,10 +64,18 @@ struct inode {
 	uint64_t nlookup;		/* under ptrfs.lock */
 };
 
+struct snap_ent {
+	ino_t ino;
+	unsigned char type;
+	char *name;
+};
+
 struct dirp {
 	DIR *dp;
 	struct dirent *entry;
 	off_t offset;
+	struct snap_ent *snap;		/* -o snapdir */
+	size_t nsnap;
 };
 
 static struct {
@@ -69,6 +84,8 @@ static struct {
 	double entry_timeout;
 	double attr_timeout;
 	int writeback;
+	int snapdir;
+	uint64_t salt;			/* -o snapdir: this process's offsets */
 	char *source;
 } ptrfs = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -382,6 +399,119 @@ static void ptrfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	ptrfs_getattr(req, ino, fi);
 }
 
+static int is_dot_or_dotdot(const char *name)
+{
+	return name[0] == '.' &&
+	       (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
+}
+
+static void free_snapshot(struct dirp *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->nsnap; i++)
+		free(d->snap[i].name);
+	free(d->snap);
+	d->snap = NULL;
+	d->nsnap = 0;
+}
+
+static int take_snapshot(struct dirp *d)
+{
+	struct dirent *de;
+	size_t cap = 0;
+
+	for (;;) {
+		errno = 0;
+		de = readdir(d->dp);
+		if (!de)
+			return errno;
+		if (d->nsnap == cap) {
+			struct snap_ent *n;
+
+			cap = cap ? 2 * cap : 64;
+			n = realloc(d->snap, cap * sizeof(*n));
+			if (!n)
+				return ENOMEM;
+			d->snap = n;
+		}
+		d->snap[d->nsnap].ino = de->d_ino;
+		d->snap[d->nsnap].type = de->d_type;
+		d->snap[d->nsnap].name = strdup(de->d_name);
+		if (!d->snap[d->nsnap].name)
+			return ENOMEM;
+		d->nsnap++;
+	}
+}
+
+/* Offset of the position after entry @i; never 0 (bit 40 of the salt). */
+static off_t snap_off(size_t i)
+{
+	return (off_t)((i + 1) ^ ptrfs.salt);
+}
+
+static void snap_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+			 off_t offset, struct dirp *d, int plus)
+{
+	char *buf = calloc(1, size ? size : 1), *p = buf;
+	size_t rem = size, n, i = 0;
+	int err = 0;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (offset) {
+		i = ((uint64_t)offset ^ ptrfs.salt);
+		if (i == 0 || i > d->nsnap) {
+			free(buf);
+			fuse_reply_err(req, EINVAL);
+			return;
+		}
+	}
+	for (; i < d->nsnap; i++) {
+		struct snap_ent *s = &d->snap[i];
+		struct stat st = { .st_ino = s->ino,
+				   .st_mode = (mode_t)s->type << 12 };
+
+		if (plus) {
+			struct fuse_entry_param e;
+
+			memset(&e, 0, sizeof(e));
+			e.attr = st;
+			if (!is_dot_or_dotdot(s->name)) {
+				err = do_lookup(ino, s->name, &e);
+				/* Gone since the snapshot: left out. */
+				if (err == ENOENT) {
+					err = 0;
+					continue;
+				}
+				if (err)
+					break;
+			}
+			n = fuse_add_direntry_plus(req, p, rem, s->name, &e,
+						   snap_off(i));
+			if (n > rem) {
+				if (e.ino)
+					forget_one(e.ino, 1);
+				break;
+			}
+		} else {
+			n = fuse_add_direntry(req, p, rem, s->name, &st,
+					      snap_off(i));
+			if (n > rem)
+				break;
+		}
+		p += n;
+		rem -= n;
+	}
+	if (err && rem == size)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_buf(req, buf, size - rem);
+	free(buf);
+}
+
 static void ptrfs_opendir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
@@ -401,14 +531,15 @@ static void ptrfs_opendir(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, err);
 		return;
 	}
+	if (ptrfs.snapdir && (err = take_snapshot(d))) {
+		free_snapshot(d);
+		closedir(d->dp);
+		free(d);
+		fuse_reply_err(req, err);
+		return;
+	}
 	fi->fh = (uintptr_t)d;
 	fuse_reply_open(req, fi);
-}
-
-static int is_dot_or_dotdot(const char *name)
-{
-	return name[0] == '.' &&
-	       (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
 }
 
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
@@ -419,6 +550,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	size_t rem = size, n;
 	int err = 0;
 
+	if (ptrfs.snapdir) {
+		free(buf);
+		snap_readdir(req, ino, size, offset, d, plus);
+		return;
+	}
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -502,6 +638,7 @@ static void ptrfs_releasedir(fuse_req_t req, fuse_ino_t ino,
 	struct dirp *d = to_dirp(fi);
 
 	closedir(d->dp);
+	free_snapshot(d);
 	free(d);
 	fuse_reply_err(req, 0);
 }
@@ -672,6 +809,7 @@ struct ptrfs_opts {
 	char *entry_timeout;
 	char *attr_timeout;
 	int writeback;
+	int snapdir;
 };
 
 static const struct fuse_opt ptrfs_opt_spec[] = {
@@ -680,6 +818,7 @@ static const struct fuse_opt ptrfs_opt_spec[] = {
 	{ "entry_timeout=%s", offsetof(struct ptrfs_opts, entry_timeout), 0 },
 	{ "attr_timeout=%s", offsetof(struct ptrfs_opts, attr_timeout), 0 },
 	{ "writeback", offsetof(struct ptrfs_opts, writeback), 1 },
+	{ "snapdir", offsetof(struct ptrfs_opts, snapdir), 1 },
 	FUSE_OPT_END
 };
 
@@ -751,6 +890,14 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	ptrfs.writeback = po.writeback;
+	ptrfs.snapdir = po.snapdir;
+	if (getrandom(&ptrfs.salt, sizeof(ptrfs.salt), 0) !=
+	    sizeof(ptrfs.salt)) {
+		perror("ptrfs: getrandom");
+		goto out;
+	}
+	/* Positive, and never 0 for any index below 2^40. */
+	ptrfs.salt = (ptrfs.salt & ((1ull << 62) - 1)) | 1ull << 40;
 	if (parse_timeout("timeout", po.timeout, &ptrfs.entry_timeout) ||
 	    parse_timeout("timeout", po.timeout, &ptrfs.attr_timeout) ||
 	    parse_timeout("entry_timeout", po.entry_timeout,
