@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * xlate: what the library's node id / file handle translation costs when a
- * server restarts.  The server is test/servers/ptrfs (pointer node ids),
- * tagged, restarted externally (SIGKILL, then the same command again).
+ * server restarts.  The server is test/servers/pathfs or ptrfs (pointer
+ * node ids), tagged, restarted externally (SIGKILL, then the same command
+ * again).  ptrfs holds an O_PATH fd per node, so --nodes is bounded by the
+ * hard RLIMIT_NOFILE; pathfs holds none (--no-fd-per-node).
  *
- *   xlate --server PTRFS --src DIR --mnt DIR [--nodes N] [--kills K]
- *         [--depth D] [--sample M] [--log FILE]
+ *   xlate --server SERVER --src DIR --mnt DIR [--nodes N] [--kills K]
+ *         [--depth D] [--sample M] [--log FILE] [--no-fd-per-node]
  *
  * Prints three tables:
  *  1. restart: from the dead server reaped until a new name is answered,
@@ -45,6 +47,7 @@ static int logfd = -1;
 static char *argv_srv[8];
 static pid_t pid;
 static int probe;
+static int fd_per_node = 1;
 
 /*
  * ptrfs keeps an O_PATH fd per node (as passthrough_ll does) and raises its
@@ -54,8 +57,11 @@ static void raise_fd_limit(void)
 {
 	struct rlimit rl = { 0 };
 	long max = 0;
-	FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+	FILE *f;
 
+	if (!fd_per_node)
+		return;
+	f = fopen("/proc/sys/fs/nr_open", "re");
 	if (f) {
 		if (fscanf(f, "%ld", &max) != 1)
 			max = 0;
@@ -226,6 +232,7 @@ int main(int argc, char *argv[])
 		{ "depth", required_argument, NULL, 'd' },
 		{ "sample", required_argument, NULL, 'M' },
 		{ "log", required_argument, NULL, 'l' },
+		{ "no-fd-per-node", no_argument, NULL, 'F' },
 		{ 0 }
 	};
 	static double first[MAX_DEPTH + 1][MAX_KILLS];
@@ -246,8 +253,9 @@ int main(int argc, char *argv[])
 		case 'd': depth = atoi(optarg); break;
 		case 'M': sample = atoi(optarg); break;
 		case 'l': log = optarg; break;
+		case 'F': fd_per_node = 0; break;
 		default:
-			fprintf(stderr, "usage: xlate --server PTRFS --src DIR --mnt DIR [--nodes N] [--kills K] [--depth D] [--sample M] [--log FILE]\n");
+			fprintf(stderr, "usage: xlate --server SERVER --src DIR --mnt DIR [--nodes N] [--kills K] [--depth D] [--sample M] [--log FILE] [--no-fd-per-node]\n");
 			return 2;
 		}
 	}
@@ -276,7 +284,7 @@ int main(int argc, char *argv[])
 	on_die(stop_server);
 	start();
 	if (!wait_mounted(mnt, pid, 10000))
-		die("ptrfs did not mount %s%s%s", mnt, log ? "; see " : "",
+		die("%s did not mount %s%s%s", server, mnt, log ? "; see " : "",
 		    log ? log : "");
 	/*
 	 * The first server hands the connection to the supervisor after it
@@ -295,7 +303,9 @@ int main(int argc, char *argv[])
 	printf("| %d nodes cached | %.2f ms | %.2f ms |\n", nodes, full, dfull);
 	printf("| ratio | %.2fx (target <= 2x: %s) | %.2fx |\n\n", full / empty,
 	       full / empty <= 2 ? "met" : "**missed**", dfull / dempty);
-	printf("The dying server's part (ptrfs closing an O_PATH fd per node) is its own, not the library's.\n\n");
+	printf(fd_per_node ?
+	       "The dying server's part (closing an O_PATH fd per node) is its own, not the library's.\n\n" :
+	       "The dying server's part (freeing its nodes) is its own, not the library's.\n\n");
 
 	/* 2. first access per node after a restart. */
 	for (k = 0; k < kills && k < 5; k++) {
