@@ -19,6 +19,15 @@
  * --calibrate runs recovery off on both mounts: the A/A ratios show how
  * precisely this machine can compare two mounts at all.
  *
+ * Besides the rates, the CPU time each operation cost is kept: the
+ * application thread's (its system calls, the kernel's FUSE side) plus
+ * the server's, all its threads (/proc/PID/task/N/schedstat, sampled
+ * around each workload; the servers run with max_idle_threads=100 so that
+ * no worker exits and takes its time with it).  On a loaded machine the
+ * rates of two mounts compared swing by tens of percent from round to
+ * round; the CPU time per operation is what the library can add, and it
+ * is what decides throughput once the CPUs are busy.
+ *
  * --ptrfs: the server is test/servers/ptrfs (pointer node ids, fd-number
  * handles, no state store), mounted with a tag (the library translates its
  * node ids and handles) and without one (plain libfuse, no io hooks).
@@ -40,7 +49,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -63,11 +74,13 @@ static const struct {
 	[W_SEQREAD] = { "1 MiB seq read", "MiB/s", 0.99 },
 };
 
-static const char *server, *src, *mnt[2];
+static const char *server, *src, *slot[2];
+static const char *mnt[2];	/* this round's: [0] recovery on, [1] off */
 static int rounds = 5, nfiles = 10000, mib = 256;
 static double secs = 2;
 static bool calibrate, ptrfs;
 static double result[2][W_N][MAX_ROUNDS];
+static double cpu_per[2][W_N][MAX_ROUNDS];	/* ns of CPU per unit */
 static char *buf;
 static pid_t pid[2];
 
@@ -94,21 +107,69 @@ static void stop_servers(void)
 #define META_CHUNK 25
 #define READ_CHUNK 32
 
-static uint64_t acc[2];
+static uint64_t acc[2], cacc[2], srv0[2];
 static long ops_on;	/* application operations on the recovery-on mount */
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* CPU time of all threads of @p so far (schedstat: first field, ns). */
+static uint64_t server_cpu_ns(pid_t p)
+{
+	char path[64], name[400];
+	unsigned long long v, sum = 0;
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)p);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(name, sizeof(name), "%s/%s/schedstat", path,
+			 de->d_name);
+		f = fopen(name, "re");
+		if (!f)
+			continue;
+		if (fscanf(f, "%llu", &v) == 1)
+			sum += v;
+		fclose(f);
+	}
+	closedir(d);
+	return sum;
+}
+
+static void phase_begin(void)
+{
+	int m;
+
+	for (m = 0; m < 2; m++) {
+		acc[m] = cacc[m] = 0;
+		srv0[m] = server_cpu_ns(pid[m]);
+	}
+}
 
 static void run_chunks(int nchunks, void (*chunk)(int m, int c, void *arg),
 		       void *arg)
 {
 	int c, k;
 
-	acc[0] = acc[1] = 0;
 	for (c = 0; c < nchunks; c++) {
 		for (k = 0; k < 2; k++) {
 			int m = (c + k) % 2;
-			uint64_t t0 = now_ns();
+			uint64_t t0 = now_ns(), c0 = thread_cpu_ns();
 
 			chunk(m, c, arg);
+			cacc[m] += thread_cpu_ns() - c0;
 			acc[m] += now_ns() - t0;
 		}
 	}
@@ -118,8 +179,12 @@ static void keep_rates(int w, int r, double units)
 {
 	int m;
 
-	for (m = 0; m < 2; m++)
+	for (m = 0; m < 2; m++) {
+		uint64_t srv = server_cpu_ns(pid[m]) - srv0[m];
+
 		result[m][w][r] = units / (acc[m] / 1e9);
+		cpu_per[m][w][r] = (cacc[m] + srv) / units;
+	}
 }
 
 static char dirs[2][4096];
@@ -183,10 +248,13 @@ static void metadata(int r)
 			die("mkdir %s: %s", dirs[m], strerror(errno));
 	}
 	ops_on += 3L * nfiles;
+	phase_begin();
 	run_chunks(n, create_chunk, NULL);
 	keep_rates(W_CREATE, r, nfiles);
+	phase_begin();
 	run_chunks(n, stat_chunk, NULL);
 	keep_rates(W_STAT, r, nfiles);
+	phase_begin();
 	run_chunks(n, unlink_chunk, NULL);
 	keep_rates(W_UNLINK, r, nfiles);
 	for (m = 0; m < 2; m++)
@@ -227,19 +295,15 @@ static void randread_chunk(int m, int c, void *arg)
 static void randread(int r)
 {
 	unsigned int seed = 12345 + r;
-	uint64_t a[2] = { 0, 0 };
 	long n = 0;
 	int m;
 
 	open_both("data", O_RDONLY | O_DIRECT);
+	phase_begin();
 	do {
 		run_chunks(16, randread_chunk, &seed);
-		a[0] += acc[0];
-		a[1] += acc[1];
 		n += 16 * READ_CHUNK;
-	} while ((a[0] + a[1]) / 2e9 < secs);
-	acc[0] = a[0];
-	acc[1] = a[1];
+	} while ((acc[0] + acc[1]) / 2e9 < secs);
 	ops_on += n;
 	keep_rates(W_RANDREAD, r, n);
 	for (m = 0; m < 2; m++)
@@ -265,6 +329,7 @@ static void seqwrite(int r)
 
 	open_both("written", O_CREAT | O_TRUNC | O_WRONLY);
 	/* mib writes and then the close, on both mounts in turn. */
+	phase_begin();
 	run_chunks(mib + 1, write_chunk, NULL);
 	ops_on += mib + 2;
 	keep_rates(W_SEQWRITE, r, mib);
@@ -290,6 +355,7 @@ static void seqread(int r)
 	open_both("data", O_RDONLY);
 	for (m = 0; m < 2; m++)
 		posix_fadvise(fds[m], 0, 0, POSIX_FADV_DONTNEED);
+	phase_begin();
 	run_chunks(mib, read_chunk, NULL);
 	ops_on += mib + 2;
 	keep_rates(W_SEQREAD, r, mib);
@@ -398,8 +464,29 @@ static void print_results(void)
 			       med >= wl[w].target ? "met" : "**missed**");
 		printf("\n");
 	}
-	printf("\n%d rounds, %d files, %d MiB file, %.1f s of random reads per mount and round; rates are medians over the rounds.\n",
+	printf("\n%d rounds, %d files, %d MiB file, %.1f s of random reads per mount and round; rates are medians over the rounds.\n\n",
 	       rounds, nfiles, mib, secs);
+
+	printf(calibrate ? "| CPU per operation (A/A) | mount A | mount B | B/A per round: median (min-max) |\n|---|---|---|---|\n" :
+	       "| CPU per operation (application + server) | %s | %s | off/on per round: median (min-max) | target | |\n|---|---|---|---|---|---|\n",
+	       ptrfs ? "tagged" : "recovery on", ptrfs ? "no tag" : "recovery off");
+	for (w = 0; w < W_N; w++) {
+		double ratio[MAX_ROUNDS], med;
+
+		for (r = 0; r < rounds; r++)
+			ratio[r] = cpu_per[1][w][r] / cpu_per[0][w][r];
+		med = quantile(ratio, rounds, 0.5);
+		printf("| %s | %.1f us | %.1f us | %.1f %% (%.1f-%.1f) |",
+		       wl[w].name, quantile(cpu_per[0][w], rounds, 0.5) / 1e3,
+		       quantile(cpu_per[1][w], rounds, 0.5) / 1e3, med * 100,
+		       quantile(ratio, rounds, 0) * 100,
+		       quantile(ratio, rounds, 1) * 100);
+		if (!calibrate)
+			printf(" >= %.0f %% | %s |", wl[w].target * 100,
+			       med >= wl[w].target ? "met" : "**missed**");
+		printf("\n");
+	}
+	printf("\nCPU time of the application thread and of every server thread per operation (per MiB for the sequential ones); the ratio is the throughput the mount keeps when CPU is what runs out.\n");
 }
 
 /* ptrfs takes its source as an option; no tag means no recovery at all. */
@@ -407,8 +494,10 @@ static void ptrfs_argv(char *argv_on[], char *argv_off[])
 {
 	static char on[4200], off[4200];
 
-	snprintf(on, sizeof(on), "tag=overhead,timeout=0,source=%s", src);
-	snprintf(off, sizeof(off), "timeout=0,source=%s", src);
+	snprintf(on, sizeof(on),
+		 "tag=overhead,timeout=0,max_idle_threads=100,source=%s", src);
+	snprintf(off, sizeof(off), "timeout=0,max_idle_threads=100,source=%s",
+		 src);
 	argv_on[0] = argv_off[0] = (char *)server;
 	argv_on[1] = argv_off[1] = "-f";
 	argv_on[2] = argv_off[2] = "-o";
@@ -417,6 +506,36 @@ static void ptrfs_argv(char *argv_on[], char *argv_off[])
 	argv_on[4] = (char *)mnt[0];
 	argv_off[4] = (char *)mnt[1];
 	argv_on[5] = argv_off[5] = NULL;
+}
+
+/* The same binary, the same options, but for the switch. */
+static void build_argv(char *argv_on[], char *argv_off[])
+{
+	if (ptrfs) {
+		ptrfs_argv(argv_on, argv_off);
+		return;
+	}
+	argv_on[0] = (char *)server;
+	argv_on[1] = "-f";
+	argv_on[2] = "--timeout=0";
+	argv_on[3] = "-o";
+	argv_on[4] = "tag=overhead";
+	argv_on[5] = (char *)src;
+	argv_on[6] = (char *)mnt[0];
+	argv_on[7] = NULL;
+	memcpy(argv_off, argv_on, 10 * sizeof(*argv_on));
+	if (calibrate) {
+		/* A/A: recovery off on both sides shows the noise floor. */
+		argv_on[5] = "--norecover";
+		argv_on[6] = (char *)src;
+		argv_on[7] = (char *)mnt[0];
+		argv_on[8] = NULL;
+	}
+	argv_off[4] = "tag=overhead-off";
+	argv_off[5] = "--norecover";
+	argv_off[6] = (char *)src;
+	argv_off[7] = (char *)mnt[1];
+	argv_off[8] = NULL;
 }
 
 int main(int argc, char *argv[])
@@ -437,7 +556,8 @@ int main(int argc, char *argv[])
 	};
 	char *argv_on[10] = { 0 }, *argv_off[10] = { 0 };
 	const char *log = NULL;
-	long sw0 = -1, sw1 = -1;
+	long sw = 0;
+	bool sw_known = true;
 	pid_t sup = 0;
 	int opt, r, m, logfd = -1;
 
@@ -445,8 +565,8 @@ int main(int argc, char *argv[])
 		switch (opt) {
 		case 's': server = optarg; break;
 		case 'S': src = optarg; break;
-		case '1': mnt[0] = optarg; break;
-		case '0': mnt[1] = optarg; break;
+		case '1': slot[0] = optarg; break;
+		case '0': slot[1] = optarg; break;
 		case 'r': rounds = atoi(optarg); break;
 		case 'f': nfiles = atoi(optarg); break;
 		case 'M': mib = atoi(optarg); break;
@@ -459,7 +579,7 @@ int main(int argc, char *argv[])
 			return 2;
 		}
 	}
-	if (!server || !src || !mnt[0] || !mnt[1] || rounds < 1 ||
+	if (!server || !src || !slot[0] || !slot[1] || rounds < 1 ||
 	    rounds > MAX_ROUNDS || nfiles < 1 || mib < 1 || secs <= 0)
 		die("need --server, --src, --mnt-on, --mnt-off; 1 <= rounds <= %d",
 		    MAX_ROUNDS);
@@ -473,62 +593,51 @@ int main(int argc, char *argv[])
 		die("out of memory");
 	make_data();
 
-	/* The same binary, the same options, but for the switch. */
-	argv_on[0] = (char *)server;
-	argv_on[1] = "-f";
-	argv_on[2] = "--timeout=0";
-	argv_on[3] = "-o";
-	argv_on[4] = "tag=overhead";
-	argv_on[5] = (char *)src;
-	argv_on[6] = (char *)mnt[0];
-	argv_on[7] = NULL;
-	memcpy(argv_off, argv_on, sizeof(argv_on));
-	if (calibrate) {
-		/* A/A: recovery off on both sides shows the noise floor. */
-		argv_on[5] = "--norecover";
-		argv_on[6] = (char *)src;
-		argv_on[7] = (char *)mnt[0];
-		argv_on[8] = NULL;
-	}
-	argv_off[4] = "tag=overhead-off";
-	argv_off[5] = "--norecover";
-	argv_off[6] = (char *)src;
-	argv_off[7] = (char *)mnt[1];
-	argv_off[8] = NULL;
-	if (ptrfs)
-		ptrfs_argv(argv_on, argv_off);
 	on_die(stop_servers);
-	pid[0] = spawn(argv_on, logfd);
-	pid[1] = spawn(argv_off, logfd);
-	for (m = 0; m < 2; m++)
-		if (!wait_mounted(mnt[m], pid[m], 10000))
-			die("passthrough_hp did not mount %s%s%s", mnt[m],
-			    log ? "; see " : "", log ? log : "");
-
-	sup = calibrate ? 0 : find_supervisor("overhead");
-	sw0 = sup ? switches(sup) : -1;
 	for (r = 0; r < rounds; r++) {
+		long a, b;
+
+		/*
+		 * Each round mounts anew, and the two mount points swap roles
+		 * from round to round: an A/A run showed the mount started
+		 * first costing a few percent more CPU per operation, which
+		 * would otherwise count against (or for) recovery.
+		 */
+		mnt[0] = slot[r % 2];
+		mnt[1] = slot[1 - r % 2];
+		build_argv(argv_on, argv_off);
+		pid[0] = spawn(argv_on, logfd);
+		pid[1] = spawn(argv_off, logfd);
+		for (m = 0; m < 2; m++)
+			if (!wait_mounted(mnt[m], pid[m], 10000))
+				die("%s did not mount %s%s%s", server, mnt[m],
+				    log ? "; see " : "", log ? log : "");
+		sup = calibrate ? 0 : find_supervisor("overhead");
+		a = sup ? switches(sup) : -1;
 		metadata(r);
 		randread(r);
 		seqwrite(r);
 		seqread(r);
+		b = sup ? switches(sup) : -1;
+		if (a >= 0 && b >= 0)
+			sw += b - a;
+		else
+			sw_known = false;
 		if (getenv("OVERHEAD_DEBUG"))
 			for (m = 0; m < W_N; m++)
 				fprintf(stderr, "round %d %-24s on %10.0f off %10.0f\n",
 					r, wl[m].name, result[0][m][r],
 					result[1][m][r]);
-	}
-	if (sup)
-		sw1 = switches(sup);
-	for (m = 0; m < 2; m++) {
-		stop_child(pid[m], 10000);
-		if (fuse_mounted(mnt[m]))
-			umount2(mnt[m], MNT_DETACH);
+		for (m = 0; m < 2; m++) {
+			stop_child(pid[m], 10000);
+			pid[m] = 0;
+			if (fuse_mounted(mnt[m]))
+				umount2(mnt[m], MNT_DETACH);
+		}
 	}
 	print_results();
-	if (sup && sw0 >= 0 && sw1 >= 0)
-		printf("The supervisor (fuse-recoverd, pid %d) ran %ld times during these runs, %.1f per 1000 operations on the recovery-on mount (%ld operations).\n",
-		       (int)sup, sw1 - sw0, 1000.0 * (sw1 - sw0) / ops_on,
-		       ops_on);
+	if (!calibrate && sw_known)
+		printf("The supervisor (fuse-recoverd) ran %ld times during these runs, %.1f per 1000 operations on the recovery-on mount (%ld operations).\n",
+		       sw, 1000.0 * sw / ops_on, ops_on);
 	return 0;
 }
