@@ -108,6 +108,23 @@ static void stop_servers(void)
 #define READ_CHUNK 32
 
 static uint64_t acc[2], cacc[2], srv0[2];
+static long flt0[2];
+
+static long minflt(pid_t p)
+{
+	char path[64];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
+	f = fopen(path, "re");
+	if (f) {
+		if (fscanf(f, "%*d %*s %*c %*d %*d %*d %*d %*d %*u %ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
 static long ops_on;	/* application operations on the recovery-on mount */
 
 static uint64_t thread_cpu_ns(void)
@@ -155,6 +172,7 @@ static void phase_begin(void)
 	for (m = 0; m < 2; m++) {
 		acc[m] = cacc[m] = 0;
 		srv0[m] = server_cpu_ns(pid[m]);
+		flt0[m] = minflt(pid[m]);
 	}
 }
 
@@ -184,6 +202,11 @@ static void keep_rates(int w, int r, double units)
 
 		result[m][w][r] = units / (acc[m] / 1e9);
 		cpu_per[m][w][r] = (cacc[m] + srv) / units;
+		if (getenv("OVERHEAD_DEBUG"))
+			fprintf(stderr, "round %d %s %s: app %.2f us, server %.2f us per unit, %ld faults\n",
+				r, wl[w].name, m ? "off" : "on",
+				cacc[m] / units / 1e3, srv / units / 1e3,
+				minflt(pid[m]) - flt0[m]);
 	}
 }
 

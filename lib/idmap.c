@@ -235,8 +235,18 @@ int fr_idmap_open(int fd, uint64_t max_nodes, uint64_t max_handles,
 		goto fail;
 	}
 	set_pointers(m);
-	if (fresh)
+	if (fresh) {
+		/*
+		 * The name index is written at random places: untouched, its
+		 * pages would cost the server a fault (and a zeroed page) on
+		 * most creates for the first few thousand.  One call maps them
+		 * all at once (Linux 5.14+; older kernels just fault).
+		 */
+		madvise((char *)m->map + m->g.off_index,
+			m->g.index_slots * sizeof(uint64_t),
+			MADV_POPULATE_WRITE);
 		init_header(m);
+	}
 	/* Every id handed out before this point belongs to an earlier run. */
 	m->epoch = atomic_fetch_add_explicit(&m->h->epoch, 1,
 						  __ATOMIC_ACQ_REL) + 1;

@@ -1288,17 +1288,39 @@ static ssize_t reply_pending(struct fr_xlate *x, int fd,
 	struct fuse_entry_out *e = NULL;
 	struct fuse_open_out *o = NULL;
 	struct iovec one;
-	char *buf;
-	ssize_t len = gather(iov, count, &buf), ret;
+	char *buf = NULL, *b;
+	ssize_t len, ret;
 	size_t body;
 	int err = 0;
 
-	if (len < (ssize_t)sizeof(*h)) {
-		free(buf);
-		return writev(fd, iov, count);
+	/*
+	 * libfuse sends a header and one body; entry, open and create
+	 * bodies are its own locals, edited in place.  A READDIRPLUS body
+	 * is the server's buffer, which high-level libfuse keeps as its
+	 * directory cache: that one is edited in a copy.
+	 */
+	if (count == 1 && iov[0].iov_len == sizeof(*h)) {
+		/* An error, or an empty reply. */
+		h = iov[0].iov_base;
+		b = (char *)(h + 1);
+		body = 0;
+		len = sizeof(*h);
+	} else if (count == 2 && iov[0].iov_len == sizeof(*h) &&
+		   p->opcode != FUSE_READDIRPLUS) {
+		h = iov[0].iov_base;
+		b = iov[1].iov_base;
+		body = iov[1].iov_len;
+		len = sizeof(*h) + body;
+	} else {
+		len = gather(iov, count, &buf);
+		if (len < (ssize_t)sizeof(*h)) {
+			free(buf);
+			return writev(fd, iov, count);
+		}
+		h = (void *)buf;
+		b = buf + sizeof(*h);
+		body = len - sizeof(*h);
 	}
-	h = (void *)buf;
-	body = len - sizeof(*h);
 	if (h->error && p->judge) {
 		ret = judge_resent(x, fd, p, h->error);
 		if (ret) {
@@ -1314,7 +1336,7 @@ static ssize_t reply_pending(struct fr_xlate *x, int fd,
 		if (body >= sizeof(*e)) {
 			struct fuse_entry_out copy;
 
-			e = (void *)(h + 1);
+			e = (void *)b;
 			copy = *e;
 			err = entry_out(x, e, p->node, p->names, p->len1);
 			if (err)
@@ -1326,7 +1348,7 @@ static ssize_t reply_pending(struct fr_xlate *x, int fd,
 			struct fuse_entry_out ecopy;
 			struct fuse_open_out ocopy;
 
-			e = (void *)(h + 1);
+			e = (void *)b;
 			o = (void *)(e + 1);
 			ecopy = *e;
 			ocopy = *o;
@@ -1341,7 +1363,7 @@ static ssize_t reply_pending(struct fr_xlate *x, int fd,
 		if (body >= sizeof(*o)) {
 			struct fuse_open_out ocopy;
 
-			o = (void *)(h + 1);
+			o = (void *)b;
 			ocopy = *o;
 			err = open_out(x, p, p->node, o);
 			if (err)
@@ -1349,11 +1371,11 @@ static ssize_t reply_pending(struct fr_xlate *x, int fd,
 		}
 		break;
 	case FUSE_READDIRPLUS:
-		readdirplus_out(x, p, (char *)(h + 1), body);
-		dir_note(x, p, (char *)(h + 1), body);
+		readdirplus_out(x, p, b, body);
+		dir_note(x, p, b, body);
 		break;
 	case FUSE_READDIR:
-		dir_note(x, p, (char *)(h + 1), body);
+		dir_note(x, p, b, body);
 		break;
 	case FUSE_RENAME: case FUSE_RENAME2: case FUSE_UNLINK: case FUSE_RMDIR:
 		names_changed(x, p);
@@ -1371,11 +1393,17 @@ send:
 	}
 	if (err) {
 		h->error = err;
-		h->len = len = sizeof(*h);
+		h->len = sizeof(*h);
+		one.iov_base = h;
+		one.iov_len = sizeof(*h);
+		ret = writev(fd, &one, 1);
+	} else if (buf) {
+		one.iov_base = buf;
+		one.iov_len = len;
+		ret = writev(fd, &one, 1);
+	} else {
+		ret = writev(fd, iov, count);
 	}
-	one.iov_base = buf;
-	one.iov_len = len;
-	ret = writev(fd, &one, 1);
 	free(buf);
 	return ret;
 }
