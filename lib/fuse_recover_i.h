@@ -163,6 +163,8 @@ int fr_kept_load_files(struct fr_session *s);
 void fr_kept_remove_files(const char *tag);
 /* Memory for a state store: a memfd, or a tmpfile on the kernel path. */
 int fr_state_memfd(const char *name);
+/* Seal @fd against resizing (keep.c); false: it cannot be sealed. */
+bool fr_seal_size(int fd);
 void fr_kept_free(struct fr_session *s);
 
 /* attach.c */
@@ -184,6 +186,9 @@ int fr_rehome_start(struct fr_session *s, const struct fuse_recover *fr);
 void fr_rehome_stop(void);
 void fr_rehome_note(uint32_t kind, uint64_t key, int fd);
 void fr_rehome_forget(uint32_t kind, uint64_t key);
+void fr_rehome_after_fork(void);
+void fr_rehome_resume(void);
+extern bool fr_rehome_lost;
 
 /* deadmount.c: a mount whose server and supervisor both died */
 void fr_mount_record(const struct fr_session *s);

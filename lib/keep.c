@@ -52,6 +52,26 @@ int fr_state_memfd(const char *name)
 	return fd < 0 ? -errno : fd;
 }
 
+/*
+ * The mapping must not shrink under us (a later access would SIGBUS), so
+ * the memfd is sealed against resizing; F_SEAL_SEAL keeps anyone else
+ * holding it from adding F_SEAL_WRITE, which would lock the next server
+ * out.  Returns false for memory that cannot be sealed (an O_TMPFILE, a
+ * memfd made without MFD_ALLOW_SEALING): its size is checked at every open
+ * instead.
+ */
+bool fr_seal_size(int fd)
+{
+	const int want = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+	int seals = fcntl(fd, F_GET_SEALS);
+
+	if (seals >= 0 && (seals & F_SEAL_SHRINK))
+		return true;
+	if (seals < 0 || (seals & F_SEAL_SEAL))
+		return false;
+	return fcntl(fd, F_ADD_SEALS, want & ~seals) == 0;
+}
+
 static int kernel_keep(struct fr_session *s, int fd, unsigned int kind,
 		       uint64_t key)
 {

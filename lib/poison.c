@@ -53,7 +53,9 @@ int fr_poison_start(struct fr_session *s, unsigned int max_deaths)
 		fd = fr_kept_fd(FR_KEEP_STATE, FR_KEY_POISON);
 	if (fd >= 0) {
 		kept = true;
-		if (fstat(fd, &sb) < 0 || sb.st_size != sizeof(*table))
+		/* Sealed like a state store: nobody may shrink it under us. */
+		if (fstat(fd, &sb) < 0 || sb.st_size != sizeof(*table) ||
+		    (!s->kernel_path && !fr_seal_size(fd)))
 			fd = -EBADMSG;
 	}
 	if (fd < 0) {
@@ -68,6 +70,10 @@ int fr_poison_start(struct fr_session *s, unsigned int max_deaths)
 			err = -errno;
 			close(fd);
 			return err;
+		}
+		if (!s->kernel_path && !fr_seal_size(fd)) {
+			close(fd);
+			return -EBADMSG;
 		}
 	}
 	m = mmap(NULL, sizeof(*table), PROT_READ | PROT_WRITE, MAP_SHARED, fd,

@@ -300,26 +300,6 @@ static int store_alloc(struct fuse_recover_store **stp)
 }
 
 /*
- * The mapping must not shrink under us (a later access would SIGBUS), so
- * the memfd is sealed against resizing; F_SEAL_SEAL keeps anyone else
- * holding it from adding F_SEAL_WRITE, which would lock the next server
- * out.  Returns false for memory that cannot be sealed (an O_TMPFILE, a
- * memfd made without MFD_ALLOW_SEALING): its size is checked at every open
- * instead.
- */
-static bool seal_size(int fd)
-{
-	const int want = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
-	int seals = fcntl(fd, F_GET_SEALS);
-
-	if (seals >= 0 && (seals & F_SEAL_SHRINK))
-		return true;
-	if (seals < 0 || (seals & F_SEAL_SEAL))
-		return false;
-	return fcntl(fd, F_ADD_SEALS, want & ~seals) == 0;
-}
-
-/*
  * Maps @fd: lays out a new store when empty, else checks the old one.
  * @need_seal: the memory was made by fr_state_memfd(), sealable; unsealed
  * it was not made here and is refused.
@@ -340,7 +320,7 @@ static int map_fd(struct fuse_recover_store *st, int fd,
 	if (sb.st_size == 0) {
 		if (ftruncate(fd, g->size) < 0)
 			return -errno;
-		if (!seal_size(fd) && need_seal)
+		if (!fr_seal_size(fd) && need_seal)
 			return -EBADMSG;
 		m = mmap(NULL, g->size, PROT_READ | PROT_WRITE, MAP_SHARED,
 			 fd, 0);
@@ -363,7 +343,7 @@ static int map_fd(struct fuse_recover_store *st, int fd,
 	if (m == MAP_FAILED)
 		return -errno;
 	err = check_header(m, sb.st_size, g, &st->g);
-	if (!err && !seal_size(fd) && need_seal) {
+	if (!err && !fr_seal_size(fd) && need_seal) {
 		fr_log(LOG_ERR,
 		       "state store: its memory can be shrunk by others; refusing it");
 		err = -EBADMSG;

@@ -1540,6 +1540,13 @@ int fr_xlate_start(struct fr_session *s)
 	fd = s->recovered ? fr_kept_fd(FR_KEEP_STATE, FR_KEY_IDMAP) : -ENOENT;
 	if (fd >= 0) {
 		kept = true;
+		/* As a state store's: a map that may shrink is not mapped. */
+		if (!s->kernel_path && !fr_seal_size(fd)) {
+			fr_log(LOG_ERR,
+			       "id map of the previous server cannot be sealed: refused");
+			err = -EBADMSG;
+			goto fail;
+		}
 	} else {
 		if (s->recovered)
 			fr_log(LOG_WARNING,
@@ -1551,6 +1558,10 @@ int fr_xlate_start(struct fr_session *s)
 		}
 	}
 	ret = fr_idmap_open(fd, XL_DEFAULT_NODES, XL_DEFAULT_HANDLES, &x->map);
+	if (ret >= 0 && !kept && !s->kernel_path && !fr_seal_size(fd)) {
+		fr_idmap_close(x->map);
+		ret = -EBADMSG;
+	}
 	if (ret < 0) {
 		err = ret;
 		fr_log(LOG_ERR, "id map of the previous server refused: %s",
