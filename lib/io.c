@@ -149,6 +149,9 @@ static ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
 	}
 	if (fd != s->main_fd)
 		register_clone(s, fd);
+	/* A forked child (a daemon) serving its first request. */
+	if (__builtin_expect(fr_rehome_lost, 0))
+		fr_rehome_resume();
 	touch_buffer(buf, len);
 	for (;;) {
 		size_t got;

@@ -18,6 +18,12 @@
  * What the old supervisor held has to be known here, so the clone and kept
  * fds given to it are also remembered (as dups: an fd number alone could
  * be reused by the time it is sent again).
+ *
+ * Threads do not survive fork(): a server that daemonizes after attaching
+ * (fuse_main() without -f) would serve on without a watch.  The child's
+ * fork handler only notes that (fr_rehome_after_fork()); the first request
+ * the child reads starts a watch of its own (fr_rehome_resume()), outside
+ * the fork handler and only in the process that serves.
  */
 #include "fuse_recover_i.h"
 #include "proto.h"
@@ -49,7 +55,11 @@ static struct {
 	bool running;
 	int stop_fd;		/* eventfd: fr_rehome_stop() */
 	sem_t started;		/* the watch is in its loop */
+	struct fr_session *s;	/* the session watched */
 } rh = { .lock = PTHREAD_MUTEX_INITIALIZER, .stop_fd = -1 };
+
+/* Set in a forked child whose parent had a watch running. */
+bool fr_rehome_lost;
 
 static struct rh_fd *rh_find(uint32_t kind, uint64_t key)
 {
@@ -292,16 +302,11 @@ static void *watch(void *arg)
 	return NULL;
 }
 
-int fr_rehome_start(struct fr_session *s, const struct fuse_recover *fr)
+static int start_watch(struct fr_session *s)
 {
 	int err;
 
-	if (s->kernel_path || s->sock < 0)
-		return 0;
-	rh.fr.tag = s->tag;
-	rh.fr.max_restarts = fr->max_restarts;
-	rh.fr.window_sec = fr->window_sec;
-	rh.fr.timeout_sec = fr->timeout_sec;
+	rh.s = s;
 	rh.stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (rh.stop_fd < 0)
 		return -errno;
@@ -325,6 +330,46 @@ int fr_rehome_start(struct fr_session *s, const struct fuse_recover *fr)
 	}
 	rh.running = true;
 	return 0;
+}
+
+int fr_rehome_start(struct fr_session *s, const struct fuse_recover *fr)
+{
+	if (s->kernel_path || s->sock < 0)
+		return 0;
+	rh.fr.tag = s->tag;
+	rh.fr.max_restarts = fr->max_restarts;
+	rh.fr.window_sec = fr->window_sec;
+	rh.fr.timeout_sec = fr->timeout_sec;
+	return start_watch(s);
+}
+
+/*
+ * In the child of fork(), from its fork handler: the watch thread stayed
+ * behind in the parent, and its stop eventfd is the parent's too.  Only
+ * async-signal-safe calls here.
+ */
+void fr_rehome_after_fork(void)
+{
+	if (!rh.running)
+		return;
+	rh.running = false;
+	if (rh.stop_fd >= 0)
+		close(rh.stop_fd);
+	rh.stop_fd = -1;
+	/* Held, perhaps, by a thread this process does not have. */
+	pthread_mutex_init(&rh.lock, NULL);
+	__atomic_store_n(&fr_rehome_lost, true, __ATOMIC_RELEASE);
+}
+
+/* A forked child serves: it watches the supervisor from now on. */
+void fr_rehome_resume(void)
+{
+	if (!__atomic_exchange_n(&fr_rehome_lost, false, __ATOMIC_ACQ_REL))
+		return;
+	if (rh.s && rh.s->sock >= 0 && start_watch(rh.s) == 0)
+		fr_log(LOG_INFO,
+		       "tag %s: pid %d forked from the server watches its supervisor",
+		       rh.s->tag, (int)getpid());
 }
 
 /* Before a clean unmount (the supervisor then leaves) and at the end. */
