@@ -147,10 +147,37 @@ static int read_entries(int fd, char *seen, int n, int *got, int stop)
 	return 0;
 }
 
+/*
+ * The rest of the stream (every entry seen once by then), then all of it
+ * again from a rewind: exactly the names not @gone.
+ */
+static void rest_then_rewind(int fd, char *seen, int n, int got,
+			     const char *gone)
+{
+	int i;
+
+	read_entries(fd, seen, n, &got, n + 1);
+	for (i = 0; i < n; i++)
+		if (!seen[i])
+			bad("entry f%05d missing\n", i);
+	/* rewinddir(): offset 0 of the stream the new server reopened. */
+	if (lseek(fd, 0, SEEK_SET) != 0)
+		bad("rewind: %s\n", strerror(errno));
+	memset(seen, 0, n > 0 ? (size_t)n : 0);
+	got = 0;
+	read_entries(fd, seen, n, &got, n + 1);
+	for (i = 0; i < n; i++) {
+		if (!seen[i] && !(gone && gone[i]))
+			bad("entry f%05d missing after the rewind\n", i);
+		if (seen[i] && gone && gone[i])
+			bad("removed entry f%05d listed after the rewind\n", i);
+	}
+}
+
 static int cmd_dir(const char *dir, int n, const char *marks)
 {
 	char *seen = calloc(n, 1);
-	int fd = open(dir, O_RDONLY | O_DIRECTORY), got = 0, i;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY), got = 0;
 
 	if (fd < 0 || !seen) {
 		perror(dir);
@@ -162,19 +189,7 @@ static int cmd_dir(const char *dir, int n, const char *marks)
 		bad("all %d entries read before the restart\n", got);
 	fprintf(stderr, "xl_check: %d of %d entries before\n", got, n);
 	mark_ready_wait_go(marks);
-	read_entries(fd, seen, n, &got, n + 1);
-	for (i = 0; i < n; i++)
-		if (!seen[i])
-			bad("entry f%05d missing\n", i);
-	/* rewinddir(): offset 0 of the stream the new server reopened. */
-	if (lseek(fd, 0, SEEK_SET) != 0)
-		bad("rewind: %s\n", strerror(errno));
-	memset(seen, 0, n > 0 ? (size_t)n : 0);
-	got = 0;
-	read_entries(fd, seen, n, &got, n + 1);
-	for (i = 0; i < n; i++)
-		if (!seen[i])
-			bad("entry f%05d missing after the rewind\n", i);
+	rest_then_rewind(fd, seen, n, got, NULL);
 	close(fd);
 	free(seen);
 	return errors ? 1 : 0;
@@ -215,21 +230,7 @@ static int cmd_dirsteps(const char *dir, int n, const char *marks, int steps,
 		if (stat(path, &st) == 0 || errno != ENOENT)
 			bad("lookup of %s: %s\n", path, strerror(errno));
 	}
-	read_entries(fd, seen, n, &got, n + 1);
-	for (i = 0; i < n; i++)
-		if (!seen[i])
-			bad("entry f%05d missing\n", i);
-	if (lseek(fd, 0, SEEK_SET) != 0)
-		bad("rewind: %s\n", strerror(errno));
-	memset(seen, 0, n > 0 ? (size_t)n : 0);
-	got = 0;
-	read_entries(fd, seen, n, &got, n + 1);
-	for (i = 0; i < n; i++) {
-		if (!seen[i] && !gone[i])
-			bad("entry f%05d missing after the rewind\n", i);
-		if (seen[i] && gone[i])
-			bad("removed entry f%05d listed after the rewind\n", i);
-	}
+	rest_then_rewind(fd, seen, n, got, gone);
 	close(fd);
 	free(seen);
 	free(gone);

@@ -10,14 +10,7 @@ need_resend
 SERVER=$BUILD/test/oldapi_ll_35
 tag=dd
 args=(-o tag=$tag,recover_timeout=5 "$MNT")
-server_pid() { only_pid "$SERVER"; }
-
-start() {
-	start_server "$SERVER" "${args[@]}"
-	wait "$SERVER_PID" || fail "daemonizing parent failed"
-	DAEMON=$(server_pid) || fail "no single daemon"
-	[ "$DAEMON" != "$SERVER_PID" ] || fail "did not daemonize"
-}
+start() { start_daemon "$SERVER" "${args[@]}"; }
 new_supervisor() {
 	local p
 	p=$(supervisor_pids $tag)

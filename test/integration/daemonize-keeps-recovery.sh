@@ -10,14 +10,7 @@ need_resend
 
 SERVER=$BUILD/test/oldapi_ll_35
 args=(-o tag=dk,recover_timeout=2 "$MNT")
-server_pid() { only_pid "$SERVER"; }
-
-start() {
-	start_server "$SERVER" "${args[@]}"
-	wait "$SERVER_PID" || fail "daemonizing parent failed"
-	DAEMON=$(server_pid) || fail "no single daemon"
-	[ "$DAEMON" != "$SERVER_PID" ] || fail "did not daemonize"
-}
+start() { start_daemon "$SERVER" "${args[@]}"; }
 
 start
 wait_until 5 grep -q "pid $DAEMON it forked serves on" "$FUSE_RECOVERD_LOG" ||

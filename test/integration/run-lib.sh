@@ -51,3 +51,12 @@ only_pid() {
 	[ "$(echo "$p" | wc -l)" = 1 ] || return 1
 	echo "$p"
 }
+
+# start_daemon SERVER ARGS...: a server that daemonizes; its parent must
+# exit well and leave one daemon, in $DAEMON.
+start_daemon() {
+	start_server "$@"
+	wait "$SERVER_PID" || fail "daemonizing parent failed"
+	DAEMON=$(only_pid "$1") || fail "no single daemon"
+	[ "$DAEMON" != "$SERVER_PID" ] || fail "did not daemonize"
+}
