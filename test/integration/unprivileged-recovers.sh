@@ -30,6 +30,8 @@ as_user cat "$home/mnt/slow" >"$T/out" 2>"$T/cat.err" &
 reader=$!
 wait_until 5 compgen -G "$home/marks/slow.*" >/dev/null || fail "read never reached the server"
 pkill -KILL -f "testfs -f -o tag=up" || fail "no server"
+# pkill does not wait: a restart before the death is refused (tag held).
+wait_until 5 exited "$SERVER_PID" || fail "server survived SIGKILL"
 start_server as_user "$TESTFS" "${args[@]}"
 wait_until 10 exited $reader || fail "reader blocked"
 wait "$reader" || fail "reader failed: $(cat "$T/cat.err")"
