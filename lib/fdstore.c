@@ -281,8 +281,7 @@ static bool is_file(int fd)
 {
 	struct stat st;
 
-	return fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) ||
-				       S_ISDIR(st.st_mode));
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 static int add_old_clone(int fd, const char *name)
@@ -312,8 +311,9 @@ static int add_keep(int fd, const char *what)
 	struct fr_kept *n;
 	int used = 0;
 
+	/* Any type: an unlinked open file may be a FIFO or a socket too. */
 	if (sscanf(what, "keep.%u.%llu%n", &kind, &key, &used) != 2 ||
-	    what[used] || !is_file(fd))
+	    what[used] || is_fuse_dev(fd))
 		return -EINVAL;
 	n = realloc(sd.keeps, (sd.nkeeps + 1) * sizeof(*n));
 	if (!n)
@@ -455,6 +455,8 @@ static void drop_taken(void)
 
 static int systemd_mount(struct fr_session *s, const struct fuse_recover *fr)
 {
+	unsigned int conn;
+	bool was = fr_mount_conn_id(s->mountpoint, &conn) == 0;
 	int err;
 
 	(void)fr;
@@ -462,6 +464,11 @@ static int systemd_mount(struct fr_session *s, const struct fuse_recover *fr)
 	err = fr_clear_dead_mount(s);
 	if (err)
 		return err;
+	/* The store should have held it: say what to look at. */
+	if (was)
+		fr_log(LOG_WARNING,
+		       "systemd did not keep the connection of tag %s: does the unit set FileDescriptorStoreMax=, and NotifyAccess= allow this process?",
+		       s->tag);
 	if (fuse_session_mount(s->se, s->mountpoint) != 0)
 		return -EIO; /* libfuse said why */
 	s->mounted_here = true;

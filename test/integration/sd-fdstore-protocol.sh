@@ -40,6 +40,14 @@ grep -q "^removed other.sock" "$SD/sd.log" && fail "a foreign fd was removed"
 grep -q "^stored fr.sdp.init" "$SD/sd.log" || fail "INIT not stored"
 grep -q "^stored fr.sdp.fuse" "$SD/sd.log" || fail "connection not stored"
 
+# A file unlinked while open: the server keeps its backing file in the
+# store (fuse_recover_keep_file()), and it reads back after every restart.
+head -c 200000 /dev/urandom >"$T/unl.data"
+cp "$T/unl.data" "$MNT/unl"
+exec 6<"$MNT/unl"
+rm "$MNT/unl"
+grep -q "^stored fr.sdp.keep.2." "$SD/sd.log" || fail "unlinked file not kept"
+
 mkdir "$MNT/ex"
 "$PTEX" "$MNT/ex" "$T/stop" 3 >"$T/ex.out" 2>"$T/ex.log" &
 ex=$!
@@ -54,6 +62,10 @@ wait_until 30 exited $ex || fail "workload hangs"
 wait $ex || fail "workload saw errors: $(cat "$T/ex.out") $(tail -5 "$T/ex.log")"
 n=$(grep -c "recovered the mount on $MNT (systemd fd store)" "$T/server.log")
 [ "$n" -eq "$kills" ] || fail "$n of $kills restarts took the mount over"
+cmp "$T/unl.data" - <&6 || fail "the unlinked open file differs after the kills"
+exec 6<&-
+wait_until 5 grep -q "^removed fr.sdp.keep.2." "$SD/sd.log" ||
+	fail "the closed unlinked file stays in the store"
 # Every restart got the connection and its INIT back from the store.
 bad=$(awk '$1 == "start" && $2 > 1 && !(/fr.sdp.fuse/ && /fr.sdp.init/)' \
 	"$SD/sd.log")
