@@ -429,15 +429,11 @@ static int systemd_find(struct fr_session *s, const struct fuse_recover *fr)
 	return 0;
 }
 
-/* Everything from a store we did not take over goes. */
-static void drop_taken(void)
+/* Our copies of what the manager gave back and nobody took. */
+static void close_taken(void)
 {
 	size_t i;
 
-	pthread_mutex_lock(&sd.lock);
-	while (sd.nnames)
-		remove_name(sd.names[0].name);
-	pthread_mutex_unlock(&sd.lock);
 	if (sd.fuse_fd >= 0)
 		close(sd.fuse_fd);
 	if (sd.init_fd >= 0)
@@ -451,6 +447,16 @@ static void drop_taken(void)
 	for (i = 0; i < sd.nkeeps; i++)
 		close(sd.keeps[i].fd);
 	sd.nkeeps = 0;
+}
+
+/* Everything from a store we did not take over goes. */
+static void drop_taken(void)
+{
+	pthread_mutex_lock(&sd.lock);
+	while (sd.nnames)
+		remove_name(sd.names[0].name);
+	pthread_mutex_unlock(&sd.lock);
+	close_taken();
 }
 
 static int systemd_mount(struct fr_session *s, const struct fuse_recover *fr)
@@ -469,18 +475,7 @@ static int systemd_mount(struct fr_session *s, const struct fuse_recover *fr)
 		fr_log(LOG_WARNING,
 		       "systemd did not keep the connection of tag %s: does the unit set FileDescriptorStoreMax=, and NotifyAccess= allow this process?",
 		       s->tag);
-	if (fuse_session_mount(s->se, s->mountpoint) != 0)
-		return -EIO; /* libfuse said why */
-	s->mounted_here = true;
-	s->main_fd = fuse_session_fd(s->se);
-	if (fr_mount_conn_id(s->mountpoint, &s->conn_id))
-		fr_log(LOG_WARNING, "%s not found in mountinfo", s->mountpoint);
-	return 0;
-}
-
-static void systemd_unmount(struct fr_session *s)
-{
-	fuse_session_unmount(s->se);
+	return fr_mount_fresh(s);
 }
 
 static int systemd_hold(struct fr_session *s)
@@ -654,22 +649,8 @@ static void systemd_release(struct fr_session *s)
 
 static void systemd_close(struct fr_session *s)
 {
-	size_t i;
-
 	(void)s;
-	if (sd.fuse_fd >= 0)
-		close(sd.fuse_fd);
-	if (sd.init_fd >= 0)
-		close(sd.init_fd);
-	sd.fuse_fd = sd.init_fd = -1;
-	for (i = 0; i < sd.nold_clones; i++) {
-		close(sd.old_clones[i]);
-		free(sd.old_clone_names[i]);
-	}
-	sd.nold_clones = 0;
-	for (i = 0; i < sd.nkeeps; i++)
-		close(sd.keeps[i].fd);
-	sd.nkeeps = 0;
+	close_taken();
 	pthread_mutex_lock(&sd.lock);
 	free(sd.names);
 	sd.names = NULL;
@@ -682,7 +663,7 @@ const struct fr_holder fr_holder_systemd = {
 	.usable = systemd_usable,
 	.find = systemd_find,
 	.mount = systemd_mount,
-	.unmount = systemd_unmount,
+	.unmount = fr_unmount_fresh,
 	.hold = systemd_hold,
 	.take = systemd_take,
 	.take_kept = systemd_take_kept,

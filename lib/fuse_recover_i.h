@@ -133,6 +133,9 @@ void fr_journal_reply(uint64_t unique);
  * runs after INIT (captured or replayed), before any real request.
  */
 void fr_probe_kernel(struct fr_session *s);
+/* Fresh mount (and its undoing) through fuse_session_mount(). */
+int fr_mount_fresh(struct fr_session *s);
+void fr_unmount_fresh(struct fr_session *s);
 int fr_adopt_fd(struct fr_session *s, int fd);
 int fr_session_start(struct fr_session *s);
 int fr_replay_and_resend(struct fr_session *s);

@@ -92,20 +92,7 @@ static int supervisor_mount(struct fr_session *s, const struct fuse_recover *fr)
 	int err = fr_clear_dead_mount(s);
 
 	(void)fr;
-	if (err)
-		return err;
-	if (fuse_session_mount(s->se, s->mountpoint) != 0)
-		return -EIO; /* libfuse said why */
-	s->mounted_here = true;
-	s->main_fd = fuse_session_fd(s->se);
-	if (fr_mount_conn_id(s->mountpoint, &s->conn_id))
-		fr_log(LOG_WARNING, "%s not found in mountinfo", s->mountpoint);
-	return 0;
-}
-
-static void supervisor_unmount(struct fr_session *s)
-{
-	fuse_session_unmount(s->se);
+	return err ? err : fr_mount_fresh(s);
 }
 
 static int supervisor_hold(struct fr_session *s)
@@ -310,7 +297,7 @@ const struct fr_holder fr_holder_supervisor = {
 	.usable = supervisor_usable,
 	.find = supervisor_find,
 	.mount = supervisor_mount,
-	.unmount = supervisor_unmount,
+	.unmount = fr_unmount_fresh,
 	.hold = supervisor_hold,
 	.take = supervisor_take,
 	.take_kept = supervisor_take_kept,

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * What every holder's takeover shares, whoever kept the connection: the fd
- * becomes the new session's, the saved FUSE_INIT is replayed to it, and
- * the kernel is asked to resend what the dead server had read.  Also the
- * saved INIT as one record in a file (kernel path) or a memfd (systemd's
- * fd store), and the phase trace bench/ reads.
+ * What every holder's start shares, whoever keeps the connection: the
+ * takeover (the fd becomes the new session's, the saved FUSE_INIT is
+ * replayed to it, the kernel is asked to resend what the dead server had
+ * read), a fresh mount through libfuse, the saved INIT as one record in a
+ * file (kernel path) or a memfd (systemd's fd store), and the phase trace
+ * bench/ reads.
  */
 #include "fuse_recover_i.h"
 
@@ -50,6 +51,23 @@ void fr_probe_kernel(struct fr_session *s)
 {
 	if (fr_probe_init_in(s->init_in.data, s->init_in.len, &s->kernel))
 		fr_log(LOG_WARNING, "saved FUSE_INIT is unreadable");
+}
+
+/* A fresh mount of @s's mount point through libfuse (fusermount3 if need be). */
+int fr_mount_fresh(struct fr_session *s)
+{
+	if (fuse_session_mount(s->se, s->mountpoint) != 0)
+		return -EIO; /* libfuse said why */
+	s->mounted_here = true;
+	s->main_fd = fuse_session_fd(s->se);
+	if (fr_mount_conn_id(s->mountpoint, &s->conn_id))
+		fr_log(LOG_WARNING, "%s not found in mountinfo", s->mountpoint);
+	return 0;
+}
+
+void fr_unmount_fresh(struct fr_session *s)
+{
+	fuse_session_unmount(s->se);
 }
 
 /* The connection's fd becomes the session's (closed with it from now on). */
