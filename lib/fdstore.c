@@ -57,6 +57,7 @@
 #define FDNAME_MAX 255		/* systemd's limit for FDNAME= */
 #define BARRIER_TIMEOUT_MS 5000
 #define LISTEN_FDS_START 3
+#define LISTEN_FDS_MAX 65536
 
 /* A name we stored (or were given back), so that it can be removed. */
 struct sd_name {
@@ -359,7 +360,8 @@ static int listen_fds(const char *tag)
 	if (!pid || !nfds || strtol(pid, NULL, 10) != getpid())
 		return 0;
 	n = strtoul(nfds, NULL, 10);
-	if (!n)
+	/* More than any fd table holds: not from a service manager. */
+	if (!n || n > LISTEN_FDS_MAX)
 		return 0;
 	list = strdup(names ? names : "");
 	if (!list)
