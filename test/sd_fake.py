@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# sd_fake.py DIR [--inject NAME=PATH]... -- SERVER ARGS...
+# sd_fake.py DIR [--inject NAME=PATH]... [--chown UID] [--abstract NAME]
+#            [--once] -- SERVER ARGS...
 #
 # The part of systemd's service manager the fd store holder talks to, for
 # testing lib/fdstore.c where no real systemd can run: a notify socket
@@ -11,7 +12,10 @@
 # fds as LISTEN_FDS / LISTEN_FDNAMES / LISTEN_PID.  --inject puts an fd of
 # PATH in the store before the first start (fds that are not ours, or lie
 # about what they are).  SIGTERM stops the server with SIGTERM, then
-# writes what is left in the store.  Everything it sees goes to DIR/sd.log:
+# writes what is left in the store.  --chown gives the notify socket to
+# another uid, --abstract binds an abstract socket @NAME instead (both must
+# be refused by the library), --once does not restart.
+# Everything it sees goes to DIR/sd.log:
 #   start N pid P fds K [names]    stored NAME    removed NAME
 #   ready P    exit P STATUS    ignored P ...    store-at-exit K [names]
 import os
@@ -35,11 +39,18 @@ def main():
     opts, cmd = args[:sep], args[sep + 1:]
     d = opts.pop(0)
     store = []  # [name, fd], in arrival order, like systemd's list
+    owner, abstract, once = None, None, False
     while opts:
         o = opts.pop(0)
         if o == '--inject':
             name, path = opts.pop(0).split('=', 1)
             store.append([name, os.open(path, os.O_RDONLY | os.O_CLOEXEC)])
+        elif o == '--chown':
+            owner = int(opts.pop(0))
+        elif o == '--abstract':
+            abstract = opts.pop(0)
+        elif o == '--once':
+            once = True
         else:
             print('sd_fake: unknown option ' + o, file=sys.stderr)
             return 2
@@ -51,7 +62,13 @@ def main():
     path = os.path.join(d, 'notify')
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-    sock.bind(path)
+    if abstract:
+        sock.bind('\0' + abstract)
+        path = '@' + abstract
+    else:
+        sock.bind(path)
+    if owner is not None:
+        os.chown(path, owner, owner)
     sock.setblocking(False)
     stopping = [False]
     signal.signal(signal.SIGTERM, lambda *a: stopping.__setitem__(0, True))
@@ -82,6 +99,7 @@ def main():
 
     def handle(data, fds, pid, main):
         text = data.decode(errors='replace')
+        log('message', pid, 'fds', len(fds))
         if pid != main:
             log('ignored', pid, text.replace('\n', ' '))
             for f in fds:
@@ -141,7 +159,7 @@ def main():
         # systemd handles queued notifications before the exit.
         drain(main)
         log('exit', main, status)
-        if stopping[0] is None:
+        if stopping[0] is None or once:
             break
         time.sleep(0.1)  # RestartSec=100ms
         main = start()
