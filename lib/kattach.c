@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * Recovery with no supervisor, on kernels carrying our patches (kernel/).
+ * The kernel holder (holder.h): recovery with no supervisor, on kernels
+ * carrying our patches (kernel/).
  *
  * The connection is mounted with tag=NAME and the server's INIT reply
  * negotiates FUSE_HAS_RECOVERY, so the kernel itself keeps the connection
@@ -10,7 +11,9 @@
  *  - the INIT request and reply: RUNTIME_DIR/TAG.init, written once,
  *    atomically (rename), with a checksum;
  *  - "a live server holds this tag": the server keeps RUNTIME_DIR/TAG.lock
- *    locked for its whole life; the kernel drops the lock when it dies.
+ *    locked for its whole life; the kernel drops the lock when it dies;
+ *  - kept state memory: RUNTIME_DIR/TAG.keep-KIND-KEY (files cannot be
+ *    kept: -EOPNOTSUPP).
  * Root only: mounting with tag= needs mount(2) (fusermount3 would refuse
  * the option), so this file mounts by itself with the options libfuse
  * would have used.
