@@ -327,11 +327,18 @@ static int add_keep(int fd, const char *what)
 /* One fd the manager gave back under our prefix; 0 if taken, else why not. */
 static int take_one(int fd, const char *name, const char *what)
 {
-	if (strcmp(what, "fuse") == 0 && sd.fuse_fd < 0 && is_fuse_dev(fd)) {
+	/*
+	 * A second fd of a name already taken: removing the name would take
+	 * the first one out of the store too; it is only closed here.
+	 */
+	if ((strcmp(what, "fuse") == 0 && sd.fuse_fd >= 0) ||
+	    (strcmp(what, "init") == 0 && sd.init_fd >= 0))
+		return -EEXIST;
+	if (strcmp(what, "fuse") == 0 && is_fuse_dev(fd)) {
 		sd.fuse_fd = fd;
 		return 0;
 	}
-	if (strcmp(what, "init") == 0 && sd.init_fd < 0 && is_file(fd)) {
+	if (strcmp(what, "init") == 0 && is_file(fd)) {
 		sd.init_fd = fd;
 		return 0;
 	}
@@ -385,6 +392,11 @@ static int listen_fds(const char *tag)
 			       "fd store: %s (fd %d) is not what its name says; removing it",
 			       name, fd);
 			remove_name(name);
+			close(fd);
+		} else if (e == -EEXIST) {
+			fr_log(LOG_WARNING,
+			       "fd store: a second %s (fd %d); using the first",
+			       name, fd);
 			close(fd);
 		} else if (e && !err) {
 			err = e;
