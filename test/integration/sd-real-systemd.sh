@@ -146,6 +146,10 @@ new_main() { local p; p=$(main_pid); [ "$p" != 0 ] && [ "$p" != "$1" ] && active
 
 wait_until 30 active || { fail "fr-pt.service did not become active"; }
 log "systemd $sdver is PID 1 of its namespaces; fr-pt.service active"
+# Nothing of the machine's runs in there: our service is the only one.
+others=$(sctl list-units --type=service,socket,timer,mount --state=active \
+	--no-legend --plain | awk '$1 != "fr-pt.service" && $1 !~ /\.mount$/ { print $1 }')
+[ -z "$others" ] || fail "systemd started units of the machine: $others"
 grep -q "mounted $IN/mnt (systemd fd store)" "$T/server.log" ||
 	fail "the server did not use the fd store"
 n=$(nstore)
