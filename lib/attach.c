@@ -50,7 +50,6 @@ static void session_free(struct fr_session *s)
 	fr_kept_free(s);
 	free(s->tag);
 	free(s->mountpoint);
-	pthread_mutex_destroy(&s->sock_lock);
 	free(s);
 }
 
@@ -122,10 +121,7 @@ static struct fr_session *session_new(struct fuse_session *se,
 	if (!s)
 		return NULL;
 	s->se = se;
-	s->sock = -1;
 	s->main_fd = -1;
-	s->lock_fd = -1;
-	pthread_mutex_init(&s->sock_lock, NULL);
 	s->mountpoint = strdup(mountpoint);
 	s->tag = strdup(fr->tag);
 	s->poison_deaths = fr->poison_deaths;
@@ -133,7 +129,6 @@ static struct fr_session *session_new(struct fuse_session *se,
 		return s;
 	free(s->mountpoint);
 	free(s->tag);
-	pthread_mutex_destroy(&s->sock_lock);
 	free(s);
 	return NULL;
 }
@@ -165,6 +160,7 @@ int fuse_session_attach(struct fuse_session *se, const char *mountpoint,
 	fr_current = s;
 	fr_trace_mark(FR_PH_START);
 	s->holder = pick_holder();
+	s->holder->init(s);
 	err = s->holder->find(s, fr);
 	if (err == 0)
 		err = attach_fresh(s, fr);

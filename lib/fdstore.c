@@ -419,6 +419,11 @@ static bool connection_alive(int fd)
 	return !(poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLNVAL)));
 }
 
+static void systemd_init(struct fr_session *s)
+{
+	(void)s;	/* all our state is in sd */
+}
+
 static int systemd_find(struct fr_session *s, const struct fuse_recover *fr)
 {
 	int err;
@@ -675,6 +680,7 @@ static void systemd_close(struct fr_session *s)
 const struct fr_holder fr_holder_systemd = {
 	.name = "systemd fd store",
 	.usable = systemd_usable,
+	.init = systemd_init,
 	.find = systemd_find,
 	.mount = systemd_mount,
 	.unmount = fr_unmount_fresh,

@@ -22,6 +22,8 @@ struct fr_holder {
 	const char *name;
 	/* Whether this holder can serve here (checked in attach.c's order). */
 	bool (*usable)(void);
+	/* Chosen for @s: its fields of @s get their "nothing yet" values. */
+	void (*init)(struct fr_session *s);
 	/*
 	 * Reaches the tag's holder: 0 when it holds nothing (mount afresh),
 	 * 1 when it holds a connection for us to take back, or -errno (and

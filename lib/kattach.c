@@ -299,6 +299,11 @@ static void remove_kept_files(const char *tag)
 /* The fd FUSE_DEV_IOC_ATTACH bound, from find() to take(). */
 static int attached_fd = -1;
 
+static void kernel_init(struct fr_session *s)
+{
+	s->lock_fd = -1;
+}
+
 static int kernel_find(struct fr_session *s, const struct fuse_recover *fr)
 {
 	char dir[FR_PATH_MAX];
@@ -427,6 +432,7 @@ static void kernel_close(struct fr_session *s)
 const struct fr_holder fr_holder_kernel = {
 	.name = "kernel reattach, no supervisor",
 	.usable = kernel_usable,
+	.init = kernel_init,
 	.find = kernel_find,
 	.mount = kernel_mount,
 	.unmount = kernel_unmount,

@@ -27,6 +27,12 @@ static bool supervisor_usable(void)
 	return true;	/* the fallback: needs nothing but our own program */
 }
 
+static void supervisor_init(struct fr_session *s)
+{
+	s->sock = -1;
+	pthread_mutex_init(&s->sock_lock, NULL);
+}
+
 static int offer_keep(struct fr_session *s, struct frp_msg *r)
 {
 	int err;
@@ -290,11 +296,13 @@ static void supervisor_close(struct fr_session *s)
 	offered.fd = -1;
 	free(offered.mountpoint);
 	offered.mountpoint = NULL;
+	pthread_mutex_destroy(&s->sock_lock);
 }
 
 const struct fr_holder fr_holder_supervisor = {
 	.name = "through fuse-recoverd",
 	.usable = supervisor_usable,
+	.init = supervisor_init,
 	.find = supervisor_find,
 	.mount = supervisor_mount,
 	.unmount = fr_unmount_fresh,
