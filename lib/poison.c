@@ -55,7 +55,7 @@ int fr_poison_start(struct fr_session *s, unsigned int max_deaths)
 		kept = true;
 		/* Sealed like a state store: nobody may shrink it under us. */
 		if (fstat(fd, &sb) < 0 || sb.st_size != sizeof(*table) ||
-		    (!s->kernel_path && !fr_seal_size(fd)))
+		    (fr_state_sealable() && !fr_seal_size(fd)))
 			fd = -EBADMSG;
 	}
 	if (fd < 0) {
@@ -71,7 +71,7 @@ int fr_poison_start(struct fr_session *s, unsigned int max_deaths)
 			close(fd);
 			return err;
 		}
-		if (!s->kernel_path && !fr_seal_size(fd)) {
+		if (fr_state_sealable() && !fr_seal_size(fd)) {
 			close(fd);
 			return -EBADMSG;
 		}

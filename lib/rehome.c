@@ -334,7 +334,7 @@ static int start_watch(struct fr_session *s)
 
 int fr_rehome_start(struct fr_session *s, const struct fuse_recover *fr)
 {
-	if (s->kernel_path || s->sock < 0)
+	if (s->sock < 0)
 		return 0;
 	rh.fr.tag = s->tag;
 	rh.fr.max_restarts = fr->max_restarts;

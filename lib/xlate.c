@@ -1541,7 +1541,7 @@ int fr_xlate_start(struct fr_session *s)
 	if (fd >= 0) {
 		kept = true;
 		/* As a state store's: a map that may shrink is not mapped. */
-		if (!s->kernel_path && !fr_seal_size(fd)) {
+		if (fr_state_sealable() && !fr_seal_size(fd)) {
 			fr_log(LOG_ERR,
 			       "id map of the previous server cannot be sealed: refused");
 			err = -EBADMSG;
@@ -1558,7 +1558,7 @@ int fr_xlate_start(struct fr_session *s)
 		}
 	}
 	ret = fr_idmap_open(fd, XL_DEFAULT_NODES, XL_DEFAULT_HANDLES, &x->map);
-	if (ret >= 0 && !kept && !s->kernel_path && !fr_seal_size(fd)) {
+	if (ret >= 0 && !kept && fr_state_sealable() && !fr_seal_size(fd)) {
 		fr_idmap_close(x->map);
 		ret = -EBADMSG;
 	}
