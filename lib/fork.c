@@ -119,8 +119,6 @@ static void fork_child(void)
 		return;
 	/* Locked by a thread this process does not have: start afresh. */
 	pthread_mutex_init(&s->sock_lock, NULL);
-	/* Its supervisor watch stayed in the parent (rehome.c). */
-	fr_rehome_after_fork();
 	if (s->sock < 0)
 		return;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)

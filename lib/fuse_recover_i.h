@@ -191,7 +191,6 @@ int fr_rehome_start(struct fr_session *s, const struct fuse_recover *fr);
 void fr_rehome_stop(void);
 void fr_rehome_note(uint32_t kind, uint64_t key, int fd);
 void fr_rehome_forget(uint32_t kind, uint64_t key);
-void fr_rehome_after_fork(void);
 void fr_rehome_resume(void);
 extern bool fr_rehome_lost;
 

@@ -21,7 +21,7 @@
  *
  * Threads do not survive fork(): a server that daemonizes after attaching
  * (fuse_main() without -f) would serve on without a watch.  The child's
- * fork handler only notes that (fr_rehome_after_fork()); the first request
+ * fork handler only notes that (after_fork()); the first request
  * the child reads starts a watch of its own (fr_rehome_resume()), outside
  * the fork handler and only in the process that serves.
  */
@@ -332,10 +332,19 @@ static int start_watch(struct fr_session *s)
 	return 0;
 }
 
+static void after_fork(void);
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void register_fork(void)
+{
+	pthread_atfork(NULL, NULL, after_fork);
+}
+
 int fr_rehome_start(struct fr_session *s, const struct fuse_recover *fr)
 {
 	if (s->sock < 0)
 		return 0;
+	pthread_once(&fork_once, register_fork);
 	rh.fr.tag = s->tag;
 	rh.fr.max_restarts = fr->max_restarts;
 	rh.fr.window_sec = fr->window_sec;
@@ -348,7 +357,7 @@ int fr_rehome_start(struct fr_session *s, const struct fuse_recover *fr)
  * behind in the parent, and its stop eventfd is the parent's too.  Only
  * async-signal-safe calls here.
  */
-void fr_rehome_after_fork(void)
+static void after_fork(void)
 {
 	if (!rh.running)
 		return;
