@@ -175,6 +175,7 @@ int fr_session_start(struct fr_session *s)
 {
 	int err = fr_poison_start(s, s->poison_deaths);
 
+	fr_passthrough_started(s);
 	if (err)
 		fr_log(LOG_WARNING,
 		       "no poison-request table (%s): a request that crashes every server is resent forever",
@@ -306,6 +307,7 @@ int fuse_session_attach(struct fuse_session *se, const char *mountpoint,
 	s->mountpoint = strdup(real);
 	s->tag = strdup(fr->tag);
 	s->poison_deaths = fr->poison_deaths;
+	fr_passthrough_setup(s, fr);
 	err = s->mountpoint && s->tag ? fr_io_init(s) : -ENOMEM;
 	if (err) {
 		free(s->mountpoint);

@@ -249,7 +249,7 @@ static int kattach_fresh(struct fr_session *s, const struct fuse_recover *fr)
 		return err;
 	snprintf(devfd, sizeof(devfd), "/dev/fd/%d", fd);
 	s->main_fd = fd;
-	s->init_add_flags = FUSE_HAS_RECOVERY;
+	s->init_add_flags |= FUSE_HAS_RECOVERY;
 	if (fuse_session_mount(s->se, devfd) != 0)
 		err = -EIO;
 	if (!err)
@@ -288,7 +288,7 @@ static int kattach_recover(struct fr_session *s, const struct fuse_recover *fr,
 		close(fd);
 		return err;
 	}
-	s->init_add_flags = FUSE_HAS_RECOVERY;
+	s->init_add_flags |= FUSE_HAS_RECOVERY;
 	/*
 	 * The kernel requeued what the dead server had read when its last fd
 	 * closed; the resend in fr_replay_and_resend() also covers a server
