@@ -31,6 +31,11 @@ if [ "${1:-}" = norecover ]; then
 	PT_ARGS+=(--norecover)
 	shift
 fi
+# "nopassthrough" next: kernel passthrough off (the fallback path).
+if [ "${1:-}" = nopassthrough ]; then
+	PT_ARGS+=(-o nopassthrough)
+	shift
+fi
 
 # start_pt [EXTRA ARGS...]: passthrough_hp SRC MNT, waits until it serves.
 start_pt() {

@@ -12,6 +12,9 @@ PTHOLD=$BUILD/test/pt_pthold
 
 backing() { "$PTOPS" getxattr "$MNT" trusted.pthp.backing; }
 used_kib() { df -k --output=used "$SRC" | tail -1 | tr -d ' '; }
+# For wait_until: evaluated at every poll.
+backing_is() { [ "$(backing)" "$1" "$2" ]; }
+space_back() { [ "$(used_kib)" -le "$1" ]; }
 
 start_pt_env PASSTHROUGH_HP_DEBUG_XATTR=1 --
 grep -q "no kernel passthrough\|passthrough off" "$SERVER_LOG" &&
@@ -42,7 +45,7 @@ cmp -s "$MNT/f" "$SRC/f" || fail "mount and backing file differ"
 # Unlinked and closed: the kernel forgets the inode, the id is closed, and
 # the backing file (held by the id) is freed.
 rm "$MNT/f"
-wait_until 10 test "$(backing)" = 0 || fail "backing id not closed: $(backing) live"
-wait_until 10 test "$(used_kib)" -le "$((base + 64))" ||
+wait_until 10 backing_is = 0 || fail "backing id not closed: $(backing) live"
+wait_until 10 space_back "$((base + 64))" ||
 	fail "backing file space not freed: $(used_kib) KiB used, $base before"
 log "passthrough file survived the kill (with and without a server), new open ok, id closed at forget"
