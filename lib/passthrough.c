@@ -118,10 +118,15 @@ void fr_passthrough_patch_init(const struct fr_session *s, struct fr_blob *out)
 	       &depth, 4);
 }
 
-/* What the kernel accepted: passthrough is on for the connection. */
+/*
+ * What the kernel accepted: passthrough is on for the connection.  The
+ * kernel turns it off without a word next to writeback caching.
+ */
 static bool negotiated(const struct fr_session *s)
 {
-	return (get32(&s->init_out, FR_INIT_OUT_FLAGS) & FUSE_INIT_EXT) &&
+	uint32_t flags = get32(&s->init_out, FR_INIT_OUT_FLAGS);
+
+	return (flags & FUSE_INIT_EXT) && !(flags & FUSE_WRITEBACK_CACHE) &&
 	       (get32(&s->init_out, FR_INIT_OUT_FLAGS2) &
 		(FR_INIT_PASSTHROUGH >> 32)) &&
 	       get32(&s->init_out, FR_INIT_OUT_STACK_DEPTH) > 0;
@@ -131,7 +136,10 @@ void fr_passthrough_started(const struct fr_session *s)
 {
 	if (!s->pt_depth)
 		return;
-	if (!negotiated(s))
+	if (get32(&s->init_out, FR_INIT_OUT_FLAGS) & FUSE_WRITEBACK_CACHE)
+		fr_log(LOG_INFO,
+		       "passthrough off: the kernel refuses it with writeback caching; reads and writes go through the server");
+	else if (!negotiated(s))
 		fr_log(LOG_INFO,
 		       "passthrough off: the kernel did not offer FUSE_PASSTHROUGH; reads and writes go through the server");
 }
