@@ -14,15 +14,7 @@
 need_resend
 
 kills=${1:-200}
-backing() { "$PTOPS" getxattr "$MNT" trusted.pthp.backing; }
-used_kib() { df -k --output=used "$SRC" | tail -1 | tr -d ' '; }
-# For wait_until: evaluated at every poll.
-backing_is() { [ "$(backing)" "$1" "$2" ]; }
-space_back() { [ "$(used_kib)" -le "$1" ]; }
-
-start_pt_env PASSTHROUGH_HP_DEBUG_XATTR=1 --
-grep -q "no kernel passthrough\|passthrough off" "$SERVER_LOG" &&
-	skip "no passthrough here: $(grep passthrough "$SERVER_LOG")"
+start_pt_passthrough
 base=$(used_kib)
 mkdir "$MNT/ex" "$MNT/churn"
 
