@@ -861,8 +861,8 @@ static void backing_recover(struct fuse_recover_store *st)
 		break;
 	}
 	last = atomic_load(&st->h->bk_last);
-	for (i = 1; i <= BK_SWEEP && last >= 0 && last <= INT32_MAX - (int32_t)i;
-	     i++) {
+	for (i = 1; i <= BK_SWEEP && last >= 0 &&
+		    last <= INT32_MAX - (int32_t)i; i++) {
 		err = fr_backing_close(last + i);
 		if (err == 0)
 			closed++;
