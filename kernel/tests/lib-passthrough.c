@@ -30,66 +30,10 @@ const char *ft_name = "lib-passthrough";
 #define MNT "/mnt/lib-passthrough"
 #define RUN "/tmp/lib-passthrough-run"
 #define SRC "/tmp/lib-passthrough-src"
+#define OPTS "tag=lp,ptfile=" SRC "/f"
 #define SIZE (256 * 1024)
 
 static char model[SIZE];
-
-static pid_t start_testfs(const char *log)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		dup2(fd, 2);
-		setenv("FUSE_RECOVER_RUNTIME_DIR", RUN, 1);
-		setenv("FUSE_RECOVERD", "/nonexistent", 1);
-		execl("/tests/testfs", "testfs", "-f", "-s", "-o",
-		      "tag=lp,ptfile=" SRC "/f", MNT, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
-
-static int file_has(const char *path, const char *what)
-{
-	char buf[4096];
-	int fd = open(path, O_RDONLY);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-
-	if (fd >= 0)
-		close(fd);
-	if (n < 0)
-		return 0;
-	buf[n] = 0;
-	return strstr(buf, what) != NULL;
-}
-
-static int wait_for(const char *path, const char *what, int ms)
-{
-	long long end = ft_now_ms() + ms;
-
-	while (ft_now_ms() < end) {
-		if (file_has(path, what))
-			return 1;
-		usleep(10000);
-	}
-	return 0;
-}
-
-static void show(const char *log)
-{
-	char buf[2048];
-	int fd = open(log, O_RDONLY);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-
-	if (n > 0) {
-		buf[n] = 0;
-		ft_log("%s: %s", log, buf);
-	}
-	if (fd >= 0)
-		close(fd);
-}
 
 static int same(int fd, const char *what)
 {
@@ -158,11 +102,11 @@ int main(void)
 		return FT_FAIL;
 	close(fd);
 
-	srv = start_testfs("/tmp/lp1.log");
-	if (!wait_for("/tmp/lp1.log", "mounted", 10000) ||
-	    !file_has("/tmp/lp1.log", "kernel reattach, no supervisor")) {
+	srv = ft_start_testfs("/tmp/lp1.log", RUN, OPTS, MNT);
+	if (!ft_wait_for("/tmp/lp1.log", "mounted", 10000) ||
+	    !ft_file_has("/tmp/lp1.log", "kernel reattach, no supervisor")) {
 		ft_log("first start did not mount through the kernel path");
-		show("/tmp/lp1.log");
+		ft_show("/tmp/lp1.log");
 		return FT_FAIL;
 	}
 	fd = open(MNT "/pt", O_RDONLY);
@@ -170,13 +114,13 @@ int main(void)
 		       mmap(NULL, SIZE, PROT_READ, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED || !same(fd, "first open")) {
 		ft_log("open or map of /pt: %s", strerror(errno));
-		show("/tmp/lp1.log");
+		ft_show("/tmp/lp1.log");
 		return FT_FAIL;
 	}
-	if (file_has("/tmp/lp1.log", "passthrough off") ||
-	    file_has("/tmp/lp1.log", "no passthrough")) {
+	if (ft_file_has("/tmp/lp1.log", "passthrough off") ||
+	    ft_file_has("/tmp/lp1.log", "no passthrough")) {
 		ft_log("passthrough not in effect");
-		show("/tmp/lp1.log");
+		ft_show("/tmp/lp1.log");
 		return FT_FAIL;
 	}
 	ft_kill(srv);
@@ -184,27 +128,27 @@ int main(void)
 	if (!ok)
 		return FT_FAIL;
 
-	srv = start_testfs("/tmp/lp2.log");
-	if (!wait_for("/tmp/lp2.log", "recovered the mount", 10000) ||
-	    !file_has("/tmp/lp2.log", "kernel reattach, no supervisor")) {
+	srv = ft_start_testfs("/tmp/lp2.log", RUN, OPTS, MNT);
+	if (!ft_wait_for("/tmp/lp2.log", "recovered the mount", 10000) ||
+	    !ft_file_has("/tmp/lp2.log", "kernel reattach, no supervisor")) {
 		ft_log("restart did not reattach through the kernel");
-		show("/tmp/lp2.log");
+		ft_show("/tmp/lp2.log");
 		return FT_FAIL;
 	}
 	fd2 = open(MNT "/pt", O_RDONLY);
 	if (fd2 < 0) {
 		ft_log("new open after the restart: %s", strerror(errno));
-		show("/tmp/lp2.log");
+		ft_show("/tmp/lp2.log");
 		return FT_FAIL;
 	}
 	if (!same(fd2, "new open") || !same(fd, "old fd") ||
 	    memcmp(map, model, SIZE) != 0)
 		return FT_FAIL;
-	if (!file_has("/tmp/lp2.log", "backing id(s) live") ||
-	    file_has("/tmp/lp2.log", "READ of /pt") ||
-	    file_has("/tmp/lp2.log", "no passthrough")) {
+	if (!ft_file_has("/tmp/lp2.log", "backing id(s) live") ||
+	    ft_file_has("/tmp/lp2.log", "READ of /pt") ||
+	    ft_file_has("/tmp/lp2.log", "no passthrough")) {
 		ft_log("restarted server: ids not reported, or not passthrough");
-		show("/tmp/lp2.log");
+		ft_show("/tmp/lp2.log");
 		return FT_FAIL;
 	}
 	if (ft_wait_ms(reader, 10000) < 0) {
@@ -222,7 +166,7 @@ int main(void)
 		ft_kill(srv);
 		return FT_FAIL;
 	}
-	if (file_has("/proc/mounts", MNT)) {
+	if (ft_file_has("/proc/mounts", MNT)) {
 		ft_log("mount left behind");
 		return FT_FAIL;
 	}
