@@ -13,11 +13,11 @@
  *    the handler's thread; the writev hook finds the reply of that request
  *    (same thread, same unique) and sets FOPEN_PASSTHROUGH and backing_id
  *    in its fuse_open_out, which libfuse 3.14 fills with zeros there.
- *  - Backing ids: FUSE_DEV_IOC_BACKING_OPEN/CLOSE on the connection's fd.
- *    The ids live in the connection, so they outlive the server; the
- *    kernel wants every open of one inode to use the same backing file,
- *    so the node -> id map lives in the state store (state.c), and an id
- *    is closed when its node is forgotten.
+ *  - Backing ids: FUSE_DEV_IOC_BACKING_OPEN/CLOSE on the connection's fd
+ *    (backing.c).  The ids live in the connection, so they outlive the
+ *    server; the kernel wants every open of one inode to use the same
+ *    backing file, so the node -> id map lives in the state store
+ *    (state.c), and an id is closed when its node is forgotten.
  */
 #include "fuse_recover_i.h"
 
@@ -25,21 +25,12 @@
 #include <linux/capability.h>
 #include <linux/fuse.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <syslog.h>
 #include <unistd.h>
 
 /* Not in Debian's <linux/fuse.h> (6.1 headers). */
-struct fr_backing_map {
-	int32_t fd;
-	uint32_t flags;
-	uint64_t padding;
-};
-
-#define FR_DEV_IOC_BACKING_OPEN _IOW(229, 1, struct fr_backing_map)
-#define FR_DEV_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
 #define FR_FOPEN_PASSTHROUGH (1U << 7)
 /* fuse_init_out: flags at 12, flags2 at 32, max_stack_depth at 36. */
 #define FR_INIT_OUT_FLAGS 12
@@ -142,28 +133,6 @@ void fr_passthrough_started(const struct fr_session *s)
 	else if (!negotiated(s))
 		fr_log(LOG_INFO,
 		       "passthrough off: the kernel did not offer FUSE_PASSTHROUGH; reads and writes go through the server");
-}
-
-int fr_backing_open(int fd)
-{
-	struct fr_backing_map map = { .fd = fd };
-	struct fr_session *s = fr_current;
-	int id;
-
-	if (!s || s->main_fd < 0)
-		return -ENOTCONN;
-	id = ioctl(s->main_fd, FR_DEV_IOC_BACKING_OPEN, &map);
-	return id < 0 ? -errno : id;
-}
-
-int fr_backing_close(int32_t id)
-{
-	struct fr_session *s = fr_current;
-	uint32_t v = id;
-
-	if (!s || s->main_fd < 0)
-		return -ENOTCONN;
-	return ioctl(s->main_fd, FR_DEV_IOC_BACKING_CLOSE, &v) < 0 ? -errno : 0;
 }
 
 int fuse_recover_passthrough_open(fuse_req_t req,
