@@ -38,6 +38,12 @@
  *    is idempotent; O_DIRECT writes use an aligned bounce buffer.
  *  - Locks (flock, POSIX) are left to the kernel: not implementing them
  *    makes the kernel keep them locally, which also survives restarts.
+ *  - Kernel passthrough (Linux 6.9+, root): regular files are opened with
+ *    fuse_recover_passthrough_open(), so reads, writes and mmap go to the
+ *    backing file without a round trip; the library keeps the backing ids
+ *    in the state store, so files stay open in passthrough mode across a
+ *    restart.  Without root, kernel support or a tag it says so once and
+ *    serves reads and writes itself; -o nopassthrough turns it off.
  *
  * Options: --norecover (ignore tag=, e.g. for benchmarks), --timeout=SEC
  * (entry/attribute cache, default 1), --noxattr, --noreaddirplus, plus the
@@ -116,6 +122,7 @@ struct pt_conf {
 	int noreaddirplus;
 	int nodefperm;
 	int allow_other;
+	int nopassthrough;
 };
 
 static struct {
@@ -135,6 +142,9 @@ static struct {
 	pthread_mutex_t pin_lock;
 	gid_t groups[PT_MAX_GROUPS];
 	int ngroups;
+	bool passthrough;	/* asked for; off once the library says no */
+	bool pt_logged;
+	pthread_key_t rbuf_key;
 } pt = {
 	.root_fd = -1,
 	.mount_fd = -1,
@@ -950,6 +960,30 @@ static void drop_handle(uint64_t fh)
 		pin_drop(ino);
 }
 
+/*
+ * Reads, writes and mmap of this open go to the backing file directly.
+ * Call with our own credentials: the kernel keeps them with the backing
+ * file.  Once an inode is open in passthrough mode every open of it must
+ * be, so a failure here is only logged (and is the same for every open:
+ * not negotiated, or a stacked backing filesystem).
+ */
+static void use_passthrough(fuse_req_t req, fuse_ino_t ino, int fd)
+{
+	int id;
+
+	if (!pt.passthrough)
+		return;
+	id = fuse_recover_passthrough_open(req, pt.st, ino, fd);
+	if (id >= 0)
+		return;
+	if (id == -EOPNOTSUPP)
+		pt.passthrough = false;	/* not negotiated: no open uses it */
+	if (!__atomic_exchange_n(&pt.pt_logged, true, __ATOMIC_RELAXED))
+		fprintf(stderr,
+			"passthrough_hp: no kernel passthrough, reads and writes go through the server: %s\n",
+			strerror(-id));
+}
+
 static void pt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct pt_creds c;
@@ -974,6 +1008,7 @@ static void pt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -err);
 		return;
 	}
+	use_passthrough(req, ino, fd);
 	pt_hook_crash(PT_AFTER, "open", NULL);
 	if (fuse_reply_open(req, fi) != 0)
 		drop_handle(fi->fh);
@@ -1020,6 +1055,7 @@ static void pt_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, -err);
 		return;
 	}
+	use_passthrough(req, e.ino, fd);
 	pt_hook_crash(PT_AFTER, "create", name);
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		drop_handle(fi->fh);
@@ -1071,6 +1107,46 @@ static bool is_direct(uint64_t fh)
 	return flags & O_DIRECT;
 }
 
+/*
+ * One read buffer per loop thread, grown to the largest READ seen: an
+ * aligned allocation per request costs more than the 4 KiB pread itself.
+ */
+struct pt_rbuf {
+	void *mem;
+	size_t size;
+};
+
+static void rbuf_free(void *p)
+{
+	struct pt_rbuf *b = p;
+
+	free(b->mem);
+	free(b);
+}
+
+static void *read_buffer(size_t size)
+{
+	struct pt_rbuf *b = pthread_getspecific(pt.rbuf_key);
+	void *mem;
+
+	if (!b) {
+		b = calloc(1, sizeof(*b));
+		if (!b || pthread_setspecific(pt.rbuf_key, b)) {
+			free(b);
+			return NULL;
+		}
+	}
+	if (b->size < size) {
+		/* Aligned so that O_DIRECT reads work too. */
+		if (posix_memalign(&mem, PT_ALIGN, size))
+			return NULL;
+		free(b->mem);
+		b->mem = mem;
+		b->size = size;
+	}
+	return b->mem;
+}
+
 static void pt_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -1083,8 +1159,8 @@ static void pt_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, -fd);
 		return;
 	}
-	/* Aligned so that O_DIRECT reads work too. */
-	if (posix_memalign(&buf, PT_ALIGN, size ? size : 1)) {
+	buf = read_buffer(size ? size : 1);
+	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
@@ -1093,7 +1169,6 @@ static void pt_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, errno);
 	else
 		fuse_reply_buf(req, buf, n);
-	free(buf);
 }
 
 static void pt_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
@@ -1559,6 +1634,8 @@ static const struct fuse_opt pt_opts[] = {
 	PT_OPT("--noxattr", noxattr, 1),
 	PT_OPT("--noreaddirplus", noreaddirplus, 1),
 	PT_OPT("--no-default-permissions", nodefperm, 1),
+	PT_OPT("--nopassthrough", nopassthrough, 1),
+	PT_OPT("nopassthrough", nopassthrough, 1),
 	FUSE_OPT_KEY("allow_other", PT_KEY_ALLOW_OTHER),
 	FUSE_OPT_END
 };
@@ -1588,7 +1665,8 @@ static void usage(const char *prog)
 	       "    --timeout=SEC       entry and attribute timeout (default 1)\n"
 	       "    --noxattr           no extended attributes\n"
 	       "    --noreaddirplus     no READDIRPLUS\n"
-	       "    --no-default-permissions  leave all permission checks to SOURCE\n\n",
+	       "    --no-default-permissions  leave all permission checks to SOURCE\n"
+	       "    -o nopassthrough    no kernel passthrough (default: on where possible)\n\n",
 	       prog);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
@@ -1628,6 +1706,10 @@ static int setup(void)
 			pt.conf.source, strerror(-err));
 		return -1;
 	}
+	if (pthread_key_create(&pt.rbuf_key, rbuf_free)) {
+		fprintf(stderr, "passthrough_hp: no thread key\n");
+		return -1;
+	}
 	pt.fds = mmap(NULL, PT_MAX_HANDLES * sizeof(*pt.fds),
 		      PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -1653,6 +1735,14 @@ int main(int argc, char *argv[])
 		goto out;
 	if (pt.conf.norecover)
 		fuse_recover_set_tag(fr, NULL);
+	/* The library logs why when it cannot (no root, old kernel). */
+	if (!pt.conf.nopassthrough && fuse_recover_tag(fr)) {
+		pt.passthrough = true;
+		fuse_recover_set_passthrough(fr, 1);
+	} else if (!pt.conf.nopassthrough) {
+		fprintf(stderr,
+			"passthrough_hp: no kernel passthrough without recovery (tag=)\n");
+	}
 	if (fuse_parse_cmdline(&args, &opts) != 0)
 		goto out;
 	if (opts.show_help || !opts.mountpoint || !pt.conf.source) {

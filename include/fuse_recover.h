@@ -470,6 +470,82 @@ int fuse_recover_replay_renamed(fuse_req_t req, int err, int newdirfd,
 				const char *newname);
 /* --- end state store --- */
 
+/* --- kernel passthrough --- */
+/*
+ * Linux 6.9 and later can send the reads, writes and mmap of an open file
+ * straight to a backing file, with no round trip to the server.  libfuse
+ * 3.14 knows nothing of it; these calls negotiate it and answer OPEN and
+ * CREATE in passthrough mode for a server that keeps a state store.
+ *
+ * Backing ids live in the kernel's connection, so they outlive the
+ * server, and the kernel requires every open of one inode to name the same
+ * backing file (a different one fails the open with EIO until all earlier
+ * opens are closed).  So the store keeps node -> backing id: after a
+ * restart, opens of a node reuse its id, and files opened in passthrough
+ * mode before the crash keep working.  An id is closed
+ * (FUSE_DEV_IOC_BACKING_CLOSE) when its node's lookup count reaches zero
+ * (FORGET).  Leak bound: a node whose FORGET the dead server had read is
+ * never freed, and keeps its id (one backing file reference, no fd in
+ * any process); an id opened by a server killed before it recorded it is
+ * closed by the next one.  The takeover log says how many ids are live.
+ */
+
+/**
+ * Ask for passthrough in FUSE_INIT.  Call before fuse_session_attach().
+ *
+ * The library adds FUSE_PASSTHROUGH and @max_stack_depth (1: backing
+ * files on non-stacked filesystems, the FUSE mount may be stacked on;
+ * 2: backing files may be on overlayfs) to the INIT reply when the kernel
+ * offers it and the server has CAP_SYS_ADMIN (which the kernel wants for
+ * backing files); otherwise it logs why not and runs without.  It is part
+ * of the negotiated capabilities: a restarted server must ask the same.
+ * Needs a tag (the io hooks of an attached session); the kernel refuses it
+ * together with writeback caching.  0 turns it off (the default).
+ *
+ * @return 0, -EINVAL for a depth above 2.
+ */
+int fuse_recover_set_passthrough(struct fuse_recover *fr,
+				 unsigned int max_stack_depth);
+
+/**
+ * Answer the current OPEN or CREATE in passthrough mode.
+ *
+ * Call in the handler, after opening @fd (the backing file, in any open
+ * mode: each open gets its own backing file opened with the open's
+ * flags), with the server's own credentials (the kernel
+ * keeps the caller's credentials with a new backing file and uses them
+ * for every later open of it), right before fuse_reply_open() or
+ * fuse_reply_create() on the same thread.  The library registers @fd as
+ * the backing file of node @ino on the node's first open (an id already
+ * recorded for the node is reused, also the one a previous server
+ * registered) and sets FOPEN_PASSTHROUGH and the id in the reply.  Keep
+ * your own fd and fh as usual: the kernel still sends FLUSH, FSYNC,
+ * RELEASE, SETATTR, ... and the fd serves requests after a fallback.
+ *
+ * Once an inode is open in passthrough mode, every other open of it must
+ * be too: fall back (answer without this call) only when it fails.
+ *
+ * @return the backing id (> 0); -EOPNOTSUPP when passthrough was not
+ *   negotiated (not asked, kernel without it, no CAP_SYS_ADMIN, no tag, or
+ *   the session does not use a state store); -ELOOP for a backing file on
+ *   a filesystem stacked deeper than max_stack_depth allows; -ESTALE for an
+ *   unknown @ino; -EINVAL if @req is not the request this thread handles;
+ *   other -errno from FUSE_DEV_IOC_BACKING_OPEN.  On error the reply is
+ *   not changed.
+ */
+int fuse_recover_passthrough_open(fuse_req_t req,
+				  struct fuse_recover_store *st,
+				  fuse_ino_t ino, int fd);
+
+/**
+ * Backing ids the store holds (one per node opened in passthrough mode and
+ * not forgotten yet).
+ *
+ * @return the count, -EINVAL for a NULL @st.
+ */
+int fuse_recover_passthrough_count(struct fuse_recover_store *st);
+/* --- end kernel passthrough --- */
+
 #ifdef __cplusplus
 }
 #endif

@@ -21,6 +21,7 @@
 #endif
 #define FR_UNIQUE_RESEND (1ULL << 63)
 #define FR_HAS_RESEND (1ULL << 39)
+#define FR_INIT_PASSTHROUGH (1ULL << 37)	/* FUSE_PASSTHROUGH */
 
 /* Mount options libfuse would use, for mounting with tag= ourselves. */
 struct fr_mount_opts {
@@ -38,6 +39,7 @@ struct fuse_recover {
 	unsigned int poison_deaths;	/* 0: never answer EIO */
 	struct fr_mount_opts mnt;
 	bool io_uring;		/* -o io_uring seen: refused with a tag */
+	unsigned int pt_depth;	/* passthrough asked for: max_stack_depth */
 };
 
 /* What the kernel offered in its FUSE_INIT request (probe.c). */
@@ -95,6 +97,7 @@ struct fr_session {
 	bool uses_store;		/* state.c: the server keeps its ids */
 	struct fr_xlate *xlate;		/* xlate.c: we keep them for it */
 	bool keep_refused_logged;	/* keep.c: the cap was reported */
+	uint32_t pt_depth;		/* passthrough.c: asked and allowed */
 };
 
 /* util.c: the attached session (NULL while none is) */
@@ -123,6 +126,20 @@ struct fuse_in_header;
 int fr_poison_start(struct fr_session *s, unsigned int max_deaths);
 bool fr_poison_check(int fd, const struct fuse_in_header *in);
 void fr_poison_answered(uint64_t unique);
+
+/* passthrough.c: kernel passthrough on libfuse 3.14 */
+extern __thread bool fr_pt_pending;
+void fr_passthrough_setup(struct fr_session *s, const struct fuse_recover *fr);
+void fr_passthrough_patch_init(const struct fr_session *s,
+			       struct fr_blob *out);
+void fr_passthrough_started(const struct fr_session *s);
+void fr_passthrough_reply(struct iovec *iov, int count);
+/* backing.c: the ioctls; the id (> 0) or -errno, 0 or -errno */
+int fr_backing_open(int fd);
+int fr_backing_close(int32_t id);
+/* state.c: node -> backing id; the id (> 0) or -errno */
+int fr_store_backing(struct fuse_recover_store *st, fuse_ino_t ino, int fd);
+uint32_t fr_store_backing_count(struct fuse_recover_store *st);
 
 /* state.c: the request journal, driven by the io hooks */
 void fr_journal_request(uint64_t unique);

@@ -180,6 +180,7 @@ static ssize_t fr_io_writev(int fd, struct iovec *iov, int count,
 			return -1;
 		fr_init_patch_reply(&s->replay_out, &s->init_in,
 				    s->init_add_flags);
+		fr_passthrough_patch_init(s, &s->replay_out);
 		return s->replay_out.len;
 	case FR_IO_CAPTURE:
 		if (gather(&s->init_out, iov, count) < 0)
@@ -189,6 +190,7 @@ static ssize_t fr_io_writev(int fd, struct iovec *iov, int count,
 
 			fr_init_patch_reply(&s->init_out, &s->init_in,
 					    s->init_add_flags);
+			fr_passthrough_patch_init(s, &s->init_out);
 			one.iov_base = s->init_out.data;
 			one.iov_len = s->init_out.len;
 			return writev(fd, &one, 1);
@@ -199,6 +201,8 @@ static ssize_t fr_io_writev(int fd, struct iovec *iov, int count,
 			break;
 		if (h->unique & FR_UNIQUE_RESEND)
 			fr_poison_answered(h->unique);
+		if (fr_pt_pending)
+			fr_passthrough_reply(iov, count);
 		if (s->xlate)
 			return fr_xlate_reply(s, fd, iov, count);
 		if (s->uses_store) {

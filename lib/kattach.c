@@ -342,7 +342,7 @@ static int kernel_mount(struct fr_session *s, const struct fuse_recover *fr)
 		return err;
 	snprintf(devfd, sizeof(devfd), "/dev/fd/%d", fd);
 	s->main_fd = fd;
-	s->init_add_flags = FUSE_HAS_RECOVERY;
+	s->init_add_flags |= FUSE_HAS_RECOVERY;
 	if (fuse_session_mount(s->se, devfd) != 0) {
 		fr_unmount(s->mountpoint);
 		return -EIO;
@@ -373,7 +373,7 @@ static int kernel_take(struct fr_session *s, int *fd, char **mnt)
 		attached_fd = -1;
 		return err;
 	}
-	s->init_add_flags = FUSE_HAS_RECOVERY;
+	s->init_add_flags |= FUSE_HAS_RECOVERY;
 	/*
 	 * The kernel requeued what the dead server had read when its last fd
 	 * closed; the resend in fr_replay_and_resend() also covers a server

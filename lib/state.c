@@ -73,6 +73,8 @@ struct st_thread {
 	struct st_left prev;
 };
 
+static void backing_recover(struct fuse_recover_store *st);
+
 static __thread struct st_thread *tls;
 /* The attached session's store: its requests are journaled by the hooks. */
 static struct fuse_recover_store *_Atomic hooked_store;
@@ -395,6 +397,8 @@ static int open_fd(int fd, const struct fuse_recover_store_config *cfg,
 		goto fail;
 	if (fr_current)
 		hooked_store = st;
+	if (err && fr_current)
+		backing_recover(st);
 	*stp = st;
 	return err ? FUSE_RECOVER_RECOVERED : 0;
 fail:
@@ -675,6 +679,7 @@ int fuse_recover_node_ref(struct fuse_recover_store *st, uint64_t key,
 	memcpy(n->data, data, st->g.node_data_size);
 	atomic_store(&n->nlookup, 0);
 	atomic_store(&n->opens, 0);
+	atomic_store(&n->backing, 0);
 	atomic_store(&n->gen, atomic_load(&n->gen) + 1);
 	b = key & (st->g.nbuckets - 1);
 	atomic_store(&n->next, atomic_load(&st->buckets[b]));
@@ -722,6 +727,139 @@ int fuse_recover_node_counts(struct fuse_recover_store *st, fuse_ino_t ino,
 	return 0;
 }
 
+/* ---- passthrough backing ids (passthrough.c does the ioctls) ---- */
+
+static void bk_word(struct fuse_recover_store *st, uint32_t live,
+		    unsigned int phase, int32_t id)
+{
+	atomic_store(&st->h->bk_word, BK_WORD(live, phase, id));
+}
+
+/*
+ * The backing id of node @ino, registered from @fd on first use.  Every
+ * open of one inode must name the same backing file, so the id lives as
+ * long as the node, also across restarts (the kernel keeps it in the
+ * connection).  Intent first, then the ioctl, then the record: a death
+ * at any point leaves what fr_store_backing_recover() needs.
+ */
+int fr_store_backing(struct fuse_recover_store *st, fuse_ino_t ino, int fd)
+{
+	struct st_node *n;
+	uint64_t slot;
+	uint32_t live;
+	int32_t id;
+
+	pthread_mutex_lock(&st->lock);
+	n = node_get(st, ino, &slot);
+	if (!n) {
+		pthread_mutex_unlock(&st->lock);
+		return -ESTALE;
+	}
+	id = atomic_load(&n->backing);
+	if (id > 0)
+		goto out;
+	live = BK_LIVE(atomic_load(&st->h->bk_word));
+	atomic_store(&st->h->bk_slot, slot);
+	bk_word(st, live, BK_OPENING, 0);
+	id = fr_backing_open(fd);
+	if (id <= 0) {
+		bk_word(st, live, BK_NONE, 0);
+		id = id ? id : -EPROTO;
+		goto out;
+	}
+	bk_word(st, live, BK_OPENED, id);
+	atomic_store(&n->backing, id);
+	atomic_store(&st->h->bk_last, id);
+	bk_word(st, live + 1, BK_NONE, 0);
+out:
+	pthread_mutex_unlock(&st->lock);
+	return id;
+}
+
+/* A node is freed: its inode is gone from the kernel, so is every open. */
+static void backing_drop(struct fuse_recover_store *st, uint64_t slot,
+			 struct st_node *n)
+{
+	int32_t id = atomic_load(&n->backing);
+	uint32_t live;
+	int err;
+
+	if (id <= 0)
+		return;
+	live = BK_LIVE(atomic_load(&st->h->bk_word));
+	atomic_store(&st->h->bk_slot, slot);
+	bk_word(st, live, BK_CLOSING, id);
+	atomic_store(&n->backing, 0);
+	err = fr_backing_close(id);
+	if (err && err != -ENOENT)
+		fr_log(LOG_WARNING, "closing backing id %d: %s", id,
+		       strerror(-err));
+	bk_word(st, live ? live - 1 : 0, BK_NONE, 0);
+}
+
+uint32_t fr_store_backing_count(struct fuse_recover_store *st)
+{
+	return BK_LIVE(atomic_load(&st->h->bk_word));
+}
+
+/*
+ * After a takeover, before the first request: finish the backing-id
+ * operation the dead server was in, and close ids it had opened but not
+ * recorded (see BK_SWEEP).
+ */
+static void backing_recover(struct fuse_recover_store *st)
+{
+	uint64_t w = atomic_load(&st->h->bk_word);
+	uint64_t slot = atomic_load(&st->h->bk_slot);
+	struct st_node *n = slot < nodes_used(st) ? node_at(st, slot) : NULL;
+	uint32_t live = BK_LIVE(w), closed = 0, i;
+	int32_t id = BK_ID(w), last, cur;
+	int err;
+
+	if (n && atomic_load(&n->state) != REC_LIVE)
+		n = NULL;
+	switch (BK_PHASE(w)) {
+	case BK_OPENED:
+		cur = n ? atomic_load(&n->backing) : -1;
+		if (id > 0 && (cur == 0 || cur == id)) {
+			atomic_store(&n->backing, id);
+			atomic_store(&st->h->bk_last, id);
+			live++;
+		} else if (id > 0 && fr_backing_close(id) == 0) {
+			closed++;
+		}
+		break;
+	case BK_CLOSING:
+		if (n && atomic_load(&n->backing) == id)
+			atomic_store(&n->backing, 0);
+		if (id > 0)
+			fr_backing_close(id);
+		if (live)
+			live--;
+		break;
+	default:
+		break;
+	}
+	last = atomic_load(&st->h->bk_last);
+	for (i = 1; i <= BK_SWEEP && last >= 0 &&
+		    last <= INT32_MAX - (int32_t)i; i++) {
+		err = fr_backing_close(last + i);
+		if (err == 0)
+			closed++;
+		else if (err != -ENOENT)
+			break;	/* no passthrough on this connection */
+	}
+	bk_word(st, live, BK_NONE, 0);
+	if (closed)
+		fr_log(LOG_WARNING,
+		       "passthrough: closed %u backing id(s) the dead server had opened but not recorded",
+		       closed);
+	if (live)
+		fr_log(LOG_INFO,
+		       "passthrough: %u backing id(s) live for open or cached files",
+		       live);
+}
+
 /* Unlinks slot from its chain, then frees it (lock held). */
 static void node_free(struct fuse_recover_store *st, uint64_t slot)
 {
@@ -762,8 +900,10 @@ void fuse_recover_node_forget(struct fuse_recover_store *st, fuse_ino_t ino,
 		if (nlookup > cur)
 			nlookup = cur;
 		cur = atomic_fetch_sub(&n->nlookup, nlookup) - nlookup;
-		if (cur == 0 && slot != 0)
+		if (cur == 0 && slot != 0) {
+			backing_drop(st, slot, n);
 			node_free(st, slot);
+		}
 	}
 	pthread_mutex_unlock(&st->lock);
 }

@@ -15,7 +15,8 @@
 #include <stdint.h>
 
 #define ST_MAGIC "FRSTATE\0"
-#define ST_LAYOUT 1
+/* 2: backing ids of passthrough opens (st_node.backing, st_header.bk_*) */
+#define ST_LAYOUT 2
 #define ST_HDR_SIZE 4096
 #define ST_JOURNAL 256		/* records: most threads at a time */
 /*
@@ -57,13 +58,40 @@ struct st_header {
 	_Atomic uint32_t root_set;
 	uint32_t pad;
 	_Atomic uint64_t opens;		/* times the store was opened */
+	/*
+	 * Backing ids (passthrough.c).  One operation at a time changes them
+	 * (the store's lock), so one intent record is enough: bk_word packs
+	 * the number of live ids with the phase and id of the operation under
+	 * way, so that the count and the intent change in one atomic store.
+	 */
+	_Atomic uint64_t bk_word;	/* BK_LIVE() | BK_PHASE() | BK_ID() */
+	_Atomic uint64_t bk_slot;	/* node slot of that operation */
+	_Atomic int32_t bk_last;	/* latest id BACKING_OPEN gave us */
+	uint32_t bk_pad;
 };
+
+enum { BK_NONE = 0, BK_OPENING = 1, BK_OPENED = 2, BK_CLOSING = 3 };
+#define BK_WORD(live, phase, id) (((uint64_t)(live) << 33) | \
+				  ((uint64_t)(phase) << 31) | \
+				  ((uint64_t)(id) & 0x7fffffffULL))
+#define BK_LIVE(w) ((uint32_t)((w) >> 33))
+#define BK_PHASE(w) ((unsigned int)(((w) >> 31) & 3))
+#define BK_ID(w) ((int32_t)((w) & 0x7fffffffULL))
+/*
+ * Ids above the latest recorded one that a recovering server closes: the
+ * kernel hands ids out cyclically (each above the last until INT_MAX), so
+ * any live id above bk_last was opened by a server that died before it
+ * recorded it.  One per death that hit between the ioctl and the record.
+ */
+#define BK_SWEEP 16
 
 struct st_node {
 	_Atomic uint32_t state;
 	_Atomic uint32_t gen;
 	_Atomic uint32_t next;		/* hash chain: slot + 1, 0 ends */
 	_Atomic uint32_t opens;
+	_Atomic int32_t backing;	/* passthrough backing id, 0: none */
+	uint32_t pad;
 	_Atomic uint64_t nlookup;
 	uint64_t key;
 	unsigned char data[];

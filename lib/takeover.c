@@ -93,6 +93,7 @@ int fr_session_start(struct fr_session *s)
 {
 	int err = fr_poison_start(s, s->poison_deaths);
 
+	fr_passthrough_started(s);
 	if (err)
 		fr_log(LOG_WARNING,
 		       "no poison-request table (%s): a request that crashes every server is resent forever",

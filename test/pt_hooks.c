@@ -87,6 +87,8 @@ bool pt_hook_getxattr(fuse_req_t req, struct fuse_recover_store *st,
 	fuse_recover_node_counts(st, ino, &nl, &opens);
 	if (strcmp(name + 13, "opens") == 0)
 		nl = opens;
+	else if (strcmp(name + 13, "backing") == 0)	/* of the whole store */
+		nl = fuse_recover_passthrough_count(st);
 	n = snprintf(num, sizeof(num), "%llu", (unsigned long long)nl);
 	if (!size)
 		fuse_reply_xattr(req, n);

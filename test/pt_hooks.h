@@ -16,7 +16,8 @@
  *   PASSTHROUGH_HP_STATE_VERSION=N  claim another state layout version.
  *   PASSTHROUGH_HP_DEBUG_XATTR=1  getxattr "trusted.pthp.nlookup" and
  *       "trusted.pthp.opens" return the node's lookup count and open
- *       handles; releases, kept files and write failures are logged.
+ *       handles, "trusted.pthp.backing" the backing ids of the whole
+ *       store; releases, kept files and write failures are logged.
  */
 #ifndef PT_HOOKS_H_
 #define PT_HOOKS_H_

@@ -10,12 +10,18 @@
  * -o slow_ms=N, -o mark_dir=DIR, -o want_writeback (asks for a capability
  * the first server may not have negotiated: tests INIT mismatch).  Each
  * resent request is logged to stderr as "testfs: resent OP".
+ *
+ * -o ptfile=PATH adds /pt, the file PATH opened in kernel passthrough mode
+ * (the kernel/ tests run it on the supervisor-less path): the server then
+ * keeps a state store whose only node is /pt (the other ids stay the
+ * constants below, which no store id can be).
  */
 #define FUSE_USE_VERSION 312
 #include <fuse_recover.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,12 +49,16 @@ static struct {
 	int slow_ms;
 	char *mark_dir;
 	int want_writeback;
+	char *ptfile;
 } conf;
+
+static struct fuse_recover_store *pt_st;
 
 static const struct fuse_opt testfs_opts[] = {
 	{ "slow_ms=%d", offsetof(__typeof__(conf), slow_ms), 0 },
 	{ "mark_dir=%s", offsetof(__typeof__(conf), mark_dir), 0 },
 	{ "want_writeback", offsetof(__typeof__(conf), want_writeback), 1 },
+	{ "ptfile=%s", offsetof(__typeof__(conf), ptfile), 0 },
 	FUSE_OPT_END
 };
 
@@ -88,11 +98,100 @@ static void fill(fuse_ino_t ino, struct stat *st)
 	}
 }
 
+/* ---- /pt: a file of the store, in passthrough mode ---- */
+
+static const uint64_t pt_ident = 1, root_ident;
+
+static bool is_pt(fuse_ino_t ino)
+{
+	return pt_st && ino != ROOT &&
+	       fuse_recover_node_counts(pt_st, ino, NULL, NULL) == 0;
+}
+
+static int pt_attr(fuse_ino_t ino, struct stat *stbuf)
+{
+	if (stat(conf.ptfile, stbuf) < 0)
+		return -errno;
+	stbuf->st_ino = ino;
+	return 0;
+}
+
+static void pt_lookup(fuse_req_t req)
+{
+	struct fuse_entry_param e = { .attr_timeout = 0, .entry_timeout = 0 };
+	int err = fuse_recover_node_ref(pt_st, pt_ident, &pt_ident, &e.ino,
+					&e.generation);
+
+	if (!err)
+		err = pt_attr(e.ino, &e.attr);
+	if (err)
+		fuse_reply_err(req, -err);
+	else if (fuse_reply_entry(req, &e) != 0)
+		fuse_recover_node_unref(pt_st, e.ino);
+}
+
+/* No fh: fd numbers mean nothing to the next server. */
+static void pt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	int fd = open(conf.ptfile, (fi->flags & O_ACCMODE) | O_CLOEXEC), id;
+
+	if (fd < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	id = fuse_recover_passthrough_open(req, pt_st, ino, fd);
+	if (id < 0)
+		fprintf(stderr, "testfs: no passthrough: %s\n", strerror(-id));
+	close(fd);
+	fi->fh = 0;
+	fuse_reply_open(req, fi);
+}
+
+static void pt_read(fuse_req_t req, size_t size, off_t off)
+{
+	char buf[65536];
+	int fd = open(conf.ptfile, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	fprintf(stderr, "testfs: READ of /pt reached the server\n");
+	if (size > sizeof(buf))
+		size = sizeof(buf);
+	n = fd < 0 ? -1 : pread(fd, buf, size, off);
+	if (n < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_buf(req, buf, n);
+	if (fd >= 0)
+		close(fd);
+}
+
+static void t_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	if (is_pt(ino))
+		fuse_recover_node_forget(pt_st, ino, nlookup);
+	fuse_reply_none(req);
+}
+
 static void t_init(void *data, struct fuse_conn_info *conn)
 {
+	struct fuse_recover_store_config cfg = {
+		.server_version = 1,
+		.node_data_size = sizeof(pt_ident),
+		.max_nodes = 16,
+		.max_handles = 16,
+	};
+	int err;
+
 	(void)data;
 	if (conf.want_writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+	if (!conf.ptfile || pt_st)
+		return;
+	err = fuse_recover_store_open(&cfg, &pt_st);
+	if (err >= 0)
+		err = fuse_recover_store_root(pt_st, &root_ident);
+	if (err < 0)
+		fprintf(stderr, "testfs: state store: %s\n", strerror(-err));
 }
 
 static void t_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -101,6 +200,10 @@ static void t_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	unsigned int i;
 
 	note_resend(req, "lookup");
+	if (pt_st && parent == ROOT && strcmp(name, "pt") == 0) {
+		pt_lookup(req);
+		return;
+	}
 	for (i = 0; parent == ROOT && i < NFILES; i++) {
 		if (strcmp(name, files[i].name) == 0) {
 			e.ino = files[i].ino;
@@ -119,6 +222,15 @@ static void t_getattr(fuse_req_t req, fuse_ino_t ino,
 
 	(void)fi;
 	note_resend(req, "getattr");
+	if (is_pt(ino)) {
+		int err = pt_attr(ino, &st);
+
+		if (err)
+			fuse_reply_err(req, -err);
+		else
+			fuse_reply_attr(req, &st, 0);
+		return;
+	}
 	if (ino != ROOT && file_index(ino) < 0) {
 		fuse_reply_err(req, ENOENT);
 		return;
@@ -158,7 +270,9 @@ static void t_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void t_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	note_resend(req, "open");
-	if (file_index(ino) < 0)
+	if (is_pt(ino))
+		pt_open(req, ino, fi);
+	else if (file_index(ino) < 0)
 		fuse_reply_err(req, EISDIR);
 	else if ((fi->flags & O_ACCMODE) != O_RDONLY)
 		fuse_reply_err(req, EACCES);
@@ -191,6 +305,10 @@ static void t_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	(void)fi;
 	note_resend(req, "read");
+	if (is_pt(ino)) {
+		pt_read(req, size, off);
+		return;
+	}
 	if (i < 0) {
 		fuse_reply_err(req, EIO);
 		return;
@@ -217,6 +335,7 @@ static void t_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 static const struct fuse_lowlevel_ops ops = {
 	.init = t_init,
+	.forget = t_forget,
 	.lookup = t_lookup,
 	.getattr = t_getattr,
 	.readdir = t_readdir,
@@ -244,6 +363,8 @@ int main(int argc, char *argv[])
 		ret = 2;
 		goto out;
 	}
+	if (conf.ptfile)
+		fuse_recover_set_passthrough(fr, 1);
 	se = fuse_session_new(&args, &ops, sizeof(ops), NULL);
 	if (!se || fuse_set_signal_handlers(se) != 0)
 		goto out;
@@ -270,6 +391,8 @@ out:
 	if (se)
 		fuse_session_destroy(se);
 	fuse_recover_destroy(fr);
+	fuse_recover_store_close(pt_st);
+	free(conf.ptfile);
 	fuse_opt_free_args(&args);
 	free(opts.mountpoint);
 	return ret == 2 ? 2 : ret ? 1 : 0;

@@ -439,3 +439,61 @@ void ft_kill(pid_t pid)
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 }
+
+pid_t ft_start_testfs(const char *log, const char *run_dir, const char *opts,
+		      const char *mnt)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(fd, 2);
+		setenv("FUSE_RECOVER_RUNTIME_DIR", run_dir, 1);
+		setenv("FUSE_RECOVERD", "/nonexistent", 1);
+		execl("/tests/testfs", "testfs", "-f", "-s", "-o", opts, mnt,
+		      (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+int ft_file_has(const char *path, const char *what)
+{
+	char buf[4096];
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+	if (fd >= 0)
+		close(fd);
+	if (n < 0)
+		return 0;
+	buf[n] = 0;
+	return strstr(buf, what) != NULL;
+}
+
+int ft_wait_for(const char *path, const char *what, int ms)
+{
+	long long end = ft_now_ms() + ms;
+
+	while (ft_now_ms() < end) {
+		if (what ? ft_file_has(path, what) : access(path, F_OK) == 0)
+			return 1;
+		usleep(10000);
+	}
+	return 0;
+}
+
+void ft_show(const char *path)
+{
+	char buf[2048];
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+	if (n > 0) {
+		buf[n] = 0;
+		ft_log("%s: %s", path, buf);
+	}
+	if (fd >= 0)
+		close(fd);
+}

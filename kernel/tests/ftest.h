@@ -80,6 +80,17 @@ long long ft_now_ms(void);
 /* mkdir -p for a single level, ignoring EEXIST */
 int ft_mkdir(const char *path);
 
+/* For the tests that drive the library through /tests/testfs: */
+/* Fork testfs -f -s -o @opts @mnt, stderr to @log, on the kernel path. */
+pid_t ft_start_testfs(const char *log, const char *run_dir, const char *opts,
+		      const char *mnt);
+/* Does @path (its first 4 KiB) contain @what? */
+int ft_file_has(const char *path, const char *what);
+/* Wait at most @ms until @path contains @what (NULL: until it exists). */
+int ft_wait_for(const char *path, const char *what, int ms);
+/* Log the first 2 KiB of @path. */
+void ft_show(const char *path);
+
 extern const char *ft_name;
 
 #endif /* FTEST_H */

@@ -34,6 +34,7 @@ static const char * const tests[] = {
 	"async-flush-exit",
 	"recovery-timeout",
 	"lib-reattach",
+	"lib-passthrough",
 };
 
 static void try_mount(const char *src, const char *dst, const char *type)

@@ -27,63 +27,7 @@ const char *ft_name = "lib-reattach";
 #define MNT "/mnt/lib-reattach"
 #define RUN "/tmp/lib-reattach-run"
 #define MARKS "/tmp/lib-reattach-marks"
-
-static pid_t start_testfs(const char *log)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		dup2(fd, 2);
-		setenv("FUSE_RECOVER_RUNTIME_DIR", RUN, 1);
-		setenv("FUSE_RECOVERD", "/nonexistent", 1);
-		execl("/tests/testfs", "testfs", "-f", "-s", "-o",
-		      "tag=lr,slow_ms=1500,mark_dir=" MARKS, MNT, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
-
-static int file_has(const char *path, const char *what)
-{
-	char buf[4096];
-	int fd = open(path, O_RDONLY);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-
-	if (fd >= 0)
-		close(fd);
-	if (n < 0)
-		return 0;
-	buf[n] = 0;
-	return strstr(buf, what) != NULL;
-}
-
-static int wait_for(const char *path, const char *what, int ms)
-{
-	long long end = ft_now_ms() + ms;
-
-	while (ft_now_ms() < end) {
-		if (what ? file_has(path, what) : access(path, F_OK) == 0)
-			return 1;
-		usleep(10000);
-	}
-	return 0;
-}
-
-static void show(const char *log)
-{
-	char buf[2048];
-	int fd = open(log, O_RDONLY);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-
-	if (n > 0) {
-		buf[n] = 0;
-		ft_log("%s: %s", log, buf);
-	}
-	if (fd >= 0)
-		close(fd);
-}
+#define OPTS "tag=lr,slow_ms=1500,mark_dir=" MARKS
 
 int main(void)
 {
@@ -102,14 +46,14 @@ int main(void)
 	ft_mkdir(MARKS);
 	mkdir(RUN, 0700);
 
-	srv = start_testfs("/tmp/lr1.log");
-	if (!wait_for("/tmp/lr1.log", "mounted", 10000)) {
-		show("/tmp/lr1.log");
+	srv = ft_start_testfs("/tmp/lr1.log", RUN, OPTS, MNT);
+	if (!ft_wait_for("/tmp/lr1.log", "mounted", 10000)) {
+		ft_show("/tmp/lr1.log");
 		return FT_FAIL;
 	}
-	if (!file_has("/tmp/lr1.log", "kernel reattach, no supervisor")) {
+	if (!ft_file_has("/tmp/lr1.log", "kernel reattach, no supervisor")) {
 		ft_log("first start did not take the kernel path");
-		show("/tmp/lr1.log");
+		ft_show("/tmp/lr1.log");
 		return FT_FAIL;
 	}
 
@@ -126,17 +70,17 @@ int main(void)
 	}
 	close(pipefd[1]);
 	snprintf(mark, sizeof(mark), MARKS "/slow.%d", (int)srv);
-	if (!wait_for(mark, NULL, 10000)) {
+	if (!ft_wait_for(mark, NULL, 10000)) {
 		ft_log("the read never reached the server");
 		return FT_FAIL;
 	}
 	ft_kill(srv);
 
-	srv = start_testfs("/tmp/lr2.log");
-	if (!wait_for("/tmp/lr2.log", "recovered the mount", 10000) ||
-	    !file_has("/tmp/lr2.log", "kernel reattach, no supervisor")) {
+	srv = ft_start_testfs("/tmp/lr2.log", RUN, OPTS, MNT);
+	if (!ft_wait_for("/tmp/lr2.log", "recovered the mount", 10000) ||
+	    !ft_file_has("/tmp/lr2.log", "kernel reattach, no supervisor")) {
 		ft_log("restart did not reattach through the kernel");
-		show("/tmp/lr2.log");
+		ft_show("/tmp/lr2.log");
 		return FT_FAIL;
 	}
 	status = ft_wait_ms(reader, 10000);
@@ -157,7 +101,7 @@ int main(void)
 		ft_kill(srv);
 		return FT_FAIL;
 	}
-	if (file_has("/proc/mounts", MNT) || access(RUN "/lr.init", F_OK) == 0) {
+	if (ft_file_has("/proc/mounts", MNT) || access(RUN "/lr.init", F_OK) == 0) {
 		ft_log("mount or saved INIT left behind");
 		return FT_FAIL;
 	}

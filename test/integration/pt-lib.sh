@@ -31,6 +31,11 @@ if [ "${1:-}" = norecover ]; then
 	PT_ARGS+=(--norecover)
 	shift
 fi
+# "nopassthrough" next: kernel passthrough off (the fallback path).
+if [ "${1:-}" = nopassthrough ]; then
+	PT_ARGS+=(-o nopassthrough)
+	shift
+fi
 
 # start_pt [EXTRA ARGS...]: passthrough_hp SRC MNT, waits until it serves.
 start_pt() {
@@ -70,4 +75,19 @@ tree_listing() {
 
 tree_sums() {
 	(cd "$1" && find . -type f -print0 | sort -z | xargs -0r sha256sum)
+}
+
+# Passthrough tests: live backing ids of the store (debug xattr), space
+# used on SRC, both as conditions for wait_until (evaluated at each poll).
+backing() { "$PTOPS" getxattr "$MNT" trusted.pthp.backing; }
+used_kib() { df -k --output=used "$SRC" | tail -1 | tr -d ' '; }
+backing_is() { [ "$(backing)" "$1" "$2" ]; }
+space_back() { [ "$(used_kib)" -le "$1" ]; }
+
+# start_pt_passthrough: the server with debug counters, or skip when the
+# kernel or the privileges give no passthrough.
+start_pt_passthrough() {
+	start_pt_env PASSTHROUGH_HP_DEBUG_XATTR=1 --
+	! grep -q "no kernel passthrough\|passthrough off" "$SERVER_LOG" ||
+		skip "no passthrough here: $(grep passthrough "$SERVER_LOG")"
 }

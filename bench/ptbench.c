@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * ptbench: data-path throughput of a few directories side by side, for
+ * passthrough on vs off vs the backing filesystem itself.
+ *
+ *   ptbench --dir LABEL=DIR [--dir LABEL=DIR ...] [--rounds N] [--mib N]
+ *           [--secs S]
+ *
+ * Every round runs each workload on every directory in turn (so a slow
+ * moment of the machine hits all of them); reported: the median over the
+ * rounds per directory, and each directory's ratio to the last one (the
+ * backing filesystem, when given last).  Workloads:
+ *   1 MiB seq write    a new file of MIB MiB, 1 MiB write()s, then close
+ *   1 MiB seq read     that file, 1 MiB read()s, opened anew
+ *   4k random read     O_DIRECT preads (every one reaches the server on a
+ *                      FUSE mount without passthrough), SECS s, 1 and 4
+ *                      threads with an fd each
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_DIRS 4
+#define MAX_ROUNDS 32
+#define MIB (1024 * 1024)
+#define MAX_JOBS 4
+
+enum { W_SEQWRITE, W_SEQREAD, W_RAND1, W_RAND4, W_N };
+
+static const struct {
+	const char *name;
+	const char *unit;
+} wl[W_N] = {
+	[W_SEQWRITE] = { "1 MiB seq write", "MiB/s" },
+	[W_SEQREAD] = { "1 MiB seq read", "MiB/s" },
+	[W_RAND1] = { "4k random read, 1 job", "IOPS" },
+	[W_RAND4] = { "4k random read, 4 jobs", "IOPS" },
+};
+
+static const char *label[MAX_DIRS], *dir[MAX_DIRS];
+static int ndirs, rounds = 3, mib = 256;
+static double secs = 2;
+static double result[MAX_DIRS][W_N][MAX_ROUNDS];
+static char *buf;
+
+static void path_of(char *p, size_t n, int d, const char *name)
+{
+	snprintf(p, n, "%s/%s", dir[d], name);
+}
+
+static double seqwrite(int d)
+{
+	char p[4096];
+	uint64_t t0;
+	int fd, i;
+
+	path_of(p, sizeof(p), d, "ptbench.data");
+	unlink(p);
+	t0 = now_ns();
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		die("%s: %s", p, strerror(errno));
+	for (i = 0; i < mib; i++)
+		if (write(fd, buf, MIB) != MIB)
+			die("write %s: %s", p, strerror(errno));
+	if (close(fd) < 0)
+		die("close %s: %s", p, strerror(errno));
+	return mib / ((now_ns() - t0) / 1e9);
+}
+
+static double seqread(int d)
+{
+	char p[4096];
+	uint64_t t0;
+	ssize_t n;
+	long total = 0;
+	int fd;
+
+	path_of(p, sizeof(p), d, "ptbench.data");
+	t0 = now_ns();
+	fd = open(p, O_RDONLY);
+	if (fd < 0)
+		die("%s: %s", p, strerror(errno));
+	while ((n = read(fd, buf, MIB)) > 0)
+		total += n;
+	if (n < 0 || total != (long)mib * MIB)
+		die("read %s: %s", p, n < 0 ? strerror(errno) : "short");
+	close(fd);
+	return mib / ((now_ns() - t0) / 1e9);
+}
+
+struct job {
+	int d;
+	uint64_t end;
+	long ios;
+	unsigned int seed;
+};
+
+static void *randread_job(void *arg)
+{
+	struct job *j = arg;
+	char p[4096];
+	void *b;
+	long blocks = (long)mib * (MIB / 4096);
+	int fd;
+
+	path_of(p, sizeof(p), j->d, "ptbench.data");
+	fd = open(p, O_RDONLY | O_DIRECT);
+	if (fd < 0)
+		die("%s (O_DIRECT): %s", p, strerror(errno));
+	if (posix_memalign(&b, 4096, 4096))
+		die("no memory");
+	while (now_ns() < j->end) {
+		int i;
+
+		for (i = 0; i < 64; i++) {
+			off_t off = (off_t)(rand_r(&j->seed) % blocks) * 4096;
+
+			if (pread(fd, b, 4096, off) != 4096)
+				die("pread %s: %s", p, strerror(errno));
+		}
+		j->ios += 64;
+	}
+	free(b);
+	close(fd);
+	return NULL;
+}
+
+static double randread(int d, int njobs)
+{
+	struct job j[MAX_JOBS];
+	pthread_t t[MAX_JOBS];
+	uint64_t t0 = now_ns();
+	long ios = 0;
+	int i;
+
+	for (i = 0; i < njobs; i++) {
+		j[i] = (struct job){ .d = d, .end = t0 + secs * 1e9,
+				     .seed = 12345 + i };
+		if (pthread_create(&t[i], NULL, randread_job, &j[i]))
+			die("pthread_create");
+	}
+	for (i = 0; i < njobs; i++) {
+		pthread_join(t[i], NULL);
+		ios += j[i].ios;
+	}
+	return ios / ((now_ns() - t0) / 1e9);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "rounds", required_argument, NULL, 'r' },
+		{ "mib", required_argument, NULL, 'm' },
+		{ "secs", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, r, d, w;
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		char *eq;
+
+		switch (c) {
+		case 'd':
+			eq = strchr(optarg, '=');
+			if (!eq || ndirs == MAX_DIRS)
+				die("--dir LABEL=DIR, at most %d", MAX_DIRS);
+			*eq = '\0';
+			label[ndirs] = optarg;
+			dir[ndirs++] = eq + 1;
+			break;
+		case 'r':
+			rounds = atoi(optarg);
+			break;
+		case 'm':
+			mib = atoi(optarg);
+			break;
+		case 's':
+			secs = atof(optarg);
+			break;
+		default:
+			die("usage: ptbench --dir LABEL=DIR ... [--rounds N] [--mib N] [--secs S]");
+		}
+	}
+	if (ndirs < 1 || rounds < 1 || rounds > MAX_ROUNDS || mib < 1)
+		die("bad arguments");
+	buf = malloc(MIB);
+	if (!buf)
+		die("no memory");
+	memset(buf, 0x5a, MIB);
+	for (r = 0; r < rounds; r++) {
+		for (d = 0; d < ndirs; d++)
+			result[d][W_SEQWRITE][r] = seqwrite(d);
+		for (d = 0; d < ndirs; d++)
+			result[d][W_SEQREAD][r] = seqread(d);
+		for (d = 0; d < ndirs; d++)
+			result[d][W_RAND1][r] = randread(d, 1);
+		for (d = 0; d < ndirs; d++)
+			result[d][W_RAND4][r] = randread(d, 4);
+	}
+	printf("| workload |");
+	for (d = 0; d < ndirs; d++)
+		printf(" %s |", label[d]);
+	for (d = 0; d + 1 < ndirs; d++)
+		printf(" %s / %s |", label[d], label[ndirs - 1]);
+	printf("\n|---|");
+	for (d = 0; d < 2 * ndirs - 1; d++)
+		printf("---:|");
+	printf("\n");
+	for (w = 0; w < W_N; w++) {
+		double med[MAX_DIRS];
+
+		printf("| %s (%s) |", wl[w].name, wl[w].unit);
+		for (d = 0; d < ndirs; d++) {
+			med[d] = quantile(result[d][w], rounds, 0.5);
+			printf(" %.0f |", med[d]);
+		}
+		for (d = 0; d + 1 < ndirs; d++)
+			printf(" %.0f %% |", 100 * med[d] / med[ndirs - 1]);
+		printf("\n");
+	}
+	printf("\nMedians of %d interleaved rounds; %d MiB file, %.1f s per random-read run.\n",
+	       rounds, mib, secs);
+	for (d = 0; d < ndirs; d++) {
+		char p[4096];
+
+		path_of(p, sizeof(p), d, "ptbench.data");
+		unlink(p);
+	}
+	return 0;
+}
