@@ -64,6 +64,7 @@ static void session_free(struct fr_session *s)
 {
 	if (!s)
 		return;
+	fr_upgrade_stop();
 	fr_rehome_stop();
 	if (fr_current == s)
 		fr_current = NULL;
@@ -326,6 +327,7 @@ int fuse_session_attach(struct fuse_session *se, const char *mountpoint,
 	fr_client_set_timeout(s->sock);
 
 	hello.arg[0] = getpid();
+	hello.arg[1] = fr_upgrade_wanted() ? FRP_HELLO_STANDBY : 0;
 	hello.blob[0] = fr->tag;
 	hello.blob_len[0] = strlen(fr->tag);
 	err = fr_client_call(s, &hello, buf, &r);
@@ -343,6 +345,12 @@ int fuse_session_attach(struct fuse_session *se, const char *mountpoint,
 		break;
 	case FRP_RECOVER:
 		err = r.nfd == 1 ? attach_recovered(s, real, &r) : -EPROTO;
+		frp_close_fds(&r);
+		if (err == 0)
+			err = FUSE_RECOVER_RECOVERED;
+		break;
+	case FRP_STANDBY:
+		err = r.nfd == 1 ? fr_upgrade_standby(s, real, &r) : -EPROTO;
 		frp_close_fds(&r);
 		if (err == 0)
 			err = FUSE_RECOVER_RECOVERED;
@@ -365,6 +373,7 @@ out:
 	mark(PH_DONE);
 	fr_fork_arm(s);
 	fr_rehome_start(s, fr);
+	fr_upgrade_start(s);
 	if (err == FUSE_RECOVER_RECOVERED)
 		print_trace();
 	fr_log(LOG_INFO, "tag %s: %s %s (%s)", fr->tag,
@@ -382,6 +391,11 @@ int fuse_recover_unmount(struct fuse_session *se)
 
 	if (!s || s->se != se) {
 		fuse_session_unmount(se);
+		return 0;
+	}
+	if (s->retired) {
+		/* Live upgrade: the mount is our successor's now. */
+		session_free(s);
 		return 0;
 	}
 	fr_fork_disarm(s); /* fusermount3 below is no heir */

@@ -98,6 +98,8 @@ struct fr_session {
 	bool uses_store;		/* state.c: the server keeps its ids */
 	struct fr_xlate *xlate;		/* xlate.c: we keep them for it */
 	bool keep_refused_logged;	/* keep.c: the cap was reported */
+	bool standby;			/* upgrade.c: INIT replayed, not serving */
+	bool retired;			/* upgrade.c: a successor serves */
 };
 
 extern struct fr_session *fr_current;
@@ -116,6 +118,7 @@ void fr_io_fini(struct fr_session *s);
 struct fr_xlate;
 int fr_xlate_start(struct fr_session *s);
 void fr_xlate_stop(struct fr_session *s);
+void fr_xlate_resync(struct fr_session *s);
 int fr_xlate_request(struct fr_session *s, int fd, void *buf, size_t *n);
 ssize_t fr_xlate_reply(struct fr_session *s, int fd, struct iovec *iov,
 		       int count);
@@ -125,6 +128,24 @@ struct fuse_in_header;
 int fr_poison_start(struct fr_session *s, unsigned int max_deaths);
 bool fr_poison_check(int fd, const struct fuse_in_header *in);
 void fr_poison_answered(uint64_t unique);
+
+struct frp_msg;
+/* state.c: live upgrade, see upgrade.c */
+int fr_store_activate(void);
+int fr_store_resync(void);
+
+/*
+ * upgrade.c: live upgrade.  fr_upgrade_read() is the io hook's read():
+ * a drain parks the calling thread there, between two requests.
+ */
+ssize_t fr_upgrade_read(int fd, void *buf, size_t len);
+void fr_upgrade_note_read(const void *in_header);
+void fr_upgrade_note_reply(uint64_t unique);
+bool fr_upgrade_wanted(void);
+int fr_upgrade_standby(struct fr_session *s, const char *mountpoint,
+		       struct frp_msg *r);
+void fr_upgrade_start(struct fr_session *s);
+void fr_upgrade_stop(void);
 
 /* state.c: the request journal, driven by the io hooks */
 void fr_journal_request(uint64_t unique);

@@ -154,7 +154,7 @@ static ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
 		size_t got;
 		int done = 0;
 
-		n = read(fd, buf, len);
+		n = fr_upgrade_read(fd, buf, len);
 		if (n < (ssize_t)sizeof(*in))
 			return n;
 		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
@@ -170,6 +170,8 @@ static ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
 		break;
 	}
 	fr_resend_note(in->unique, in->pid);
+	if (s->mode == FR_IO_NORMAL)
+		fr_upgrade_note_read(in);
 	if (s->uses_store && s->mode == FR_IO_NORMAL)
 		fr_journal_request(in->unique);
 	if (s->mode == FR_IO_CAPTURE && in->opcode == FUSE_INIT &&
@@ -212,6 +214,7 @@ static ssize_t fr_io_writev(int fd, struct iovec *iov, int count,
 			break;
 		if (h->unique & FR_UNIQUE_RESEND)
 			fr_poison_answered(h->unique);
+		fr_upgrade_note_reply(h->unique);
 		if (s->xlate)
 			return fr_xlate_reply(s, fd, iov, count);
 		if (s->uses_store) {

@@ -169,7 +169,8 @@ int hold_add_client(struct recoverd *rd, int fd, pid_t pid, bool launched)
 		   sizeof(send_timeout));
 	c = &rd->clients[i];
 	*c = (struct client){ .fd = fd, .pid = cred.pid, .pidfd = pidfd,
-			      .launched = launched, .since = now_sec() };
+			      .launched = launched, .since = now_sec(),
+			      .evfd = -1 };
 	return i;
 }
 
@@ -182,8 +183,13 @@ void hold_drop_client(struct recoverd *rd, int idx)
 		close(c->fd);
 	if (c->pidfd >= 0)
 		close(c->pidfd);
+	if (c->evfd >= 0)
+		close(c->evfd);
 	c->fd = -1;
 	c->pidfd = -1;
+	c->evfd = -1;
+	if (upg_client_dropped(rd, idx))
+		return;
 	if (rd->server == idx) {
 		rd->server = -1;
 		rd_server_gone(rd);
@@ -356,7 +362,7 @@ bool hold_mount_gone(const struct recoverd *rd)
 }
 
 /* The new server took over and asked for resend: old clones are empty. */
-static void drop_old_clones(struct recoverd *rd)
+void hold_drop_old_clones(struct recoverd *rd)
 {
 	unsigned int i, kept = 0;
 
@@ -388,6 +394,12 @@ static int on_hello(struct recoverd *rd, int idx, struct frp_msg *m)
 		c->pidfd = pidfd_open_(c->pid);
 	}
 	c->greeted = true;
+	if (m->arg[1] & FRP_HELLO_STANDBY) {
+		int ret = upg_hello(rd, idx, m);
+
+		if (ret)
+			return ret < 0 ? ret : 0;
+	}
 	if (rd->server >= 0 && hold_server_exited(rd)) {
 		/* Its death is still queued behind this HELLO; take it now. */
 		heirs_server_exited(rd);
@@ -416,7 +428,7 @@ static int on_hello(struct recoverd *rd, int idx, struct frp_msg *m)
 		r.blob[2] = rd->mountpoint;
 		r.blob_len[2] = strlen(rd->mountpoint);
 		rd->state = ST_TAKEOVER;
-		fr_log(LOG_INFO, "handing the connection to pid %d",
+		fr_log(LOG_INFO, "takeover: handing the connection to pid %d",
 		       (int)c->pid);
 	}
 	rd->server = idx;
@@ -449,6 +461,7 @@ static int on_attached(struct recoverd *rd, struct frp_msg *m)
 	m->nfd = 0;
 	rd->state = ST_SERVING;
 	rd->started_ok = true;
+	rd->server_since = now_sec();
 	fr_log(LOG_INFO, "holding connection %u mounted on %s", rd->conn_id,
 	       rd->mountpoint);
 	return 0;
@@ -515,7 +528,7 @@ static void on_del_fd(struct recoverd *rd, const struct frp_msg *m)
 }
 
 /* Everything but clones goes back to the new server, four fds a message. */
-static int on_fetch(struct recoverd *rd, int sock)
+int hold_send_kept(struct recoverd *rd, int sock)
 {
 	struct frp_kept_entry e[FRP_MAX_FDS];
 	struct frp_msg r = { .type = FRP_KEPT };
@@ -640,6 +653,8 @@ void hold_client_input(struct recoverd *rd, int idx)
 		hold_drop_client(rd, idx);
 		return;
 	}
+	if (upg_control(rd, idx, &m))
+		return;
 	if (m.type == FRP_HELLO) {
 		frp_close_fds(&m);
 		if (idx == rd->server) {
@@ -651,6 +666,8 @@ void hold_client_input(struct recoverd *rd, int idx)
 			hold_drop_client(rd, idx);
 		return;
 	}
+	if (idx != rd->server && upg_standby_input(rd, idx, &m))
+		return;
 	if (idx != rd->server) {
 		frp_close_fds(&m);
 		frp_send_ack(fd, -EPERM, "say HELLO first");
@@ -670,22 +687,38 @@ void hold_client_input(struct recoverd *rd, int idx)
 		return;
 	case FRP_DECLINE:
 		frp_close_fds(&m);
-		if (rd->state == ST_TAKEOVER && m.status < 0)
+		if (rd->state == ST_TAKEOVER && m.status < 0 &&
+		    !upg_declined(rd, idx, &m))
 			on_decline(rd, idx, &m);
 		return;
 	case FRP_FETCH:
-		err = rd->state == ST_TAKEOVER ? on_fetch(rd, fd) : -EPROTO;
+		err = rd->state == ST_TAKEOVER ? hold_send_kept(rd, fd) :
+						 -EPROTO;
 		break;
 	case FRP_RESUMED:
 		if (rd->state != ST_TAKEOVER) {
 			err = -EPROTO;
 			break;
 		}
-		drop_old_clones(rd);
 		rd->state = ST_SERVING;
 		rd->started_ok = true;
-		fr_log(LOG_INFO, "pid %d took over tag %s",
+		rd->server_since = now_sec();
+		if (upg_resumed(rd, idx))
+			break;
+		hold_drop_old_clones(rd);
+		rd->takeovers++;
+		fr_log(LOG_INFO, "takeover: pid %d took over tag %s",
 		       (int)rd->clients[idx].pid, rd->tag);
+		break;
+	case FRP_EVENTS:
+		if (m.nfd != 1) {
+			err = -EPROTO;
+			break;
+		}
+		if (rd->clients[idx].evfd >= 0)
+			close(rd->clients[idx].evfd);
+		rd->clients[idx].evfd = m.fd[0];
+		m.nfd = 0;
 		break;
 	case FRP_BYE:
 		rd->bye = true;

@@ -194,7 +194,7 @@ void rd_server_gone(struct recoverd *rd)
 	switch (rd->state) {
 	case ST_SERVING:
 	case ST_TAKEOVER:
-		fr_log(LOG_WARNING, "server died; holding %s for the next one",
+		fr_log(LOG_WARNING, "death: server died; holding %s for the next one",
 		       rd->mountpoint);
 		rd->state = ST_DOWN;
 		rd->down_since = now_sec();
@@ -210,8 +210,24 @@ void rd_server_gone(struct recoverd *rd)
 		break;
 	}
 	count_death(rd);
+	/* A standby of a live upgrade takes over, or the old server resumes. */
+	if (upg_server_gone(rd))
+		return;
 	if (rd->argv)
 		schedule_launch(rd);
+}
+
+/* Deaths within the window, for fuse-recover status. */
+unsigned int rd_deaths_in_window(const struct recoverd *rd)
+{
+	unsigned int size = rd->max_restarts + 1, i, n = 0;
+	double t = now_sec();
+
+	for (i = 0; i < rd->ndeaths; i++)
+		if (t - rd->deaths[(rd->death_head + i) % size] <=
+		    rd->window_sec)
+			n++;
+	return n;
 }
 
 static void launch(struct recoverd *rd)
@@ -236,6 +252,9 @@ static void launch(struct recoverd *rd)
 		if (rd->nofile_orig.rlim_max)
 			setrlimit(RLIMIT_NOFILE, &rd->nofile_orig);
 		fcntl(sv[1], F_SETFD, 0);
+		/* After a live upgrade: the environment it was given. */
+		if (rd->envp)
+			environ = rd->envp;
 		snprintf(env, sizeof(env), "%d", sv[1]);
 		setenv("FUSE_RECOVER_FD", env, 1);
 		execvp(rd->argv[0], rd->argv);
@@ -288,6 +307,7 @@ static void on_signal(struct recoverd *rd)
 
 	while (read(rd->sig_fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGCHLD) {
+			upg_reap(rd);
 			reap(rd);
 			continue;
 		}
@@ -340,6 +360,9 @@ static int poll_timeout_ms(const struct recoverd *rd)
 	idle = hold_idle_deadline(rd);
 	if (idle && (!next || idle < next))
 		next = idle;
+	idle = upg_deadline(rd);
+	if (idle && (!next || idle < next))
+		next = idle;
 	if (!next)
 		return -1;
 	return next <= t ? 0 : (int)((next - t) * 1000) + 1;
@@ -348,8 +371,8 @@ static int poll_timeout_ms(const struct recoverd *rd)
 static void run(struct recoverd *rd)
 {
 	for (;;) {
-		struct pollfd p[4 + MAX_CLIENTS];
-		int who[4 + MAX_CLIENTS];
+		struct pollfd p[4 + 2 * MAX_CLIENTS];
+		int who[4 + 2 * MAX_CLIENTS];
 		int n = 0, i;
 
 		p[n] = (struct pollfd){ .fd = rd->sig_fd, .events = POLLIN };
@@ -372,6 +395,14 @@ static void run(struct recoverd *rd)
 			p[n] = (struct pollfd){ .fd = rd->clients[i].fd,
 						.events = POLLIN };
 			who[n++] = i;
+		}
+		/* Event sockets: answers to DRAIN and RESUME (upgrade.c). */
+		for (i = 0; i < MAX_CLIENTS; i++) {
+			if (rd->clients[i].evfd < 0)
+				continue;
+			p[n] = (struct pollfd){ .fd = rd->clients[i].evfd,
+						.events = POLLIN };
+			who[n++] = -16 - i;
 		}
 		/*
 		 * The server's pidfd: its process is what counts, even if a
@@ -404,8 +435,12 @@ static void run(struct recoverd *rd)
 				heirs_server_exited(rd);
 			else if (who[i] >= 0 && rd->clients[who[i]].fd >= 0)
 				hold_client_input(rd, who[i]);
+			else if (who[i] <= -16 &&
+				 rd->clients[-16 - who[i]].evfd == p[i].fd)
+				upg_event_input(rd, -16 - who[i]);
 		}
 		hold_drop_idle(rd);
+		upg_tick(rd);
 		if (rd->next_launch && now_sec() >= rd->next_launch &&
 		    rd->child <= 0)
 			launch(rd);
@@ -564,7 +599,9 @@ int main(int argc, char *argv[])
 	rd->fuse_fd = -1;
 	rd->listen_fd = -1;
 	for (i = 0; i < MAX_CLIENTS; i++)
-		rd->clients[i] = (struct client){ .fd = -1, .pidfd = -1 };
+		rd->clients[i] = (struct client){ .fd = -1, .pidfd = -1,
+						  .evfd = -1 };
+	upg_init(rd);
 	signal(SIGPIPE, SIG_IGN);
 
 	err = fr_runtime_dir(rd->dir, sizeof(rd->dir));
