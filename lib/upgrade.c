@@ -560,6 +560,10 @@ int fr_upgrade_standby(struct fr_session *s, const char *mountpoint,
 		return decline(s, err, "capabilities differ from the mount's");
 	if (err)
 		return decline(s, err, strerror(-err));
+	/* Its init cannot fail INIT; a filesystem that refuses exits. */
+	if (fuse_session_exited(s->se))
+		return decline(s, -EPROTO,
+			       "the filesystem's init ended the session (it refused what it found)");
 	why = mode_mismatch(s);
 	if (why)
 		return decline(s, -EPROTO, why);
