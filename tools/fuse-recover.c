@@ -219,7 +219,7 @@ static double uptime_of(pid_t pid)
 	if (!p)
 		return -1;
 	/* field 3 is right after ")"; starttime is field 22 */
-	for (i = 3; i < 22 && p; i++)
+	for (i = 3; i <= 22 && p; i++)
 		p = strchr(p + 1, ' ');
 	if (!p || sscanf(p + 1, "%llu", &start) != 1)
 		return -1;
