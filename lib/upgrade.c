@@ -458,6 +458,25 @@ void fr_upgrade_stop(void)
 	up.ev = -1;
 }
 
+/*
+ * A new supervisor holds the connection (rehome.c): the old event socket
+ * died with the old one, so the new one gets a fresh socket.
+ */
+void fr_upgrade_rehomed(struct fr_session *s)
+{
+	if (up.running) {
+		/* Its thread ends on the hang-up of the old socket. */
+		pthread_join(up.thread, NULL);
+		up.running = false;
+		atomic_store(&up.enabled, false);
+		close(up.stop_fd);
+		up.stop_fd = -1;
+		close(up.ev);
+		up.ev = -1;
+	}
+	fr_upgrade_start(s);
+}
+
 bool fr_upgrade_wanted(void)
 {
 	const char *env = secure_getenv("FUSE_RECOVER_UPGRADE");

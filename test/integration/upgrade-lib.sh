@@ -17,13 +17,14 @@ upgrade() {
 	return $rc
 }
 
-# json_field NAME < JSON: one scalar field of fuse-recover's output.
+# json_field NAME < JSON: one scalar field of fuse-recover's flat JSON
+# output (no python: it costs seconds per call on a loaded machine).
 json_field() {
-	python3 -c 'import json,sys; v=json.load(sys.stdin)[sys.argv[1]]; print("null" if v is None else v)' "$1"
+	sed -n 's/.*"'"$1"'": \("[^"]*"\|[^,}]*\).*/\1/p' | tr -d '"'
 }
 
 # The pid of the server that serves TAG now, from fuse-recover status.
-serving_pid() { "$FRCMD" --json status "$1" | json_field server_pid; }
+serving_pid() { "$FRCMD" status "$1" | awk '$1 == "server_pid" { print $2 }'; }
 
 # resent=N summed over the retire lines of every server log.
 resent_total() {
