@@ -437,6 +437,17 @@ void fr_upgrade_start(struct fr_session *s)
 	atomic_store(&up.enabled, true);
 }
 
+/* After the event thread is gone: reads are plain reads again. */
+static void event_closed(void)
+{
+	up.running = false;
+	atomic_store(&up.enabled, false);
+	close(up.stop_fd);
+	up.stop_fd = -1;
+	close(up.ev);
+	up.ev = -1;
+}
+
 void fr_upgrade_stop(void)
 {
 	uint64_t one = 1;
@@ -450,12 +461,7 @@ void fr_upgrade_stop(void)
 	} else {
 		pthread_detach(up.thread);
 	}
-	up.running = false;
-	atomic_store(&up.enabled, false);
-	close(up.stop_fd);
-	up.stop_fd = -1;
-	close(up.ev);
-	up.ev = -1;
+	event_closed();
 }
 
 /*
@@ -467,12 +473,7 @@ void fr_upgrade_rehomed(struct fr_session *s)
 	if (up.running) {
 		/* Its thread ends on the hang-up of the old socket. */
 		pthread_join(up.thread, NULL);
-		up.running = false;
-		atomic_store(&up.enabled, false);
-		close(up.stop_fd);
-		up.stop_fd = -1;
-		close(up.ev);
-		up.ev = -1;
+		event_closed();
 	}
 	fr_upgrade_start(s);
 }

@@ -376,6 +376,21 @@ void hold_drop_old_clones(struct recoverd *rd)
 	rd->nclones = kept;
 }
 
+/* The connection, for a server to take over (RECOVER) or stand by. */
+void hold_connection_msg(const struct recoverd *rd, struct frp_msg *r,
+			 uint16_t type)
+{
+	*r = (struct frp_msg){ .type = type, .nfd = 1 };
+	r->fd[0] = rd->fuse_fd;
+	r->arg[0] = rd->conn_id;
+	r->blob[0] = rd->init_in.data;
+	r->blob_len[0] = rd->init_in.len;
+	r->blob[1] = rd->init_out.data;
+	r->blob_len[1] = rd->init_out.len;
+	r->blob[2] = rd->mountpoint;
+	r->blob_len[2] = strlen(rd->mountpoint);
+}
+
 static int on_hello(struct recoverd *rd, int idx, struct frp_msg *m)
 {
 	struct client *c = &rd->clients[idx];
@@ -417,16 +432,7 @@ static int on_hello(struct recoverd *rd, int idx, struct frp_msg *m)
 		r.type = FRP_FRESH;
 		rd->state = ST_MOUNTING;
 	} else {
-		r.type = FRP_RECOVER;
-		r.nfd = 1;
-		r.fd[0] = rd->fuse_fd;
-		r.arg[0] = rd->conn_id;
-		r.blob[0] = rd->init_in.data;
-		r.blob_len[0] = rd->init_in.len;
-		r.blob[1] = rd->init_out.data;
-		r.blob_len[1] = rd->init_out.len;
-		r.blob[2] = rd->mountpoint;
-		r.blob_len[2] = strlen(rd->mountpoint);
+		hold_connection_msg(rd, &r, FRP_RECOVER);
 		rd->state = ST_TAKEOVER;
 		fr_log(LOG_INFO, "takeover: handing the connection to pid %d",
 		       (int)c->pid);

@@ -158,6 +158,8 @@ void hold_release_fds(struct recoverd *rd);
 bool hold_mount_gone(const struct recoverd *rd);
 
 int hold_send_kept(struct recoverd *rd, int sock);
+void hold_connection_msg(const struct recoverd *rd, struct frp_msg *r,
+			 uint16_t type);
 void hold_drop_old_clones(struct recoverd *rd);
 
 /* upgrade.c: live upgrade, and fuse-recover's requests */

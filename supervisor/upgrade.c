@@ -379,16 +379,9 @@ bool upg_control(struct recoverd *rd, int idx, struct frp_msg *m)
 
 static int send_standby(struct recoverd *rd, int idx)
 {
-	struct frp_msg r = { .type = FRP_STANDBY, .nfd = 1 };
+	struct frp_msg r;
 
-	r.fd[0] = rd->fuse_fd;
-	r.arg[0] = rd->conn_id;
-	r.blob[0] = rd->init_in.data;
-	r.blob_len[0] = rd->init_in.len;
-	r.blob[1] = rd->init_out.data;
-	r.blob_len[1] = rd->init_out.len;
-	r.blob[2] = rd->mountpoint;
-	r.blob_len[2] = strlen(rd->mountpoint);
+	hold_connection_msg(rd, &r, FRP_STANDBY);
 	return frp_send(rd->clients[idx].fd, &r);
 }
 
