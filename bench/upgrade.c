@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -190,11 +191,20 @@ int main(int argc, char *argv[])
 	wait_exit(first, 5000);
 	for (i = 0; i < rounds && cur > 0; i++) {
 		pid_t old = cur;
+		int pfd;
 
 		sleep_ms(20 + rand() % 30);
 		window_open();
+		pfd = pidfd_of(old);
 		kill(old, SIGKILL);
-		if (old != first && waitpid(old, NULL, WNOHANG) == 0)
+		/* A restart while the old one still exits would be refused. */
+		if (pfd >= 0) {
+			struct pollfd p = { .fd = pfd, .events = POLLIN };
+
+			poll(&p, 1, 10000);
+			close(pfd);
+		}
+		if (old == first)
 			wait_exit(old, 5000);
 		cur = start_server();
 		crash_gap[ncrash++] = window_close();

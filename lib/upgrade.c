@@ -47,7 +47,7 @@
 /* xlate.c's own requests to the server: not the kernel's. */
 #define UP_SYNTH (1ull << 62)
 /* How often the drainer kicks threads still inside read(). */
-#define UP_KICK_NS 1000000L
+#define UP_KICK_NS 200000L
 
 struct up_thread {
 	struct up_thread *next, **pprev;
@@ -178,6 +178,17 @@ ssize_t fr_upgrade_read(int fd, void *buf, size_t len)
 			continue;
 		}
 		pthread_sigmask(SIG_UNBLOCK, &up.sig, NULL);
+		/*
+		 * A kick that came before the unblock ran its handler just
+		 * now and interrupted nothing: look again, so that only a
+		 * kick in the last instructions before read() is lost (the
+		 * drainer kicks again).
+		 */
+		if (atomic_load(&up.draining)) {
+			pthread_sigmask(SIG_BLOCK, &up.sig, NULL);
+			atomic_store(&t->in_read, false);
+			continue;
+		}
 		n = read(fd, buf, len);
 		err = errno;
 		pthread_sigmask(SIG_BLOCK, &up.sig, NULL);
