@@ -139,6 +139,7 @@ int fr_store_resync(void);
  * a drain parks the calling thread there, between two requests.
  */
 ssize_t fr_upgrade_read(int fd, void *buf, size_t len);
+bool fr_upgrade_gate(void);
 void fr_upgrade_note_read(const void *in_header);
 void fr_upgrade_note_reply(uint64_t unique);
 bool fr_upgrade_wanted(void);

@@ -147,8 +147,13 @@ static ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
 		memcpy(buf, s->init_in.data, s->init_in.len);
 		return s->init_in.len;
 	}
-	if (fd != s->main_fd)
+	if (fd != s->main_fd) {
+		if (fr_upgrade_gate()) {
+			errno = EINTR;	/* retired: libfuse ends the loop */
+			return -1;
+		}
 		register_clone(s, fd);
+	}
 	touch_buffer(buf, len);
 	for (;;) {
 		size_t got;

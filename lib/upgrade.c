@@ -200,6 +200,25 @@ ssize_t fr_upgrade_read(int fd, void *buf, size_t len)
 	}
 }
 
+/*
+ * Before a loop thread's first read (io.c registers its clone fd then):
+ * a thread libfuse started while a drain ran parks before it says
+ * anything to a supervisor that may already serve its successor.
+ * Returns true when the session ends.
+ */
+bool fr_upgrade_gate(void)
+{
+	struct up_thread *t;
+
+	if (!atomic_load_explicit(&up.enabled, memory_order_relaxed) ||
+	    !(t = self()))
+		return false;
+	while (atomic_load(&up.draining))
+		if (park(t))
+			return true;
+	return false;
+}
+
 /* Requests that get no reply do not keep a drain waiting. */
 void fr_upgrade_note_read(const void *in_header)
 {
@@ -317,6 +336,17 @@ static void resume(struct fr_session *s, uint64_t flags)
 static void retire(struct fr_session *s)
 {
 	s->retired = true;
+	/*
+	 * The control socket is done with: the supervisor serves our
+	 * successor, and a hang-up is no longer its death to us (rehome.c),
+	 * nor are our exiting threads' clone fds its business.
+	 */
+	fr_rehome_stop();
+	pthread_mutex_lock(&s->sock_lock);
+	if (s->sock >= 0)
+		close(s->sock);
+	s->sock = -1;
+	pthread_mutex_unlock(&s->sock_lock);
 	fr_log(LOG_INFO, "upgrade: retired: pid %d leaves tag %s to its successor (it served resent=%lu)",
 	       (int)getpid(), s->tag, atomic_load(&up.resent));
 	fuse_session_exit(s->se);

@@ -122,8 +122,15 @@ void upg_reap(struct recoverd *rd)
 
 	for (i = 0; i < UPG_MAX_CHILDREN; i++)
 		if (u->children[i] > 0 && u->children[i] != rd->child &&
-		    waitpid(u->children[i], &status, WNOHANG) == u->children[i])
+		    waitpid(u->children[i], &status, WNOHANG) == u->children[i]) {
+			if (WIFSIGNALED(status))
+				fr_log(LOG_WARNING, "server pid %d died of signal %d",
+				       (int)u->children[i], WTERMSIG(status));
+			else if (WEXITSTATUS(status))
+				fr_log(LOG_WARNING, "server pid %d exited with status %d",
+				       (int)u->children[i], WEXITSTATUS(status));
 			u->children[i] = 0;
+		}
 }
 
 /* ---- fuse-recover's requests ---- */
@@ -474,6 +481,16 @@ bool upg_standby_input(struct recoverd *rd, int idx, struct frp_msg *m)
 	struct upgrade *u = &rd->upg;
 	int fd = rd->clients[idx].fd, err;
 
+	if (idx == u->old && idx != rd->server) {
+		/*
+		 * A parked old server has nothing to say; answered, not
+		 * dropped: it must stay reachable for RETIRE or RESUME.
+		 */
+		if (!(m->type == FRP_DEL_FD || m->type == FRP_BYE))
+			frp_send_ack(fd, -EPERM, "not the server now");
+		frp_close_fds(m);
+		return true;
+	}
 	if (idx != u->new || u->phase != UPG_STANDBY)
 		return false;
 	switch (m->type) {

@@ -3,6 +3,13 @@
 FRCMD=$BUILD/tools/fuse-recover
 UPGRADES=0
 
+# UPGRADE_KEEP=DIR: a failing test leaves its logs there, whole.
+eval "$(declare -f fail | sed '1s/^fail/upgrade_lib_fail/')"
+fail() {
+	[ -n "${UPGRADE_KEEP:-}" ] && cp "$T"/*.log "$UPGRADE_KEEP/" 2>/dev/null
+	upgrade_lib_fail "$@"
+}
+
 # upgrade TAG CMD...: a live upgrade through fuse-recover; its output in
 # $T/upgrade.out, the new server's stderr in $T/upgrade.N.log.  Returns
 # fuse-recover's exit status.
