@@ -167,6 +167,8 @@ int fuse_session_attach(struct fuse_session *se, const char *mountpoint,
 		err = attach_fresh(s, fr);
 	else if (err == 1)
 		err = attach_recovered(s);
+	else if (err == 2 && !(err = fr_upgrade_standby(s)))
+		err = FUSE_RECOVER_RECOVERED;	/* live upgrade: we serve */
 	if (err < 0) {
 		session_free(s);
 		return err;
@@ -188,6 +190,11 @@ int fuse_recover_unmount(struct fuse_session *se)
 
 	if (!s || s->se != se) {
 		fuse_session_unmount(se);
+		return 0;
+	}
+	if (s->retired) {
+		/* Live upgrade: the mount is our successor's now. */
+		session_free(s);
 		return 0;
 	}
 	s->holder->release(s);

@@ -98,6 +98,8 @@ struct fr_session {
 	struct fr_xlate *xlate;		/* xlate.c: we keep them for it */
 	bool keep_refused_logged;	/* keep.c: the cap was reported */
 	uint32_t pt_depth;		/* passthrough.c: asked and allowed */
+	bool standby;			/* upgrade.c: INIT replayed, not serving */
+	bool retired;			/* upgrade.c: a successor serves */
 };
 
 /* util.c: the attached session (NULL while none is) */
@@ -117,6 +119,7 @@ void fr_io_fini(struct fr_session *s);
 struct fr_xlate;
 int fr_xlate_start(struct fr_session *s);
 void fr_xlate_stop(struct fr_session *s);
+void fr_xlate_resync(struct fr_session *s);
 int fr_xlate_request(struct fr_session *s, int fd, void *buf, size_t *n);
 ssize_t fr_xlate_reply(struct fr_session *s, int fd, struct iovec *iov,
 		       int count);
@@ -140,6 +143,24 @@ int fr_backing_close(int32_t id);
 /* state.c: node -> backing id; the id (> 0) or -errno */
 int fr_store_backing(struct fuse_recover_store *st, fuse_ino_t ino, int fd);
 uint32_t fr_store_backing_count(struct fuse_recover_store *st);
+struct frp_msg;
+/* state.c: live upgrade, see upgrade.c */
+int fr_store_activate(void);
+int fr_store_resync(void);
+
+/*
+ * upgrade.c: live upgrade.  fr_upgrade_read() is the io hook's read():
+ * a drain parks the calling thread there, between two requests.
+ */
+ssize_t fr_upgrade_read(int fd, void *buf, size_t len);
+bool fr_upgrade_gate(void);
+void fr_upgrade_note_read(const void *in_header);
+void fr_upgrade_note_reply(uint64_t unique);
+bool fr_upgrade_wanted(void);
+int fr_upgrade_standby(struct fr_session *s);
+void fr_upgrade_start(struct fr_session *s);
+void fr_upgrade_stop(void);
+void fr_upgrade_rehomed(struct fr_session *s);
 
 /* state.c: the request journal, driven by the io hooks */
 void fr_journal_request(uint64_t unique);

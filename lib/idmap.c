@@ -270,6 +270,25 @@ void fr_idmap_close(struct fr_idmap *m)
 	free(m);
 }
 
+/*
+ * This process starts a new run on the map it has open (live upgrade
+ * rolled back: a successor served meanwhile and rebound ids to its own
+ * process).  Every id of an earlier run, this process's included, is then
+ * resolved again on first use, as after a restart.
+ */
+void fr_idmap_new_epoch(struct fr_idmap *m)
+{
+	pthread_mutex_lock(&m->lock);
+	m->epoch = atomic_fetch_add_explicit(&m->h->epoch, 1,
+					     __ATOMIC_ACQ_REL) + 1;
+	atomic_store_explicit(&m->nodes[XL_ROOT].srv_epoch, m->epoch,
+			      __ATOMIC_RELEASE);
+	free(m->srv);
+	m->srv = NULL;
+	m->srv_cap = m->srv_used = m->srv_tombs = 0;
+	pthread_mutex_unlock(&m->lock);
+}
+
 uint64_t fr_idmap_epoch(const struct fr_idmap *m)
 {
 	return m->epoch;

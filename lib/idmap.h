@@ -79,6 +79,7 @@ int fr_idmap_open(int fd, uint64_t max_nodes, uint64_t max_handles,
 		  struct fr_idmap **mp);
 void fr_idmap_close(struct fr_idmap *m);
 uint64_t fr_idmap_epoch(const struct fr_idmap *m);
+void fr_idmap_new_epoch(struct fr_idmap *m);
 /* Every call below that changes the map runs under this lock. */
 void fr_idmap_lock(struct fr_idmap *m);
 void fr_idmap_unlock(struct fr_idmap *m);

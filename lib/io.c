@@ -131,8 +131,13 @@ static ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
 		memcpy(buf, s->init_in.data, s->init_in.len);
 		return s->init_in.len;
 	}
-	if (fd != s->main_fd)
+	if (fd != s->main_fd) {
+		if (fr_upgrade_gate()) {
+			errno = EINTR;	/* retired: libfuse ends the loop */
+			return -1;
+		}
 		register_clone(s, fd);
+	}
 	/* A forked child (a daemon) serving its first request. */
 	if (__builtin_expect(fr_rehome_lost, 0))
 		fr_rehome_resume();
@@ -141,7 +146,7 @@ static ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
 		size_t got;
 		int done = 0;
 
-		n = read(fd, buf, len);
+		n = fr_upgrade_read(fd, buf, len);
 		if (n < (ssize_t)sizeof(*in))
 			return n;
 		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
@@ -157,6 +162,8 @@ static ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
 		break;
 	}
 	fr_resend_note(in->unique, in->pid);
+	if (s->mode == FR_IO_NORMAL)
+		fr_upgrade_note_read(in);
 	if (s->uses_store && s->mode == FR_IO_NORMAL)
 		fr_journal_request(in->unique);
 	if (s->mode == FR_IO_CAPTURE && in->opcode == FUSE_INIT &&
@@ -203,6 +210,7 @@ static ssize_t fr_io_writev(int fd, struct iovec *iov, int count,
 			fr_poison_answered(h->unique);
 		if (fr_pt_pending)
 			fr_passthrough_reply(iov, count);
+		fr_upgrade_note_reply(h->unique);
 		if (s->xlate)
 			return fr_xlate_reply(s, fd, iov, count);
 		if (s->uses_store) {

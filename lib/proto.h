@@ -31,6 +31,15 @@ enum frp_type {
 	FRP_BYE,	 /* server is unmounting for good; no reply */
 	FRP_FETCH,	 /* send me the kept fds: KEPT..., then ACK */
 	/*
+	 * Live upgrade (lib/upgrade.c, supervisor/upgrade.c).  EVENTS: fd one
+	 * end of a socketpair on which the supervisor may speak first (DRAIN,
+	 * RESUME, RETIRE); ACK.  STANDBY_READY: a standby replayed INIT and
+	 * waits; answered by GO, or by ACK with an error.
+	 */
+	FRP_EVENTS,
+	FRP_STANDBY_READY,
+	FRP_DRAINED,	 /* on the event socket: status 0 or -errno */
+	/*
 	 * A recovering server that cannot serve this connection (other mount
 	 * point, other capabilities) and has not read from it: status -errno,
 	 * blob0 a reason; no reply.  Not a death: the mount waits on.
@@ -47,7 +56,33 @@ enum frp_type {
 	 * none on this one (the server may be waiting for a reply here).
 	 */
 	FRP_NEWPID = 96,
+	/*
+	 * From fuse-recover (tools/), no HELLO needed.  UPGRADE: arg0
+	 * confirmation period in ms; blob0 argv, blob1 environment (both
+	 * NUL-separated), blob2 working directory; fd the new server's
+	 * stdout and stderr.  Answered by ACK once the upgrade is confirmed,
+	 * refused or rolled back (arg0 new pid, arg1 pause in us).
+	 * STATUS: answered by INFO, blob0 "key=value" lines.  ABORT: ACK,
+	 * then the connection is aborted.
+	 */
+	FRP_UPGRADE = 128,
+	FRP_STATUS,
+	FRP_ABORT,
+	/* supervisor -> fuse-recover */
+	FRP_INFO = 160,
+	/* supervisor -> a server waiting in standby, or an upgrade's old one */
+	FRP_STANDBY = 192, /* as RECOVER, but serve only after GO */
+	FRP_GO,		 /* arg0 FRP_GO_* flags */
+	FRP_DRAIN,	 /* event socket: arg0 timeout in ms; DRAINED */
+	FRP_RESUME,	 /* event socket: arg0 FRP_GO_* flags; ACK */
+	FRP_RETIRE,	 /* event socket: the successor stays; exit */
 };
+
+/* HELLO arg1 */
+#define FRP_HELLO_STANDBY 1u
+/* GO and RESUME arg0 */
+#define FRP_GO_RESEND 1u	/* the previous server died: ask for resend */
+#define FRP_GO_RESYNC 2u	/* another server served meanwhile */
 
 /* Kinds of fds a server leaves with its supervisor. */
 enum frp_fd_kind {

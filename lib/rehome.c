@@ -296,6 +296,8 @@ static void *watch(void *arg)
 			watch_fd = fcntl(sock, F_DUPFD_CLOEXEC, 3);
 		}
 		pthread_mutex_unlock(&s->sock_lock);
+		if (sock >= 0)
+			fr_upgrade_rehomed(s);
 	}
 	if (watch_fd >= 0)
 		close(watch_fd);

@@ -53,6 +53,8 @@ struct fuse_recover_store {
 	int fd;
 	bool shared;
 	bool recovered;
+	bool deferred;		/* opened in standby: not taken yet */
+	unsigned int tgen;	/* bumped when journal slots are handed out anew */
 	pthread_mutex_t lock;
 	struct slot_list free_nodes, free_handles;
 	bool jused[ST_JOURNAL];
@@ -65,6 +67,7 @@ struct fuse_recover_store {
 struct st_thread {
 	struct fuse_recover_store *st;
 	int slot;
+	unsigned int tgen;
 	bool active;
 	bool have_prev;
 	bool hooked;		/* begun by the read hook, ended by the reply */
@@ -226,7 +229,8 @@ static void thread_gone(void *arg)
 	struct fuse_recover_store *st = t->st;
 
 	pthread_mutex_lock(&st->lock);
-	st->jused[t->slot] = false;
+	if (t->tgen == st->tgen)
+		st->jused[t->slot] = false;
 	pthread_mutex_unlock(&st->lock);
 	free(t);
 }
@@ -301,6 +305,23 @@ static int store_alloc(struct fuse_recover_store **stp)
 	return 0;
 }
 
+/* What the previous server left: journal records, free slots. */
+static int take_store(struct fuse_recover_store *st)
+{
+	int err = take_journal(st);
+
+	if (err)
+		return err;
+	st->free_nodes.n = 0;
+	st->free_nodes.scan = 1;
+	st->free_nodes.scan_end = nodes_used(st);
+	st->free_handles.n = 0;
+	st->free_handles.scan = 0;
+	st->free_handles.scan_end = handles_used(st);
+	atomic_fetch_add(&st->h->opens, 1);
+	return 0;
+}
+
 /*
  * Maps @fd: lays out a new store when empty, else checks the old one.
  * @need_seal: the memory was made by fr_state_memfd(), sealable; unsealed
@@ -359,16 +380,18 @@ static int map_fd(struct fuse_recover_store *st, int fd,
 	st->map = m;
 	st->size = sb.st_size;
 	set_pointers(st);
-	err = take_journal(st);
-	if (err)
-		return err;
 	st->recovered = true;
-	st->free_nodes.scan = 1;
-	st->free_nodes.scan_end = nodes_used(st);
-	st->free_handles.scan = 0;
-	st->free_handles.scan_end = handles_used(st);
-	atomic_fetch_add(&st->h->opens, 1);
-	return 1;
+	/*
+	 * A standby (live upgrade) opens the store while the old server
+	 * still changes it: what it left and what is free is only read once
+	 * that one has drained, in fr_store_activate().
+	 */
+	if (fr_current && fr_current->standby) {
+		st->deferred = true;
+		return 1;
+	}
+	err = take_store(st);
+	return err ? err : 1;
 }
 
 static int open_fd(int fd, const struct fuse_recover_store_config *cfg,
@@ -397,7 +420,8 @@ static int open_fd(int fd, const struct fuse_recover_store_config *cfg,
 		goto fail;
 	if (fr_current)
 		hooked_store = st;
-	if (err && fr_current)
+	/* a standby leaves the old server's backing ids alone: see activate */
+	if (err && fr_current && !st->deferred)
 		backing_recover(st);
 	*stp = st;
 	return err ? FUSE_RECOVER_RECOVERED : 0;
@@ -585,7 +609,7 @@ static int64_t take_free(struct slot_list *l, void *base, size_t recsz)
 /* Journal record of the calling thread for the current request. */
 static struct st_jrec *cur_rec(struct fuse_recover_store *st)
 {
-	if (!tls || tls->st != st || !tls->active)
+	if (!tls || tls->st != st || !tls->active || tls->tgen != st->tgen)
 		return NULL;
 	return &st->journal[tls->slot];
 }
@@ -1038,21 +1062,30 @@ static struct st_thread *thread_state(struct fuse_recover_store *st)
 {
 	int i;
 
-	if (tls && tls->st == st)
+	if (tls && tls->st == st && tls->tgen == st->tgen)
 		return tls;
-	if (tls)	/* left over from a closed store */
+	if (tls && tls->st != st)	/* left over from a closed store */
 		return NULL;
 	pthread_mutex_lock(&st->lock);
 	for (i = 0; i < ST_JOURNAL && st->jused[i]; i++)
 		;
 	if (i < ST_JOURNAL) {
-		tls = calloc(1, sizeof(*tls));
+		if (!tls) {
+			tls = calloc(1, sizeof(*tls));
+			if (tls)
+				pthread_setspecific(st->tkey, tls);
+		}
 		if (tls) {
 			tls->st = st;
 			tls->slot = i;
+			tls->tgen = st->tgen;
 			st->jused[i] = true;
-			pthread_setspecific(st->tkey, tls);
 		}
+	} else if (tls) {
+		/* Its old record is another's now: journal nothing. */
+		tls->active = false;
+		pthread_mutex_unlock(&st->lock);
+		return NULL;
 	}
 	pthread_mutex_unlock(&st->lock);
 	return tls;
@@ -1271,4 +1304,45 @@ int fuse_recover_kept_files(int (*cb)(uint64_t key, int fd, void *arg),
 			    void *arg)
 {
 	return fr_kept_foreach(FR_KEEP_FILE, cb, arg);
+}
+
+/*
+ * Live upgrade (upgrade.c).  A standby's store is taken once the old
+ * server has drained; an old server that resumes after its successor
+ * served (rollback) takes it again as a restarted server would: what was
+ * free and which journal records are live may all have changed, and its
+ * threads pick their journal records anew.
+ */
+int fr_store_activate(void)
+{
+	struct fuse_recover_store *st = hooked_store;
+	int err = 0;
+
+	if (!st || !st->deferred)
+		return 0;
+	pthread_mutex_lock(&st->lock);
+	err = take_store(st);
+	st->deferred = false;
+	pthread_mutex_unlock(&st->lock);
+	if (!err)
+		backing_recover(st);
+	return err;
+}
+
+int fr_store_resync(void)
+{
+	struct fuse_recover_store *st = hooked_store;
+	int err;
+
+	if (!st || !st->shared)
+		return 0;
+	pthread_mutex_lock(&st->lock);
+	free(st->left);
+	st->left = NULL;
+	st->nleft = 0;
+	memset(st->jused, 0, sizeof(st->jused));
+	st->tgen++;
+	err = take_store(st);
+	pthread_mutex_unlock(&st->lock);
+	return err;
 }

@@ -64,6 +64,7 @@ static int supervisor_find(struct fr_session *s, const struct fuse_recover *fr)
 		return err;
 	fr_client_set_timeout(s->sock);
 	hello.arg[0] = getpid();
+	hello.arg[1] = fr_upgrade_wanted() ? FRP_HELLO_STANDBY : 0;
 	hello.blob[0] = fr->tag;
 	hello.blob_len[0] = strlen(fr->tag);
 	err = fr_client_call(s, &hello, buf, &r);
@@ -80,6 +81,11 @@ static int supervisor_find(struct fr_session *s, const struct fuse_recover *fr)
 		err = offer_keep(s, &r);
 		if (!err)
 			err = 1;
+		break;
+	case FRP_STANDBY:	/* live upgrade: upgrade.c takes it from here */
+		err = offer_keep(s, &r);
+		if (!err)
+			err = 2;
 		break;
 	case FRP_ACK:
 		err = r.status < 0 ? r.status : -EPROTO;
@@ -197,6 +203,7 @@ static void supervisor_running(struct fr_session *s,
 {
 	fr_fork_arm(s);
 	fr_rehome_start(s, fr);
+	fr_upgrade_start(s);
 }
 
 static int supervisor_keep(struct fr_session *s, int fd, uint32_t kind,
@@ -286,6 +293,7 @@ static void supervisor_release(struct fr_session *s)
 
 static void supervisor_close(struct fr_session *s)
 {
+	fr_upgrade_stop();
 	fr_rehome_stop();
 	fr_fork_disarm(s);
 	if (s->sock >= 0)

@@ -1591,6 +1591,13 @@ fail:
 	return err;
 }
 
+/* Live upgrade rolled back: see fr_idmap_new_epoch(). */
+void fr_xlate_resync(struct fr_session *s)
+{
+	if (s->xlate)
+		fr_idmap_new_epoch(s->xlate->map);
+}
+
 void fr_xlate_stop(struct fr_session *s)
 {
 	struct fr_xlate *x = s->xlate;

@@ -170,7 +170,8 @@ int hold_add_client(struct recoverd *rd, int fd, pid_t pid, bool launched)
 		   sizeof(send_timeout));
 	c = &rd->clients[i];
 	*c = (struct client){ .fd = fd, .pid = cred.pid, .pidfd = pidfd,
-			      .launched = launched, .since = now_sec() };
+			      .launched = launched, .since = now_sec(),
+			      .evfd = -1 };
 	return i;
 }
 
@@ -183,8 +184,17 @@ enum hold_event hold_drop_client(struct recoverd *rd, int idx)
 		close(c->fd);
 	if (c->pidfd >= 0)
 		close(c->pidfd);
+	if (c->evfd >= 0)
+		close(c->evfd);
 	c->fd = -1;
 	c->pidfd = -1;
+	c->evfd = -1;
+	{
+		enum hold_event ev;
+
+		if (rd->hooks->client_dropped(rd, idx, &ev))
+			return ev;
+	}
 	if (rd->server == idx) {
 		rd->server = -1;
 		return HOLD_SERVER_GONE;
@@ -358,7 +368,7 @@ bool hold_mount_gone(const struct recoverd *rd)
 }
 
 /* The new server took over and asked for resend: old clones are empty. */
-static void drop_old_clones(struct recoverd *rd)
+void hold_drop_old_clones(struct recoverd *rd)
 {
 	unsigned int i, kept = 0;
 
@@ -370,6 +380,21 @@ static void drop_old_clones(struct recoverd *rd)
 			rd->clones[kept++] = rd->clones[i];
 	}
 	rd->nclones = kept;
+}
+
+/* The connection, for a server to take over (RECOVER) or stand by. */
+void hold_connection_msg(const struct recoverd *rd, struct frp_msg *r,
+			 uint16_t type)
+{
+	*r = (struct frp_msg){ .type = type, .nfd = 1 };
+	r->fd[0] = rd->fuse_fd;
+	r->arg[0] = rd->conn_id;
+	r->blob[0] = rd->init_in.data;
+	r->blob_len[0] = rd->init_in.len;
+	r->blob[1] = rd->init_out.data;
+	r->blob_len[1] = rd->init_out.len;
+	r->blob[2] = rd->mountpoint;
+	r->blob_len[2] = strlen(rd->mountpoint);
 }
 
 static int on_hello(struct recoverd *rd, int idx, struct frp_msg *m)
@@ -390,6 +415,12 @@ static int on_hello(struct recoverd *rd, int idx, struct frp_msg *m)
 		c->pidfd = pidfd_open_(c->pid);
 	}
 	c->greeted = true;
+	if (m->arg[1] & FRP_HELLO_STANDBY) {
+		int ret = rd->hooks->hello(rd, idx, m);
+
+		if (ret)
+			return ret < 0 ? ret : 0;
+	}
 	if (rd->server >= 0) {
 		snprintf(why, sizeof(why),
 			 "tag %s is held by live server pid %d", rd->tag,
@@ -401,18 +432,9 @@ static int on_hello(struct recoverd *rd, int idx, struct frp_msg *m)
 		r.type = FRP_FRESH;
 		rd->state = ST_MOUNTING;
 	} else {
-		r.type = FRP_RECOVER;
-		r.nfd = 1;
-		r.fd[0] = rd->fuse_fd;
-		r.arg[0] = rd->conn_id;
-		r.blob[0] = rd->init_in.data;
-		r.blob_len[0] = rd->init_in.len;
-		r.blob[1] = rd->init_out.data;
-		r.blob_len[1] = rd->init_out.len;
-		r.blob[2] = rd->mountpoint;
-		r.blob_len[2] = strlen(rd->mountpoint);
+		hold_connection_msg(rd, &r, FRP_RECOVER);
 		rd->state = ST_TAKEOVER;
-		fr_log(LOG_INFO, "handing the connection to pid %d",
+		fr_log(LOG_INFO, "takeover: handing the connection to pid %d",
 		       (int)c->pid);
 	}
 	rd->server = idx;
@@ -445,6 +467,7 @@ static int on_attached(struct recoverd *rd, struct frp_msg *m)
 	m->nfd = 0;
 	rd->state = ST_SERVING;
 	rd->started_ok = true;
+	rd->server_since = now_sec();
 	fr_log(LOG_INFO, "holding connection %u mounted on %s", rd->conn_id,
 	       rd->mountpoint);
 	return 0;
@@ -511,7 +534,7 @@ static void on_del_fd(struct recoverd *rd, const struct frp_msg *m)
 }
 
 /* Everything but clones goes back to the new server, four fds a message. */
-static int on_fetch(struct recoverd *rd, int sock)
+int hold_send_kept(struct recoverd *rd, int sock)
 {
 	struct frp_kept_entry e[FRP_MAX_FDS];
 	struct frp_msg r = { .type = FRP_KEPT };
@@ -639,6 +662,12 @@ enum hold_event hold_client_input(struct recoverd *rd, int idx)
 			     "permission denied: not the owner of this tag");
 		return hold_drop_client(rd, idx);
 	}
+	{
+		enum hold_event ev;
+
+		if (rd->hooks->control(rd, idx, &m, &ev))
+			return ev;
+	}
 	if (m.type == FRP_HELLO) {
 		frp_close_fds(&m);
 		if (idx == rd->server) {
@@ -650,6 +679,8 @@ enum hold_event hold_client_input(struct recoverd *rd, int idx)
 			return hold_drop_client(rd, idx);
 		return HOLD_NOTHING;
 	}
+	if (idx != rd->server && rd->hooks->standby_input(rd, idx, &m))
+		return HOLD_NOTHING;
 	if (idx != rd->server) {
 		frp_close_fds(&m);
 		frp_send_ack(fd, -EPERM, "say HELLO first");
@@ -668,22 +699,40 @@ enum hold_event hold_client_input(struct recoverd *rd, int idx)
 		return HOLD_NOTHING;
 	case FRP_DECLINE:
 		frp_close_fds(&m);
-		if (rd->state == ST_TAKEOVER && m.status < 0)
+		if (rd->state == ST_TAKEOVER && m.status < 0) {
+			if (rd->hooks->declined(rd, idx, &m))
+				return HOLD_NOTHING;
 			return on_decline(rd, idx, &m);
+		}
 		return HOLD_NOTHING;
 	case FRP_FETCH:
-		err = rd->state == ST_TAKEOVER ? on_fetch(rd, fd) : -EPROTO;
+		err = rd->state == ST_TAKEOVER ? hold_send_kept(rd, fd) :
+						 -EPROTO;
 		break;
 	case FRP_RESUMED:
 		if (rd->state != ST_TAKEOVER) {
 			err = -EPROTO;
 			break;
 		}
-		drop_old_clones(rd);
 		rd->state = ST_SERVING;
 		rd->started_ok = true;
-		fr_log(LOG_INFO, "pid %d took over tag %s",
+		rd->server_since = now_sec();
+		if (rd->hooks->resumed(rd, idx))
+			break;
+		hold_drop_old_clones(rd);
+		rd->takeovers++;
+		fr_log(LOG_INFO, "takeover: pid %d took over tag %s",
 		       (int)rd->clients[idx].pid, rd->tag);
+		break;
+	case FRP_EVENTS:
+		if (m.nfd != 1) {
+			err = -EPROTO;
+			break;
+		}
+		if (rd->clients[idx].evfd >= 0)
+			close(rd->clients[idx].evfd);
+		rd->clients[idx].evfd = m.fd[0];
+		m.nfd = 0;
 		break;
 	case FRP_BYE:
 		rd->bye = true;

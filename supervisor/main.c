@@ -168,7 +168,7 @@ static void server_gone(struct recoverd *rd)
 	switch (rd->state) {
 	case ST_SERVING:
 	case ST_TAKEOVER:
-		fr_log(LOG_WARNING, "server died; holding %s for the next one",
+		fr_log(LOG_WARNING, "death: server died; holding %s for the next one",
 		       rd->mountpoint);
 		rd->state = ST_DOWN;
 		rd->down_since = now_sec();
@@ -184,9 +184,13 @@ static void server_gone(struct recoverd *rd)
 		break;
 	}
 	count_death(rd);
+	/* A standby of a live upgrade takes over, or the old server resumes. */
+	if (upg_server_gone(rd))
+		return;
 	if (rd->argv)
 		schedule_launch(rd);
 }
+
 
 static void on_event(struct recoverd *rd, enum hold_event ev)
 {
@@ -194,6 +198,8 @@ static void on_event(struct recoverd *rd, enum hold_event ev)
 		server_gone(rd);
 	else if (ev == HOLD_DECLINED)
 		server_declined(rd);
+	else if (ev == HOLD_ABORT)
+		rd_give_up(rd, "aborted on request (fuse-recover abort)");
 }
 
 /* The server's process exited: an heir carries on, or it is gone. */
@@ -241,6 +247,9 @@ static void launch(struct recoverd *rd)
 		if (rd->nofile_orig.rlim_max)
 			setrlimit(RLIMIT_NOFILE, &rd->nofile_orig);
 		fcntl(sv[1], F_SETFD, 0);
+		/* After a live upgrade: the environment it was given. */
+		if (rd->envp)
+			environ = rd->envp;
 		snprintf(env, sizeof(env), "%d", sv[1]);
 		setenv("FUSE_RECOVER_FD", env, 1);
 		execvp(rd->argv[0], rd->argv);
@@ -293,6 +302,7 @@ static void on_signal(struct recoverd *rd)
 
 	while (read(rd->sig_fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGCHLD) {
+			upg_reap(rd);
 			reap(rd);
 			continue;
 		}
@@ -345,6 +355,9 @@ static int poll_timeout_ms(const struct recoverd *rd)
 	idle = hold_idle_deadline(rd);
 	if (idle && (!next || idle < next))
 		next = idle;
+	idle = upg_deadline(rd);
+	if (idle && (!next || idle < next))
+		next = idle;
 	if (!next)
 		return -1;
 	return next <= t ? 0 : (int)((next - t) * 1000) + 1;
@@ -353,8 +366,8 @@ static int poll_timeout_ms(const struct recoverd *rd)
 static void run(struct recoverd *rd)
 {
 	for (;;) {
-		struct pollfd p[4 + MAX_CLIENTS];
-		int who[4 + MAX_CLIENTS];
+		struct pollfd p[4 + 2 * MAX_CLIENTS];
+		int who[4 + 2 * MAX_CLIENTS];
 		int n = 0, i;
 
 		p[n] = (struct pollfd){ .fd = rd->sig_fd, .events = POLLIN };
@@ -377,6 +390,14 @@ static void run(struct recoverd *rd)
 			p[n] = (struct pollfd){ .fd = rd->clients[i].fd,
 						.events = POLLIN };
 			who[n++] = i;
+		}
+		/* Event sockets: answers to DRAIN and RESUME (upgrade.c). */
+		for (i = 0; i < MAX_CLIENTS; i++) {
+			if (rd->clients[i].evfd < 0)
+				continue;
+			p[n] = (struct pollfd){ .fd = rd->clients[i].evfd,
+						.events = POLLIN };
+			who[n++] = -16 - i;
 		}
 		/*
 		 * The server's pidfd: its process is what counts, even if a
@@ -409,8 +430,12 @@ static void run(struct recoverd *rd)
 				server_exited(rd);
 			else if (who[i] >= 0 && rd->clients[who[i]].fd >= 0)
 				client_input(rd, who[i]);
+			else if (who[i] <= -16 &&
+				 rd->clients[-16 - who[i]].evfd == p[i].fd)
+				upg_event_input(rd, -16 - who[i]);
 		}
 		hold_drop_idle(rd);
+		upg_tick(rd);
 		if (rd->next_launch && now_sec() >= rd->next_launch &&
 		    rd->child <= 0)
 			launch(rd);
@@ -573,7 +598,10 @@ int main(int argc, char *argv[])
 	rd->fuse_fd = -1;
 	rd->listen_fd = -1;
 	for (i = 0; i < MAX_CLIENTS; i++)
-		rd->clients[i] = (struct client){ .fd = -1, .pidfd = -1 };
+		rd->clients[i] = (struct client){ .fd = -1, .pidfd = -1,
+						  .evfd = -1 };
+	upg_init(rd);
+	rd->hooks = &upg_hold_hooks;
 	signal(SIGPIPE, SIG_IGN);
 
 	err = fr_runtime_dir(rd->dir, sizeof(rd->dir));

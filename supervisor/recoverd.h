@@ -57,6 +57,39 @@ struct client {
 	bool refused;	/* wrong uid: answered EPERM, then dropped */
 	bool greeted;	/* said HELLO: no longer subject to the deadline */
 	double since;	/* when it connected */
+	int evfd;	/* event socket of a server (upgrade.c), or -1 */
+	bool standby;	/* the new server of a live upgrade */
+};
+
+/* A live upgrade in progress (upgrade.c). */
+enum upg_phase {
+	UPG_NONE,
+	UPG_LAUNCHED,	/* we started the new server; no HELLO yet */
+	UPG_STANDBY,	/* it replays INIT while the old one serves */
+	UPG_DRAINING,	/* the old one stops reading */
+	UPG_TAKEOVER,	/* the new one got GO */
+	UPG_CONFIRMING,	/* the new one serves; the old one is parked */
+	UPG_ROLLBACK,	/* the new one died; the old one resumes */
+};
+
+#define UPG_MAX_CHILDREN 8
+
+struct upgrade {
+	enum upg_phase phase;
+	int old, new, watcher;	/* client slots, or -1 */
+	pid_t old_pid, new_pid;
+	uint64_t old_gen;
+	bool ready;		/* the standby said STANDBY_READY */
+	bool crashed;		/* the old one died: GO with resend */
+	unsigned int confirm_ms;
+	double t_start, t_drain, t_served, deadline;
+	char why[192];		/* why a rollback happened */
+	pid_t child;		/* the new server, if we started it */
+	char **argv, **envp;	/* its command line, kept for relaunches */
+	void *argbuf;
+	/* servers we started for upgrades, reaped when they exit */
+	pid_t children[UPG_MAX_CHILDREN];
+	unsigned int upgrades, rollbacks, refusals;
 };
 
 struct recoverd {
@@ -97,6 +130,12 @@ struct recoverd {
 	bool started_ok;	/* the last launched server reached serving */
 	bool terminating;
 	struct rlimit nofile_orig;	/* what the server we launch gets */
+	char **envp;			/* environment for launches, or NULL */
+
+	struct upgrade upg;
+	const struct hold_hooks *hooks;	/* set by main.c */
+	unsigned int takeovers;		/* crash restarts so far */
+	double server_since;		/* when the current server took over */
 };
 
 /*
@@ -113,6 +152,7 @@ enum hold_event {
 	 * again (nothing was read).
 	 */
 	HOLD_SERVER_EXITED,
+	HOLD_ABORT,		/* fuse-recover abort: fail everything now */
 };
 
 /* util.c */
@@ -135,5 +175,39 @@ enum hold_event hold_client_input(struct recoverd *rd, int idx);
 enum hold_event hold_drop_client(struct recoverd *rd, int idx);
 void hold_release_fds(struct recoverd *rd);
 bool hold_mount_gone(const struct recoverd *rd);
+
+int hold_send_kept(struct recoverd *rd, int sock);
+void hold_connection_msg(const struct recoverd *rd, struct frp_msg *r,
+			 uint16_t type);
+void hold_drop_old_clones(struct recoverd *rd);
+
+/*
+ * upgrade.c: live upgrade, and fuse-recover's requests.  hold.c reaches
+ * it only through the hooks main.c gives it (rd->hooks), so that hold.c
+ * never depends on a file that depends on it.
+ */
+struct hold_hooks {
+	/* fuse-recover's own requests; *ev for main.c */
+	bool (*control)(struct recoverd *rd, int idx, struct frp_msg *m,
+			enum hold_event *ev);
+	/* HELLO asking for standby: 1 answered, 0 ordinary HELLO, -errno */
+	int (*hello)(struct recoverd *rd, int idx, const struct frp_msg *m);
+	/* a peer that is no server: the standby, or the parked old one */
+	bool (*standby_input)(struct recoverd *rd, int idx, struct frp_msg *m);
+	/* the server said RESUMED; true: an upgrade's, old clones stay */
+	bool (*resumed)(struct recoverd *rd, int idx);
+	/* the server declined at takeover; true: rolled back */
+	bool (*declined)(struct recoverd *rd, int idx, const struct frp_msg *m);
+	/* a client is dropped; true: handled, *ev for main.c */
+	bool (*client_dropped)(struct recoverd *rd, int idx,
+			       enum hold_event *ev);
+};
+extern const struct hold_hooks upg_hold_hooks;
+void upg_init(struct recoverd *rd);
+bool upg_server_gone(struct recoverd *rd);
+void upg_event_input(struct recoverd *rd, int idx);
+void upg_tick(struct recoverd *rd);
+double upg_deadline(const struct recoverd *rd);
+void upg_reap(struct recoverd *rd);
 
 #endif

@@ -1,0 +1,528 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Live upgrade: handing a serving connection to a new server without
+ * failing or resending a single request, and taking it back if the new
+ * one dies while it is being confirmed.
+ *
+ * The new server starts in standby: it receives the connection, replays
+ * the saved INIT and compares the reply while the old server serves on;
+ * an incompatible one is refused here and the old one never notices.  It
+ * then waits inside fuse_session_attach() for GO.
+ *
+ * The old server drains when told to over its event socket (the one
+ * channel on which the supervisor speaks first, so the request/answer
+ * calls on the control socket stay in step): every loop thread stops at
+ * the top of the read hook, between two requests.  A thread blocked in
+ * read() on /dev/fuse must be woken without consuming a request, so the
+ * read runs with one real-time signal unblocked (and only the read: a
+ * server's own syscalls never see EINTR from us) and the drainer signals
+ * the threads that sit in it until each one is parked.  Requests made
+ * meanwhile wait in the kernel for whoever reads next.  The old server
+ * then stays parked, its state consistent, until the supervisor says
+ * RETIRE (the loop ends, the process exits without unmounting) or RESUME
+ * (rollback: it serves again, after resyncing what its successor changed
+ * and asking the kernel to resend what the dead successor had read).
+ */
+#include "fuse_recover_i.h"
+#include "proto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fuse.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef FUSE_BATCH_FORGET
+#define FUSE_BATCH_FORGET 42
+#endif
+/* xlate.c's own requests to the server: not the kernel's. */
+#define UP_SYNTH (1ull << 62)
+/* How often the drainer kicks threads still inside read(). */
+#define UP_KICK_NS 200000L
+
+struct up_thread {
+	struct up_thread *next, **pprev;
+	pthread_t tid;
+	_Atomic bool in_read;
+	bool parked;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;	/* parked threads and the drainer wait here */
+	struct up_thread *threads;
+	unsigned int nthreads, nparked;
+	_Atomic bool enabled;	/* an event socket exists */
+	_Atomic bool draining;
+	bool exiting;
+	_Atomic long outstanding;	/* read and not answered */
+	_Atomic unsigned long resent;	/* requests read with the resend bit */
+	pthread_key_t key;
+	bool key_made;
+	sigset_t sig;
+	int signo;
+
+	struct fr_session *s;
+	int ev;			/* our end of the event socket */
+	int stop_fd;
+	pthread_t thread;
+	bool running;
+} up = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.cond = PTHREAD_COND_INITIALIZER,
+	.ev = -1,
+	.stop_fd = -1,
+};
+
+static void kick_handler(int sig)
+{
+	(void)sig;	/* only there to make read() return EINTR */
+}
+
+static void thread_gone(void *data)
+{
+	struct up_thread *t = data;
+
+	pthread_mutex_lock(&up.lock);
+	*t->pprev = t->next;
+	if (t->next)
+		t->next->pprev = t->pprev;
+	up.nthreads--;
+	pthread_cond_broadcast(&up.cond);
+	pthread_mutex_unlock(&up.lock);
+	free(t);
+}
+
+static __thread struct up_thread *tls_self;
+
+/* The calling loop thread, known from its first read on. */
+static struct up_thread *self(void)
+{
+	struct up_thread *t = tls_self;
+
+	if (t)
+		return t;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->tid = pthread_self();
+	/* Blocked everywhere but in read(); libfuse's workers block all. */
+	pthread_sigmask(SIG_BLOCK, &up.sig, NULL);
+	pthread_mutex_lock(&up.lock);
+	t->next = up.threads;
+	if (t->next)
+		t->next->pprev = &t->next;
+	t->pprev = &up.threads;
+	up.threads = t;
+	up.nthreads++;
+	pthread_mutex_unlock(&up.lock);
+	pthread_setspecific(up.key, t);
+	tls_self = t;
+	return t;
+}
+
+/* Returns true when the session is to end (retired). */
+static bool park(struct up_thread *t)
+{
+	bool exiting;
+	int old;
+
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	pthread_mutex_lock(&up.lock);
+	t->parked = true;
+	up.nparked++;
+	pthread_cond_broadcast(&up.cond);
+	while (atomic_load(&up.draining) && !up.exiting)
+		pthread_cond_wait(&up.cond, &up.lock);
+	up.nparked--;
+	t->parked = false;
+	exiting = up.exiting;
+	pthread_mutex_unlock(&up.lock);
+	pthread_setcancelstate(old, NULL);
+	return exiting;
+}
+
+ssize_t fr_upgrade_read(int fd, void *buf, size_t len)
+{
+	struct up_thread *t;
+	ssize_t n;
+	int err;
+
+	if (!atomic_load_explicit(&up.enabled, memory_order_relaxed) ||
+	    !(t = self()))
+		return read(fd, buf, len);
+	for (;;) {
+		if (atomic_load(&up.draining)) {
+			if (park(t)) {
+				errno = EINTR;	/* libfuse: session exited */
+				return -1;
+			}
+			continue;
+		}
+		/*
+		 * Seen in_read, or seen draining: the drainer stores
+		 * draining before it looks at in_read, we the other way round.
+		 */
+		atomic_store(&t->in_read, true);
+		if (atomic_load(&up.draining)) {
+			atomic_store(&t->in_read, false);
+			continue;
+		}
+		pthread_sigmask(SIG_UNBLOCK, &up.sig, NULL);
+		/*
+		 * A kick that came before the unblock ran its handler just
+		 * now and interrupted nothing: look again, so that only a
+		 * kick in the last instructions before read() is lost (the
+		 * drainer kicks again).
+		 */
+		if (atomic_load(&up.draining)) {
+			pthread_sigmask(SIG_BLOCK, &up.sig, NULL);
+			atomic_store(&t->in_read, false);
+			continue;
+		}
+		n = read(fd, buf, len);
+		err = errno;
+		pthread_sigmask(SIG_BLOCK, &up.sig, NULL);
+		atomic_store(&t->in_read, false);
+		if (n < 0 && err == EINTR && atomic_load(&up.draining))
+			continue;
+		errno = err;
+		return n;
+	}
+}
+
+/*
+ * Before a loop thread's first read (io.c registers its clone fd then):
+ * a thread libfuse started while a drain ran parks before it says
+ * anything to a supervisor that may already serve its successor.
+ * Returns true when the session ends.
+ */
+bool fr_upgrade_gate(void)
+{
+	struct up_thread *t;
+
+	if (!atomic_load_explicit(&up.enabled, memory_order_relaxed) ||
+	    !(t = self()))
+		return false;
+	while (atomic_load(&up.draining))
+		if (park(t))
+			return true;
+	return false;
+}
+
+/* Requests that get no reply do not keep a drain waiting. */
+void fr_upgrade_note_read(const void *in_header)
+{
+	const struct fuse_in_header *in = in_header;
+
+	if (in->unique & FR_UNIQUE_RESEND)
+		atomic_fetch_add(&up.resent, 1);
+	switch (in->opcode) {
+	case FUSE_FORGET:
+	case FUSE_BATCH_FORGET:
+	case FUSE_INTERRUPT:
+	case FUSE_NOTIFY_REPLY:
+		return;
+	}
+	atomic_fetch_add(&up.outstanding, 1);
+}
+
+void fr_upgrade_note_reply(uint64_t unique)
+{
+	if (unique && !(unique & UP_SYNTH))
+		atomic_fetch_sub(&up.outstanding, 1);
+}
+
+static void deadline_in(struct timespec *ts, long ns)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_nsec += ns;
+	while (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Wakes the threads; the caller holds up.lock. */
+static void undrain_locked(bool exiting)
+{
+	up.exiting = exiting;
+	atomic_store(&up.draining, false);
+	pthread_cond_broadcast(&up.cond);
+}
+
+/*
+ * Every loop thread parked and every request read answered, within
+ * @timeout_ms; otherwise the drain is undone and the server serves on.
+ */
+static int drain(unsigned int timeout_ms, char *why, size_t why_len)
+{
+	double end = now_ms() + timeout_ms;
+	struct timespec ts;
+	struct up_thread *t;
+	long left;
+
+	pthread_mutex_lock(&up.lock);
+	atomic_store(&up.draining, true);
+	for (;;) {
+		left = atomic_load(&up.outstanding);
+		if (up.nparked == up.nthreads && left <= 0)
+			break;
+		if (now_ms() >= end) {
+			snprintf(why, why_len,
+				 "%u of %u loop threads parked, %ld requests unanswered after %u ms",
+				 up.nparked, up.nthreads, left, timeout_ms);
+			undrain_locked(false);
+			pthread_mutex_unlock(&up.lock);
+			return -ETIMEDOUT;
+		}
+		for (t = up.threads; t; t = t->next)
+			if (!t->parked && atomic_load(&t->in_read))
+				pthread_kill(t->tid, up.signo);
+		deadline_in(&ts, UP_KICK_NS);
+		pthread_cond_timedwait(&up.cond, &up.lock, &ts);
+	}
+	pthread_mutex_unlock(&up.lock);
+	return 0;
+}
+
+static void resume(struct fr_session *s, uint64_t flags)
+{
+	int err;
+
+	if (flags & FRP_GO_RESYNC) {
+		fr_xlate_resync(s);
+		err = fr_store_resync();
+		if (err)
+			fr_log(LOG_ERR, "upgrade: rollback: state store: %s",
+			       strerror(-err));
+	}
+	if ((flags & FRP_GO_RESEND) && s->kernel.resend) {
+		err = fr_resend_request(s->main_fd);
+		if (err)
+			fr_log(LOG_ERR, "upgrade: rollback: FUSE_NOTIFY_RESEND failed: %s",
+			       strerror(-err));
+	}
+	pthread_mutex_lock(&up.lock);
+	undrain_locked(false);
+	pthread_mutex_unlock(&up.lock);
+	fr_log(LOG_INFO, "upgrade: rollback: tag %s served by pid %d again%s",
+	       s->tag, (int)getpid(),
+	       (flags & FRP_GO_RESEND) ? " (resend asked)" : "");
+}
+
+/*
+ * The successor is confirmed: the loop ends (libfuse returns from its
+ * loop once the session has exited) and the server exits without
+ * unmounting: fuse_recover_unmount() sees s->retired.
+ */
+static void retire(struct fr_session *s)
+{
+	s->retired = true;
+	/*
+	 * The control socket is done with: the supervisor serves our
+	 * successor, and our exiting threads' clone fds are no business of
+	 * it.  (rehome.c watches a dup of it: closing ours is no hang-up.)
+	 */
+	pthread_mutex_lock(&s->sock_lock);
+	if (s->sock >= 0)
+		close(s->sock);
+	s->sock = -1;
+	pthread_mutex_unlock(&s->sock_lock);
+	fr_log(LOG_INFO, "upgrade: retired: pid %d leaves tag %s to its successor (it served resent=%lu)",
+	       (int)getpid(), s->tag, atomic_load(&up.resent));
+	fuse_session_exit(s->se);
+	pthread_mutex_lock(&up.lock);
+	undrain_locked(true);
+	pthread_mutex_unlock(&up.lock);
+}
+
+static void on_event(struct fr_session *s, struct frp_msg *m)
+{
+	struct frp_msg r = { .type = FRP_DRAINED };
+	char why[160] = "";
+	double t0;
+
+	switch (m->type) {
+	case FRP_DRAIN:
+		t0 = now_ms();
+		r.status = drain(m->arg[0] ? m->arg[0] : 5000, why,
+				 sizeof(why));
+		if (r.status)
+			fr_log(LOG_WARNING, "upgrade: drain failed: %s; serving on",
+			       why);
+		else
+			fr_log(LOG_INFO, "upgrade: drained in %.3f ms: every request read was answered",
+			       now_ms() - t0);
+		r.blob[0] = why;
+		r.blob_len[0] = strlen(why);
+		frp_send(up.ev, &r);
+		break;
+	case FRP_RESUME:
+		resume(s, m->arg[0]);
+		frp_send_ack(up.ev, 0, NULL);
+		break;
+	case FRP_RETIRE:
+		retire(s);
+		break;
+	default:
+		frp_send_ack(up.ev, -EPROTO, "unexpected event");
+	}
+}
+
+static void *event_thread(void *arg)
+{
+	struct fr_session *s = arg;
+	char buf[FRP_MAX_MSG];
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = up.ev, .events = POLLIN },
+			{ .fd = up.stop_fd, .events = POLLIN },
+		};
+		struct frp_msg m;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents)
+			break;
+		if (frp_recv(up.ev, buf, &m) < 0)
+			break;	/* supervisor gone: rehome.c's business */
+		frp_close_fds(&m);
+		on_event(s, &m);
+		if (s->retired)
+			break;
+	}
+	return NULL;
+}
+
+/*
+ * After attaching through a supervisor: the event socket, and the signal
+ * that wakes readers.  Without it this server can still be replaced by a
+ * crash restart, just not drained.
+ */
+void fr_upgrade_start(struct fr_session *s)
+{
+	struct sigaction sa = { .sa_handler = kick_handler };
+	struct frp_msg m = { .type = FRP_EVENTS, .nfd = 1 };
+	char buf[FRP_MAX_MSG];
+	struct frp_msg r;
+	int sv[2], err;
+
+	/* Called by the supervisor holder only: the one that can drain. */
+	if (s->sock < 0 || up.running)
+		return;
+	/* SIGRTMAX - 3: clear of glibc's own and of the usual SIGRTMIN users. */
+	up.signo = SIGRTMAX - 3;
+	sigemptyset(&up.sig);
+	sigaddset(&up.sig, up.signo);
+	/* No SA_RESTART: an interrupted read() must return. */
+	if (sigaction(up.signo, &sa, NULL) < 0)
+		return;
+	if (!up.key_made) {
+		if (pthread_key_create(&up.key, thread_gone))
+			return;
+		up.key_made = true;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return;
+	m.fd[0] = sv[1];
+	err = fr_client_call(s, &m, buf, &r);
+	close(sv[1]);
+	if (!err) {
+		frp_close_fds(&r);
+		err = r.type == FRP_ACK ? r.status : -EPROTO;
+	}
+	if (err) {
+		fr_log(LOG_WARNING, "upgrade: no event socket (%s): this server cannot be drained for a live upgrade",
+		       strerror(-err));
+		close(sv[0]);
+		return;
+	}
+	up.ev = sv[0];
+	up.s = s;
+	up.stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (up.stop_fd < 0 ||
+	    pthread_create(&up.thread, NULL, event_thread, s) != 0) {
+		if (up.stop_fd >= 0)
+			close(up.stop_fd);
+		up.stop_fd = -1;
+		close(up.ev);
+		up.ev = -1;
+		return;
+	}
+	up.running = true;
+	atomic_store(&up.enabled, true);
+}
+
+/* After the event thread is gone: reads are plain reads again. */
+static void event_closed(void)
+{
+	up.running = false;
+	atomic_store(&up.enabled, false);
+	close(up.stop_fd);
+	up.stop_fd = -1;
+	close(up.ev);
+	up.ev = -1;
+}
+
+void fr_upgrade_stop(void)
+{
+	uint64_t one = 1;
+
+	if (!up.running)
+		return;
+	if (!pthread_equal(pthread_self(), up.thread)) {
+		if (write(up.stop_fd, &one, sizeof(one)) < 0)
+			fr_log(LOG_WARNING, "upgrade: cannot stop the event thread");
+		pthread_join(up.thread, NULL);
+	} else {
+		pthread_detach(up.thread);
+	}
+	event_closed();
+}
+
+/*
+ * A new supervisor holds the connection (rehome.c): the old event socket
+ * died with the old one, so the new one gets a fresh socket.
+ */
+void fr_upgrade_rehomed(struct fr_session *s)
+{
+	if (up.running) {
+		/* Its thread ends on the hang-up of the old socket. */
+		pthread_join(up.thread, NULL);
+		event_closed();
+	}
+	fr_upgrade_start(s);
+}
+
+bool fr_upgrade_wanted(void)
+{
+	const char *env = secure_getenv("FUSE_RECOVER_UPGRADE");
+
+	return env && strcmp(env, "1") == 0;
+}
+
