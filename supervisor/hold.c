@@ -188,6 +188,8 @@ void hold_drop_client(struct recoverd *rd, int idx)
 	c->fd = -1;
 	c->pidfd = -1;
 	c->evfd = -1;
+	if (idx != rd->server && hot_dropped(rd, idx))
+		return;
 	if (upg_client_dropped(rd, idx))
 		return;
 	if (rd->server == idx) {
@@ -409,6 +411,11 @@ static int on_hello(struct recoverd *rd, int idx, struct frp_msg *m)
 		c->pidfd = pidfd_open_(c->pid);
 	}
 	c->greeted = true;
+	if (c->hot != HOT_NONE) {
+		int ret = hot_hello(rd, idx);
+
+		return ret < 0 ? ret : 0;
+	}
 	if (m->arg[1] & FRP_HELLO_STANDBY) {
 		int ret = upg_hello(rd, idx, m);
 
@@ -518,6 +525,8 @@ static int on_add_fd(struct recoverd *rd, struct frp_msg *m, char *why,
 	*h = (struct held_fd){ .fd = m->fd[0], .kind = m->arg[1],
 			       .key = m->arg[0], .gen = rd->gen };
 	m->nfd = 0;
+	if (h->kind != FRP_FD_CLONE)
+		hot_stale(rd, "the server kept another fd");
 	return 0;
 }
 
@@ -526,8 +535,10 @@ static void on_del_fd(struct recoverd *rd, const struct frp_msg *m)
 	struct held_fd *h = find_held(rd, m->arg[1], m->arg[0]);
 
 	if (h) {
-		if (h->kind != FRP_FD_CLONE)
+		if (h->kind != FRP_FD_CLONE) {
 			rd->nkept--;
+			hot_stale(rd, "the server dropped a kept fd");
+		}
 		close(h->fd);
 		*h = rd->clones[--rd->nclones];
 	}
@@ -672,6 +683,8 @@ void hold_client_input(struct recoverd *rd, int idx)
 			hold_drop_client(rd, idx);
 		return;
 	}
+	if (idx != rd->server && hot_input(rd, idx, &m))
+		return;
 	if (idx != rd->server && upg_standby_input(rd, idx, &m))
 		return;
 	if (idx != rd->server) {

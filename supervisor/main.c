@@ -64,6 +64,7 @@ void rd_finish(struct recoverd *rd, int code)
 {
 	int i, status;
 
+	hot_finish(rd);
 	/* A server waiting for our answer must not wait for our exit. */
 	for (i = 0; i < MAX_CLIENTS; i++)
 		if (rd->clients[i].fd >= 0) {
@@ -213,6 +214,9 @@ void rd_server_gone(struct recoverd *rd)
 	/* A standby of a live upgrade takes over, or the old server resumes. */
 	if (upg_server_gone(rd))
 		return;
+	/* A hot standby takes over at once. */
+	if (hot_take(rd))
+		return;
 	if (rd->argv)
 		schedule_launch(rd);
 }
@@ -230,17 +234,21 @@ unsigned int rd_deaths_in_window(const struct recoverd *rd)
 	return n;
 }
 
-static void launch(struct recoverd *rd)
+/*
+ * Starts rd->argv with a control socket of its own in FUSE_RECOVER_FD and
+ * gives it a client slot.  @standby: as a hot standby (standby.c), which
+ * the library's FUSE_RECOVER_UPGRADE=1 makes wait for GO after its INIT
+ * replay.  Returns its pid, or -1 (logged).
+ */
+pid_t rd_spawn(struct recoverd *rd, bool standby)
 {
 	char env[32];
-	int sv[2];
+	int sv[2], idx;
 	pid_t pid;
 
-	rd->next_launch = 0;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		fr_log(LOG_ERR, "socketpair: %s", strerror(errno));
-		schedule_launch(rd);
-		return;
+		return -1;
 	}
 	pid = fork();
 	if (pid == 0) {
@@ -257,6 +265,10 @@ static void launch(struct recoverd *rd)
 			environ = rd->envp;
 		snprintf(env, sizeof(env), "%d", sv[1]);
 		setenv("FUSE_RECOVER_FD", env, 1);
+		if (standby)
+			setenv("FUSE_RECOVER_UPGRADE", "1", 1);
+		else
+			unsetenv("FUSE_RECOVER_UPGRADE");
 		execvp(rd->argv[0], rd->argv);
 		fprintf(stderr, "fuse-recoverd: cannot run %s: %s\n",
 			rd->argv[0], strerror(errno));
@@ -266,13 +278,31 @@ static void launch(struct recoverd *rd)
 	if (pid < 0) {
 		close(sv[0]);
 		fr_log(LOG_ERR, "fork: %s", strerror(errno));
+		return -1;
+	}
+	idx = hold_add_client(rd, sv[0], pid, true);
+	if (idx < 0) {
+		kill(pid, SIGKILL);
+		hot_adopt_child(rd, pid);
+		return -1;
+	}
+	if (standby)
+		rd->clients[idx].hot = HOT_LAUNCHED;
+	return pid;
+}
+
+static void launch(struct recoverd *rd)
+{
+	pid_t pid;
+
+	rd->next_launch = 0;
+	pid = rd_spawn(rd, false);
+	if (pid < 0) {
 		schedule_launch(rd);
 		return;
 	}
 	rd->child = pid;
 	fr_log(LOG_INFO, "started %s as pid %d", rd->argv[0], (int)pid);
-	if (hold_add_client(rd, sv[0], pid, true) < 0)
-		kill(pid, SIGKILL);
 }
 
 static void reap(struct recoverd *rd)
@@ -308,6 +338,7 @@ static void on_signal(struct recoverd *rd)
 	while (read(rd->sig_fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGCHLD) {
 			upg_reap(rd);
+			hot_reap(rd);
 			reap(rd);
 			continue;
 		}
@@ -361,6 +392,9 @@ static int poll_timeout_ms(const struct recoverd *rd)
 	if (idle && (!next || idle < next))
 		next = idle;
 	idle = upg_deadline(rd);
+	if (idle && (!next || idle < next))
+		next = idle;
+	idle = hot_deadline(rd);
 	if (idle && (!next || idle < next))
 		next = idle;
 	if (!next)
@@ -441,6 +475,7 @@ static void run(struct recoverd *rd)
 		}
 		hold_drop_idle(rd);
 		upg_tick(rd);
+		hot_tick(rd);
 		if (rd->next_launch && now_sec() >= rd->next_launch &&
 		    rd->child <= 0)
 			launch(rd);
@@ -480,7 +515,9 @@ static void usage(FILE *f)
 		"  --window SEC           ...within SEC seconds (10, 60)\n"
 		"  --takeover-timeout SEC give up SEC s after a death with no\n"
 		"                         new server (60; 0 = wait forever)\n"
-		"  --log FILE             append log lines to FILE\n");
+		"  --log FILE             append log lines to FILE\n"
+		"  --standby N            keep N more copies of SERVER started\n"
+		"                         and waiting to take over a crash (0)\n");
 }
 
 static unsigned int parse_uint(const char *s, const char *what,
@@ -539,6 +576,7 @@ int main(int argc, char *argv[])
 		{ "client-fd", required_argument, NULL, 'c' },
 		{ "lock-fd", required_argument, NULL, 'l' },
 		{ "log", required_argument, NULL, 'L' },
+		{ "standby", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -569,6 +607,10 @@ int main(int argc, char *argv[])
 		case 'c': client_fd = parse_uint(optarg, "fd", INT_MAX); break;
 		case 'l': rd->lock_fd = parse_uint(optarg, "fd", INT_MAX); break;
 		case 'L': log = optarg; break;
+		case 'S':
+			rd->hot.want = parse_uint(optarg, "--standby",
+						  HOT_MAX_STANDBY);
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -581,6 +623,10 @@ int main(int argc, char *argv[])
 	snprintf(rd->tag, sizeof(rd->tag), "%s", tag);
 	if (optind < argc)
 		rd->argv = &argv[optind];
+	if (rd->hot.want && !rd->argv) {
+		fprintf(stderr, "fuse-recoverd: --standby needs a SERVER to start\n");
+		return 2;
+	}
 	umask(077);
 	if (log && *log) {
 		log_file = open_log(log);

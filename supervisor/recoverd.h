@@ -44,6 +44,14 @@ struct held_fd {
 	uint64_t gen;	/* which server generation registered it */
 };
 
+/* A hot standby's progress (standby.c). */
+enum hot_state {
+	HOT_NONE,	/* not a hot standby */
+	HOT_LAUNCHED,	/* started; no HELLO yet */
+	HOT_REPLAYING,	/* got the connection; replays INIT */
+	HOT_READY,	/* INIT replayed and compared; waits for GO */
+};
+
 /*
  * A slot is in use while it has a socket or a pidfd: a server whose socket
  * broke keeps its slot (and the connection) until its process is gone.
@@ -58,6 +66,8 @@ struct client {
 	double since;	/* when it connected */
 	int evfd;	/* event socket of a server (upgrade.c), or -1 */
 	bool standby;	/* the new server of a live upgrade */
+	enum hot_state hot;	/* a hot standby (standby.c), or HOT_NONE */
+	bool hot_stale;	/* killed by us: its leaving is no failure */
 };
 
 /* A live upgrade in progress (upgrade.c). */
@@ -89,6 +99,18 @@ struct upgrade {
 	/* servers we started for upgrades, reaped when they exit */
 	pid_t children[UPG_MAX_CHILDREN];
 	unsigned int upgrades, rollbacks, refusals;
+};
+
+/* Hot standbys: servers started ahead of a crash (standby.c). */
+#define HOT_MAX_REAP 8
+#define HOT_MAX_STANDBY 4
+
+struct hot {
+	unsigned int want;	/* --standby N */
+	double next;		/* when to start the next one; 0: now */
+	unsigned int backoff_ms;	/* after standbys that failed */
+	pid_t reap[HOT_MAX_REAP];	/* our children nobody else waits for */
+	unsigned int started, takeovers, refused;
 };
 
 struct recoverd {
@@ -132,6 +154,7 @@ struct recoverd {
 	char **envp;			/* environment for launches, or NULL */
 
 	struct upgrade upg;
+	struct hot hot;
 	unsigned int takeovers;		/* crash restarts so far */
 	double server_since;		/* when the current server took over */
 };
@@ -177,7 +200,20 @@ double upg_deadline(const struct recoverd *rd);
 void upg_reap(struct recoverd *rd);
 unsigned int rd_deaths_in_window(const struct recoverd *rd);
 
+/* standby.c: hot standbys */
+int hot_hello(struct recoverd *rd, int idx);
+bool hot_input(struct recoverd *rd, int idx, struct frp_msg *m);
+bool hot_dropped(struct recoverd *rd, int idx);
+bool hot_take(struct recoverd *rd);
+void hot_stale(struct recoverd *rd, const char *why);
+void hot_tick(struct recoverd *rd);
+double hot_deadline(const struct recoverd *rd);
+void hot_reap(struct recoverd *rd);
+void hot_finish(struct recoverd *rd);
+void hot_adopt_child(struct recoverd *rd, pid_t pid);
+
 /* main.c */
+pid_t rd_spawn(struct recoverd *rd, bool standby);
 void rd_server_gone(struct recoverd *rd);
 void rd_server_declined(struct recoverd *rd);
 

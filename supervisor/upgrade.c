@@ -751,6 +751,7 @@ void upg_tick(struct recoverd *rd)
 		}
 		u->child = 0;
 		u->upgrades++;
+		hot_stale(rd, "a live upgrade replaced the server");
 		finish(rd, 0, "confirmed: pid %d serves tag %s (pause %.3f ms); pid %d retires",
 		       (int)u->new_pid, rd->tag, pause_ms(u), (int)u->old_pid);
 		break;
