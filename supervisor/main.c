@@ -648,6 +648,7 @@ int main(int argc, char *argv[])
 		rd->clients[i] = (struct client){ .fd = -1, .pidfd = -1,
 						  .evfd = -1 };
 	upg_init(rd);
+	rd->hot.taking = -1;
 	signal(SIGPIPE, SIG_IGN);
 
 	err = fr_runtime_dir(rd->dir, sizeof(rd->dir));

@@ -110,6 +110,8 @@ struct hot {
 	double next;		/* when to start the next one; 0: now */
 	unsigned int backoff_ms;	/* after standbys that failed */
 	pid_t reap[HOT_MAX_REAP];	/* our children nobody else waits for */
+	int taking;		/* the slot that got GO, until it serves; -1 */
+	double go_deadline;	/* it serves by then or is killed */
 	unsigned int started, takeovers, refused;
 };
 

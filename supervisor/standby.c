@@ -35,6 +35,12 @@
 /* The server settles (keeps its store, its id map) before a standby starts. */
 #define HOT_SETTLE_SEC 0.1
 #define HOT_MAX_BACKOFF_MS 5000
+/*
+ * A standby that got GO serves within microseconds; one that does not (a
+ * stopped or hung process) must not hold the mount for the takeover
+ * timeout: it is killed, and its death is an ordinary one.
+ */
+#define HOT_GO_TIMEOUT_SEC 2.0
 
 void hot_adopt_child(struct recoverd *rd, pid_t pid)
 {
@@ -215,6 +221,8 @@ bool hot_take(struct recoverd *rd)
 		forget_child(rd, c->pid);
 		rd->child = c->pid;
 		rd->hot.takeovers++;
+		rd->hot.taking = i;
+		rd->hot.go_deadline = now_sec() + HOT_GO_TIMEOUT_SEC;
 		fr_log(LOG_INFO, "takeover: hot standby pid %d gets tag %s (%.3f ms after the death)",
 		       (int)c->pid, rd->tag, (now_sec() - rd->down_since) * 1e3);
 		return true;
@@ -255,8 +263,18 @@ static double start_at(const struct recoverd *rd)
 
 void hot_tick(struct recoverd *rd)
 {
+	struct hot *h = &rd->hot;
 	pid_t pid;
 
+	if (h->taking >= 0 && (rd->server != h->taking ||
+			       rd->state != ST_TAKEOVER)) {
+		h->taking = -1;
+	} else if (h->taking >= 0 && now_sec() >= h->go_deadline) {
+		fr_log(LOG_WARNING, "takeover: hot standby pid %d did not serve within %.0f s; killed",
+		       (int)rd->clients[h->taking].pid, HOT_GO_TIMEOUT_SEC);
+		kill_client(&rd->clients[h->taking]);
+		h->taking = -1;
+	}
 	if (!want_more(rd) || now_sec() < start_at(rd))
 		return;
 	pid = rd_spawn(rd, true);
@@ -272,7 +290,11 @@ void hot_tick(struct recoverd *rd)
 
 double hot_deadline(const struct recoverd *rd)
 {
-	return want_more(rd) ? start_at(rd) : 0;
+	double t = want_more(rd) ? start_at(rd) : 0;
+
+	if (rd->hot.taking >= 0 && (!t || rd->hot.go_deadline < t))
+		t = rd->hot.go_deadline;
+	return t;
 }
 
 /*

@@ -18,7 +18,7 @@ RLOG=$T/recoverd.log
 start_standby_family() {
 	if [ "$fam" = pt ]; then
 		TAG=$PT_TAG
-		CMD=("$PT" "${PT_ARGS[@]}" "$SRC" "$MNT")
+		CMD=("${PT[@]}" "${PT_ARGS[@]}" "$SRC" "$MNT")
 	else
 		TAG=$XL_TAG
 		CMD=("${XL_CMD[@]}")
@@ -29,7 +29,7 @@ start_standby_family() {
 	wait_until 10 is_mounted "$MNT" || fail "not mounted"
 }
 
-ready_count() { grep -c "standby: pid .* ready" "$RLOG" || true; }
+ready_count() { grep -c "standby: pid .* ready (INIT" "$RLOG" || true; }
 hot_takeovers() { grep -c "takeover: hot standby" "$RLOG" || true; }
 launches() { grep -c "\]: started " "$RLOG" || true; }
 # Pids of the standbys the supervisor has started and not seen go.
