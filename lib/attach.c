@@ -328,6 +328,8 @@ int fuse_session_attach(struct fuse_session *se, const char *mountpoint,
 
 	hello.arg[0] = getpid();
 	hello.arg[1] = fr_upgrade_wanted() ? FRP_HELLO_STANDBY : 0;
+	if (fr_hot_standby_wanted())
+		hello.arg[1] |= FRP_HELLO_STANDBY | FRP_HELLO_HOT;
 	hello.blob[0] = fr->tag;
 	hello.blob_len[0] = strlen(fr->tag);
 	err = fr_client_call(s, &hello, buf, &r);

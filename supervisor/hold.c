@@ -411,12 +411,13 @@ static int on_hello(struct recoverd *rd, int idx, struct frp_msg *m)
 		c->pidfd = pidfd_open_(c->pid);
 	}
 	c->greeted = true;
-	if (c->hot != HOT_NONE) {
-		int ret = hot_hello(rd, idx);
+	if (c->hot != HOT_NONE || (m->arg[1] & FRP_HELLO_HOT)) {
+		int ret = hot_hello(rd, idx, m->arg[1] & FRP_HELLO_HOT);
 
-		return ret < 0 ? ret : 0;
+		if (ret)
+			return ret < 0 ? ret : 0;
 	}
-	if (m->arg[1] & FRP_HELLO_STANDBY) {
+	if ((m->arg[1] & FRP_HELLO_STANDBY) && !(m->arg[1] & FRP_HELLO_HOT)) {
 		int ret = upg_hello(rd, idx, m);
 
 		if (ret)

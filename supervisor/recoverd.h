@@ -203,7 +203,7 @@ void upg_reap(struct recoverd *rd);
 unsigned int rd_deaths_in_window(const struct recoverd *rd);
 
 /* standby.c: hot standbys */
-int hot_hello(struct recoverd *rd, int idx);
+int hot_hello(struct recoverd *rd, int idx, bool external);
 bool hot_input(struct recoverd *rd, int idx, struct frp_msg *m);
 bool hot_dropped(struct recoverd *rd, int idx);
 bool hot_take(struct recoverd *rd);

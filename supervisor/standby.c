@@ -16,6 +16,11 @@
  * dead server had read and serves.  The next standby is started once the
  * new server serves, so the start never competes with the takeover.
  *
+ * A server may also come as a standby by itself (FUSE_RECOVER_STANDBY=1,
+ * e.g. a second shell loop running it): it waits the same way, and takes
+ * the mount as an ordinary server if nobody serves.  Restarting it is
+ * then its loop's business.
+ *
  * A standby saw the kept fds when it started; a server that keeps or drops
  * one later (an unlinked open file) makes the standbys stale, and they are
  * replaced (hot_stale()), as they are after a live upgrade.
@@ -109,14 +114,24 @@ static void backoff(struct recoverd *rd)
 	h->next = now_sec() + h->backoff_ms / 1000.0;
 }
 
-/* 1: answered (STANDBY sent); -errno: refused, to be dropped. */
-int hot_hello(struct recoverd *rd, int idx)
+/*
+ * 1: answered (STANDBY sent); 0: an ordinary HELLO after all (a standby
+ * from outside that finds nobody serving serves); -errno: refused, to be
+ * dropped.
+ */
+int hot_hello(struct recoverd *rd, int idx, bool external)
 {
 	struct client *c = &rd->clients[idx];
 	struct frp_msg r;
 	char why[128];
 	int err;
 
+	if (external && c->hot == HOT_NONE) {
+		if (rd->server < 0 && rd->upg.phase == UPG_NONE &&
+		    (rd->state == ST_EMPTY || rd->state == ST_DOWN))
+			return 0;
+		c->hot = HOT_LAUNCHED;
+	}
 	if (rd->state != ST_SERVING || rd->server < 0 ||
 	    rd->upg.phase != UPG_NONE || hold_server_exited(rd)) {
 		/* It would stand by for a server not there: started later. */
@@ -177,9 +192,10 @@ bool hot_dropped(struct recoverd *rd, int idx)
 	if (c->hot == HOT_NONE)
 		return false;
 	if (!c->hot_stale) {
-		fr_log(LOG_WARNING, "standby: pid %d exited %s; starting another",
+		fr_log(LOG_WARNING, "standby: pid %d exited %s%s",
 		       (int)c->pid, c->hot == HOT_READY ? "while ready" :
-							  "before it was ready");
+		       "before it was ready",
+		       c->launched ? "; starting another" : "");
 		if (c->hot != HOT_READY)
 			backoff(rd);
 	}
@@ -216,10 +232,12 @@ bool hot_take(struct recoverd *rd)
 		rd->gen++;
 		rd->state = ST_TAKEOVER;
 		/* main.c waits for the server; we for the dead one. */
-		if (rd->child > 0)
-			hot_adopt_child(rd, rd->child);
-		forget_child(rd, c->pid);
-		rd->child = c->pid;
+		if (c->launched) {
+			if (rd->child > 0)
+				hot_adopt_child(rd, rd->child);
+			forget_child(rd, c->pid);
+			rd->child = c->pid;
+		}
 		rd->hot.takeovers++;
 		rd->hot.taking = i;
 		rd->hot.go_deadline = now_sec() + HOT_GO_TIMEOUT_SEC;
