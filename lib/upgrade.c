@@ -657,6 +657,8 @@ int fr_upgrade_standby(struct fr_session *s, const char *mountpoint,
 			fr_log(LOG_ERR, "FUSE_NOTIFY_RESEND failed: %s",
 			       strerror(-err));
 	}
+	/* Drainable from the moment the supervisor counts us as serving. */
+	fr_upgrade_start(s);
 	err = fr_client_call(s, &resumed, buf, &a);
 	if (!err) {
 		frp_close_fds(&a);

@@ -184,10 +184,14 @@ static void on_upgrade(struct recoverd *rd, int idx, struct frp_msg *m)
 		return;
 	}
 	if (rd->clients[rd->server].evfd < 0) {
+		/* Its event socket comes right after its takeover. */
+		bool starting = now_sec() - rd->server_since < 5;
+
 		snprintf(why, sizeof(why),
+			 starting ? "the serving server (pid %d) is still starting" :
 			 "the serving server (pid %d) has no event socket: it cannot be drained",
 			 (int)rd->clients[rd->server].pid);
-		frp_send_ack(fd, -EOPNOTSUPP, why);
+		frp_send_ack(fd, starting ? -EAGAIN : -EOPNOTSUPP, why);
 		return;
 	}
 	buf = malloc(alen + elen + m->blob_len[2] + 1);

@@ -438,6 +438,14 @@ static int cmd_list(const char *dir)
 
 /* ---- upgrade ---- */
 
+static double now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static char *find_program(const char *name)
 {
 	const char *path = getenv("PATH");
@@ -488,7 +496,7 @@ static int cmd_upgrade(const char *dir, int argc, char **argv)
 	static char args[24576], envs[32768];
 	struct frp_msg m = { .type = FRP_UPGRADE }, r;
 	char buf[FRP_MAX_MSG], cwd[PATH_MAX];
-	double confirm = 1, timeout = 120;
+	double confirm = 1, timeout = 120, end;
 	const char *log = NULL, *tag;
 	char *prog, *save0;
 	bool fits = true;
@@ -536,8 +544,19 @@ static int cmd_upgrade(const char *dir, int argc, char **argv)
 	m.arg[0] = (uint64_t)(confirm * 1000);
 	m.fd[0] = out;
 	m.nfd = 1;
-	sock = connect_tag(dir, tag);
-	err = call(sock, &m, buf, &r, (int)(timeout * 1000));
+	/*
+	 * EAGAIN: no server serves right now (a restart is under way) or the
+	 * one serving is still starting; asked again until the timeout.
+	 */
+	for (end = now_sec() + timeout;;) {
+		sock = connect_tag(dir, tag);
+		err = call(sock, &m, buf, &r, (int)(timeout * 1000));
+		if (err || r.type != FRP_ACK || r.status != -EAGAIN ||
+		    now_sec() + 0.1 >= end)
+			break;
+		close(sock);
+		usleep(100000);
+	}
 	if (err == -ETIMEDOUT)
 		die(1, "tag %s: no outcome within %.0f s", tag, timeout);
 	if (err)
