@@ -213,6 +213,8 @@ double hot_deadline(const struct recoverd *rd);
 void hot_reap(struct recoverd *rd);
 void hot_finish(struct recoverd *rd);
 void hot_adopt_child(struct recoverd *rd, pid_t pid);
+void hot_counts(const struct recoverd *rd, unsigned int *alive_n,
+		unsigned int *ready_n);
 
 /* main.c */
 pid_t rd_spawn(struct recoverd *rd, bool standby);

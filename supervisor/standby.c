@@ -103,6 +103,14 @@ static void kill_client(struct client *c)
 		syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
 }
 
+/* For fuse-recover status: standbys alive, and ready among them. */
+void hot_counts(const struct recoverd *rd, unsigned int *alive_n,
+		unsigned int *ready_n)
+{
+	*alive_n = count(rd, HOT_LAUNCHED);
+	*ready_n = count(rd, HOT_READY);
+}
+
 /* A standby that failed: the next one waits longer. */
 static void backoff(struct recoverd *rd)
 {
