@@ -237,7 +237,7 @@ unsigned int rd_deaths_in_window(const struct recoverd *rd)
 /*
  * Starts rd->argv with a control socket of its own in FUSE_RECOVER_FD and
  * gives it a client slot.  @standby: as a hot standby (standby.c), which
- * the library's FUSE_RECOVER_UPGRADE=1 makes wait for GO after its INIT
+ * FUSE_RECOVER_STANDBY=1 makes the library wait for GO after its INIT
  * replay.  Returns its pid, or -1 (logged).
  */
 pid_t rd_spawn(struct recoverd *rd, bool standby)
@@ -265,10 +265,9 @@ pid_t rd_spawn(struct recoverd *rd, bool standby)
 			environ = rd->envp;
 		snprintf(env, sizeof(env), "%d", sv[1]);
 		setenv("FUSE_RECOVER_FD", env, 1);
+		unsetenv("FUSE_RECOVER_UPGRADE");
 		if (standby)
-			setenv("FUSE_RECOVER_UPGRADE", "1", 1);
-		else
-			unsetenv("FUSE_RECOVER_UPGRADE");
+			setenv("FUSE_RECOVER_STANDBY", "1", 1);
 		execvp(rd->argv[0], rd->argv);
 		fprintf(stderr, "fuse-recoverd: cannot run %s: %s\n",
 			rd->argv[0], strerror(errno));

@@ -3,7 +3,7 @@
  * Hot standbys (fuse-recoverd --standby N): copies of the server started
  * ahead of a crash, so that a restart costs no process start.
  *
- * A standby is started like the server, with FUSE_RECOVER_UPGRADE=1: the
+ * A standby is started like the server, with FUSE_RECOVER_STANDBY=1: the
  * library's standby mode of a live upgrade (lib/upgrade.c).  It says HELLO,
  * gets the connection (STANDBY), fetches the kept fds, replays the saved
  * INIT and compares the reply, opens a state store without taking it, and
@@ -170,6 +170,17 @@ bool hot_input(struct recoverd *rd, int idx, struct frp_msg *m)
 		err = c->hot == HOT_REPLAYING ? hold_send_kept(rd, c->fd) :
 						-EPROTO;
 		frp_send_ack(c->fd, err, err ? strerror(-err) : NULL);
+		break;
+	case FRP_EVENTS:
+		/* Its event socket, ahead of the takeover (off its path). */
+		err = m->nfd == 1 ? 0 : -EPROTO;
+		if (!err) {
+			if (c->evfd >= 0)
+				close(c->evfd);
+			c->evfd = m->fd[0];
+			m->nfd = 0;
+		}
+		frp_send_ack(c->fd, err, err ? "no event socket" : NULL);
 		break;
 	case FRP_STANDBY_READY:
 		c->hot = HOT_READY;
