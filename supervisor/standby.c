@@ -185,8 +185,8 @@ bool hot_input(struct recoverd *rd, int idx, struct frp_msg *m)
 	case FRP_STANDBY_READY:
 		c->hot = HOT_READY;
 		rd->hot.backoff_ms = 0;
-		fr_log(LOG_INFO, "standby: pid %d ready (INIT replayed and compared); %u of %u ready",
-		       (int)c->pid, count(rd, HOT_READY), rd->hot.want);
+		fr_log(LOG_INFO, "standby: pid %d ready (INIT replayed and compared); %u ready",
+		       (int)c->pid, count(rd, HOT_READY));
 		break;
 	case FRP_DECLINE:
 		rd->hot.refused++;
