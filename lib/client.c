@@ -52,10 +52,39 @@ void fr_blob_free(struct fr_blob *b)
  * conversation is out of step, so the socket is dropped; the server runs
  * on while rehome.c starts a new supervisor.
  */
+/*
+ * A message sent without waiting for its ACK (a hot standby's takeover,
+ * lib/upgrade.c) leaves that ACK in the socket: read before anything else.
+ * The caller holds sock_lock.
+ */
+int fr_client_drain_acks(struct fr_session *s)
+{
+	char buf[FRP_MAX_MSG];
+	struct frp_msg r;
+	int err;
+
+	while (s->acks_owed && s->sock >= 0) {
+		err = frp_recv(s->sock, buf, &r);
+		if (err)
+			return err;
+		frp_close_fds(&r);
+		s->acks_owed--;
+		if (r.type != FRP_ACK)
+			return -EPROTO;
+		if (r.status < 0)
+			fr_log(LOG_ERR, "the supervisor refused: %.*s",
+			       (int)r.blob_len[0], (const char *)r.blob[0]);
+	}
+	return 0;
+}
+
 int fr_client_call_locked(struct fr_session *s, const void *msg,
 			  void *reply_buf, void *reply)
 {
-	int err = s->sock < 0 ? -ENOTCONN : frp_send(s->sock, msg);
+	int err = s->sock < 0 ? -ENOTCONN : fr_client_drain_acks(s);
+
+	if (!err)
+		err = frp_send(s->sock, msg);
 
 	if (!err)
 		err = frp_recv(s->sock, reply_buf, reply);

@@ -76,6 +76,7 @@ struct fr_session {
 	struct fuse_session *se;
 	int sock;		/* to the supervisor */
 	pthread_mutex_t sock_lock;
+	unsigned int acks_owed;	/* ACKs still to read before the next call */
 	int main_fd;
 	enum fr_io_mode mode;
 	struct fr_blob init_in;
@@ -225,6 +226,7 @@ int fr_probe_init_in(const void *init_in, size_t len, struct fr_kernel *k);
 int fr_client_connect(const struct fuse_recover *fr, int *sock);
 int fr_client_call(struct fr_session *s, const void *msg, void *reply_buf,
 		   void *reply);
+int fr_client_drain_acks(struct fr_session *s);
 int fr_client_call_locked(struct fr_session *s, const void *msg,
 			  void *reply_buf, void *reply);
 void fr_client_set_timeout(int sock);

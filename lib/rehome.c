@@ -281,6 +281,8 @@ static void *watch(void *arg)
 			close(s->sock);
 		s->sock = -1;
 		sock = rehome(s);
+		/* ACKs owed by the old supervisor never come. */
+		s->acks_owed = 0;
 		if (sock >= 0) {
 			s->sock = sock;
 			watch_fd = fcntl(sock, F_DUPFD_CLOEXEC, 3);

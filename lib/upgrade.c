@@ -667,10 +667,23 @@ int fr_upgrade_standby(struct fr_session *s, const char *mountpoint,
 	}
 	/* Drainable from the moment the supervisor counts us as serving. */
 	fr_upgrade_start(s);
-	err = fr_client_call(s, &resumed, buf, &a);
-	if (!err) {
-		frp_close_fds(&a);
-		err = a.type == FRP_ACK ? a.status : -EPROTO;
+	if (fr_hot_standby_wanted()) {
+		/*
+		 * A crash takeover: serve at once, the supervisor's ACK is
+		 * read before our next call (fr_client_drain_acks()), off
+		 * the path to the first reply.
+		 */
+		pthread_mutex_lock(&s->sock_lock);
+		err = s->sock < 0 ? -ENOTCONN : frp_send(s->sock, &resumed);
+		if (!err)
+			s->acks_owed++;
+		pthread_mutex_unlock(&s->sock_lock);
+	} else {
+		err = fr_client_call(s, &resumed, buf, &a);
+		if (!err) {
+			frp_close_fds(&a);
+			err = a.type == FRP_ACK ? a.status : -EPROTO;
+		}
 	}
 	if (!err)
 		fr_log(LOG_INFO, "upgrade: takeover: pid %d serves tag %s%s",
