@@ -281,8 +281,6 @@ static void *watch(void *arg)
 			close(s->sock);
 		s->sock = -1;
 		sock = rehome(s);
-		/* ACKs owed by the old supervisor never come. */
-		s->acks_owed = 0;
 		if (sock >= 0) {
 			s->sock = sock;
 			watch_fd = fcntl(sock, F_DUPFD_CLOEXEC, 3);
@@ -300,7 +298,7 @@ int fr_rehome_start(struct fr_session *s, const struct fuse_recover *fr)
 {
 	int err;
 
-	if (s->kernel_path || s->sock < 0)
+	if (s->sock < 0)
 		return 0;
 	rh.fr.tag = s->tag;
 	rh.fr.max_restarts = fr->max_restarts;

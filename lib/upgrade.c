@@ -338,10 +338,9 @@ static void retire(struct fr_session *s)
 	s->retired = true;
 	/*
 	 * The control socket is done with: the supervisor serves our
-	 * successor, and a hang-up is no longer its death to us (rehome.c),
-	 * nor are our exiting threads' clone fds its business.
+	 * successor, and our exiting threads' clone fds are no business of
+	 * it.  (rehome.c watches a dup of it: closing ours is no hang-up.)
 	 */
-	fr_rehome_stop();
 	pthread_mutex_lock(&s->sock_lock);
 	if (s->sock >= 0)
 		close(s->sock);
@@ -433,7 +432,8 @@ void fr_upgrade_start(struct fr_session *s)
 	struct frp_msg r;
 	int sv[2], err;
 
-	if (s->kernel_path || s->sock < 0 || up.running)
+	/* Called by the supervisor holder only: the one that can drain. */
+	if (s->sock < 0 || up.running)
 		return;
 	/* SIGRTMAX - 3: clear of glibc's own and of the usual SIGRTMIN users. */
 	up.signo = SIGRTMAX - 3;
@@ -537,158 +537,3 @@ bool fr_upgrade_wanted(void)
 	return env && strcmp(env, "1") == 0;
 }
 
-static int decline(struct fr_session *s, int err, const char *why)
-{
-	struct frp_msg m = { .type = FRP_DECLINE, .status = err };
-
-	m.blob[0] = why;
-	m.blob_len[0] = strlen(why);
-	fr_log(LOG_ERR, "upgrade: refused in standby: %s; the old server serves on",
-	       why);
-	pthread_mutex_lock(&s->sock_lock);
-	if (s->sock >= 0)
-		frp_send(s->sock, &m);
-	pthread_mutex_unlock(&s->sock_lock);
-	return err;
-}
-
-/* What fr_session_start() would refuse, found before anyone drains. */
-static const char *mode_mismatch(const struct fr_session *s)
-{
-	if (s->uses_store && fr_kept_fd(FR_KEEP_STATE, FR_KEY_IDMAP) >= 0)
-		return "the old server runs with translated ids and this one opens a state store";
-	if (!s->uses_store && fr_kept_fd(FR_KEEP_STATE, FR_KEY_STORE) >= 0)
-		return "the old server keeps its ids in a state store and this one does not open it";
-	return NULL;
-}
-
-/* Waits, for as long as it takes, for GO or a refusal. */
-static int wait_go(struct fr_session *s, uint64_t *flags)
-{
-	char buf[FRP_MAX_MSG];
-	struct frp_msg r;
-	int err;
-
-	for (;;) {
-		struct pollfd p = { .fd = s->sock, .events = POLLIN };
-
-		if (poll(&p, 1, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		err = frp_recv(s->sock, buf, &r);
-		if (err == -EAGAIN || err == -EINTR)
-			continue;
-		if (err)
-			return err;
-		frp_close_fds(&r);
-		if (r.type == FRP_GO) {
-			*flags = r.arg[0];
-			return 0;
-		}
-		if (r.type == FRP_ACK && r.status < 0) {
-			fr_log(LOG_ERR, "upgrade: the supervisor called it off: %.*s",
-			       (int)r.blob_len[0], (const char *)r.blob[0]);
-			return r.status;
-		}
-		return -EPROTO;
-	}
-}
-
-int fr_upgrade_standby(struct fr_session *s, const char *mountpoint,
-		       struct frp_msg *r)
-{
-	struct frp_msg ready = { .type = FRP_STANDBY_READY };
-	struct frp_msg resumed = { .type = FRP_RESUMED };
-	char buf[FRP_MAX_MSG];
-	struct frp_msg a;
-	const char *why;
-	uint64_t flags = 0;
-	int fd = r->fd[0];
-	int err;
-
-	r->nfd = 0;
-	if (r->blob_len[2] != strlen(mountpoint) ||
-	    memcmp(r->blob[2], mountpoint, r->blob_len[2]) != 0) {
-		close(fd);
-		return decline(s, -EXDEV, "mounted on another mount point");
-	}
-	s->conn_id = r->arg[0];
-	err = fr_blob_dup(&s->init_in, r->blob[0], r->blob_len[0]);
-	if (!err)
-		err = fr_blob_dup(&s->init_out, r->blob[1], r->blob_len[1]);
-	if (err) {
-		close(fd);
-		return err;
-	}
-	s->standby = true;
-	err = fr_adopt_fd(s, fd);
-	if (!err)
-		err = fr_kept_fetch(s);
-	if (!err)
-		err = fr_init_replay(s);
-	if (err == -EPROTO)
-		return decline(s, err, "capabilities differ from the mount's");
-	if (err)
-		return decline(s, err, strerror(-err));
-	/* Its init cannot fail INIT; a filesystem that refuses exits. */
-	if (fuse_session_exited(s->se))
-		return decline(s, -EPROTO,
-			       "the filesystem's init ended the session (it refused what it found)");
-	why = mode_mismatch(s);
-	if (why)
-		return decline(s, -EPROTO, why);
-	/*
-	 * A hot standby waits for a crash: its event socket (a thread and a
-	 * round trip) is set up now, not on the takeover's path.
-	 */
-	if (fr_hot_standby_wanted())
-		fr_upgrade_start(s);
-	fr_log(LOG_INFO, "upgrade: standby: INIT replayed and compared; waiting for %s",
-	       fr_hot_standby_wanted() ? "the serving server to die (hot standby)" :
-	       "the old server to drain");
-	err = frp_send(s->sock, &ready);
-	if (!err)
-		err = wait_go(s, &flags);
-	if (err)
-		return err;
-	s->standby = false;
-	err = fr_store_activate();
-	if (!err)
-		err = fr_session_start(s);
-	if (err)
-		return decline(s, err, "could not start serving");
-	if ((flags & FRP_GO_RESEND) && s->kernel.resend) {
-		err = fr_resend_request(s->main_fd);
-		if (err)
-			fr_log(LOG_ERR, "FUSE_NOTIFY_RESEND failed: %s",
-			       strerror(-err));
-	}
-	/* Drainable from the moment the supervisor counts us as serving. */
-	fr_upgrade_start(s);
-	if (fr_hot_standby_wanted()) {
-		/*
-		 * A crash takeover: serve at once, the supervisor's ACK is
-		 * read before our next call (fr_client_drain_acks()), off
-		 * the path to the first reply.
-		 */
-		pthread_mutex_lock(&s->sock_lock);
-		err = s->sock < 0 ? -ENOTCONN : frp_send(s->sock, &resumed);
-		if (!err)
-			s->acks_owed++;
-		pthread_mutex_unlock(&s->sock_lock);
-	} else {
-		err = fr_client_call(s, &resumed, buf, &a);
-		if (!err) {
-			frp_close_fds(&a);
-			err = a.type == FRP_ACK ? a.status : -EPROTO;
-		}
-	}
-	if (!err)
-		fr_log(LOG_INFO, "upgrade: takeover: pid %d serves tag %s%s",
-		       (int)getpid(), s->tag,
-		       (flags & FRP_GO_RESEND) ?
-		       " (the old server died: resend asked)" : "");
-	return err;
-}

@@ -128,7 +128,8 @@ static int free_slot(struct recoverd *rd, bool launched)
 		return -1;
 	fr_log(LOG_WARNING, "dropping pid %d: it said nothing, and its slot is needed",
 	       (int)rd->clients[oldest].pid);
-	hold_drop_client(rd, oldest);
+	/* Neither the server nor launched: its leaving is no event. */
+	(void)hold_drop_client(rd, oldest);
 	return oldest;
 }
 
@@ -174,7 +175,7 @@ int hold_add_client(struct recoverd *rd, int fd, pid_t pid, bool launched)
 	return i;
 }
 
-void hold_drop_client(struct recoverd *rd, int idx)
+enum hold_event hold_drop_client(struct recoverd *rd, int idx)
 {
 	struct client *c = &rd->clients[idx];
 	bool launched = c->launched;
@@ -188,17 +189,20 @@ void hold_drop_client(struct recoverd *rd, int idx)
 	c->fd = -1;
 	c->pidfd = -1;
 	c->evfd = -1;
-	if (idx != rd->server && hot_dropped(rd, idx))
-		return;
-	if (upg_client_dropped(rd, idx))
-		return;
+	{
+		enum hold_event ev;
+
+		if (rd->hooks->client_dropped(rd, idx, &ev))
+			return ev;
+	}
 	if (rd->server == idx) {
 		rd->server = -1;
-		rd_server_gone(rd);
-	} else if (launched && rd->argv) {
-		/* Our child died before even saying HELLO: a failed start. */
-		rd_server_gone(rd);
+		return HOLD_SERVER_GONE;
 	}
+	/* Our child died before even saying HELLO: a failed start. */
+	if (launched && rd->argv)
+		return HOLD_SERVER_GONE;
+	return HOLD_NOTHING;
 }
 
 /*
@@ -256,7 +260,7 @@ void hold_drop_idle(struct recoverd *rd)
 			continue;
 		fr_log(LOG_WARNING, "dropping pid %d: no HELLO within %.0f s",
 		       (int)c->pid, HELLO_TIMEOUT_SEC);
-		hold_drop_client(rd, i);
+		(void)hold_drop_client(rd, i); /* not launched: no event */
 	}
 }
 
@@ -411,23 +415,11 @@ static int on_hello(struct recoverd *rd, int idx, struct frp_msg *m)
 		c->pidfd = pidfd_open_(c->pid);
 	}
 	c->greeted = true;
-	if (c->hot != HOT_NONE || (m->arg[1] & FRP_HELLO_HOT)) {
-		int ret = hot_hello(rd, idx, m->arg[1] & FRP_HELLO_HOT);
+	if ((m->arg[1] & FRP_HELLO_STANDBY) || c->hot != HOT_NONE) {
+		int ret = rd->hooks->hello(rd, idx, m);
 
 		if (ret)
 			return ret < 0 ? ret : 0;
-	}
-	if ((m->arg[1] & FRP_HELLO_STANDBY) && !(m->arg[1] & FRP_HELLO_HOT)) {
-		int ret = upg_hello(rd, idx, m);
-
-		if (ret)
-			return ret < 0 ? ret : 0;
-	}
-	if (rd->server >= 0 && hold_server_exited(rd)) {
-		/* Its death is still queued behind this HELLO; take it now. */
-		heirs_server_exited(rd);
-		if (rd->server >= 0 || rd->clients[idx].fd < 0)
-			return -EBUSY;
 	}
 	if (rd->server >= 0) {
 		snprintf(why, sizeof(why),
@@ -526,8 +518,8 @@ static int on_add_fd(struct recoverd *rd, struct frp_msg *m, char *why,
 	*h = (struct held_fd){ .fd = m->fd[0], .kind = m->arg[1],
 			       .key = m->arg[0], .gen = rd->gen };
 	m->nfd = 0;
-	if (h->kind != FRP_FD_CLONE)
-		hot_stale(rd, "the server kept another fd");
+	if (h->kind != FRP_FD_CLONE && rd->hooks->kept_changed)
+		rd->hooks->kept_changed(rd, "the server kept another fd");
 	return 0;
 }
 
@@ -538,7 +530,9 @@ static void on_del_fd(struct recoverd *rd, const struct frp_msg *m)
 	if (h) {
 		if (h->kind != FRP_FD_CLONE) {
 			rd->nkept--;
-			hot_stale(rd, "the server dropped a kept fd");
+			if (rd->hooks->kept_changed)
+				rd->hooks->kept_changed(rd,
+					"the server dropped a kept fd");
 		}
 		close(h->fd);
 		*h = rd->clones[--rd->nclones];
@@ -591,8 +585,8 @@ static bool no_reply(uint16_t type)
  * pidfd says otherwise): a bad message is answered with an error, and a
  * socket it closed just stops being read while it runs.
  */
-static void server_sock_error(struct recoverd *rd, int idx, int err,
-			      const struct frp_msg *m)
+static enum hold_event server_sock_error(struct recoverd *rd, int idx,
+					int err, const struct frp_msg *m)
 {
 	struct client *c = &rd->clients[idx];
 	char why[160];
@@ -604,16 +598,14 @@ static void server_sock_error(struct recoverd *rd, int idx, int err,
 		 * A dying process closes its files a moment before its pidfd
 		 * says it exited; the usual hang-up is that.
 		 */
-		if (c->pidfd < 0 || poll(&p, 1, 100) == 1) {
-			hold_drop_client(rd, idx);
-			return;
-		}
+		if (c->pidfd < 0 || poll(&p, 1, 100) == 1)
+			return hold_drop_client(rd, idx);
 		fr_log(LOG_WARNING,
 		       "server pid %d closed its socket; holding the connection until it exits",
 		       (int)c->pid);
 		close(c->fd);
 		c->fd = -1;
-		return;
+		return HOLD_NOTHING;
 	}
 	if (err == -EMFILE)
 		snprintf(why, sizeof(why),
@@ -624,13 +616,15 @@ static void server_sock_error(struct recoverd *rd, int idx, int err,
 	fr_log(LOG_WARNING, "pid %d: %s", (int)c->pid, why);
 	if (err != -EMFILE || !no_reply(m->type))
 		frp_send_ack(c->fd, err, why);
+	return HOLD_NOTHING;
 }
 
 /*
  * The would-be server found it cannot serve this connection before reading
  * from it: it is no server of ours any more, and its leaving is no death.
  */
-static void on_decline(struct recoverd *rd, int idx, const struct frp_msg *m)
+static enum hold_event on_decline(struct recoverd *rd, int idx,
+				  const struct frp_msg *m)
 {
 	struct client *c = &rd->clients[idx];
 
@@ -643,56 +637,60 @@ static void on_decline(struct recoverd *rd, int idx, const struct frp_msg *m)
 	c->fd = -1;
 	c->pidfd = -1;
 	rd->server = -1;
-	rd_server_declined(rd);
+	return HOLD_DECLINED;
 }
 
-void hold_client_input(struct recoverd *rd, int idx)
+enum hold_event hold_client_input(struct recoverd *rd, int idx)
 {
 	char buf[FRP_MAX_MSG], why[160] = "";
 	struct frp_msg m = { 0 };
 	int fd = rd->clients[idx].fd;
-	int err = frp_recv(fd, buf, &m);
+	int err;
 
-	if (err && idx == rd->server) {
-		server_sock_error(rd, idx, err, &m);
-		return;
-	}
+	/*
+	 * The server's death may still be queued behind this peer's message
+	 * (a restarted server's HELLO): it has to be taken first.
+	 */
+	if (idx != rd->server && rd->server >= 0 && hold_server_exited(rd))
+		return HOLD_SERVER_EXITED;
+	err = frp_recv(fd, buf, &m);
+	if (err && idx == rd->server)
+		return server_sock_error(rd, idx, err, &m);
 	if (err) {
 		if (err != -ECONNRESET)
 			fr_log(LOG_WARNING, "dropping pid %d: %s",
 			       (int)rd->clients[idx].pid, strerror(-err));
-		hold_drop_client(rd, idx);
-		return;
+		return hold_drop_client(rd, idx);
 	}
 	if (rd->clients[idx].refused) {
 		frp_close_fds(&m);
 		frp_send_ack(fd, -EPERM,
 			     "permission denied: not the owner of this tag");
-		hold_drop_client(rd, idx);
-		return;
+		return hold_drop_client(rd, idx);
 	}
-	if (upg_control(rd, idx, &m))
-		return;
+	{
+		enum hold_event ev;
+
+		if (rd->hooks->control(rd, idx, &m, &ev))
+			return ev;
+	}
 	if (m.type == FRP_HELLO) {
 		frp_close_fds(&m);
 		if (idx == rd->server) {
 			frp_send_ack(fd, -EPROTO, "HELLO twice");
-			return;
+			return HOLD_NOTHING;
 		}
 		err = on_hello(rd, idx, &m);
 		if (err && idx != rd->server)
-			hold_drop_client(rd, idx);
-		return;
+			return hold_drop_client(rd, idx);
+		return HOLD_NOTHING;
 	}
-	if (idx != rd->server && hot_input(rd, idx, &m))
-		return;
-	if (idx != rd->server && upg_standby_input(rd, idx, &m))
-		return;
+	if (idx != rd->server && rd->hooks->standby_input(rd, idx, &m))
+		return HOLD_NOTHING;
 	if (idx != rd->server) {
 		frp_close_fds(&m);
 		frp_send_ack(fd, -EPERM, "say HELLO first");
-		hold_drop_client(rd, idx);
-		return;
+		return hold_drop_client(rd, idx);
 	}
 	switch (m.type) {
 	case FRP_ATTACHED:
@@ -704,13 +702,15 @@ void hold_client_input(struct recoverd *rd, int idx)
 	case FRP_DEL_FD:
 		on_del_fd(rd, &m);
 		frp_close_fds(&m);
-		return;
+		return HOLD_NOTHING;
 	case FRP_DECLINE:
 		frp_close_fds(&m);
-		if (rd->state == ST_TAKEOVER && m.status < 0 &&
-		    !upg_declined(rd, idx, &m))
-			on_decline(rd, idx, &m);
-		return;
+		if (rd->state == ST_TAKEOVER && m.status < 0) {
+			if (rd->hooks->declined(rd, idx, &m))
+				return HOLD_NOTHING;
+			return on_decline(rd, idx, &m);
+		}
+		return HOLD_NOTHING;
 	case FRP_FETCH:
 		err = rd->state == ST_TAKEOVER ? hold_send_kept(rd, fd) :
 						 -EPROTO;
@@ -723,7 +723,7 @@ void hold_client_input(struct recoverd *rd, int idx)
 		rd->state = ST_SERVING;
 		rd->started_ok = true;
 		rd->server_since = now_sec();
-		if (upg_resumed(rd, idx))
+		if (rd->hooks->resumed(rd, idx))
 			break;
 		hold_drop_old_clones(rd);
 		rd->takeovers++;
@@ -743,11 +743,11 @@ void hold_client_input(struct recoverd *rd, int idx)
 	case FRP_BYE:
 		rd->bye = true;
 		frp_close_fds(&m);
-		return;
+		return HOLD_NOTHING;
 	case FRP_NEWPID:
 		heirs_on_newpid(rd, &m);
 		frp_close_fds(&m);
-		return;
+		return HOLD_NOTHING;
 	default:
 		err = -EPROTO;
 	}
@@ -755,4 +755,5 @@ void hold_client_input(struct recoverd *rd, int idx)
 	if (err && !why[0])
 		snprintf(why, sizeof(why), "%s", strerror(-err));
 	frp_send_ack(fd, err, err ? why : NULL);
+	return HOLD_NOTHING;
 }

@@ -31,36 +31,9 @@
 #define MAX_BACKOFF_MS 5000
 
 static struct recoverd rd_global;
-static FILE *log_file;
-
-void fr_log(int level, const char *fmt, ...)
-{
-	FILE *f = log_file ? log_file : stderr;
-	struct timespec ts;
-	va_list ap;
-
-	if (level > LOG_INFO)
-		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	fprintf(f, "%ld.%03ld fuse-recoverd[%s]: ", (long)ts.tv_sec,
-		ts.tv_nsec / 1000000, rd_global.tag);
-	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
-	fputc('\n', f);
-	fflush(f);
-}
-
-double now_sec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* @code -1: exit with the launched server's status. */
-void rd_finish(struct recoverd *rd, int code)
+static void __attribute__((noreturn)) rd_finish(struct recoverd *rd, int code)
 {
 	int i, status;
 
@@ -110,7 +83,8 @@ static void abort_connection(struct recoverd *rd)
 	hold_release_fds(rd);
 }
 
-void rd_give_up(struct recoverd *rd, const char *why)
+static void __attribute__((noreturn)) rd_give_up(struct recoverd *rd,
+						 const char *why)
 {
 	fr_log(LOG_ERR, "giving up: %s; aborting connection %u on %s", why,
 	       rd->conn_id, rd->mountpoint ? rd->mountpoint : "(none)");
@@ -179,14 +153,14 @@ static void count_death(struct recoverd *rd)
  * compatible server: a refusal is no death, and the takeover timeout runs
  * on from the real death.
  */
-void rd_server_declined(struct recoverd *rd)
+static void server_declined(struct recoverd *rd)
 {
 	rd->state = ST_DOWN;
 	if (rd->argv)
 		schedule_launch(rd);
 }
 
-void rd_server_gone(struct recoverd *rd)
+static void server_gone(struct recoverd *rd)
 {
 	if (rd->bye || rd->terminating || hold_mount_gone(rd)) {
 		fr_log(LOG_INFO, "mount ended");
@@ -221,73 +195,38 @@ void rd_server_gone(struct recoverd *rd)
 		schedule_launch(rd);
 }
 
-/* Deaths within the window, for fuse-recover status. */
-unsigned int rd_deaths_in_window(const struct recoverd *rd)
-{
-	unsigned int size = rd->max_restarts + 1, i, n = 0;
-	double t = now_sec();
 
-	for (i = 0; i < rd->ndeaths; i++)
-		if (t - rd->deaths[(rd->death_head + i) % size] <=
-		    rd->window_sec)
-			n++;
-	return n;
+static void on_event(struct recoverd *rd, enum hold_event ev)
+{
+	if (ev == HOLD_SERVER_GONE)
+		server_gone(rd);
+	else if (ev == HOLD_DECLINED)
+		server_declined(rd);
+	else if (ev == HOLD_ABORT)
+		rd_give_up(rd, "aborted on request (fuse-recover abort)");
 }
 
-/*
- * Starts rd->argv with a control socket of its own in FUSE_RECOVER_FD and
- * gives it a client slot.  @standby: as a hot standby (standby.c), which
- * FUSE_RECOVER_STANDBY=1 makes the library wait for GO after its INIT
- * replay.  Returns its pid, or -1 (logged).
- */
-pid_t rd_spawn(struct recoverd *rd, bool standby)
+/* The server's process exited: an heir carries on, or it is gone. */
+static void server_exited(struct recoverd *rd)
 {
-	char env[32];
-	int sv[2], idx;
-	pid_t pid;
+	if (rd->server >= 0 && !heirs_take_over(rd))
+		on_event(rd, hold_drop_client(rd, rd->server));
+}
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		fr_log(LOG_ERR, "socketpair: %s", strerror(errno));
-		return -1;
-	}
-	pid = fork();
-	if (pid == 0) {
-		sigset_t all;
+static void client_input(struct recoverd *rd, int idx)
+{
+	enum hold_event ev = hold_client_input(rd, idx);
+	int tries;
 
-		sigfillset(&all);
-		sigprocmask(SIG_UNBLOCK, &all, NULL);
-		/* Our raised fd limit is ours; the server gets what we got. */
-		if (rd->nofile_orig.rlim_max)
-			setrlimit(RLIMIT_NOFILE, &rd->nofile_orig);
-		fcntl(sv[1], F_SETFD, 0);
-		/* After a live upgrade: the environment it was given. */
-		if (rd->envp)
-			environ = rd->envp;
-		snprintf(env, sizeof(env), "%d", sv[1]);
-		setenv("FUSE_RECOVER_FD", env, 1);
-		unsetenv("FUSE_RECOVER_UPGRADE");
-		if (standby)
-			setenv("FUSE_RECOVER_STANDBY", "1", 1);
-		execvp(rd->argv[0], rd->argv);
-		fprintf(stderr, "fuse-recoverd: cannot run %s: %s\n",
-			rd->argv[0], strerror(errno));
-		_exit(127);
+	/* Each round ends one server (or heir), so this ends. */
+	for (tries = 0; ev == HOLD_SERVER_EXITED && tries <= MAX_HEIRS;
+	     tries++) {
+		server_exited(rd);
+		if (rd->clients[idx].fd < 0)
+			return;
+		ev = hold_client_input(rd, idx);
 	}
-	close(sv[1]);
-	if (pid < 0) {
-		close(sv[0]);
-		fr_log(LOG_ERR, "fork: %s", strerror(errno));
-		return -1;
-	}
-	idx = hold_add_client(rd, sv[0], pid, true);
-	if (idx < 0) {
-		kill(pid, SIGKILL);
-		hot_adopt_child(rd, pid);
-		return -1;
-	}
-	if (standby)
-		rd->clients[idx].hot = HOT_LAUNCHED;
-	return pid;
+	on_event(rd, ev);
 }
 
 static void launch(struct recoverd *rd)
@@ -295,7 +234,7 @@ static void launch(struct recoverd *rd)
 	pid_t pid;
 
 	rd->next_launch = 0;
-	pid = rd_spawn(rd, false);
+	pid = spawn_server(rd, false);
 	if (pid < 0) {
 		schedule_launch(rd);
 		return;
@@ -465,9 +404,9 @@ static void run(struct recoverd *rd)
 			 * this round has another pidfd. */
 			else if (who[i] == -4 && rd->server >= 0 &&
 				 rd->clients[rd->server].pidfd == p[i].fd)
-				heirs_server_exited(rd);
+				server_exited(rd);
 			else if (who[i] >= 0 && rd->clients[who[i]].fd >= 0)
-				hold_client_input(rd, who[i]);
+				client_input(rd, who[i]);
 			else if (who[i] <= -16 &&
 				 rd->clients[-16 - who[i]].evfd == p[i].fd)
 				upg_event_input(rd, -16 - who[i]);
@@ -565,6 +504,38 @@ static FILE *open_log(const char *path)
 	return f;
 }
 
+/*
+ * hold.c's hooks: hot standbys (standby.c) first, the live upgrade
+ * (upgrade.c) for everything else.
+ */
+static int hook_hello(struct recoverd *rd, int idx, const struct frp_msg *m)
+{
+	bool ext = m->arg[1] & FRP_HELLO_HOT;
+
+	if (rd->clients[idx].hot != HOT_NONE || ext)
+		return hot_hello(rd, idx, ext);
+	return upg_hold_hooks.hello(rd, idx, m);
+}
+
+static bool hook_standby_input(struct recoverd *rd, int idx,
+			       struct frp_msg *m)
+{
+	return hot_input(rd, idx, m) ||
+	       upg_hold_hooks.standby_input(rd, idx, m);
+}
+
+static bool hook_client_dropped(struct recoverd *rd, int idx,
+				enum hold_event *ev)
+{
+	if (idx != rd->server && hot_dropped(rd, idx)) {
+		*ev = HOLD_NOTHING;
+		return true;
+	}
+	return upg_hold_hooks.client_dropped(rd, idx, ev);
+}
+
+static struct hold_hooks rd_hooks;
+
 int main(int argc, char *argv[])
 {
 	static const struct option opts[] = {
@@ -628,10 +599,14 @@ int main(int argc, char *argv[])
 	}
 	umask(077);
 	if (log && *log) {
-		log_file = open_log(log);
-		if (!log_file)
+		FILE *f = open_log(log);
+
+		if (!f)
 			fprintf(stderr, "fuse-recoverd: cannot open %s: %s\n",
 				log, strerror(errno));
+		rd_log_to(f, rd->tag);
+	} else {
+		rd_log_to(NULL, rd->tag);
 	}
 	rd->deaths = calloc(rd->max_restarts + 1, sizeof(*rd->deaths));
 	if (!rd->deaths) {
@@ -648,6 +623,12 @@ int main(int argc, char *argv[])
 						  .evfd = -1 };
 	upg_init(rd);
 	rd->hot.taking = -1;
+	rd_hooks = upg_hold_hooks;
+	rd_hooks.hello = hook_hello;
+	rd_hooks.standby_input = hook_standby_input;
+	rd_hooks.client_dropped = hook_client_dropped;
+	rd_hooks.kept_changed = hot_stale;
+	rd->hooks = &rd_hooks;
 	signal(SIGPIPE, SIG_IGN);
 
 	err = fr_runtime_dir(rd->dir, sizeof(rd->dir));

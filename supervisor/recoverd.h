@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -156,19 +157,37 @@ struct recoverd {
 	char **envp;			/* environment for launches, or NULL */
 
 	struct upgrade upg;
+	const struct hold_hooks *hooks;	/* set by main.c */
 	struct hot hot;
 	unsigned int takeovers;		/* crash restarts so far */
 	double server_since;		/* when the current server took over */
 };
 
+/*
+ * What hold.c saw that main.c has to act on (restart, give up, exit):
+ * hold.c only reports, so that every exit is taken in main.c's loop.
+ */
+enum hold_event {
+	HOLD_NOTHING,
+	HOLD_SERVER_GONE,	/* the server, or a launched one, is gone */
+	HOLD_DECLINED,		/* the would-be server refused the takeover */
+	/*
+	 * A peer spoke while the server's exit is still queued: handle the
+	 * exit first, then give the peer's input to hold_client_input()
+	 * again (nothing was read).
+	 */
+	HOLD_SERVER_EXITED,
+	HOLD_ABORT,		/* fuse-recover abort: fail everything now */
+};
+
+/* util.c */
+void rd_log_to(FILE *f, const char *tag);
 double now_sec(void);
-void rd_finish(struct recoverd *rd, int code) __attribute__((noreturn));
-void rd_give_up(struct recoverd *rd, const char *why)
-	__attribute__((noreturn));
 
 /* heirs.c */
 void heirs_on_newpid(struct recoverd *rd, const struct frp_msg *m);
-void heirs_server_exited(struct recoverd *rd);
+/* The server's process exited: true if an heir serves on in its place. */
+bool heirs_take_over(struct recoverd *rd);
 
 /* hold.c */
 void hold_accept(struct recoverd *rd);
@@ -177,8 +196,8 @@ bool hold_server_exited(const struct recoverd *rd);
 double hold_idle_deadline(const struct recoverd *rd);
 void hold_drop_idle(struct recoverd *rd);
 int hold_add_client(struct recoverd *rd, int fd, pid_t pid, bool launched);
-void hold_client_input(struct recoverd *rd, int idx);
-void hold_drop_client(struct recoverd *rd, int idx);
+enum hold_event hold_client_input(struct recoverd *rd, int idx);
+enum hold_event hold_drop_client(struct recoverd *rd, int idx);
 void hold_release_fds(struct recoverd *rd);
 bool hold_mount_gone(const struct recoverd *rd);
 
@@ -187,22 +206,39 @@ void hold_connection_msg(const struct recoverd *rd, struct frp_msg *r,
 			 uint16_t type);
 void hold_drop_old_clones(struct recoverd *rd);
 
-/* upgrade.c: live upgrade, and fuse-recover's requests */
+/*
+ * upgrade.c: live upgrade, and fuse-recover's requests.  hold.c reaches
+ * it only through the hooks main.c gives it (rd->hooks), so that hold.c
+ * never depends on a file that depends on it.
+ */
+struct hold_hooks {
+	/* fuse-recover's own requests; *ev for main.c */
+	bool (*control)(struct recoverd *rd, int idx, struct frp_msg *m,
+			enum hold_event *ev);
+	/* HELLO asking for standby: 1 answered, 0 ordinary HELLO, -errno */
+	int (*hello)(struct recoverd *rd, int idx, const struct frp_msg *m);
+	/* a peer that is no server: the standby, or the parked old one */
+	bool (*standby_input)(struct recoverd *rd, int idx, struct frp_msg *m);
+	/* the server said RESUMED; true: an upgrade's, old clones stay */
+	bool (*resumed)(struct recoverd *rd, int idx);
+	/* the server declined at takeover; true: rolled back */
+	bool (*declined)(struct recoverd *rd, int idx, const struct frp_msg *m);
+	/* a client is dropped; true: handled, *ev for main.c */
+	bool (*client_dropped)(struct recoverd *rd, int idx,
+			       enum hold_event *ev);
+	/* the server kept or dropped an fd (not a clone); may be NULL */
+	void (*kept_changed)(struct recoverd *rd, const char *why);
+};
+extern const struct hold_hooks upg_hold_hooks;
 void upg_init(struct recoverd *rd);
-bool upg_control(struct recoverd *rd, int idx, struct frp_msg *m);
-int upg_hello(struct recoverd *rd, int idx, const struct frp_msg *m);
-bool upg_standby_input(struct recoverd *rd, int idx, struct frp_msg *m);
-bool upg_resumed(struct recoverd *rd, int idx);
-bool upg_declined(struct recoverd *rd, int idx, const struct frp_msg *m);
 bool upg_server_gone(struct recoverd *rd);
-bool upg_client_dropped(struct recoverd *rd, int idx);
 void upg_event_input(struct recoverd *rd, int idx);
 void upg_tick(struct recoverd *rd);
 double upg_deadline(const struct recoverd *rd);
 void upg_reap(struct recoverd *rd);
-unsigned int rd_deaths_in_window(const struct recoverd *rd);
 
-/* standby.c: hot standbys */
+/* standby.c: hot standbys (main.c's hooks call them before upgrade.c's) */
+pid_t spawn_server(struct recoverd *rd, bool standby);
 int hot_hello(struct recoverd *rd, int idx, bool external);
 bool hot_input(struct recoverd *rd, int idx, struct frp_msg *m);
 bool hot_dropped(struct recoverd *rd, int idx);
@@ -212,13 +248,7 @@ void hot_tick(struct recoverd *rd);
 double hot_deadline(const struct recoverd *rd);
 void hot_reap(struct recoverd *rd);
 void hot_finish(struct recoverd *rd);
-void hot_adopt_child(struct recoverd *rd, pid_t pid);
 void hot_counts(const struct recoverd *rd, unsigned int *alive_n,
 		unsigned int *ready_n);
-
-/* main.c */
-pid_t rd_spawn(struct recoverd *rd, bool standby);
-void rd_server_gone(struct recoverd *rd);
-void rd_server_declined(struct recoverd *rd);
 
 #endif

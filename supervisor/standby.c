@@ -28,10 +28,14 @@
 #include "recoverd.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -47,7 +51,7 @@
  */
 #define HOT_GO_TIMEOUT_SEC 2.0
 
-void hot_adopt_child(struct recoverd *rd, pid_t pid)
+static void hot_adopt_child(struct recoverd *rd, pid_t pid)
 {
 	unsigned int i;
 
@@ -57,6 +61,63 @@ void hot_adopt_child(struct recoverd *rd, pid_t pid)
 			return;
 		}
 	/* Full: a zombie until we exit, never a blocked supervisor. */
+}
+
+/*
+ * Starts rd->argv with a control socket of its own in FUSE_RECOVER_FD and
+ * gives it a client slot.  @standby: as a hot standby, which
+ * FUSE_RECOVER_STANDBY=1 makes the library wait for GO after its INIT
+ * replay.  Returns its pid, or -1 (logged).  main.c launches servers
+ * with it too.
+ */
+pid_t spawn_server(struct recoverd *rd, bool standby)
+{
+	char env[32];
+	int sv[2], idx, status;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		fr_log(LOG_ERR, "socketpair: %s", strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid == 0) {
+		sigset_t all;
+
+		sigfillset(&all);
+		sigprocmask(SIG_UNBLOCK, &all, NULL);
+		/* Our raised fd limit is ours; the server gets what we got. */
+		if (rd->nofile_orig.rlim_max)
+			setrlimit(RLIMIT_NOFILE, &rd->nofile_orig);
+		fcntl(sv[1], F_SETFD, 0);
+		/* After a live upgrade: the environment it was given. */
+		if (rd->envp)
+			environ = rd->envp;
+		snprintf(env, sizeof(env), "%d", sv[1]);
+		setenv("FUSE_RECOVER_FD", env, 1);
+		unsetenv("FUSE_RECOVER_UPGRADE");
+		if (standby)
+			setenv("FUSE_RECOVER_STANDBY", "1", 1);
+		execvp(rd->argv[0], rd->argv);
+		fprintf(stderr, "fuse-recoverd: cannot run %s: %s\n",
+			rd->argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		fr_log(LOG_ERR, "fork: %s", strerror(errno));
+		return -1;
+	}
+	idx = hold_add_client(rd, sv[0], pid, true);
+	if (idx < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		return -1;
+	}
+	if (standby)
+		rd->clients[idx].hot = HOT_LAUNCHED;
+	return pid;
 }
 
 static void forget_child(struct recoverd *rd, pid_t pid)
@@ -314,7 +375,7 @@ void hot_tick(struct recoverd *rd)
 	}
 	if (!want_more(rd) || now_sec() < start_at(rd))
 		return;
-	pid = rd_spawn(rd, true);
+	pid = spawn_server(rd, true);
 	if (pid < 0) {
 		backoff(rd);
 		return;

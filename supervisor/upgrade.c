@@ -286,6 +286,19 @@ fail:
 	free(buf);
 }
 
+/* Deaths within the window, for fuse-recover status. */
+static unsigned int deaths_in_window(const struct recoverd *rd)
+{
+	unsigned int size = rd->max_restarts + 1, i, n = 0;
+	double t = now_sec();
+
+	for (i = 0; i < rd->ndeaths; i++)
+		if (t - rd->deaths[(rd->death_head + i) % size] <=
+		    rd->window_sec)
+			n++;
+	return n;
+}
+
 static long long kept_state_bytes(const struct recoverd *rd)
 {
 	long long sum = 0;
@@ -333,7 +346,7 @@ static void on_status(struct recoverd *rd, int idx)
 		     rd->mountpoint ? rd->mountpoint : "", rd->conn_id,
 		     state_name(rd->state),
 		     rd->server >= 0 ? (int)rd->clients[rd->server].pid : 0,
-		     rd->takeovers, rd_deaths_in_window(rd), rd->max_restarts,
+		     rd->takeovers, deaths_in_window(rd), rd->max_restarts,
 		     rd->window_sec, rd->nkept, nclones, kept_state_bytes(rd),
 		     rd->upg.upgrades, rd->upg.rollbacks, rd->upg.refusals,
 		     phase_names[rd->upg.phase], rd->argv != NULL,
@@ -350,11 +363,9 @@ static void on_status(struct recoverd *rd, int idx)
  */
 static void on_abort(struct recoverd *rd, int idx)
 {
-	char why[96];
 	int pidfd = rd->server >= 0 ? rd->clients[rd->server].pidfd : -1;
 
-	snprintf(why, sizeof(why), "aborted on request of pid %d",
-		 (int)rd->clients[idx].pid);
+	fr_log(LOG_WARNING, "abort: asked by pid %d", (int)rd->clients[idx].pid);
 	frp_send_ack(rd->clients[idx].fd, 0, NULL);
 	if (pidfd >= 0 &&
 	    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) == 0) {
@@ -366,11 +377,13 @@ static void on_abort(struct recoverd *rd, int idx)
 	    rd->clients[rd->upg.new].pidfd >= 0)
 		syscall(SYS_pidfd_send_signal, rd->clients[rd->upg.new].pidfd,
 			SIGKILL, NULL, 0);
-	rd_give_up(rd, why);
 }
 
-bool upg_control(struct recoverd *rd, int idx, struct frp_msg *m)
+/* Main.c gives up on HOLD_ABORT: every exit is taken there. */
+static bool upg_control(struct recoverd *rd, int idx, struct frp_msg *m,
+		 enum hold_event *ev)
 {
+	*ev = HOLD_NOTHING;
 	switch (m->type) {
 	case FRP_UPGRADE:
 		rd->clients[idx].greeted = true;
@@ -383,6 +396,7 @@ bool upg_control(struct recoverd *rd, int idx, struct frp_msg *m)
 	case FRP_ABORT:
 		frp_close_fds(m);
 		on_abort(rd, idx);
+		*ev = HOLD_ABORT;
 		break;
 	default:
 		return false;
@@ -402,7 +416,7 @@ static int send_standby(struct recoverd *rd, int idx)
 }
 
 /* 1: answered (STANDBY sent); 0: an ordinary HELLO after all; -errno. */
-int upg_hello(struct recoverd *rd, int idx, const struct frp_msg *m)
+static int upg_hello(struct recoverd *rd, int idx, const struct frp_msg *m)
 {
 	struct upgrade *u = &rd->upg;
 	struct client *c = &rd->clients[idx];
@@ -485,7 +499,7 @@ static void start_drain(struct recoverd *rd)
 	}
 }
 
-bool upg_standby_input(struct recoverd *rd, int idx, struct frp_msg *m)
+static bool upg_standby_input(struct recoverd *rd, int idx, struct frp_msg *m)
 {
 	struct upgrade *u = &rd->upg;
 	int fd = rd->clients[idx].fd, err;
@@ -512,7 +526,7 @@ bool upg_standby_input(struct recoverd *rd, int idx, struct frp_msg *m)
 		       "refused in standby: pid %d: %.*s; pid %d serves on",
 		       (int)rd->clients[idx].pid, (int)m->blob_len[0],
 		       (const char *)m->blob[0], (int)u->old_pid);
-		hold_drop_client(rd, idx);
+		(void)hold_drop_client(rd, idx);
 		break;
 	case FRP_STANDBY_READY:
 		u->ready = true;
@@ -619,7 +633,7 @@ void upg_event_input(struct recoverd *rd, int idx)
 	}
 }
 
-bool upg_resumed(struct recoverd *rd, int idx)
+static bool upg_resumed(struct recoverd *rd, int idx)
 {
 	struct upgrade *u = &rd->upg;
 
@@ -640,7 +654,7 @@ bool upg_resumed(struct recoverd *rd, int idx)
 	return true;
 }
 
-bool upg_declined(struct recoverd *rd, int idx, const struct frp_msg *m)
+static bool upg_declined(struct recoverd *rd, int idx, const struct frp_msg *m)
 {
 	struct upgrade *u = &rd->upg;
 	char why[224];
@@ -651,7 +665,7 @@ bool upg_declined(struct recoverd *rd, int idx, const struct frp_msg *m)
 		 (int)u->new_pid, (int)m->blob_len[0],
 		 (const char *)m->blob[0]);
 	rollback(rd, 0, why);
-	hold_drop_client(rd, idx);
+	(void)hold_drop_client(rd, idx);	/* no longer the server */
 	return true;
 }
 
@@ -695,11 +709,12 @@ bool upg_server_gone(struct recoverd *rd)
 	return false;
 }
 
-bool upg_client_dropped(struct recoverd *rd, int idx)
+static bool upg_client_dropped(struct recoverd *rd, int idx, enum hold_event *ev)
 {
 	struct upgrade *u = &rd->upg;
 	struct client *c = &rd->clients[idx];
 
+	*ev = HOLD_NOTHING;
 	if (idx == rd->server)
 		return false;
 	if (idx == u->watcher)
@@ -724,7 +739,7 @@ bool upg_client_dropped(struct recoverd *rd, int idx)
 			finish(rd, -ECHILD, "the new server pid %d exited and the old one had died",
 			       (int)u->new_pid);
 			if (rd->argv)
-				rd_server_declined(rd);
+				*ev = HOLD_DECLINED;	/* launch again */
 		} else {
 			finish(rd, -ECHILD, "the new server pid %d exited before taking over; pid %d serves on",
 			       (int)u->new_pid, (int)u->old_pid);
@@ -788,3 +803,12 @@ double upg_deadline(const struct recoverd *rd)
 {
 	return rd->upg.phase == UPG_NONE ? 0 : rd->upg.deadline;
 }
+
+const struct hold_hooks upg_hold_hooks = {
+	.control = upg_control,
+	.hello = upg_hello,
+	.standby_input = upg_standby_input,
+	.resumed = upg_resumed,
+	.declined = upg_declined,
+	.client_dropped = upg_client_dropped,
+};

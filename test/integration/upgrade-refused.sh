@@ -5,7 +5,6 @@
 # another state version).  fuse-recover fails naming the reason, the old
 # server serves on without a pause, and the application sees no error.
 # Usage: upgrade-refused.sh xl|pt
-. "$(dirname "$0")/lib.sh"
 kind=${1:-xl}
 shift || true
 if [ "$kind" = xl ]; then

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Live upgrade, the new server's side: standby.  The supervisor offered
+ * the connection with STANDBY, not RECOVER: another server still serves
+ * it.  We replay and compare INIT and check what the state says while it
+ * serves on (a refusal here is all the old server never notices), tell
+ * the supervisor we are ready, and wait, for as long as it takes, for GO:
+ * the old server has drained (or died: then the kernel resends what it
+ * had read).  upgrade.c is the old server's side.
+ */
+#include "fuse_recover_i.h"
+#include "proto.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+static int decline(struct fr_session *s, int err, const char *why)
+{
+	fr_log(LOG_ERR, "upgrade: refused in standby: %s; the old server serves on",
+	       why);
+	return s->holder->decline(s, err, why);
+}
+
+/* What fr_session_start() would refuse, found before anyone drains. */
+static const char *mode_mismatch(const struct fr_session *s)
+{
+	if (s->uses_store && fr_kept_fd(FR_KEEP_STATE, FR_KEY_IDMAP) >= 0)
+		return "the old server runs with translated ids and this one opens a state store";
+	if (!s->uses_store && fr_kept_fd(FR_KEEP_STATE, FR_KEY_STORE) >= 0)
+		return "the old server keeps its ids in a state store and this one does not open it";
+	return NULL;
+}
+
+/* Waits, for as long as it takes, for GO or a refusal. */
+static int wait_go(struct fr_session *s, uint64_t *flags)
+{
+	char buf[FRP_MAX_MSG];
+	struct frp_msg r;
+	int err;
+
+	for (;;) {
+		struct pollfd p = { .fd = s->sock, .events = POLLIN };
+
+		if (poll(&p, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		err = frp_recv(s->sock, buf, &r);
+		if (err == -EAGAIN || err == -EINTR)
+			continue;
+		if (err)
+			return err;
+		frp_close_fds(&r);
+		if (r.type == FRP_GO) {
+			*flags = r.arg[0];
+			return 0;
+		}
+		if (r.type == FRP_ACK && r.status < 0) {
+			fr_log(LOG_ERR, "upgrade: the supervisor called it off: %.*s",
+			       (int)r.blob_len[0], (const char *)r.blob[0]);
+			return r.status;
+		}
+		return -EPROTO;
+	}
+}
+
+/*
+ * The supervisor answered our HELLO with STANDBY (supervised.c): the
+ * connection is offered, but another server serves it.
+ */
+int fr_upgrade_standby(struct fr_session *s)
+{
+	struct frp_msg ready = { .type = FRP_STANDBY_READY };
+	const char *why;
+	uint64_t flags = 0;
+	char *mnt = NULL;
+	int fd = -1, err = s->holder->take(s, &fd, &mnt);
+
+	if (err)
+		return err;
+	if (strcmp(mnt, s->mountpoint) != 0) {
+		free(mnt);
+		close(fd);
+		return decline(s, -EXDEV, "mounted on another mount point");
+	}
+	free(mnt);
+	s->standby = true;
+	err = fr_adopt_fd(s, fd);
+	if (!err)
+		err = s->holder->take_kept(s);
+	if (!err)
+		err = fr_init_replay(s);
+	if (err == -EPROTO)
+		return decline(s, err, "capabilities differ from the mount's");
+	if (err)
+		return decline(s, err, strerror(-err));
+	/* Its init cannot fail INIT; a filesystem that refuses exits. */
+	if (fuse_session_exited(s->se))
+		return decline(s, -EPROTO,
+			       "the filesystem's init ended the session (it refused what it found)");
+	why = mode_mismatch(s);
+	if (why)
+		return decline(s, -EPROTO, why);
+	/*
+	 * A hot standby waits for a crash: its event socket (a thread and a
+	 * round trip) is set up now, not on the takeover's path.
+	 */
+	if (fr_hot_standby_wanted())
+		fr_upgrade_start(s);
+	fr_log(LOG_INFO, "upgrade: standby: INIT replayed and compared; waiting for %s",
+	       fr_hot_standby_wanted() ? "the serving server to die (hot standby)" :
+	       "the old server to drain");
+	err = frp_send(s->sock, &ready);
+	if (!err)
+		err = wait_go(s, &flags);
+	if (err)
+		return err;
+	s->standby = false;
+	err = fr_store_activate();
+	if (!err)
+		err = fr_session_start(s);
+	if (err)
+		return decline(s, err, "could not start serving");
+	if ((flags & FRP_GO_RESEND) && s->kernel.resend) {
+		err = fr_resend_request(s->main_fd);
+		if (err)
+			fr_log(LOG_ERR, "FUSE_NOTIFY_RESEND failed: %s",
+			       strerror(-err));
+	}
+	/* Drainable from the moment the supervisor counts us as serving. */
+	fr_upgrade_start(s);
+	err = s->holder->resumed(s);
+	if (!err)
+		fr_log(LOG_INFO, "upgrade: takeover: pid %d serves tag %s%s",
+		       (int)getpid(), s->tag,
+		       (flags & FRP_GO_RESEND) ?
+		       " (the old server died: resend asked)" : "");
+	return err;
+}
