@@ -4,11 +4,13 @@
  * mount, and where that time goes.
  *
  *   recover --server BENCHFS --mnt DIR [--kills N] [--blocks B]
- *           --config NAME:ext|sup:NODES:OPENFILES [--config ...]
+ *           --config NAME:ext|sup|hot:NODES:OPENFILES [--config ...]
  *
  * For each configuration a server (bench/benchfs) is mounted on DIR, either
  * run by this program and restarted by it after each kill (ext), or run and
- * restarted by fuse-recoverd (sup).  A thread stat()s a file of the mount in
+ * restarted by fuse-recoverd (sup), or run by fuse-recoverd --standby 1
+ * (hot), which hands each crash to a standby started and initialised
+ * ahead of it (each kill waits until one is ready).  A thread stat()s a file of the mount in
  * a tight loop and timestamps every completion.  Then, again and again:
  * SIGKILL the server, (ext: reap it and start it again), read the
  * FUSE_RECOVER_TRACE=1 line of the new server, and find the first stat()
@@ -22,6 +24,10 @@
  *   resend        FUSE_NOTIFY_RESEND written and the takeover acknowledged
  *   first reply   attach returned -> the application's stat() returned
  *   stall         longest gap between two stat() completions around it
+ *
+ * With a hot standby, start, handoff and INIT replay happened before the
+ * kill; "resend" is then SIGKILL -> the standby serving (death noticed,
+ * GO, state store taken, resend asked, takeover acknowledged).
  *
  * Configurations run in interleaved blocks (A B A B ...), each block on a
  * fresh mount, so that the machine's noise hits all of them alike; with
@@ -61,6 +67,7 @@
 struct config {
 	char name[32];
 	bool sup;
+	bool hot;	/* sup with --standby 1 */
 	unsigned long nodes;
 	unsigned long open;
 };
@@ -83,12 +90,13 @@ static const char *server, *recoverd, *mnt, *server_log;
 static int kills = 100, blocks = 5, pause_min = 20, pause_max = 50;
 static bool want_ratio, debug;
 static double tgt_median, tgt_p99, tgt_stall, tgt_ratio;
+static double tgt_hot_median, tgt_hot_p99;
 static int baseline;
 static FILE *out_log;
 static long errors;
 
 static int trace_rd = -1, trace_wr = -1;
-static bool warm_seen;
+static bool warm_seen, standby_seen;
 static char linebuf[8192];
 static size_t linelen;
 
@@ -184,6 +192,8 @@ static bool wait_trace(uint64_t deadline, struct trace *t)
 			got = t && parse_trace(linebuf, t);
 			if (strstr(linebuf, "benchfs: warm"))
 				warm_seen = true;
+			if (strstr(linebuf, "upgrade: standby: INIT replayed"))
+				standby_seen = true;
 			if (!got && out_log)
 				fprintf(out_log, "%s\n", linebuf);
 			linelen -= nl + 1 - linebuf;
@@ -365,7 +375,8 @@ static void run_block(int c, int b, int nkills)
 		 cf->nodes, files);
 	if (cf->sup) {
 		char *a[] = { (char *)recoverd, "--tag", tag, "--max-restarts",
-			      "1000000", "--", (char *)server, "-f", "-o", opts,
+			      "1000000", "--standby", cf->hot ? "1" : "0",
+			      "--", (char *)server, "-f", "-o", opts,
 			      (char *)mnt, NULL };
 		memcpy(argv, a, sizeof(a));
 	} else {
@@ -396,6 +407,13 @@ static void run_block(int c, int b, int nkills)
 
 		sleep_ms(pause_min + rand() % (pause_max - pause_min + 1));
 		drain_output();
+		/* The crash goes to a standby: one must be ready. */
+		deadline = now_ns() + 10000000000ull;
+		while (cf->hot && !standby_seen && now_ns() < deadline)
+			wait_trace(now_ns() + 100000000ull, NULL);
+		if (cf->hot && !standby_seen)
+			die("%s: no standby got ready", cf->name);
+		standby_seen = false;
 		srv = cf->sup ? child_of(top) : top;
 		if (srv <= 0)
 			die("%s: no server to kill", cf->name);
@@ -449,6 +467,10 @@ static void run_block(int c, int b, int nkills)
 		sm->handoff = (t.handoff - t.start) / 1e6;
 		sm->replay = (t.replay - t.handoff) / 1e6;
 		sm->resend = (t.done - t.replay) / 1e6;
+		if (cf->hot) {
+			sm->start = sm->handoff = sm->replay = 0;
+			sm->resend = ((double)t.done - (double)t_kill) / 1e6;
+		}
 		sm->first = (t_first - t.done) / 1e6;
 		sm->stall = worst;
 		tot[n++] = sm->total;
@@ -501,16 +523,21 @@ static void print_targets(void)
 	for (c = 0; c < nconfigs; c++) {
 		double med = Q(c, total, 0.5), p99 = Q(c, total, 0.99);
 		double st = Q(c, stall, 1);
+		/* A hot standby has targets of its own. */
+		double tm = configs[c].hot && tgt_hot_median ?
+			    tgt_hot_median : tgt_median;
+		double tp = configs[c].hot && tgt_hot_p99 ? tgt_hot_p99 :
+							     tgt_p99;
 
 		printf("| %s |", configs[c].name);
-		if (tgt_median)
-			printf(" %.2f <= %.0f ms: %s |", med, tgt_median,
-			       verdict(med, tgt_median));
+		if (tm)
+			printf(" %.2f <= %g ms: %s |", med, tm,
+			       verdict(med, tm));
 		else
 			printf(" |");
-		if (tgt_p99)
-			printf(" %.2f <= %.0f ms: %s |", p99, tgt_p99,
-			       verdict(p99, tgt_p99));
+		if (tp)
+			printf(" %.2f <= %g ms: %s |", p99, tp,
+			       verdict(p99, tp));
 		else
 			printf(" |");
 		if (tgt_stall)
@@ -597,9 +624,10 @@ static void parse_config(const char *spec)
 		die("too many configurations");
 	if (sscanf(spec, "%31[^:]:%7[^:]:%lu:%lu", cf->name, mode, &cf->nodes,
 		   &cf->open) != 4 ||
-	    (strcmp(mode, "ext") && strcmp(mode, "sup")))
-		die("bad --config %s (NAME:ext|sup:NODES:OPENFILES)", spec);
-	cf->sup = strcmp(mode, "sup") == 0;
+	    (strcmp(mode, "ext") && strcmp(mode, "sup") && strcmp(mode, "hot")))
+		die("bad --config %s (NAME:ext|sup|hot:NODES:OPENFILES)", spec);
+	cf->hot = strcmp(mode, "hot") == 0;
+	cf->sup = cf->hot || strcmp(mode, "sup") == 0;
 	nconfigs++;
 }
 
@@ -616,6 +644,8 @@ int main(int argc, char *argv[])
 		{ "log", required_argument, NULL, 'l' },
 		{ "ratio", no_argument, NULL, 'r' },
 		{ "target-median", required_argument, NULL, 'M' },
+		{ "target-hot-median", required_argument, NULL, 'H' },
+		{ "target-hot-p99", required_argument, NULL, 'J' },
 		{ "target-p99", required_argument, NULL, 'P' },
 		{ "target-stall", required_argument, NULL, 'S' },
 		{ "target-ratio", required_argument, NULL, 'T' },
@@ -643,12 +673,14 @@ int main(int argc, char *argv[])
 		case 'l': server_log = optarg; break;
 		case 'r': want_ratio = true; break;
 		case 'M': tgt_median = atof(optarg); break;
+		case 'H': tgt_hot_median = atof(optarg); break;
+		case 'J': tgt_hot_p99 = atof(optarg); break;
 		case 'P': tgt_p99 = atof(optarg); break;
 		case 'S': tgt_stall = atof(optarg); break;
 		case 'T': tgt_ratio = atof(optarg); break;
 		case 'B': baseline = atoi(optarg); break;
 		default:
-			fprintf(stderr, "usage: recover --server BENCHFS --mnt DIR [--kills N] [--blocks B] [--pause MIN-MAX] [--log FILE] [--ratio] --config NAME:ext|sup:NODES:OPENFILES ...\n");
+			fprintf(stderr, "usage: recover --server BENCHFS --mnt DIR [--kills N] [--blocks B] [--pause MIN-MAX] [--log FILE] [--ratio] --config NAME:ext|sup|hot:NODES:OPENFILES ... [--target-hot-median MS] [--target-hot-p99 MS]\n");
 			return 2;
 		}
 	}

@@ -157,6 +157,7 @@ bool fr_upgrade_gate(void);
 void fr_upgrade_note_read(const void *in_header);
 void fr_upgrade_note_reply(uint64_t unique);
 bool fr_upgrade_wanted(void);
+bool fr_hot_standby_wanted(void);
 int fr_upgrade_standby(struct fr_session *s);
 void fr_upgrade_start(struct fr_session *s);
 void fr_upgrade_stop(void);

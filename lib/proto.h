@@ -80,6 +80,9 @@ enum frp_type {
 
 /* HELLO arg1 */
 #define FRP_HELLO_STANDBY 1u
+/* A hot standby started from outside (FUSE_RECOVER_STANDBY=1): it waits
+ * for a crash, not for an upgrade (supervisor/standby.c). */
+#define FRP_HELLO_HOT 2u
 /* GO and RESUME arg0 */
 #define FRP_GO_RESEND 1u	/* the previous server died: ask for resend */
 #define FRP_GO_RESYNC 2u	/* another server served meanwhile */

@@ -106,7 +106,15 @@ int fr_upgrade_standby(struct fr_session *s)
 	why = mode_mismatch(s);
 	if (why)
 		return decline(s, -EPROTO, why);
-	fr_log(LOG_INFO, "upgrade: standby: INIT replayed and compared; waiting for the old server to drain");
+	/*
+	 * A hot standby waits for a crash: its event socket (a thread and a
+	 * round trip) is set up now, not on the takeover's path.
+	 */
+	if (fr_hot_standby_wanted())
+		fr_upgrade_start(s);
+	fr_log(LOG_INFO, "upgrade: standby: INIT replayed and compared; waiting for %s",
+	       fr_hot_standby_wanted() ? "the serving server to die (hot standby)" :
+	       "the old server to drain");
 	err = frp_send(s->sock, &ready);
 	if (!err)
 		err = wait_go(s, &flags);

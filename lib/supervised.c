@@ -65,6 +65,8 @@ static int supervisor_find(struct fr_session *s, const struct fuse_recover *fr)
 	fr_client_set_timeout(s->sock);
 	hello.arg[0] = getpid();
 	hello.arg[1] = fr_upgrade_wanted() ? FRP_HELLO_STANDBY : 0;
+	if (fr_hot_standby_wanted())
+		hello.arg[1] |= FRP_HELLO_STANDBY | FRP_HELLO_HOT;
 	hello.blob[0] = fr->tag;
 	hello.blob_len[0] = strlen(fr->tag);
 	err = fr_client_call(s, &hello, buf, &r);

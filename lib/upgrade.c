@@ -519,6 +519,17 @@ void fr_upgrade_rehomed(struct fr_session *s)
 	fr_upgrade_start(s);
 }
 
+/*
+ * A server in a shell loop of its own asks to wait as a hot standby for
+ * the serving one's crash; with nobody serving it serves at once.
+ */
+bool fr_hot_standby_wanted(void)
+{
+	const char *env = secure_getenv("FUSE_RECOVER_STANDBY");
+
+	return env && strcmp(env, "1") == 0;
+}
+
 bool fr_upgrade_wanted(void)
 {
 	const char *env = secure_getenv("FUSE_RECOVER_UPGRADE");

@@ -415,7 +415,7 @@ static int on_hello(struct recoverd *rd, int idx, struct frp_msg *m)
 		c->pidfd = pidfd_open_(c->pid);
 	}
 	c->greeted = true;
-	if (m->arg[1] & FRP_HELLO_STANDBY) {
+	if ((m->arg[1] & FRP_HELLO_STANDBY) || c->hot != HOT_NONE) {
 		int ret = rd->hooks->hello(rd, idx, m);
 
 		if (ret)
@@ -518,6 +518,8 @@ static int on_add_fd(struct recoverd *rd, struct frp_msg *m, char *why,
 	*h = (struct held_fd){ .fd = m->fd[0], .kind = m->arg[1],
 			       .key = m->arg[0], .gen = rd->gen };
 	m->nfd = 0;
+	if (h->kind != FRP_FD_CLONE && rd->hooks->kept_changed)
+		rd->hooks->kept_changed(rd, "the server kept another fd");
 	return 0;
 }
 
@@ -526,8 +528,12 @@ static void on_del_fd(struct recoverd *rd, const struct frp_msg *m)
 	struct held_fd *h = find_held(rd, m->arg[1], m->arg[0]);
 
 	if (h) {
-		if (h->kind != FRP_FD_CLONE)
+		if (h->kind != FRP_FD_CLONE) {
 			rd->nkept--;
+			if (rd->hooks->kept_changed)
+				rd->hooks->kept_changed(rd,
+					"the server dropped a kept fd");
+		}
 		close(h->fd);
 		*h = rd->clones[--rd->nclones];
 	}

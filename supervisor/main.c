@@ -37,6 +37,7 @@ static void __attribute__((noreturn)) rd_finish(struct recoverd *rd, int code)
 {
 	int i, status;
 
+	hot_finish(rd);
 	/* A server waiting for our answer must not wait for our exit. */
 	for (i = 0; i < MAX_CLIENTS; i++)
 		if (rd->clients[i].fd >= 0) {
@@ -187,6 +188,9 @@ static void server_gone(struct recoverd *rd)
 	/* A standby of a live upgrade takes over, or the old server resumes. */
 	if (upg_server_gone(rd))
 		return;
+	/* A hot standby takes over at once. */
+	if (hot_take(rd))
+		return;
 	if (rd->argv)
 		schedule_launch(rd);
 }
@@ -227,47 +231,16 @@ static void client_input(struct recoverd *rd, int idx)
 
 static void launch(struct recoverd *rd)
 {
-	char env[32];
-	int sv[2];
 	pid_t pid;
 
 	rd->next_launch = 0;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		fr_log(LOG_ERR, "socketpair: %s", strerror(errno));
-		schedule_launch(rd);
-		return;
-	}
-	pid = fork();
-	if (pid == 0) {
-		sigset_t all;
-
-		sigfillset(&all);
-		sigprocmask(SIG_UNBLOCK, &all, NULL);
-		/* Our raised fd limit is ours; the server gets what we got. */
-		if (rd->nofile_orig.rlim_max)
-			setrlimit(RLIMIT_NOFILE, &rd->nofile_orig);
-		fcntl(sv[1], F_SETFD, 0);
-		/* After a live upgrade: the environment it was given. */
-		if (rd->envp)
-			environ = rd->envp;
-		snprintf(env, sizeof(env), "%d", sv[1]);
-		setenv("FUSE_RECOVER_FD", env, 1);
-		execvp(rd->argv[0], rd->argv);
-		fprintf(stderr, "fuse-recoverd: cannot run %s: %s\n",
-			rd->argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(sv[1]);
+	pid = spawn_server(rd, false);
 	if (pid < 0) {
-		close(sv[0]);
-		fr_log(LOG_ERR, "fork: %s", strerror(errno));
 		schedule_launch(rd);
 		return;
 	}
 	rd->child = pid;
 	fr_log(LOG_INFO, "started %s as pid %d", rd->argv[0], (int)pid);
-	if (hold_add_client(rd, sv[0], pid, true) < 0)
-		kill(pid, SIGKILL);
 }
 
 static void reap(struct recoverd *rd)
@@ -303,6 +276,7 @@ static void on_signal(struct recoverd *rd)
 	while (read(rd->sig_fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGCHLD) {
 			upg_reap(rd);
+			hot_reap(rd);
 			reap(rd);
 			continue;
 		}
@@ -356,6 +330,9 @@ static int poll_timeout_ms(const struct recoverd *rd)
 	if (idle && (!next || idle < next))
 		next = idle;
 	idle = upg_deadline(rd);
+	if (idle && (!next || idle < next))
+		next = idle;
+	idle = hot_deadline(rd);
 	if (idle && (!next || idle < next))
 		next = idle;
 	if (!next)
@@ -436,6 +413,7 @@ static void run(struct recoverd *rd)
 		}
 		hold_drop_idle(rd);
 		upg_tick(rd);
+		hot_tick(rd);
 		if (rd->next_launch && now_sec() >= rd->next_launch &&
 		    rd->child <= 0)
 			launch(rd);
@@ -475,7 +453,9 @@ static void usage(FILE *f)
 		"  --window SEC           ...within SEC seconds (10, 60)\n"
 		"  --takeover-timeout SEC give up SEC s after a death with no\n"
 		"                         new server (60; 0 = wait forever)\n"
-		"  --log FILE             append log lines to FILE\n");
+		"  --log FILE             append log lines to FILE\n"
+		"  --standby N            keep N more copies of SERVER started\n"
+		"                         and waiting to take over a crash (0)\n");
 }
 
 static unsigned int parse_uint(const char *s, const char *what,
@@ -524,6 +504,38 @@ static FILE *open_log(const char *path)
 	return f;
 }
 
+/*
+ * hold.c's hooks: hot standbys (standby.c) first, the live upgrade
+ * (upgrade.c) for everything else.
+ */
+static int hook_hello(struct recoverd *rd, int idx, const struct frp_msg *m)
+{
+	bool ext = m->arg[1] & FRP_HELLO_HOT;
+
+	if (rd->clients[idx].hot != HOT_NONE || ext)
+		return hot_hello(rd, idx, ext);
+	return upg_hold_hooks.hello(rd, idx, m);
+}
+
+static bool hook_standby_input(struct recoverd *rd, int idx,
+			       struct frp_msg *m)
+{
+	return hot_input(rd, idx, m) ||
+	       upg_hold_hooks.standby_input(rd, idx, m);
+}
+
+static bool hook_client_dropped(struct recoverd *rd, int idx,
+				enum hold_event *ev)
+{
+	if (idx != rd->server && hot_dropped(rd, idx)) {
+		*ev = HOLD_NOTHING;
+		return true;
+	}
+	return upg_hold_hooks.client_dropped(rd, idx, ev);
+}
+
+static struct hold_hooks rd_hooks;
+
 int main(int argc, char *argv[])
 {
 	static const struct option opts[] = {
@@ -534,6 +546,7 @@ int main(int argc, char *argv[])
 		{ "client-fd", required_argument, NULL, 'c' },
 		{ "lock-fd", required_argument, NULL, 'l' },
 		{ "log", required_argument, NULL, 'L' },
+		{ "standby", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -564,6 +577,10 @@ int main(int argc, char *argv[])
 		case 'c': client_fd = parse_uint(optarg, "fd", INT_MAX); break;
 		case 'l': rd->lock_fd = parse_uint(optarg, "fd", INT_MAX); break;
 		case 'L': log = optarg; break;
+		case 'S':
+			rd->hot.want = parse_uint(optarg, "--standby",
+						  HOT_MAX_STANDBY);
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -576,6 +593,10 @@ int main(int argc, char *argv[])
 	snprintf(rd->tag, sizeof(rd->tag), "%s", tag);
 	if (optind < argc)
 		rd->argv = &argv[optind];
+	if (rd->hot.want && !rd->argv) {
+		fprintf(stderr, "fuse-recoverd: --standby needs a SERVER to start\n");
+		return 2;
+	}
 	umask(077);
 	if (log && *log) {
 		FILE *f = open_log(log);
@@ -601,7 +622,13 @@ int main(int argc, char *argv[])
 		rd->clients[i] = (struct client){ .fd = -1, .pidfd = -1,
 						  .evfd = -1 };
 	upg_init(rd);
-	rd->hooks = &upg_hold_hooks;
+	rd->hot.taking = -1;
+	rd_hooks = upg_hold_hooks;
+	rd_hooks.hello = hook_hello;
+	rd_hooks.standby_input = hook_standby_input;
+	rd_hooks.client_dropped = hook_client_dropped;
+	rd_hooks.kept_changed = hot_stale;
+	rd->hooks = &rd_hooks;
 	signal(SIGPIPE, SIG_IGN);
 
 	err = fr_runtime_dir(rd->dir, sizeof(rd->dir));

@@ -45,6 +45,14 @@ struct held_fd {
 	uint64_t gen;	/* which server generation registered it */
 };
 
+/* A hot standby's progress (standby.c). */
+enum hot_state {
+	HOT_NONE,	/* not a hot standby */
+	HOT_LAUNCHED,	/* started; no HELLO yet */
+	HOT_REPLAYING,	/* got the connection; replays INIT */
+	HOT_READY,	/* INIT replayed and compared; waits for GO */
+};
+
 /*
  * A slot is in use while it has a socket or a pidfd: a server whose socket
  * broke keeps its slot (and the connection) until its process is gone.
@@ -59,6 +67,8 @@ struct client {
 	double since;	/* when it connected */
 	int evfd;	/* event socket of a server (upgrade.c), or -1 */
 	bool standby;	/* the new server of a live upgrade */
+	enum hot_state hot;	/* a hot standby (standby.c), or HOT_NONE */
+	bool hot_stale;	/* killed by us: its leaving is no failure */
 };
 
 /* A live upgrade in progress (upgrade.c). */
@@ -90,6 +100,20 @@ struct upgrade {
 	/* servers we started for upgrades, reaped when they exit */
 	pid_t children[UPG_MAX_CHILDREN];
 	unsigned int upgrades, rollbacks, refusals;
+};
+
+/* Hot standbys: servers started ahead of a crash (standby.c). */
+#define HOT_MAX_REAP 8
+#define HOT_MAX_STANDBY 4
+
+struct hot {
+	unsigned int want;	/* --standby N */
+	double next;		/* when to start the next one; 0: now */
+	unsigned int backoff_ms;	/* after standbys that failed */
+	pid_t reap[HOT_MAX_REAP];	/* our children nobody else waits for */
+	int taking;		/* the slot that got GO, until it serves; -1 */
+	double go_deadline;	/* it serves by then or is killed */
+	unsigned int started, takeovers, refused;
 };
 
 struct recoverd {
@@ -134,6 +158,7 @@ struct recoverd {
 
 	struct upgrade upg;
 	const struct hold_hooks *hooks;	/* set by main.c */
+	struct hot hot;
 	unsigned int takeovers;		/* crash restarts so far */
 	double server_since;		/* when the current server took over */
 };
@@ -201,6 +226,8 @@ struct hold_hooks {
 	/* a client is dropped; true: handled, *ev for main.c */
 	bool (*client_dropped)(struct recoverd *rd, int idx,
 			       enum hold_event *ev);
+	/* the server kept or dropped an fd (not a clone); may be NULL */
+	void (*kept_changed)(struct recoverd *rd, const char *why);
 };
 extern const struct hold_hooks upg_hold_hooks;
 void upg_init(struct recoverd *rd);
@@ -209,5 +236,19 @@ void upg_event_input(struct recoverd *rd, int idx);
 void upg_tick(struct recoverd *rd);
 double upg_deadline(const struct recoverd *rd);
 void upg_reap(struct recoverd *rd);
+
+/* standby.c: hot standbys (main.c's hooks call them before upgrade.c's) */
+pid_t spawn_server(struct recoverd *rd, bool standby);
+int hot_hello(struct recoverd *rd, int idx, bool external);
+bool hot_input(struct recoverd *rd, int idx, struct frp_msg *m);
+bool hot_dropped(struct recoverd *rd, int idx);
+bool hot_take(struct recoverd *rd);
+void hot_stale(struct recoverd *rd, const char *why);
+void hot_tick(struct recoverd *rd);
+double hot_deadline(const struct recoverd *rd);
+void hot_reap(struct recoverd *rd);
+void hot_finish(struct recoverd *rd);
+void hot_counts(const struct recoverd *rd, unsigned int *alive_n,
+		unsigned int *ready_n);
 
 #endif

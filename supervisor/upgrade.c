@@ -327,18 +327,21 @@ static void on_status(struct recoverd *rd, int idx)
 {
 	struct frp_msg m = { .type = FRP_INFO };
 	char text[2048];
-	unsigned int i, nclones = 0;
+	unsigned int i, nclones = 0, hot_n, hot_ready;
 	int n;
 
 	for (i = 0; i < rd->nclones; i++)
 		nclones += rd->clones[i].kind == FRP_FD_CLONE;
+	hot_counts(rd, &hot_n, &hot_ready);
 	n = snprintf(text, sizeof(text),
 		     "tag=%s\npath=supervisor\nsupervisor_pid=%d\nmountpoint=%s\n"
 		     "connection=%u\nstate=%s\nserver_pid=%d\nrestarts=%u\n"
 		     "deaths_in_window=%u\nmax_restarts=%u\nwindow_sec=%u\n"
 		     "kept_fds=%u\nclone_fds=%u\nstate_bytes=%lld\n"
 		     "upgrades=%u\nrollbacks=%u\nrefused_upgrades=%u\n"
-		     "upgrade_phase=%s\nlaunches_server=%d\n",
+		     "upgrade_phase=%s\nlaunches_server=%d\n"
+		     "standbys_wanted=%u\nstandbys=%u\nstandbys_ready=%u\n"
+		     "standby_takeovers=%u\nstandbys_refused=%u\n",
 		     rd->tag, (int)getpid(),
 		     rd->mountpoint ? rd->mountpoint : "", rd->conn_id,
 		     state_name(rd->state),
@@ -346,7 +349,9 @@ static void on_status(struct recoverd *rd, int idx)
 		     rd->takeovers, deaths_in_window(rd), rd->max_restarts,
 		     rd->window_sec, rd->nkept, nclones, kept_state_bytes(rd),
 		     rd->upg.upgrades, rd->upg.rollbacks, rd->upg.refusals,
-		     phase_names[rd->upg.phase], rd->argv != NULL);
+		     phase_names[rd->upg.phase], rd->argv != NULL,
+		     rd->hot.want, hot_n, hot_ready, rd->hot.takeovers,
+		     rd->hot.refused);
 	m.blob[0] = text;
 	m.blob_len[0] = n < (int)sizeof(text) ? n : (int)sizeof(text) - 1;
 	frp_send(rd->clients[idx].fd, &m);
@@ -770,6 +775,7 @@ void upg_tick(struct recoverd *rd)
 		}
 		u->child = 0;
 		u->upgrades++;
+		hot_stale(rd, "a live upgrade replaced the server");
 		finish(rd, 0, "confirmed: pid %d serves tag %s (pause %.3f ms); pid %d retires",
 		       (int)u->new_pid, rd->tag, pause_ms(u), (int)u->old_pid);
 		break;
