@@ -393,6 +393,7 @@ int fuse_recover_unmount(struct fuse_session *se)
 	if (s->kernel_path) {
 		char dir[FR_PATH_MAX];
 
+		fr_kattach_exit(s->main_fd);
 		fr_kattach_forget(s->tag);
 		fr_kept_remove_files(s->tag);
 		if (fr_runtime_dir(dir, sizeof(dir)) == 0)

@@ -173,6 +173,7 @@ int fr_replay_and_resend(struct fr_session *s);
 bool fr_kattach_supported(void);
 int fr_kattach(struct fr_session *s, const struct fuse_recover *fr);
 void fr_kattach_forget(const char *tag);
+void fr_kattach_exit(int fd);
 
 /* fork.c: a forked child of the server tells the supervisor about itself */
 void fr_fork_arm(struct fr_session *s);

@@ -238,6 +238,19 @@ void fr_kattach_forget(const char *tag)
 		unlink(path);
 }
 
+/*
+ * Unmounting on purpose: tell the kernel no server is coming back, so that
+ * if the unmount below fails (busy, or lazy and still in use) or a request
+ * is in flight, applications get an error when our fd closes instead of
+ * waiting for a server.  Kernels without FUSE_DEV_IOC_EXIT (ENOTTY) just
+ * keep waiting, as before.
+ */
+void fr_kattach_exit(int fd)
+{
+	if (fd >= 0 && ioctl(fd, FUSE_DEV_IOC_EXIT) != 0 && errno != ENOTTY)
+		fr_log(LOG_WARNING, "FUSE_DEV_IOC_EXIT: %s", strerror(errno));
+}
+
 static int kattach_fresh(struct fr_session *s, const struct fuse_recover *fr)
 {
 	char devfd[32];
