@@ -29,9 +29,12 @@ static const char * const tests[] = {
 	"attach-permission",
 	"resend-after-crash",
 	"resend-order",
+	"resend-bound",
+	"server-exit",
 	"recovery-init-fail",
 	"umount-orphan",
 	"async-flush-exit",
+	"async-flush",
 	"recovery-timeout",
 	"lib-reattach",
 };
