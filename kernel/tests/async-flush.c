@@ -6,6 +6,8 @@
  *            returns at once, yet at most 2 requests wait (the FLUSHes of
  *            one file and lock owner are coalesced), and the next server
  *            gets at most 2 FLUSHes for them
+ *   queue    40 files open, no server: closes return at once only until
+ *            max_background (16) FLUSHes wait, then close() waits too
  *   unlock   after a POSIX lock, close() waits for FLUSH, which is what
  *            releases the lock on the server, and it carries the lock's
  *            owner
@@ -209,10 +211,12 @@ struct app {
 	int cmd, status;
 };
 
+#define MANY 40
+
 static void app_main(const char *path, int cmd, int status)
 {
 	struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
-	int fd = -1, i, ok;
+	int fd = -1, many[MANY], i, ok;
 	char c;
 
 	alarm(60);
@@ -232,6 +236,15 @@ static void app_main(const char *path, int cmd, int status)
 			break;
 		case 'l':
 			ok = !fcntl(fd, F_SETLK, &fl);
+			break;
+		case 'm':
+			for (i = 0, ok = 1; i < MANY && ok; i++)
+				ok = (many[i] = open(path, O_RDONLY)) >= 0;
+			break;
+		case 'M':
+			/* one 'p' per close that returned */
+			for (i = 0, ok = 1; i < MANY && ok; i++)
+				ok = !close(many[i]) && write(status, "p", 1) == 1;
 			break;
 		default:
 			_exit(0);
@@ -459,6 +472,51 @@ out:
 	return case_end(&t, ret);
 }
 
+static int case_queue(void)
+{
+	struct tcase t;
+	struct pollfd p;
+	int closed = 0, ret = -1;
+	char c;
+
+	if (case_begin(&t, "queue") || app_do(&t.app, 'm', 10000))
+		return case_end(&t, -1);
+	server_stop();
+	close(t.fd);
+	t.fd = -1;
+
+	if (app_send(&t.app, 'M'))
+		goto out;
+	p.fd = t.app.status;
+	p.events = POLLIN;
+	while (poll(&p, 1, 2000) > 0 && read(t.app.status, &c, 1) == 1 &&
+	       c == 'p')
+		closed++;
+	ft_log("queue: %d of %d closes returned, %ld requests waiting",
+	       closed, MANY, waiting(t.minor));
+	if (closed == 0 || closed > 16) {
+		ft_log("queue: wanted at most max_background (16)");
+		goto out;
+	}
+
+	/* a server comes back: the waiting closes finish */
+	t.fd = ft_attach(t.tag);
+	if (t.fd < 0 || server_start(t.fd)) {
+		ft_log("queue: reattach: %s", strerror(-t.fd));
+		goto out;
+	}
+	while (closed < MANY && poll(&p, 1, 5000) > 0 &&
+	       read(t.app.status, &c, 1) == 1 && c == 'p')
+		closed++;
+	if (closed < MANY || app_result(&t.app, 5000)) {
+		ft_log("queue: only %d closes returned with a server", closed);
+		goto out;
+	}
+	ret = 0;
+out:
+	return case_end(&t, ret);
+}
+
 static int case_unlock(void)
 {
 	struct tcase t;
@@ -577,6 +635,7 @@ int main(void)
 		ft_log("mounting fusectl: %m");
 
 	bad |= case_bound();
+	bad |= case_queue();
 	bad |= case_unlock();
 	bad |= case_late();
 	bad |= case_order();
