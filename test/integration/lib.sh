@@ -6,7 +6,7 @@
 set -euo pipefail
 
 : "${BUILD:?BUILD must name the meson build directory}"
-T=$(mktemp -d /tmp/fr-test.XXXXXX)
+T=$(mktemp -d "${TMPDIR:-/tmp}/fr-test.XXXXXX")
 chmod 755 "$T"
 MNT=$T/mnt
 mkdir -p "$MNT" "$T/marks"
