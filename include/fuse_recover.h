@@ -148,6 +148,12 @@ const char *fuse_recover_tag(const struct fuse_recover *fr);
  * FUSE_DEV_IOC_ATTACH.  The log line says which path ran;
  * FUSE_RECOVER_NO_KERNEL=1 in the environment forces the supervisor.
  *
+ * Run as a systemd service with an fd store (FileDescriptorStoreMax=,
+ * Type=notify: NOTIFY_SOCKET is set), systemd is the holder instead: the
+ * connection's fds, the INIT and the kept fds go to the fd store, a
+ * restarted service gets them back as LISTEN_FDS, and READY=1 is sent
+ * once attached; FUSE_RECOVER_NO_SYSTEMD=1 forces the supervisor.
+ *
  * The filesystem's init operation therefore runs inside this call.  Only one
  * session per process may be attached.  The process may daemonize
  * (fuse_daemonize()) or fork() before or after this call: a child forked
@@ -282,6 +288,9 @@ struct fuse_recover_store_config {
  *   -EBADMSG the state is damaged (nothing is changed),
  *   -EBUSY   called after the session's first request (the library
  *            already translates its ids: open the store from init),
+ *   -EPERM   kernel path: the runtime directory is not private to us,
+ *   -ENOSPC  the holder cannot keep one more fd for this connection
+ *            (the supervisor's cap, or systemd's FileDescriptorStoreMax),
  *   -EINVAL  bad @cfg, -ENOMEM, other -errno.  A message says which.
  */
 int fuse_recover_store_open(const struct fuse_recover_store_config *cfg,
@@ -341,7 +350,9 @@ int fuse_recover_req_maybe_done(struct fuse_recover_store *st);
  * Find the node with identity @data (and hash @key), or create it, and add
  * one lookup for the entry about to be replied -- unless the first attempt
  * of this resent request already did (request journal).
- * @return 0, -ENOSPC (table or request record full), -ENOMEM.
+ * @return 0, or -ENOSPC when the node table (max_nodes) is full or this
+ * request already references FUSE_RECOVER_REQ_NODES_MAX nodes (no lookup
+ * is added).  It allocates nothing, so never -ENOMEM.
  */
 int fuse_recover_node_ref(struct fuse_recover_store *st, uint64_t key,
 			  const void *data, fuse_ino_t *ino,
@@ -394,10 +405,13 @@ int fuse_recover_fh_release(struct fuse_recover_store *st, uint64_t fh);
 /**
  * Files that must outlive the server, e.g. open files that were unlinked:
  * once the server's own fds close, nothing keeps such an inode (and its
- * data) alive.  The supervisor holds a dup of @fd under @key and gives it
- * to the next server.
- * @return 0, -ENOTCONN without recovery, -ENOSPC when the supervisor
- * already keeps as many fds as it may for this connection (logged once),
+ * data) alive.  The holder (supervisor, or systemd's fd store) keeps a
+ * dup of @fd under @key and gives it to the next server.
+ * @return 0, -ENOTCONN without recovery, -ENOSPC when the holder already
+ * keeps as many fds as it may for this connection (the supervisor's cap,
+ * or FileDescriptorStoreMax= where systemd says it; logged once),
+ * -EOPNOTSUPP on the kernel path (no supervisor: only the state store can
+ * be kept), -ETIMEDOUT when systemd does not confirm it stored the fd,
  * -errno.  On any error the file does not outlive this server: keep @fd
  * open yourself so it at least lives as long as this process.
  */

@@ -26,26 +26,6 @@
 #define CONNECT_TIMEOUT_MS 5000
 #define CALL_TIMEOUT_SEC 10
 
-int fr_blob_dup(struct fr_blob *b, const void *data, size_t len)
-{
-	void *copy = malloc(len ? len : 1);
-
-	if (!copy)
-		return -ENOMEM;
-	memcpy(copy, data, len);
-	fr_blob_free(b);
-	b->data = copy;
-	b->len = len;
-	return 0;
-}
-
-void fr_blob_free(struct fr_blob *b)
-{
-	free(b->data);
-	b->data = NULL;
-	b->len = 0;
-}
-
 /*
  * One request, one answer.  The socket has a receive timeout: a supervisor
  * that stops answering must not stall the filesystem.  After a failure the
@@ -78,6 +58,38 @@ int fr_client_call(struct fr_session *s, const void *msg, void *reply_buf,
 	err = fr_client_call_locked(s, msg, reply_buf, reply);
 	pthread_mutex_unlock(&s->sock_lock);
 	return err;
+}
+
+int fr_client_expect_ack(struct fr_session *s, const struct frp_msg *m,
+			 const char *what)
+{
+	char buf[FRP_MAX_MSG];
+	struct frp_msg r = { 0 };
+	int err = fr_client_call(s, m, buf, &r);
+
+	if (!err) {
+		frp_close_fds(&r);
+		err = r.type == FRP_ACK ? r.status : -EPROTO;
+	}
+	if (err)
+		fr_log(LOG_ERR, "supervisor refused %s: %s%s%.*s", what,
+		       strerror(-err), r.blob_len[0] ? ": " : "",
+		       (int)r.blob_len[0], (const char *)r.blob[0]);
+	return err;
+}
+
+/* What a supervisor is told of a connection it is to hold from now on. */
+void fr_attached_msg(const struct fr_session *s, struct frp_msg *m)
+{
+	*m = (struct frp_msg){ .type = FRP_ATTACHED, .nfd = 1 };
+	m->fd[0] = s->main_fd;
+	m->arg[0] = s->conn_id;
+	m->blob[0] = s->init_in.data;
+	m->blob_len[0] = s->init_in.len;
+	m->blob[1] = s->init_out.data;
+	m->blob_len[1] = s->init_out.len;
+	m->blob[2] = s->mountpoint;
+	m->blob_len[2] = strlen(s->mountpoint);
 }
 
 void fr_client_set_timeout(int sock)

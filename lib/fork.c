@@ -144,7 +144,7 @@ static void fork_register(void)
 void fr_fork_arm(struct fr_session *s)
 {
 	/* Only the supervisor path has a process to hand over. */
-	if (s->kernel_path || s->sock < 0)
+	if (s->sock < 0)
 		return;
 	pthread_once(&fork_once, fork_register);
 	__atomic_store_n(&armed, s, __ATOMIC_RELEASE);

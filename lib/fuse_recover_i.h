@@ -4,7 +4,9 @@
 #define FUSE_RECOVER_I_H_
 
 #include "fuse_recover.h"
+#include "holder.h"
 #include "runtime.h"
+#include "util.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -45,11 +47,6 @@ struct fr_kernel {
 	bool resend;
 };
 
-struct fr_blob {
-	void *data;
-	size_t len;
-};
-
 enum fr_io_mode {
 	FR_IO_NORMAL,	/* pass through, note each request's unique */
 	FR_IO_CAPTURE,	/* first start: keep copies of INIT and its reply */
@@ -74,7 +71,8 @@ struct fr_kept {
 /* The one attached session of this process. */
 struct fr_session {
 	struct fuse_session *se;
-	int sock;		/* to the supervisor */
+	const struct fr_holder *holder;	/* who keeps the connection for us */
+	int sock;		/* supervised.c: to the supervisor */
 	pthread_mutex_t sock_lock;
 	int main_fd;
 	enum fr_io_mode mode;
@@ -91,7 +89,6 @@ struct fr_session {
 	struct fr_kept *kept;		/* what the previous server kept */
 	size_t nkept;
 	char *tag;
-	bool kernel_path;		/* kattach.c: no supervisor */
 	int lock_fd;			/* kattach.c: held while we live */
 	uint64_t init_add_flags;	/* set in our INIT reply if offered */
 	unsigned int poison_deaths;
@@ -100,6 +97,7 @@ struct fr_session {
 	bool keep_refused_logged;	/* keep.c: the cap was reported */
 };
 
+/* util.c: the attached session (NULL while none is) */
 extern struct fr_session *fr_current;
 
 /* io.c: the custom io hooks installed on every attached session. */
@@ -130,12 +128,25 @@ void fr_poison_answered(uint64_t unique);
 void fr_journal_request(uint64_t unique);
 void fr_journal_reply(uint64_t unique);
 
-struct frp_msg;
-/* attach.c: the FRP_ATTACHED message for @s's connection */
-void fr_attached_msg(const struct fr_session *s, struct frp_msg *m);
-
-/* attach.c: after INIT (captured or replayed), before any real request. */
+/*
+ * takeover.c: the steps every holder's start shares.  fr_session_start()
+ * runs after INIT (captured or replayed), before any real request.
+ */
+void fr_probe_kernel(struct fr_session *s);
+/* Fresh mount (and its undoing) through fuse_session_mount(). */
+int fr_mount_fresh(struct fr_session *s);
+void fr_unmount_fresh(struct fr_session *s);
+int fr_adopt_fd(struct fr_session *s, int fd);
 int fr_session_start(struct fr_session *s);
+int fr_replay_and_resend(struct fr_session *s);
+/* The INIT request, reply and mount point as one checksummed record. */
+int fr_init_record_write(int fd, const struct fr_session *s);
+int fr_init_record_read(int fd, struct fr_session *s, char **mountpoint);
+/* FUSE_RECOVER_TRACE=1: when each takeover phase ended. */
+enum fr_phase { FR_PH_START, FR_PH_HANDOFF, FR_PH_REPLAY, FR_PH_RESEND,
+		FR_PH_DONE, FR_PH_N };
+void fr_trace_mark(enum fr_phase p);
+void fr_trace_print(void);
 
 /* init_replay.c */
 int fr_init_capture(struct fr_session *s);
@@ -151,29 +162,22 @@ void fr_resend_note(uint64_t unique, uint32_t pid);
 /* The unique (resend bit included) of the request this thread runs. */
 bool fr_req_unique(fuse_req_t req, uint64_t *unique);
 
-/* keep.c */
+/* keep.c: the holder keeps them; these dispatch and look them up */
 int fr_keep_fd(int fd, enum fr_keep_kind kind, uint64_t key);
 void fr_unkeep_fd(enum fr_keep_kind kind, uint64_t key);
 int fr_kept_fd(enum fr_keep_kind kind, uint64_t key);
 int fr_kept_foreach(enum fr_keep_kind kind,
 		    int (*cb)(uint64_t key, int fd, void *arg), void *arg);
 bool fr_session_recovered(void);
-int fr_kept_fetch(struct fr_session *s);
-int fr_kept_load_files(struct fr_session *s);
-void fr_kept_remove_files(const char *tag);
-/* Memory for a state store: a memfd, or a tmpfile on the kernel path. */
+/* Memory for a state store: a memfd, or what the holder wants instead. */
 int fr_state_memfd(const char *name);
+/* Whether fr_state_memfd()'s memory can be sealed. */
+bool fr_state_sealable(void);
+/* For holders: one more fd the previous server kept (ours now). */
+int fr_kept_add(struct fr_session *s, uint32_t kind, uint64_t key, int fd);
+/* For holders: our copy of (@kind, @key) closes. */
+void fr_kept_drop(struct fr_session *s, uint32_t kind, uint64_t key);
 void fr_kept_free(struct fr_session *s);
-
-/* attach.c */
-int fr_adopt_fd(struct fr_session *s, int fd);
-int fr_replay_and_resend(struct fr_session *s);
-
-/* kattach.c */
-bool fr_kattach_supported(void);
-int fr_kattach(struct fr_session *s, const struct fuse_recover *fr);
-void fr_kattach_forget(const char *tag);
-void fr_kattach_exit(int fd);
 
 /* fork.c: a forked child of the server tells the supervisor about itself */
 void fr_fork_arm(struct fr_session *s);
@@ -199,13 +203,17 @@ bool fr_req_first_may_have_done(void);
 int fr_probe_init_in(const void *init_in, size_t len, struct fr_kernel *k);
 
 /* client.c: talking to fuse-recoverd */
+struct frp_msg;
 int fr_client_connect(const struct fuse_recover *fr, int *sock);
 int fr_client_call(struct fr_session *s, const void *msg, void *reply_buf,
 		   void *reply);
 int fr_client_call_locked(struct fr_session *s, const void *msg,
 			  void *reply_buf, void *reply);
+/* A call whose answer is an ACK: its status, logged with @what if not 0. */
+int fr_client_expect_ack(struct fr_session *s, const struct frp_msg *m,
+			 const char *what);
 void fr_client_set_timeout(int sock);
-int fr_blob_dup(struct fr_blob *b, const void *data, size_t len);
-void fr_blob_free(struct fr_blob *b);
+/* The FRP_ATTACHED message for @s's connection. */
+void fr_attached_msg(const struct fr_session *s, struct frp_msg *m);
 
 #endif

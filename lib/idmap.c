@@ -335,13 +335,8 @@ static void release(_Atomic uint64_t *st)
 
 static uint64_t name_hash(uint64_t parent, const char *name, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ull ^ parent;
-	size_t i;
+	uint64_t h = fr_hash(FR_HASH_INIT ^ parent, name, len);
 
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)name[i];
-		h *= 0x100000001b3ull;
-	}
 	h ^= h >> 29;
 	return h;
 }

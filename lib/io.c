@@ -9,7 +9,6 @@
  * the replayed INIT negotiates exactly what the first one did.
  */
 #include "fuse_recover_i.h"
-#include "proto.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -48,7 +47,7 @@ static ssize_t gather(struct fr_blob *b, const struct iovec *iov, int count)
 
 /*
  * A clone fd (clone_fd=1) is a fuse_dev of its own: if it closes with
- * requests on it, the kernel fails them.  The supervisor must hold a
+ * requests on it, the kernel fails them.  The holder must hold a
  * reference before the first request is read through it.  In libfuse's
  * multi-threaded loop a clone fd belongs to one worker for that worker's
  * whole life, so "registered" is remembered per thread.
@@ -56,9 +55,6 @@ static ssize_t gather(struct fr_blob *b, const struct iovec *iov, int count)
 static void register_clone(struct fr_session *s, int fd)
 {
 	struct fr_thread_fd *t = pthread_getspecific(s->fd_key);
-	char buf[FRP_MAX_MSG];
-	struct frp_msg m = { .type = FRP_ADD_FD, .nfd = 1, .fd = { fd } };
-	struct frp_msg reply;
 	int old, err;
 
 	if (t && t->fd == fd)
@@ -69,20 +65,14 @@ static void register_clone(struct fr_session *s, int fd)
 			return;
 		pthread_setspecific(s->fd_key, t);
 	}
-	/* libfuse cancels idle workers; never leave the socket half-used. */
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
-	pthread_mutex_lock(&s->sock_lock);
-	t->id = ++s->next_fd_id;
-	m.arg[0] = t->id;
-	err = fr_client_call_locked(s, &m, buf, &reply);
-	if (!err) {
-		frp_close_fds(&reply);
-		err = reply.type == FRP_ACK ? reply.status : -EPROTO;
-	}
-	fr_rehome_note(FRP_FD_CLONE, t->id, fd);
-	pthread_mutex_unlock(&s->sock_lock);
-	pthread_setcancelstate(old, NULL);
 	t->fd = fd;
+	if (!s->holder->add_clone)
+		return;
+	/* libfuse cancels idle workers; never leave a holder call half-done. */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	t->id = __atomic_add_fetch(&s->next_fd_id, 1, __ATOMIC_RELAXED);
+	err = s->holder->add_clone(s, t->id, fd);
+	pthread_setcancelstate(old, NULL);
 	if (err)
 		fr_log(LOG_ERR,
 		       "supervisor did not take clone fd %d (%s): requests read through it are lost if the server dies",
@@ -93,15 +83,9 @@ static void unregister_clone(void *data)
 {
 	struct fr_thread_fd *t = data;
 	struct fr_session *s = fr_current;
-	struct frp_msg m = { .type = FRP_DEL_FD, .arg = { t->id } };
 
-	if (s && t->id) {
-		pthread_mutex_lock(&s->sock_lock);
-		if (s->sock >= 0)
-			frp_send(s->sock, &m);
-		fr_rehome_forget(FRP_FD_CLONE, t->id);
-		pthread_mutex_unlock(&s->sock_lock);
-	}
+	if (s && t->id && s->holder->del_clone)
+		s->holder->del_clone(s, t->id);
 	free(t);
 }
 

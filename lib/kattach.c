@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * Recovery with no supervisor, on kernels carrying our patches (kernel/).
+ * The kernel holder (holder.h): recovery with no supervisor, on kernels
+ * carrying our patches (kernel/).
  *
  * The connection is mounted with tag=NAME and the server's INIT reply
  * negotiates FUSE_HAS_RECOVERY, so the kernel itself keeps the connection
@@ -10,7 +11,9 @@
  *  - the INIT request and reply: RUNTIME_DIR/TAG.init, written once,
  *    atomically (rename), with a checksum;
  *  - "a live server holds this tag": the server keeps RUNTIME_DIR/TAG.lock
- *    locked for its whole life; the kernel drops the lock when it dies.
+ *    locked for its whole life; the kernel drops the lock when it dies;
+ *  - kept state memory: RUNTIME_DIR/TAG.keep-KIND-KEY (files cannot be
+ *    kept: -EOPNOTSUPP).
  * Root only: mounting with tag= needs mount(2) (fusermount3 would refuse
  * the option), so this file mounts by itself with the options libfuse
  * would have used.
@@ -18,6 +21,7 @@
 #include "fuse_recover_i.h"
 #include "../kernel/fuse_recover_uapi.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -29,24 +33,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#define INIT_MAGIC "FRINIT01"
-
-struct init_file_hdr {
-	char magic[8];
-	uint32_t in_len, out_len, mnt_len, pad;
-	uint64_t sum;	/* FNV-1a of everything after this header */
-};
-
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *c = p;
-
-	while (n--)
-		h = (h ^ *c++) * 0x100000001b3ull;
-	return h;
-}
-
-bool fr_kattach_supported(void)
+static bool kernel_usable(void)
 {
 	struct fuse_attach_in probe = { 0 };
 	int fd, err;
@@ -156,32 +143,19 @@ static int init_file_path(char *path, const char *tag)
 	return err ? err : fr_tag_path(path, dir, tag, "init");
 }
 
-static int save_init(const struct fr_session *s, const char *tag)
+static int save_init(const struct fr_session *s)
 {
 	char path[FR_PATH_MAX], tmp[FR_PATH_MAX + 8];
-	struct init_file_hdr h = { .magic = INIT_MAGIC };
-	size_t mlen = strlen(s->mountpoint);
-	int fd, err = init_file_path(path, tag);
-	ssize_t w = 0;
+	int fd, err = init_file_path(path, s->tag);
 
 	if (err)
 		return err;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	h.in_len = s->init_in.len;
-	h.out_len = s->init_out.len;
-	h.mnt_len = mlen;
-	h.sum = fnv1a(0xcbf29ce484222325ull, s->init_in.data, h.in_len);
-	h.sum = fnv1a(h.sum, s->init_out.data, h.out_len);
-	h.sum = fnv1a(h.sum, s->mountpoint, mlen);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 		  0600);
 	if (fd < 0)
 		return -errno;
-	if (write(fd, &h, sizeof(h)) != sizeof(h) ||
-	    write(fd, s->init_in.data, h.in_len) != (ssize_t)h.in_len ||
-	    write(fd, s->init_out.data, h.out_len) != (ssize_t)h.out_len ||
-	    (w = write(fd, s->mountpoint, mlen)) != (ssize_t)mlen)
-		err = w < 0 ? -errno : -EIO;
+	err = fr_init_record_write(fd, s);
 	if (close(fd) < 0 && !err)
 		err = -errno;
 	if (!err && rename(tmp, path) < 0)
@@ -191,129 +165,146 @@ static int save_init(const struct fr_session *s, const char *tag)
 	return err;
 }
 
-static int load_init(struct fr_session *s, const char *tag, char **mnt)
+static int load_init(struct fr_session *s, char **mnt)
 {
 	char path[FR_PATH_MAX];
-	struct init_file_hdr h;
-	char *buf = NULL;
-	size_t total;
-	int fd, err = init_file_path(path, tag);
+	int fd, err = init_file_path(path, s->tag);
 
 	if (err)
 		return err;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
-	err = -EBADMSG;
-	if (read(fd, &h, sizeof(h)) != sizeof(h) ||
-	    memcmp(h.magic, INIT_MAGIC, 8) != 0 || h.in_len > 4096 ||
-	    h.out_len > 4096 || h.mnt_len > 4096)
-		goto out;
-	total = (size_t)h.in_len + h.out_len + h.mnt_len;
-	buf = malloc(total + 1);
-	if (!buf || read(fd, buf, total) != (ssize_t)total ||
-	    fnv1a(0xcbf29ce484222325ull, buf, total) != h.sum)
-		goto out;
-	buf[total] = 0;
-	err = fr_blob_dup(&s->init_in, buf, h.in_len);
-	if (!err)
-		err = fr_blob_dup(&s->init_out, buf + h.in_len, h.out_len);
-	if (!err) {
-		*mnt = strdup(buf + h.in_len + h.out_len);
-		err = *mnt ? 0 : -ENOMEM;
-	}
-out:
+	err = fr_init_record_read(fd, s, mnt);
 	if (err == -EBADMSG)
 		fr_log(LOG_ERR, "%s is corrupt; not touching the mount", path);
-	free(buf);
 	close(fd);
 	return err;
 }
 
-void fr_kattach_forget(const char *tag)
-{
-	char path[FR_PATH_MAX];
-
-	if (init_file_path(path, tag) == 0)
-		unlink(path);
-}
-
 /*
- * Unmounting on purpose: tell the kernel no server is coming back, so that
- * if the unmount below fails (busy, or lazy and still in use) or a request
- * is in flight, applications get an error when our fd closes instead of
- * waiting for a server.  Kernels without FUSE_DEV_IOC_EXIT (ENOTTY) just
- * keep waiting, as before.
+ * Only state memory can be kept without a supervisor: it is then an
+ * O_TMPFILE in the private runtime directory, linked as TAG.keep-KIND-KEY
+ * when kept, which outlives the process like a memfd held elsewhere would.
  */
-void fr_kattach_exit(int fd)
+static int keep_path(char *path, const char *tag, unsigned int kind,
+		     uint64_t key)
 {
-	if (fd >= 0 && ioctl(fd, FUSE_DEV_IOC_EXIT) != 0 && errno != ENOTTY)
-		fr_log(LOG_WARNING, "FUSE_DEV_IOC_EXIT: %s", strerror(errno));
-}
+	char dir[FR_PATH_MAX], name[FR_PATH_MAX];
+	int err = fr_runtime_dir(dir, sizeof(dir));
 
-static int kattach_fresh(struct fr_session *s, const struct fuse_recover *fr)
-{
-	char devfd[32];
-	int fd = -1, err;
-
-	fr_kept_remove_files(fr->tag); /* from a mount that is gone */
-	err = mount_tagged(fr, s->mountpoint, &fd);
 	if (err)
 		return err;
-	snprintf(devfd, sizeof(devfd), "/dev/fd/%d", fd);
-	s->main_fd = fd;
-	s->init_add_flags = FUSE_HAS_RECOVERY;
-	if (fuse_session_mount(s->se, devfd) != 0)
-		err = -EIO;
-	if (!err)
-		err = fr_io_install(s->se, fd);
-	if (!err)
-		err = fr_init_capture(s);
-	if (!err)
-		err = fr_probe_init_in(s->init_in.data, s->init_in.len,
-				       &s->kernel);
-	if (!err && !(s->kernel.flags & FUSE_HAS_RECOVERY)) {
-		fr_log(LOG_ERR, "kernel did not offer FUSE_HAS_RECOVERY");
-		err = -EOPNOTSUPP;
+	snprintf(name, sizeof(name), "keep-%u-%llu", kind,
+		 (unsigned long long)key);
+	return fr_tag_path(path, dir, tag, name);
+}
+
+static int kernel_state_memfd(struct fr_session *s, const char *name)
+{
+	char dir[FR_PATH_MAX];
+	int fd;
+
+	(void)s;
+	(void)name;
+	if (fr_runtime_dir(dir, sizeof(dir)))
+		return -EPERM;
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	return fd < 0 ? -errno : fd;
+}
+
+static int kernel_keep(struct fr_session *s, int fd, uint32_t kind,
+		       uint64_t key)
+{
+	char path[FR_PATH_MAX], self[64];
+	int err;
+
+	if (kind != FR_KEEP_STATE) {
+		fr_log(LOG_WARNING,
+		       "no supervisor: an fd of kind %u cannot outlive this server",
+		       kind);
+		return -EOPNOTSUPP;
 	}
-	if (!err)
-		err = save_init(s, fr->tag);
-	if (!err)
-		err = fr_session_start(s);
+	err = keep_path(path, s->tag, kind, key);
 	if (err)
-		fr_unmount(s->mountpoint);
+		return err;
+	unlink(path);
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, self, AT_FDCWD, path, AT_SYMLINK_FOLLOW) < 0)
+		return -errno;
+	return 0;
+}
+
+static void kernel_unkeep(struct fr_session *s, uint32_t kind, uint64_t key)
+{
+	/* Only files are ever unkept, and those were never kept here. */
+	fr_kept_drop(s, kind, key);
+}
+
+/* What the previous server linked, as kept fds. */
+static int kernel_take_kept(struct fr_session *s)
+{
+	char dir[FR_PATH_MAX], prefix[FR_PATH_MAX];
+	struct dirent *e;
+	size_t plen;
+	DIR *d;
+	int err = fr_runtime_dir(dir, sizeof(dir));
+
+	if (err)
+		return err;
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	plen = snprintf(prefix, sizeof(prefix), "%s.keep-%u-", s->tag,
+			FR_KEEP_STATE);
+	while ((e = readdir(d))) {
+		char *end;
+		uint64_t key;
+		int fd;
+
+		if (strncmp(e->d_name, prefix, plen) != 0)
+			continue;
+		key = strtoull(e->d_name + plen, &end, 10);
+		if (*end)
+			continue;
+		fd = openat(dirfd(d), e->d_name,
+			    O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			continue;
+		err = fr_kept_add(s, FR_KEEP_STATE, key, fd);
+		if (err)
+			break;
+	}
+	closedir(d);
 	return err;
 }
 
-static int kattach_recover(struct fr_session *s, const struct fuse_recover *fr,
-			   int fd)
+/* A fresh mount or a clean unmount leaves no kept file. */
+static void remove_kept_files(const char *tag)
 {
-	char *mnt = NULL;
-	int err = load_init(s, fr->tag, &mnt);
+	char dir[FR_PATH_MAX], prefix[FR_PATH_MAX];
+	struct dirent *e;
+	size_t plen;
+	DIR *d;
 
-	if (!err && strcmp(mnt, s->mountpoint) != 0) {
-		fr_log(LOG_ERR, "tag is mounted on %s, not on %s", mnt,
-		       s->mountpoint);
-		err = -EXDEV;
-	}
-	free(mnt);
-	if (err) {
-		close(fd);
-		return err;
-	}
-	s->init_add_flags = FUSE_HAS_RECOVERY;
-	/*
-	 * The kernel requeued what the dead server had read when its last fd
-	 * closed; the resend in fr_replay_and_resend() also covers a server
-	 * that died between ATTACH and here.
-	 */
-	err = fr_adopt_fd(s, fd);
-	if (!err)
-		err = fr_kept_load_files(s);
-	return err ? err : fr_replay_and_resend(s);
+	if (fr_runtime_dir(dir, sizeof(dir)) || !(d = opendir(dir)))
+		return;
+	plen = snprintf(prefix, sizeof(prefix), "%s.keep-", tag);
+	while ((e = readdir(d)))
+		if (strncmp(e->d_name, prefix, plen) == 0)
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
 }
 
-int fr_kattach(struct fr_session *s, const struct fuse_recover *fr)
+/* The fd FUSE_DEV_IOC_ATTACH bound, from find() to take(). */
+static int attached_fd = -1;
+
+static void kernel_init(struct fr_session *s)
+{
+	s->lock_fd = -1;
+}
+
+static int kernel_find(struct fr_session *s, const struct fuse_recover *fr)
 {
 	char dir[FR_PATH_MAX];
 	int fd = -1, err = fr_runtime_dir(dir, sizeof(dir));
@@ -328,7 +319,7 @@ int fr_kattach(struct fr_session *s, const struct fuse_recover *fr)
 		return err;
 	err = attach_by_tag(fr->tag, &fd);
 	if (err == -ENOENT)
-		return kattach_fresh(s, fr);
+		return 0;
 	if (err == -EBUSY || err == -EPERM)
 		return err;	/* attach_by_tag() said why */
 	if (err) {
@@ -336,6 +327,134 @@ int fr_kattach(struct fr_session *s, const struct fuse_recover *fr)
 		       strerror(-err));
 		return err;
 	}
-	err = kattach_recover(s, fr, fd);
-	return err ? err : FUSE_RECOVER_RECOVERED;
+	attached_fd = fd;
+	return 1;
 }
+
+static int kernel_mount(struct fr_session *s, const struct fuse_recover *fr)
+{
+	char devfd[32];
+	int fd = -1, err;
+
+	remove_kept_files(fr->tag); /* from a mount that is gone */
+	err = mount_tagged(fr, s->mountpoint, &fd);
+	if (err)
+		return err;
+	snprintf(devfd, sizeof(devfd), "/dev/fd/%d", fd);
+	s->main_fd = fd;
+	s->init_add_flags = FUSE_HAS_RECOVERY;
+	if (fuse_session_mount(s->se, devfd) != 0) {
+		fr_unmount(s->mountpoint);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void kernel_unmount(struct fr_session *s)
+{
+	fr_unmount(s->mountpoint);
+}
+
+static int kernel_hold(struct fr_session *s)
+{
+	if (!(s->kernel.flags & FUSE_HAS_RECOVERY)) {
+		fr_log(LOG_ERR, "kernel did not offer FUSE_HAS_RECOVERY");
+		return -EOPNOTSUPP;
+	}
+	return save_init(s);
+}
+
+static int kernel_take(struct fr_session *s, int *fd, char **mnt)
+{
+	int err = load_init(s, mnt);
+
+	if (err) {
+		close(attached_fd);
+		attached_fd = -1;
+		return err;
+	}
+	s->init_add_flags = FUSE_HAS_RECOVERY;
+	/*
+	 * The kernel requeued what the dead server had read when its last fd
+	 * closed; the resend in fr_replay_and_resend() also covers a server
+	 * that died between ATTACH and here.
+	 */
+	*fd = attached_fd;
+	attached_fd = -1;
+	return 0;
+}
+
+static int kernel_resumed(struct fr_session *s)
+{
+	(void)s;
+	return 0;
+}
+
+/* Nobody to tell: the kernel keeps the connection for the next server. */
+static int kernel_decline(struct fr_session *s, int err, const char *why)
+{
+	(void)s;
+	(void)why;
+	return err;
+}
+
+static void kernel_running(struct fr_session *s, const struct fuse_recover *fr)
+{
+	/*
+	 * Nothing to arm for fork(): the kernel keeps the connection while any
+	 * process holds it, and the tag lock is a flock() a child shares.
+	 */
+	(void)s;
+	(void)fr;
+}
+
+/*
+ * Clean unmount: tell the kernel no server is coming back
+ * (FUSE_DEV_IOC_EXIT), so that if the unmount that follows fails (busy) or
+ * the mount stays in use, applications get an error when our fd closes
+ * instead of waiting for a server.  Kernels without it (ENOTTY) keep
+ * waiting, as before.
+ */
+static void kernel_release(struct fr_session *s)
+{
+	char dir[FR_PATH_MAX], path[FR_PATH_MAX];
+
+	if (s->main_fd >= 0 && ioctl(s->main_fd, FUSE_DEV_IOC_EXIT) != 0 &&
+	    errno != ENOTTY)
+		fr_log(LOG_WARNING, "FUSE_DEV_IOC_EXIT: %s", strerror(errno));
+	if (init_file_path(path, s->tag) == 0)
+		unlink(path);
+	remove_kept_files(s->tag);
+	if (fr_runtime_dir(dir, sizeof(dir)) == 0)
+		fr_remove_tag_files(dir, s->tag);
+}
+
+static void kernel_close(struct fr_session *s)
+{
+	if (attached_fd >= 0)
+		close(attached_fd);
+	attached_fd = -1;
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	s->lock_fd = -1;
+}
+
+const struct fr_holder fr_holder_kernel = {
+	.name = "kernel reattach, no supervisor",
+	.usable = kernel_usable,
+	.init = kernel_init,
+	.find = kernel_find,
+	.mount = kernel_mount,
+	.unmount = kernel_unmount,
+	.hold = kernel_hold,
+	.take = kernel_take,
+	.take_kept = kernel_take_kept,
+	.resumed = kernel_resumed,
+	.decline = kernel_decline,
+	.running = kernel_running,
+	.keep = kernel_keep,
+	.unkeep = kernel_unkeep,
+	.state_memfd = kernel_state_memfd,
+	.release = kernel_release,
+	.close = kernel_close,
+};

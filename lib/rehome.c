@@ -296,7 +296,7 @@ int fr_rehome_start(struct fr_session *s, const struct fuse_recover *fr)
 {
 	int err;
 
-	if (s->kernel_path || s->sock < 0)
+	if (s->sock < 0)
 		return 0;
 	rh.fr.tag = s->tag;
 	rh.fr.max_restarts = fr->max_restarts;

@@ -7,6 +7,8 @@
 #ifndef FR_RUNTIME_H_
 #define FR_RUNTIME_H_
 
+#include "util.h"
+
 #include <stddef.h>
 
 #define FR_PATH_MAX 108 /* sizeof(sun_path) */
@@ -18,10 +20,6 @@
  */
 #define FR_RESTARTS_MAX 1000000u
 #define FR_SECONDS_MAX (86400u * 365)
-
-/* Logging, provided by whoever links this code (library or supervisor). */
-void fr_log(int level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
 
 /*
  * Finds (and creates) the runtime directory of the calling user:

@@ -452,7 +452,7 @@ int fuse_recover_store_open(const struct fuse_recover_store_config *cfg,
 	if (fr_session_recovered()) {
 		fd = fr_kept_fd(FR_KEEP_STATE, FR_KEY_STORE);
 		if (fd >= 0)
-			return open_fd(fd, cfg, stp, !fr_current->kernel_path);
+			return open_fd(fd, cfg, stp, fr_state_sealable());
 		fr_log(LOG_WARNING,
 		       "state store: the previous server left none; starting empty");
 	}
@@ -461,7 +461,7 @@ int fuse_recover_store_open(const struct fuse_recover_store_config *cfg,
 		return fd;
 	err = fr_keep_fd(fd, FR_KEEP_STATE, FR_KEY_STORE);
 	if (err == 0) {
-		err = open_fd(fd, cfg, stp, !fr_current->kernel_path);
+		err = open_fd(fd, cfg, stp, fr_state_sealable());
 		close(fd);
 		return err < 0 ? err : 0;
 	}

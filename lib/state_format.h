@@ -8,6 +8,7 @@
 #define FR_STATE_FORMAT_H_
 
 #include "fuse_recover.h"
+#include "util.h"
 
 #include <stdatomic.h>
 #include <stddef.h>
@@ -107,12 +108,7 @@ struct st_left {
 
 static inline uint64_t fnv1a(const void *p, size_t len)
 {
-	const unsigned char *c = p;
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	while (len--)
-		h = (h ^ *c++) * 0x100000001b3ULL;
-	return h;
+	return fr_hash(FR_HASH_INIT, p, len);
 }
 
 static inline uint64_t align_up(uint64_t v, uint64_t a)

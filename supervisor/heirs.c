@@ -175,7 +175,7 @@ void heirs_on_newpid(struct recoverd *rd, const struct frp_msg *m)
 	frp_send_ack(m->fd[0], err, why);
 }
 
-void heirs_server_exited(struct recoverd *rd)
+bool heirs_take_over(struct recoverd *rd)
 {
 	struct client *c = &rd->clients[rd->server];
 	unsigned int i;
@@ -193,7 +193,7 @@ void heirs_server_exited(struct recoverd *rd)
 			close(c->pidfd);
 		c->pid = h.pid;
 		c->pidfd = h.pidfd;
-		return;
+		return true;
 	}
-	hold_drop_client(rd, rd->server);
+	return false;
 }

@@ -128,7 +128,8 @@ static int free_slot(struct recoverd *rd, bool launched)
 		return -1;
 	fr_log(LOG_WARNING, "dropping pid %d: it said nothing, and its slot is needed",
 	       (int)rd->clients[oldest].pid);
-	hold_drop_client(rd, oldest);
+	/* Neither the server nor launched: its leaving is no event. */
+	(void)hold_drop_client(rd, oldest);
 	return oldest;
 }
 
@@ -173,7 +174,7 @@ int hold_add_client(struct recoverd *rd, int fd, pid_t pid, bool launched)
 	return i;
 }
 
-void hold_drop_client(struct recoverd *rd, int idx)
+enum hold_event hold_drop_client(struct recoverd *rd, int idx)
 {
 	struct client *c = &rd->clients[idx];
 	bool launched = c->launched;
@@ -186,11 +187,12 @@ void hold_drop_client(struct recoverd *rd, int idx)
 	c->pidfd = -1;
 	if (rd->server == idx) {
 		rd->server = -1;
-		rd_server_gone(rd);
-	} else if (launched && rd->argv) {
-		/* Our child died before even saying HELLO: a failed start. */
-		rd_server_gone(rd);
+		return HOLD_SERVER_GONE;
 	}
+	/* Our child died before even saying HELLO: a failed start. */
+	if (launched && rd->argv)
+		return HOLD_SERVER_GONE;
+	return HOLD_NOTHING;
 }
 
 /*
@@ -248,7 +250,7 @@ void hold_drop_idle(struct recoverd *rd)
 			continue;
 		fr_log(LOG_WARNING, "dropping pid %d: no HELLO within %.0f s",
 		       (int)c->pid, HELLO_TIMEOUT_SEC);
-		hold_drop_client(rd, i);
+		(void)hold_drop_client(rd, i); /* not launched: no event */
 	}
 }
 
@@ -388,12 +390,6 @@ static int on_hello(struct recoverd *rd, int idx, struct frp_msg *m)
 		c->pidfd = pidfd_open_(c->pid);
 	}
 	c->greeted = true;
-	if (rd->server >= 0 && hold_server_exited(rd)) {
-		/* Its death is still queued behind this HELLO; take it now. */
-		heirs_server_exited(rd);
-		if (rd->server >= 0 || rd->clients[idx].fd < 0)
-			return -EBUSY;
-	}
 	if (rd->server >= 0) {
 		snprintf(why, sizeof(why),
 			 "tag %s is held by live server pid %d", rd->tag,
@@ -560,8 +556,8 @@ static bool no_reply(uint16_t type)
  * pidfd says otherwise): a bad message is answered with an error, and a
  * socket it closed just stops being read while it runs.
  */
-static void server_sock_error(struct recoverd *rd, int idx, int err,
-			      const struct frp_msg *m)
+static enum hold_event server_sock_error(struct recoverd *rd, int idx,
+					int err, const struct frp_msg *m)
 {
 	struct client *c = &rd->clients[idx];
 	char why[160];
@@ -573,16 +569,14 @@ static void server_sock_error(struct recoverd *rd, int idx, int err,
 		 * A dying process closes its files a moment before its pidfd
 		 * says it exited; the usual hang-up is that.
 		 */
-		if (c->pidfd < 0 || poll(&p, 1, 100) == 1) {
-			hold_drop_client(rd, idx);
-			return;
-		}
+		if (c->pidfd < 0 || poll(&p, 1, 100) == 1)
+			return hold_drop_client(rd, idx);
 		fr_log(LOG_WARNING,
 		       "server pid %d closed its socket; holding the connection until it exits",
 		       (int)c->pid);
 		close(c->fd);
 		c->fd = -1;
-		return;
+		return HOLD_NOTHING;
 	}
 	if (err == -EMFILE)
 		snprintf(why, sizeof(why),
@@ -593,13 +587,15 @@ static void server_sock_error(struct recoverd *rd, int idx, int err,
 	fr_log(LOG_WARNING, "pid %d: %s", (int)c->pid, why);
 	if (err != -EMFILE || !no_reply(m->type))
 		frp_send_ack(c->fd, err, why);
+	return HOLD_NOTHING;
 }
 
 /*
  * The would-be server found it cannot serve this connection before reading
  * from it: it is no server of ours any more, and its leaving is no death.
  */
-static void on_decline(struct recoverd *rd, int idx, const struct frp_msg *m)
+static enum hold_event on_decline(struct recoverd *rd, int idx,
+				  const struct frp_msg *m)
 {
 	struct client *c = &rd->clients[idx];
 
@@ -612,50 +608,52 @@ static void on_decline(struct recoverd *rd, int idx, const struct frp_msg *m)
 	c->fd = -1;
 	c->pidfd = -1;
 	rd->server = -1;
-	rd_server_declined(rd);
+	return HOLD_DECLINED;
 }
 
-void hold_client_input(struct recoverd *rd, int idx)
+enum hold_event hold_client_input(struct recoverd *rd, int idx)
 {
 	char buf[FRP_MAX_MSG], why[160] = "";
 	struct frp_msg m = { 0 };
 	int fd = rd->clients[idx].fd;
-	int err = frp_recv(fd, buf, &m);
+	int err;
 
-	if (err && idx == rd->server) {
-		server_sock_error(rd, idx, err, &m);
-		return;
-	}
+	/*
+	 * The server's death may still be queued behind this peer's message
+	 * (a restarted server's HELLO): it has to be taken first.
+	 */
+	if (idx != rd->server && rd->server >= 0 && hold_server_exited(rd))
+		return HOLD_SERVER_EXITED;
+	err = frp_recv(fd, buf, &m);
+	if (err && idx == rd->server)
+		return server_sock_error(rd, idx, err, &m);
 	if (err) {
 		if (err != -ECONNRESET)
 			fr_log(LOG_WARNING, "dropping pid %d: %s",
 			       (int)rd->clients[idx].pid, strerror(-err));
-		hold_drop_client(rd, idx);
-		return;
+		return hold_drop_client(rd, idx);
 	}
 	if (rd->clients[idx].refused) {
 		frp_close_fds(&m);
 		frp_send_ack(fd, -EPERM,
 			     "permission denied: not the owner of this tag");
-		hold_drop_client(rd, idx);
-		return;
+		return hold_drop_client(rd, idx);
 	}
 	if (m.type == FRP_HELLO) {
 		frp_close_fds(&m);
 		if (idx == rd->server) {
 			frp_send_ack(fd, -EPROTO, "HELLO twice");
-			return;
+			return HOLD_NOTHING;
 		}
 		err = on_hello(rd, idx, &m);
 		if (err && idx != rd->server)
-			hold_drop_client(rd, idx);
-		return;
+			return hold_drop_client(rd, idx);
+		return HOLD_NOTHING;
 	}
 	if (idx != rd->server) {
 		frp_close_fds(&m);
 		frp_send_ack(fd, -EPERM, "say HELLO first");
-		hold_drop_client(rd, idx);
-		return;
+		return hold_drop_client(rd, idx);
 	}
 	switch (m.type) {
 	case FRP_ATTACHED:
@@ -667,12 +665,12 @@ void hold_client_input(struct recoverd *rd, int idx)
 	case FRP_DEL_FD:
 		on_del_fd(rd, &m);
 		frp_close_fds(&m);
-		return;
+		return HOLD_NOTHING;
 	case FRP_DECLINE:
 		frp_close_fds(&m);
 		if (rd->state == ST_TAKEOVER && m.status < 0)
-			on_decline(rd, idx, &m);
-		return;
+			return on_decline(rd, idx, &m);
+		return HOLD_NOTHING;
 	case FRP_FETCH:
 		err = rd->state == ST_TAKEOVER ? on_fetch(rd, fd) : -EPROTO;
 		break;
@@ -690,11 +688,11 @@ void hold_client_input(struct recoverd *rd, int idx)
 	case FRP_BYE:
 		rd->bye = true;
 		frp_close_fds(&m);
-		return;
+		return HOLD_NOTHING;
 	case FRP_NEWPID:
 		heirs_on_newpid(rd, &m);
 		frp_close_fds(&m);
-		return;
+		return HOLD_NOTHING;
 	default:
 		err = -EPROTO;
 	}
@@ -702,4 +700,5 @@ void hold_client_input(struct recoverd *rd, int idx)
 	if (err && !why[0])
 		snprintf(why, sizeof(why), "%s", strerror(-err));
 	frp_send_ack(fd, err, err ? why : NULL);
+	return HOLD_NOTHING;
 }

@@ -31,36 +31,9 @@
 #define MAX_BACKOFF_MS 5000
 
 static struct recoverd rd_global;
-static FILE *log_file;
-
-void fr_log(int level, const char *fmt, ...)
-{
-	FILE *f = log_file ? log_file : stderr;
-	struct timespec ts;
-	va_list ap;
-
-	if (level > LOG_INFO)
-		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	fprintf(f, "%ld.%03ld fuse-recoverd[%s]: ", (long)ts.tv_sec,
-		ts.tv_nsec / 1000000, rd_global.tag);
-	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
-	fputc('\n', f);
-	fflush(f);
-}
-
-double now_sec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* @code -1: exit with the launched server's status. */
-void rd_finish(struct recoverd *rd, int code)
+static void __attribute__((noreturn)) rd_finish(struct recoverd *rd, int code)
 {
 	int i, status;
 
@@ -109,7 +82,8 @@ static void abort_connection(struct recoverd *rd)
 	hold_release_fds(rd);
 }
 
-void rd_give_up(struct recoverd *rd, const char *why)
+static void __attribute__((noreturn)) rd_give_up(struct recoverd *rd,
+						 const char *why)
 {
 	fr_log(LOG_ERR, "giving up: %s; aborting connection %u on %s", why,
 	       rd->conn_id, rd->mountpoint ? rd->mountpoint : "(none)");
@@ -178,14 +152,14 @@ static void count_death(struct recoverd *rd)
  * compatible server: a refusal is no death, and the takeover timeout runs
  * on from the real death.
  */
-void rd_server_declined(struct recoverd *rd)
+static void server_declined(struct recoverd *rd)
 {
 	rd->state = ST_DOWN;
 	if (rd->argv)
 		schedule_launch(rd);
 }
 
-void rd_server_gone(struct recoverd *rd)
+static void server_gone(struct recoverd *rd)
 {
 	if (rd->bye || rd->terminating || hold_mount_gone(rd)) {
 		fr_log(LOG_INFO, "mount ended");
@@ -212,6 +186,37 @@ void rd_server_gone(struct recoverd *rd)
 	count_death(rd);
 	if (rd->argv)
 		schedule_launch(rd);
+}
+
+static void on_event(struct recoverd *rd, enum hold_event ev)
+{
+	if (ev == HOLD_SERVER_GONE)
+		server_gone(rd);
+	else if (ev == HOLD_DECLINED)
+		server_declined(rd);
+}
+
+/* The server's process exited: an heir carries on, or it is gone. */
+static void server_exited(struct recoverd *rd)
+{
+	if (rd->server >= 0 && !heirs_take_over(rd))
+		on_event(rd, hold_drop_client(rd, rd->server));
+}
+
+static void client_input(struct recoverd *rd, int idx)
+{
+	enum hold_event ev = hold_client_input(rd, idx);
+	int tries;
+
+	/* Each round ends one server (or heir), so this ends. */
+	for (tries = 0; ev == HOLD_SERVER_EXITED && tries <= MAX_HEIRS;
+	     tries++) {
+		server_exited(rd);
+		if (rd->clients[idx].fd < 0)
+			return;
+		ev = hold_client_input(rd, idx);
+	}
+	on_event(rd, ev);
 }
 
 static void launch(struct recoverd *rd)
@@ -401,9 +406,9 @@ static void run(struct recoverd *rd)
 			 * this round has another pidfd. */
 			else if (who[i] == -4 && rd->server >= 0 &&
 				 rd->clients[rd->server].pidfd == p[i].fd)
-				heirs_server_exited(rd);
+				server_exited(rd);
 			else if (who[i] >= 0 && rd->clients[who[i]].fd >= 0)
-				hold_client_input(rd, who[i]);
+				client_input(rd, who[i]);
 		}
 		hold_drop_idle(rd);
 		if (rd->next_launch && now_sec() >= rd->next_launch &&
@@ -548,10 +553,14 @@ int main(int argc, char *argv[])
 		rd->argv = &argv[optind];
 	umask(077);
 	if (log && *log) {
-		log_file = open_log(log);
-		if (!log_file)
+		FILE *f = open_log(log);
+
+		if (!f)
 			fprintf(stderr, "fuse-recoverd: cannot open %s: %s\n",
 				log, strerror(errno));
+		rd_log_to(f, rd->tag);
+	} else {
+		rd_log_to(NULL, rd->tag);
 	}
 	rd->deaths = calloc(rd->max_restarts + 1, sizeof(*rd->deaths));
 	if (!rd->deaths) {

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -98,14 +99,30 @@ struct recoverd {
 	struct rlimit nofile_orig;	/* what the server we launch gets */
 };
 
+/*
+ * What hold.c saw that main.c has to act on (restart, give up, exit):
+ * hold.c only reports, so that every exit is taken in main.c's loop.
+ */
+enum hold_event {
+	HOLD_NOTHING,
+	HOLD_SERVER_GONE,	/* the server, or a launched one, is gone */
+	HOLD_DECLINED,		/* the would-be server refused the takeover */
+	/*
+	 * A peer spoke while the server's exit is still queued: handle the
+	 * exit first, then give the peer's input to hold_client_input()
+	 * again (nothing was read).
+	 */
+	HOLD_SERVER_EXITED,
+};
+
+/* util.c */
+void rd_log_to(FILE *f, const char *tag);
 double now_sec(void);
-void rd_finish(struct recoverd *rd, int code) __attribute__((noreturn));
-void rd_give_up(struct recoverd *rd, const char *why)
-	__attribute__((noreturn));
 
 /* heirs.c */
 void heirs_on_newpid(struct recoverd *rd, const struct frp_msg *m);
-void heirs_server_exited(struct recoverd *rd);
+/* The server's process exited: true if an heir serves on in its place. */
+bool heirs_take_over(struct recoverd *rd);
 
 /* hold.c */
 void hold_accept(struct recoverd *rd);
@@ -114,13 +131,9 @@ bool hold_server_exited(const struct recoverd *rd);
 double hold_idle_deadline(const struct recoverd *rd);
 void hold_drop_idle(struct recoverd *rd);
 int hold_add_client(struct recoverd *rd, int fd, pid_t pid, bool launched);
-void hold_client_input(struct recoverd *rd, int idx);
-void hold_drop_client(struct recoverd *rd, int idx);
+enum hold_event hold_client_input(struct recoverd *rd, int idx);
+enum hold_event hold_drop_client(struct recoverd *rd, int idx);
 void hold_release_fds(struct recoverd *rd);
 bool hold_mount_gone(const struct recoverd *rd);
-
-/* main.c */
-void rd_server_gone(struct recoverd *rd);
-void rd_server_declined(struct recoverd *rd);
 
 #endif

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Helpers every file of lib/ uses: logging, byte blobs, hashing.  Nothing
+ * here calls into any other file of the library, so any file may include
+ * it without making a cycle.
+ */
+#ifndef FR_UTIL_H_
+#define FR_UTIL_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Logging.  The library's (util.c) goes through fuse_log(); fuse-recoverd
+ * links its own (supervisor/util.c), which is why code shared with it
+ * (proto.c, runtime.c, mount.c) may log too.
+ */
+void fr_log(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* A malloc'ed copy of some bytes (a FUSE_INIT request or reply). */
+struct fr_blob {
+	void *data;
+	size_t len;
+};
+
+/* Replaces @b's bytes with a copy of @data: 0 or -ENOMEM (@b unchanged). */
+int fr_blob_dup(struct fr_blob *b, const void *data, size_t len);
+void fr_blob_free(struct fr_blob *b);
+
+/*
+ * 64-bit FNV-1a, continued from @h (FR_HASH_INIT to start): checksums of
+ * the state store, of saved INIT records, and the id map's name hash.  Not
+ * a defence against anyone, only against torn or stale bytes.
+ */
+#define FR_HASH_INIT 0xcbf29ce484222325ULL
+
+static inline uint64_t fr_hash(uint64_t h, const void *p, size_t len)
+{
+	const unsigned char *c = p;
+
+	while (len--)
+		h = (h ^ *c++) * 0x100000001b3ULL;
+	return h;
+}
+
+#endif
