@@ -69,6 +69,17 @@ struct fuse_attach_in {
 #endif
 
 /*
+ * On a bound fd: the server is exiting for good.  From then on the
+ * connection behaves as if FUSE_HAS_RECOVERY had not been negotiated:
+ * requests read but unanswered on a closing fd fail, closing the last fd
+ * aborts the connection, and no new server may attach.  Errors: EINVAL fd
+ * not bound to a connection, ENOTTY kernel without the patches.
+ */
+#ifndef FUSE_DEV_IOC_EXIT
+#define FUSE_DEV_IOC_EXIT	_IO(FUSE_DEV_IOC_MAGIC, 0x81)
+#endif
+
+/*
  * INIT flags (64-bit: flags | (uint64_t)flags2 << 32, flags2 is only valid
  * with FUSE_INIT_EXT set in flags).
  *
@@ -78,8 +89,14 @@ struct fuse_attach_in {
  * with FUSE_UNIQUE_RESEND and everything waits for a server to attach.
  *
  * FUSE_ASYNC_FLUSH: if the server sets it, close() queues FLUSH in the
- * background and returns 0 without waiting; FLUSH then carries uid, gid and
- * pid 0 and its reply's error is ignored.
+ * background and returns 0 without waiting, and the reply's error is not
+ * reported (ENOSYS still stops further FLUSHes).  At most one is in flight
+ * per open file (later closes by the same lock owner are coalesced into one
+ * more FLUSH, which carries uid, gid and pid 0); RELEASE follows only after
+ * FLUSH is answered.  close() still waits when the inode ever had a POSIX
+ * lock on the server, when the background queue is full (max_background),
+ * and for a second lock owner of a file with a FLUSH in flight.  Not
+ * offered with virtiofs submounts.
  */
 #ifndef FUSE_HAS_RECOVERY
 #define FUSE_HAS_RECOVERY	(1ULL << 62)

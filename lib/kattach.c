@@ -408,10 +408,20 @@ static void kernel_running(struct fr_session *s, const struct fuse_recover *fr)
 	(void)fr;
 }
 
+/*
+ * Clean unmount: tell the kernel no server is coming back
+ * (FUSE_DEV_IOC_EXIT), so that if the unmount that follows fails (busy) or
+ * the mount stays in use, applications get an error when our fd closes
+ * instead of waiting for a server.  Kernels without it (ENOTTY) keep
+ * waiting, as before.
+ */
 static void kernel_release(struct fr_session *s)
 {
 	char dir[FR_PATH_MAX], path[FR_PATH_MAX];
 
+	if (s->main_fd >= 0 && ioctl(s->main_fd, FUSE_DEV_IOC_EXIT) != 0 &&
+	    errno != ENOTTY)
+		fr_log(LOG_WARNING, "FUSE_DEV_IOC_EXIT: %s", strerror(errno));
 	if (init_file_path(path, s->tag) == 0)
 		unlink(path);
 	remove_kept_files(s->tag);

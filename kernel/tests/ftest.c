@@ -129,8 +129,8 @@ int ft_notify_resend(int fd)
 	return 0;
 }
 
-static int ft_reply(int fd, uint64_t unique, int error, const void *arg,
-		    size_t size)
+int ft_answer(int fd, uint64_t unique, int error, const void *arg,
+	      size_t size)
 {
 	struct fuse_out_header oh;
 	struct iovec iov[2];
@@ -204,7 +204,7 @@ static int ft_do_init(struct ft_server *srv, struct fuse_in_header *ih,
 
 	ft_notify(srv, "init offered=%llx accepted=%llx",
 		  (unsigned long long)offered, (unsigned long long)accept);
-	return ft_reply(srv->fd, ih->unique, 0, &out, sizeof(out));
+	return ft_answer(srv->fd, ih->unique, 0, &out, sizeof(out));
 }
 
 static int ft_do_read(struct ft_server *srv, struct fuse_in_header *ih,
@@ -222,7 +222,7 @@ static int ft_do_read(struct ft_server *srv, struct fuse_in_header *ih,
 		return 0;	/* hold it: the test kills us now */
 	if (n > in->size)
 		n = in->size;
-	return ft_reply(srv->fd, ih->unique, 0, srv->content + off, n);
+	return ft_answer(srv->fd, ih->unique, 0, srv->content + off, n);
 }
 
 static int ft_dispatch(struct ft_server *srv, struct fuse_in_header *ih,
@@ -240,38 +240,44 @@ static int ft_dispatch(struct ft_server *srv, struct fuse_in_header *ih,
 		return ft_do_init(srv, ih, arg);
 	case FUSE_LOOKUP:
 		if (ih->nodeid != FUSE_ROOT_ID || strcmp(arg, "file"))
-			return ft_reply(srv->fd, ih->unique, -ENOENT, NULL, 0);
+			return ft_answer(srv->fd, ih->unique, -ENOENT, NULL, 0);
 		out.entry.nodeid = FT_FILE_INO;
 		out.entry.generation = 1;
 		ft_fill_attr(&out.entry.attr, FT_FILE_INO, srv->content);
-		return ft_reply(srv->fd, ih->unique, 0, &out.entry,
+		return ft_answer(srv->fd, ih->unique, 0, &out.entry,
 				sizeof(out.entry));
 	case FUSE_GETATTR:
 		ft_fill_attr(&out.attr.attr, ih->nodeid, srv->content);
-		return ft_reply(srv->fd, ih->unique, 0, &out.attr,
+		return ft_answer(srv->fd, ih->unique, 0, &out.attr,
 				sizeof(out.attr));
 	case FUSE_OPEN:
 		out.open.fh = 42;
 		out.open.open_flags = FOPEN_DIRECT_IO;
-		return ft_reply(srv->fd, ih->unique, 0, &out.open,
+		return ft_answer(srv->fd, ih->unique, 0, &out.open,
 				sizeof(out.open));
 	case FUSE_READ:
 		return ft_do_read(srv, ih, arg);
 	case FUSE_FLUSH:
 		ft_notify(srv, "flush");
-		return ft_reply(srv->fd, ih->unique, 0, NULL, 0);
+		return ft_answer(srv->fd, ih->unique, 0, NULL, 0);
 	case FUSE_RELEASE:
 		ft_notify(srv, "release");
-		return ft_reply(srv->fd, ih->unique, 0, NULL, 0);
+		return ft_answer(srv->fd, ih->unique, 0, NULL, 0);
 	case FUSE_DESTROY:
-		return ft_reply(srv->fd, ih->unique, 0, NULL, 0);
+		return ft_answer(srv->fd, ih->unique, 0, NULL, 0);
 	case FUSE_FORGET:
 	case FUSE_BATCH_FORGET:
 	case FUSE_INTERRUPT:
 		return 0;	/* no reply expected */
 	default:
-		return ft_reply(srv->fd, ih->unique, -ENOSYS, NULL, 0);
+		return ft_answer(srv->fd, ih->unique, -ENOSYS, NULL, 0);
 	}
+}
+
+int ft_handle(struct ft_server *srv, void *buf)
+{
+	return ft_dispatch(srv, buf,
+			   (char *)buf + sizeof(struct fuse_in_header));
 }
 
 int ft_serve(struct ft_server *srv)
@@ -387,6 +393,11 @@ pid_t ft_spawn_server(const char *mnt, const char *tag, const char *extra,
 pid_t ft_spawn_attacher(const char *tag, const char *content, int notify_fd)
 {
 	return ft_fork_serving(NULL, tag, NULL, 0, 0, notify_fd, content);
+}
+
+pid_t ft_spawn_holder(const char *tag, int notify_fd)
+{
+	return ft_fork_serving(NULL, tag, NULL, 0, 1, notify_fd, "holder\n");
 }
 
 int ft_wait_ms(pid_t pid, int ms)

@@ -49,6 +49,13 @@ int ft_attach(const char *tag);
 /* Ask the kernel to resend what live fds had read; returns 0 or -errno */
 int ft_notify_resend(int fd);
 
+/* Reply to @unique with @error (-errno) or, if 0, @size bytes of @arg */
+int ft_answer(int fd, uint64_t unique, int error, const void *arg,
+	      size_t size);
+
+/* Answer the request in @buf (header and arguments) as ft_serve() would */
+int ft_handle(struct ft_server *srv, void *buf);
+
 /* Serve requests until the fd fails; returns the last error (-errno). */
 int ft_serve(struct ft_server *srv);
 
@@ -61,6 +68,9 @@ pid_t ft_spawn_server(const char *mnt, const char *tag, const char *extra,
 
 /* Fork a process that attaches by tag and serves; returns pid or -1. */
 pid_t ft_spawn_attacher(const char *tag, const char *content, int notify_fd);
+
+/* Like ft_spawn_attacher(), but it holds every READ without answering */
+pid_t ft_spawn_holder(const char *tag, int notify_fd);
 
 /*
  * Wait for @pid for at most @ms milliseconds.  Returns its wait status, or
