@@ -48,7 +48,12 @@ grep -q "death:" "$RLOG" && fail "a standby's death counted as the server's"
 # 2. Server and standby die together: an ordinary restart.  The
 # supervisor is stopped meanwhile, so that it sees both deaths at once
 # (otherwise it may start and use another standby in between, rightly).
-zombie() { [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
+# A zombie leader may still have threads exiting (its pidfd fires only
+# once they are gone): wait for the last one too.
+zombie() {
+	[ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ] &&
+		[ "$(awk '$1 == "Threads:" { print $2 }' "/proc/$1/status" 2>/dev/null)" = 1 ]
+}
 for i in 1 2 3; do
 	sb=$(standby_pid)
 	old=$(serving_pid "$TAG")
