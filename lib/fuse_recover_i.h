@@ -162,6 +162,7 @@ int fr_upgrade_standby(struct fr_session *s);
 void fr_upgrade_start(struct fr_session *s);
 void fr_upgrade_stop(void);
 void fr_upgrade_rehomed(struct fr_session *s);
+void fr_upgrade_forked(struct fr_session *s);
 
 /* state.c: the request journal, driven by the io hooks */
 void fr_journal_request(uint64_t unique);

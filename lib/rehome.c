@@ -381,6 +381,8 @@ void fr_rehome_resume(void)
 		fr_log(LOG_INFO,
 		       "tag %s: pid %d forked from the server watches its supervisor",
 		       rh.s->tag, (int)getpid());
+	if (rh.s && rh.s->sock >= 0)
+		fr_upgrade_forked(rh.s);
 }
 
 /* Before a clean unmount (the supervisor then leaves) and at the end. */

@@ -54,6 +54,7 @@ struct up_thread {
 	pthread_t tid;
 	_Atomic bool in_read;
 	bool parked;
+	unsigned int gen;	/* up.gen when registered */
 };
 
 static struct {
@@ -76,6 +77,10 @@ static struct {
 	int stop_fd;
 	pthread_t thread;
 	bool running;
+	/* Bumped in a forked child: entries of older generations are the
+	 * parent's threads and no longer on any list. */
+	unsigned int gen;
+	bool forked;		/* the event thread stayed in the parent */
 } up = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.cond = PTHREAD_COND_INITIALIZER,
@@ -92,6 +97,10 @@ static void thread_gone(void *data)
 {
 	struct up_thread *t = data;
 
+	if (t->gen != up.gen) {
+		free(t);	/* registered before a fork: on no list */
+		return;
+	}
 	pthread_mutex_lock(&up.lock);
 	*t->pprev = t->next;
 	if (t->next)
@@ -109,12 +118,14 @@ static struct up_thread *self(void)
 {
 	struct up_thread *t = tls_self;
 
-	if (t)
+	if (t && t->gen == up.gen)
 		return t;
+	free(t);	/* from before a fork, see after_fork() */
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
 	t->tid = pthread_self();
+	t->gen = up.gen;
 	/* Blocked everywhere but in read(); libfuse's workers block all. */
 	pthread_sigmask(SIG_BLOCK, &up.sig, NULL);
 	pthread_mutex_lock(&up.lock);
@@ -420,6 +431,34 @@ static void *event_thread(void *arg)
 }
 
 /*
+ * In the child of fork(), from its fork handler (async-signal-safe stores
+ * only): the event thread and every loop thread but the caller stayed in
+ * the parent.  Forget them; the caller registers anew on its next read.
+ */
+static void after_fork(void)
+{
+	pthread_mutex_init(&up.lock, NULL);
+	pthread_cond_init(&up.cond, NULL);
+	up.threads = NULL;
+	up.nthreads = 0;
+	up.nparked = 0;
+	up.gen++;
+	atomic_store(&up.draining, false);
+	if (!up.running)
+		return;
+	up.running = false;
+	up.forked = true;
+	atomic_store(&up.enabled, false);
+}
+
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void register_fork(void)
+{
+	pthread_atfork(NULL, NULL, after_fork);
+}
+
+/*
  * After attaching through a supervisor: the event socket, and the signal
  * that wakes readers.  Without it this server can still be replaced by a
  * crash restart, just not drained.
@@ -435,6 +474,7 @@ void fr_upgrade_start(struct fr_session *s)
 	/* Called by the supervisor holder only: the one that can drain. */
 	if (s->sock < 0 || up.running)
 		return;
+	pthread_once(&fork_once, register_fork);
 	/* SIGRTMAX - 3: clear of glibc's own and of the usual SIGRTMIN users. */
 	up.signo = SIGRTMAX - 3;
 	sigemptyset(&up.sig);
@@ -509,6 +549,25 @@ void fr_upgrade_stop(void)
  * A new supervisor holds the connection (rehome.c): the old event socket
  * died with the old one, so the new one gets a fresh socket.
  */
+/*
+ * A forked child serves (rehome.c saw its first request): it asks its
+ * supervisor for an event socket of its own, which replaces the one the
+ * parent had, so that it can be drained for a live upgrade too.
+ */
+void fr_upgrade_forked(struct fr_session *s)
+{
+	if (!up.forked)
+		return;
+	up.forked = false;
+	if (up.stop_fd >= 0)
+		close(up.stop_fd);
+	up.stop_fd = -1;
+	if (up.ev >= 0)
+		close(up.ev);
+	up.ev = -1;
+	fr_upgrade_start(s);
+}
+
 void fr_upgrade_rehomed(struct fr_session *s)
 {
 	if (up.running) {
