@@ -183,6 +183,24 @@ int fuse_session_attach(struct fuse_session *se, const char *mountpoint,
 	return err;
 }
 
+/*
+ * libfuse frees the mount point it saved at fuse_session_mount() only in
+ * fuse_session_unmount(), which also unmounts unless the session's fd
+ * polls POLLERR.  An unattached /dev/fuse fd does: put one in place of our
+ * copy of the connection (the successor and the holder keep theirs), so
+ * that a retired server frees what it allocated and unmounts nothing.
+ */
+static void forget_mountpoint(struct fuse_session *se)
+{
+	int fd = fuse_session_fd(se);
+	int dead = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0 && dead >= 0 && dup3(dead, fd, O_CLOEXEC) >= 0)
+		fuse_session_unmount(se);
+	if (dead >= 0)
+		close(dead);
+}
+
 int fuse_recover_unmount(struct fuse_session *se)
 {
 	struct fr_session *s = fr_current;
@@ -194,6 +212,8 @@ int fuse_recover_unmount(struct fuse_session *se)
 	}
 	if (s->retired) {
 		/* Live upgrade: the mount is our successor's now. */
+		if (s->mounted_here)
+			forget_mountpoint(se);
 		session_free(s);
 		return 0;
 	}

@@ -535,6 +535,7 @@ static int cmd_upgrade(const char *dir, int argc, char **argv)
 	m.blob[0] = args;
 	m.blob_len[0] = pack(args, sizeof(args), argv, &fits);
 	argv[0] = save0;
+	free(prog);	/* copied into args */
 	m.blob[1] = envs;
 	m.blob_len[1] = pack(envs, sizeof(envs), environ, &fits);
 	m.blob[2] = cwd;
