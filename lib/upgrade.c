@@ -30,6 +30,7 @@
 #include <fcntl.h>
 #include <linux/fuse.h>
 #include <poll.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -76,6 +77,7 @@ static struct {
 	int ev;			/* our end of the event socket */
 	int stop_fd;
 	pthread_t thread;
+	sem_t started;		/* the event thread is in its loop */
 	bool running;
 	/* Bumped in a forked child: entries of older generations are the
 	 * parent's threads and no longer on any list. */
@@ -406,6 +408,7 @@ static void *event_thread(void *arg)
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	sem_post(&up.started);
 	for (;;) {
 		struct pollfd p[2] = {
 			{ .fd = up.ev, .events = POLLIN },
@@ -505,6 +508,7 @@ void fr_upgrade_start(struct fr_session *s)
 	up.ev = sv[0];
 	up.s = s;
 	up.stop_fd = eventfd(0, EFD_CLOEXEC);
+	sem_init(&up.started, 0, 0);
 	if (up.stop_fd < 0 ||
 	    pthread_create(&up.thread, NULL, event_thread, s) != 0) {
 		if (up.stop_fd >= 0)
@@ -514,6 +518,13 @@ void fr_upgrade_start(struct fr_session *s)
 		up.ev = -1;
 		return;
 	}
+	/*
+	 * Return only once the thread runs its loop: a thread still starting
+	 * when the server forks (fuse_main() daemonizing right after
+	 * attaching) can leave a sanitizer's allocator locked in the child.
+	 */
+	while (sem_wait(&up.started) < 0 && errno == EINTR)
+		;
 	up.running = true;
 	atomic_store(&up.enabled, true);
 }
