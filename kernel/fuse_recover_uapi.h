@@ -13,10 +13,10 @@
  * word stays free for out-of-tree flags.  Bit 63 is left alone.
  *
  * Probing: open /dev/fuse (a fresh fd, not bound to any connection) and
- * call FUSE_DEV_IOC_ATTACH with an all-zero struct fuse_attach_in (empty
- * tag).  A patched kernel fails with EINVAL; an unpatched one with ENOTTY.
- * A well-formed tag that no connection carries fails with ENOENT.
- * Close the probe fd afterwards: it stays unbound.
+ * call FUSE_DEV_IOC_ATTACH with fd = -1 and everything else zero.  A
+ * patched kernel fails with EBADF; an unpatched one (or one with the v2
+ * series, whose argument had another size) with ENOTTY.  Close the probe
+ * fd afterwards: it stays unbound.
  *
  * Include <linux/fuse.h> before this file.
  */
@@ -35,13 +35,16 @@
 #define FUSE_TAG_MAX		64
 
 /*
- * Argument of FUSE_DEV_IOC_ATTACH (72 bytes).  tag is NUL terminated,
- * padding and flags must be zero.
+ * Argument of FUSE_DEV_IOC_ATTACH (80 bytes).  fd is an fd of the mount
+ * (an O_PATH fd of its root will do; opening one sends no request).  tag,
+ * NUL terminated, is either empty or the tag= the mount must carry.
+ * flags and padding must be zero.
  */
 struct fuse_attach_in {
-	char		tag[FUSE_TAG_MAX + 1];
-	uint8_t		padding[3];
+	int32_t		fd;
 	uint32_t	flags;
+	char		tag[FUSE_TAG_MAX + 1];
+	uint8_t		padding[7];
 };
 #endif
 
@@ -50,18 +53,20 @@ struct fuse_attach_in {
 #endif
 
 /*
- * Bind a fresh /dev/fuse fd to the live connection mounted with tag=.
- * Tags are per user namespace: the lookup only sees connections mounted in
- * the caller's user namespace.
+ * Bind a fresh /dev/fuse fd to the connection of the mount that
+ * fuse_attach_in.fd refers to (a fuse or fuseblk mount; not virtiofs).
+ * The tag= label is not unique and is no name to look up: whoever can
+ * reach the mount (or was handed an fd of it) can name it, nobody else.
  * Only the mounter may attach (same effective uid as at mount time, and
  * CAP_SYS_ADMIN in the connection's user namespace), and only to a
  * connection that negotiated FUSE_HAS_RECOVERY, finished INIT and has no
  * /dev/fuse fd open; of concurrent attaches one wins.
- * Errors: EINVAL bad argument or not a /dev/fuse fd, EBUSY fd already
- * bound or the connection still has an fd open (or no recovery, or INIT
- * not finished), ENOENT no live (not aborted) connection with that tag in
- * the caller's user namespace, EPERM caller is not the mounter (checked
- * before EBUSY), ENOTTY kernel without the patches.
+ * Errors, in the order they are checked: EINVAL not a /dev/fuse device,
+ * non-zero flags/padding or unterminated tag; EBADF fd not open; EINVAL fd
+ * not of a fuse/fuseblk mount; EPERM caller is not the mounter; ENOENT
+ * connection aborted or its tag differs from a non-empty tag; EBUSY fd
+ * already bound or the connection still has an fd open (or no recovery, or
+ * INIT not finished), ENOTTY kernel without the patches.
  */
 #ifndef FUSE_DEV_IOC_ATTACH
 #define FUSE_DEV_IOC_ATTACH	_IOW(FUSE_DEV_IOC_MAGIC, 0x80, \

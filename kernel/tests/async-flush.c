@@ -452,7 +452,7 @@ static int case_bound(void)
 		goto out;
 	}
 
-	t.fd = ft_attach(t.tag);
+	t.fd = ft_attach(t.mnt, t.tag);
 	if (t.fd < 0 || server_start(t.fd)) {
 		ft_log("bound: reattach: %s", strerror(-t.fd));
 		goto out;
@@ -500,7 +500,7 @@ static int case_queue(void)
 	}
 
 	/* a server comes back: the waiting closes finish */
-	t.fd = ft_attach(t.tag);
+	t.fd = ft_attach(t.mnt, t.tag);
 	if (t.fd < 0 || server_start(t.fd)) {
 		ft_log("queue: reattach: %s", strerror(-t.fd));
 		goto out;

@@ -7,12 +7,15 @@
  * without capabilities and a capable process with another uid are refused
  * with EPERM.  Even the mounter gets EBUSY while a server is attached, and
  * of several attaches racing for a serverless connection exactly one wins.
- * Also: the probe (empty tag) gives EINVAL, an unknown tag or a tag of
- * another user namespace ENOENT, and a second attach on a bound fd EBUSY.
+ * The connection is named by an fd of its mount: the probe (fd -1) gives
+ * EBADF, an fd of a non-fuse file system EINVAL, a tag other than the
+ * mount's ENOENT, root of a new user namespace holding an fd of the mount
+ * EPERM, and a second attach on a bound fd EBUSY.
  *
  * Against the v1 series (user_id= or CAP_SYS_ADMIN, no state check) the
  * user_id=, capability-less uid 0, capable other uid, live server and race
- * cases all attach, so this test fails there.
+ * cases all attach, and against v2 (attach by tag string) the argument has
+ * another size (ENOTTY), so this test fails there.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -47,11 +50,12 @@ enum who {
 	AS_USERNS,	/* root of a new user namespace */
 };
 
-static int attach_fd(int fd, const char *tag)
+static int attach_fd(int fd, int mnt_fd, const char *tag)
 {
 	struct fuse_attach_in in;
 
 	memset(&in, 0, sizeof(in));
+	in.fd = mnt_fd;
 	strncpy(in.tag, tag, FUSE_TAG_MAX);
 	return ioctl(fd, FUSE_DEV_IOC_ATTACH, &in) ? -errno : 0;
 }
@@ -96,23 +100,31 @@ static int become(enum who who, uid_t uid)
 	return -1;
 }
 
-/* Attach from a child set up as @who; returns 0 or -errno. */
-static int attach_as(enum who who, uid_t uid, const char *tag)
+/*
+ * Attach from a child set up as @who, handed an fd of @mnt (as a
+ * supervisor would hand it over); returns 0 or -errno.
+ */
+static int attach_as(enum who who, uid_t uid, const char *mnt,
+		     const char *tag)
 {
 	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	int mfd = ft_open_mount(mnt);
 	int status;
 	pid_t pid;
 
-	if (fd < 0)
-		return -errno;
+	if (fd < 0 || mfd < 0) {
+		ft_log("attach_as: %s", strerror(fd < 0 ? errno : -mfd));
+		return -EFAULT;
+	}
 	pid = fork();
 	if (pid == 0) {
 		if (become(who, uid))
 			_exit(255);
 		/* the fd closes when the child exits: the attach is undone */
-		_exit(-attach_fd(fd, tag));
+		_exit(-attach_fd(fd, mfd, tag));
 	}
 	close(fd);
+	close(mfd);
 	status = ft_wait_ms(pid, 10000);
 	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) == 255) {
 		ft_log("attach child could not be set up");
@@ -138,12 +150,13 @@ static int expect(const char *what, int got, int want)
  * and report; each keeps its fd (so a winner stays attached) until all have
  * reported.  Returns how many attached, or -1.
  */
-static int race_attach(const char *tag)
+static int race_attach(const char *mnt, const char *tag)
 {
 	int go[2], res[2], hold[2], i, won = 0, busy = 0, other = 0;
+	int mfd = ft_open_mount(mnt);
 	pid_t pids[RACERS];
 
-	if (pipe(go) || pipe(res) || pipe(hold))
+	if (mfd < 0 || pipe(go) || pipe(res) || pipe(hold))
 		return -1;
 	for (i = 0; i < RACERS; i++) {
 		pids[i] = fork();
@@ -158,7 +171,7 @@ static int race_attach(const char *tag)
 				_exit(1);
 			if (read(go[0], &c, 1) < 0)
 				_exit(1);
-			err = attach_fd(fd, tag);
+			err = attach_fd(fd, mfd, tag);
 			if (write(res[1], &err, sizeof(err)) != sizeof(err))
 				_exit(1);
 			if (read(hold[0], &c, 1) < 0)
@@ -186,6 +199,7 @@ static int race_attach(const char *tag)
 	}
 	close(hold[1]);
 	close(res[0]);
+	close(mfd);
 	for (i = 0; i < RACERS; i++)
 		if (ft_wait_ms(pids[i], 10000) == -1)
 			ft_kill(pids[i]);
@@ -213,19 +227,24 @@ int main(void)
 {
 	struct fuse_attach_in probe;
 	pid_t server, server0;
-	int fd, err, won, bad = 0;
+	int fd, mfd, err, won, bad = 0;
 
 	ft_name = "attach-permission";
 	ft_deadline(60);
 	if (ft_mkdir(MNT) || ft_mkdir(MNT0))
 		return FT_FAIL;
 
-	/* the probe a library uses: empty tag on a fresh fd */
+	/* the probe a library uses: fd -1 on a fresh /dev/fuse fd */
 	fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
 	memset(&probe, 0, sizeof(probe));
+	probe.fd = -1;
 	err = ioctl(fd, FUSE_DEV_IOC_ATTACH, &probe) ? -errno : 0;
 	close(fd);
-	bad |= expect("probe (empty tag)", err, -EINVAL);
+	bad |= expect("probe (fd -1)", err, -EBADF);
+
+	/* an fd of something that is not a fuse mount names no connection */
+	bad |= expect("fd of a non-fuse directory (/proc)",
+		      attach_as(AS_ROOT, 0, "/proc", ""), -EINVAL);
 
 	/* mounted by root for uid 1000's use, served by root */
 	fd = ft_mount(MNT, TAG, OWNER, "allow_other");
@@ -243,48 +262,61 @@ int main(void)
 		goto out;
 	}
 
-	bad |= expect("unknown tag", attach_as(AS_ROOT, 0, "no-such-tag"),
-		      -ENOENT);
+	bad |= expect("fd of the mount, another tag",
+		      attach_as(AS_ROOT, 0, MNT, "no-such-tag"), -ENOENT);
 	/* INIT is answered once a GETATTR round trip works */
 	if (access(MNT "/file", F_OK))
 		ft_log("server not answering: %m");
 	bad |= expect("mounter while the server lives",
-		      attach_as(AS_ROOT, 0, TAG), -EBUSY);
+		      attach_as(AS_ROOT, 0, MNT, TAG), -EBUSY);
 
 	ft_kill(server);
 	ft_kill(server0);
 	server = server0 = -1;
 
+	/* every one of them holds an fd of the mount: naming is not enough */
 	bad |= expect("user_id= user, not the mounter",
-		      attach_as(AS_UID, OWNER, TAG), -EPERM);
-	bad |= expect("other uid", attach_as(AS_UID, STRANGER, TAG), -EPERM);
+		      attach_as(AS_UID, OWNER, MNT, TAG), -EPERM);
+	bad |= expect("other uid", attach_as(AS_UID, STRANGER, MNT, TAG),
+		      -EPERM);
 	bad |= expect("other uid keeping all capabilities",
-		      attach_as(AS_UID_CAPS, STRANGER, TAG), -EPERM);
+		      attach_as(AS_UID_CAPS, STRANGER, MNT, TAG), -EPERM);
 	bad |= expect("uid 0 without capabilities (user_id=0 mount)",
-		      attach_as(AS_NOCAPS_ROOT, 0, TAG0), -EPERM);
+		      attach_as(AS_NOCAPS_ROOT, 0, MNT0, TAG0), -EPERM);
 	bad |= expect("root in a new user namespace",
-		      attach_as(AS_USERNS, 0, TAG), -ENOENT);
+		      attach_as(AS_USERNS, 0, MNT, TAG), -EPERM);
+	/* EPERM comes first: a stranger cannot even check a tag */
+	bad |= expect("other uid, wrong tag",
+		      attach_as(AS_UID, STRANGER, MNT, "no-such-tag"), -EPERM);
 
 	/* the mounter, no server attached: allowed, and then exclusive */
-	fd = ft_attach(TAG);
+	fd = ft_attach(MNT, TAG);
 	bad |= expect("mounter, no server attached", fd < 0 ? fd : 0, 0);
 	if (fd >= 0) {
 		bad |= expect("second attach while attached",
-			      attach_as(AS_ROOT, 0, TAG), -EBUSY);
-		bad |= expect("attach on a bound fd", attach_fd(fd, TAG),
+			      attach_as(AS_ROOT, 0, MNT, TAG), -EBUSY);
+		mfd = ft_open_mount(MNT);
+		bad |= expect("attach on a bound fd", attach_fd(fd, mfd, TAG),
 			      -EBUSY);
+		close(mfd);
 		close(fd);
 	}
 
+	/* the tag may be left empty: the fd alone names the mount */
+	fd = ft_attach(MNT, NULL);
+	bad |= expect("mounter, empty tag", fd < 0 ? fd : 0, 0);
+	if (fd >= 0)
+		close(fd);
+
 	/* nobody attached again: of several racing attaches one wins */
-	won = race_attach(TAG);
+	won = race_attach(MNT, TAG);
 	if (won != 1) {
 		ft_log("racing attaches: %d won, wanted exactly 1", won);
 		bad = 1;
 	}
 
 	/* the mounter can attach to the user_id=0 mount too */
-	fd = ft_attach(TAG0);
+	fd = ft_attach(MNT0, TAG0);
 	bad |= expect("mounter, user_id=0 mount", fd < 0 ? fd : 0, 0);
 	if (fd >= 0)
 		close(fd);

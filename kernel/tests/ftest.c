@@ -97,7 +97,7 @@ int ft_mount(const char *mnt, const char *tag, unsigned int user_id,
 	return fd;
 }
 
-int ft_attach(const char *tag)
+int ft_attach_at(int mnt_fd, const char *tag)
 {
 	struct fuse_attach_in in;
 	int fd, err;
@@ -107,12 +107,33 @@ int ft_attach(const char *tag)
 		return -errno;
 
 	memset(&in, 0, sizeof(in));
-	strncpy(in.tag, tag, FUSE_TAG_MAX);
+	in.fd = mnt_fd;
+	if (tag)
+		strncpy(in.tag, tag, FUSE_TAG_MAX);
 	if (ioctl(fd, FUSE_DEV_IOC_ATTACH, &in)) {
 		err = -errno;
 		close(fd);
 		return err;
 	}
+	return fd;
+}
+
+int ft_open_mount(const char *mnt)
+{
+	/* O_PATH: no request reaches the (possibly dead) server */
+	int fd = open(mnt, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int ft_attach(const char *mnt, const char *tag)
+{
+	int mfd = ft_open_mount(mnt), fd;
+
+	if (mfd < 0)
+		return mfd;
+	fd = ft_attach_at(mfd, tag);
+	close(mfd);
 	return fd;
 }
 
@@ -311,7 +332,7 @@ int ft_serve(struct ft_server *srv)
 	return err;
 }
 
-static pid_t ft_fork_serving(const char *mnt, const char *tag,
+static pid_t ft_fork_serving(const char *mnt, int attach, const char *tag,
 			     const char *extra, uint64_t want, int block_read,
 			     int notify_fd, const char *content)
 {
@@ -335,16 +356,16 @@ static pid_t ft_fork_serving(const char *mnt, const char *tag,
 		int fd;
 
 		close(pfd[0]);
-		if (mnt)
+		if (!attach)
 			fd = ft_mount(mnt, tag, 0, extra);
 		else
-			fd = ft_attach(tag);
+			fd = ft_attach(mnt, tag);
 		if (fd < 0) {
 			dprintf(pfd[1], "error %d\n", -fd);
 			_exit(FT_FAIL);
 		}
 		srv.fd = fd;
-		if (!mnt) {
+		if (attach) {
 			/* nothing to do after reattaching, but harmless */
 			if (ft_notify_resend(fd))
 				ft_log("notify resend failed");
@@ -377,7 +398,7 @@ static pid_t ft_fork_serving(const char *mnt, const char *tag,
 		ft_kill(pid);
 		return -1;
 	}
-	if (mnt)
+	if (!attach)
 		ft_log("server %d: %s", pid, line);
 	close(pfd[0]);
 	return pid;
@@ -386,18 +407,19 @@ static pid_t ft_fork_serving(const char *mnt, const char *tag,
 pid_t ft_spawn_server(const char *mnt, const char *tag, const char *extra,
 		      uint64_t want, int block_read, int notify_fd)
 {
-	return ft_fork_serving(mnt, tag, extra, want, block_read, notify_fd,
+	return ft_fork_serving(mnt, 0, tag, extra, want, block_read, notify_fd,
 			       "first server\n");
 }
 
-pid_t ft_spawn_attacher(const char *tag, const char *content, int notify_fd)
+pid_t ft_spawn_attacher(const char *mnt, const char *tag, const char *content,
+			int notify_fd)
 {
-	return ft_fork_serving(NULL, tag, NULL, 0, 0, notify_fd, content);
+	return ft_fork_serving(mnt, 1, tag, NULL, 0, 0, notify_fd, content);
 }
 
-pid_t ft_spawn_holder(const char *tag, int notify_fd)
+pid_t ft_spawn_holder(const char *mnt, const char *tag, int notify_fd)
 {
-	return ft_fork_serving(NULL, tag, NULL, 0, 1, notify_fd, "holder\n");
+	return ft_fork_serving(mnt, 1, tag, NULL, 0, 1, notify_fd, "holder\n");
 }
 
 int ft_wait_ms(pid_t pid, int ms)

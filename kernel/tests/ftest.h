@@ -4,8 +4,8 @@
  *
  * A tiny FUSE server that speaks the raw protocol on /dev/fuse (no libfuse)
  * and serves a root directory holding one file, "file".  Tests fork it,
- * kill it, start another one that reattaches by tag, and check what the
- * applications using the mount see.
+ * kill it, start another one that reattaches to the mount, and check
+ * what the applications using the mount see.
  *
  * Every test program exits with FT_PASS, FT_FAIL or FT_SKIP.
  */
@@ -43,8 +43,17 @@ void ft_deadline(unsigned int seconds);
 int ft_mount(const char *mnt, const char *tag, unsigned int user_id,
 	     const char *extra);
 
-/* Open /dev/fuse and attach it by tag; returns the fd or -errno. */
-int ft_attach(const char *tag);
+/* An O_PATH fd of @mnt (the mount's root); returns the fd or -errno. */
+int ft_open_mount(const char *mnt);
+
+/*
+ * Open /dev/fuse and attach it to the mount @mnt_fd refers to; @tag (may
+ * be NULL) is the tag the mount must carry.  Returns the fd or -errno.
+ */
+int ft_attach_at(int mnt_fd, const char *tag);
+
+/* ft_attach_at() with an O_PATH fd of @mnt. */
+int ft_attach(const char *mnt, const char *tag);
 
 /* Ask the kernel to resend what live fds had read; returns 0 or -errno */
 int ft_notify_resend(int fd);
@@ -66,11 +75,12 @@ int ft_serve(struct ft_server *srv);
 pid_t ft_spawn_server(const char *mnt, const char *tag, const char *extra,
 		      uint64_t want, int block_read, int notify_fd);
 
-/* Fork a process that attaches by tag and serves; returns pid or -1. */
-pid_t ft_spawn_attacher(const char *tag, const char *content, int notify_fd);
+/* Fork a process that attaches to @mnt and serves; returns pid or -1. */
+pid_t ft_spawn_attacher(const char *mnt, const char *tag, const char *content,
+			int notify_fd);
 
 /* Like ft_spawn_attacher(), but it holds every READ without answering */
-pid_t ft_spawn_holder(const char *tag, int notify_fd);
+pid_t ft_spawn_holder(const char *mnt, const char *tag, int notify_fd);
 
 /*
  * Wait for @pid for at most @ms milliseconds.  Returns its wait status, or

@@ -26,9 +26,12 @@
 
 static const char * const tests[] = {
 	"tag-option",
+	"tag-scoping",
 	"attach-permission",
+	"attach-race",
 	"resend-after-crash",
 	"resend-order",
+	"resend-clone-fds",
 	"resend-bound",
 	"server-exit",
 	"recovery-init-fail",

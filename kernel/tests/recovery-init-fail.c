@@ -53,7 +53,7 @@ int main(void)
 
 	ft_kill(server);
 	server = -1;
-	fd = ft_attach(TAG);
+	fd = ft_attach(MNT, TAG);
 	if (fd != -ENOENT) {
 		ft_log("attach after the server left: got %s, wanted ENOENT",
 		       fd >= 0 ? "success" : strerror(-fd));

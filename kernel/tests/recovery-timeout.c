@@ -86,7 +86,7 @@ int main(void)
 	t0 = ft_now_ms();
 	ft_kill(server);
 	server = -1;
-	attacher = ft_spawn_attacher(TAG, "x\n", -1);
+	attacher = ft_spawn_attacher(MNT, TAG, "x\n", -1);
 	if (attacher < 0) {
 		ft_log("reattach %lld ms after the kill failed",
 		       ft_now_ms() - t0);
@@ -129,7 +129,7 @@ int main(void)
 	}
 
 	/* an aborted connection can no longer be attached to */
-	fd = ft_attach(TAG);
+	fd = ft_attach(MNT, TAG);
 	if (fd != -ENOENT) {
 		ft_log("attach after abort: got %d, wanted ENOENT", fd);
 		if (fd >= 0)

@@ -2,8 +2,9 @@
 /*
  * resend-after-crash: a server that negotiated FUSE_HAS_RECOVERY is
  * SIGKILLed while it holds a READ, with nobody else holding /dev/fuse.  A
- * new server attaches by tag and must get that READ again, marked as
- * resent, and the application's read() must return the new server's data.
+ * new server attaches by an fd of the mount and must get that READ again,
+ * marked as resent, and the application's read() must return the new
+ * server's data.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -84,7 +85,7 @@ int main(void)
 		goto out;
 	}
 
-	attacher = ft_spawn_attacher(TAG, second, ev[1]);
+	attacher = ft_spawn_attacher(MNT, TAG, second, ev[1]);
 	if (attacher < 0) {
 		ft_log("reattach failed");
 		goto out;

@@ -78,7 +78,7 @@ int main(void)
 				reader = -1;
 				goto out;
 			}
-			server = ft_spawn_holder(TAG, ev[1]);
+			server = ft_spawn_holder(MNT, TAG, ev[1]);
 			if (server < 0) {
 				ft_log("reattach %d failed", deaths + 1);
 				goto out;
@@ -91,7 +91,7 @@ int main(void)
 	 * would get it and the reader would see data (exit 1).  It also
 	 * answers the FLUSH of the reader's exit.
 	 */
-	server = ft_spawn_attacher(TAG, "after\n", -1);
+	server = ft_spawn_attacher(MNT, TAG, "after\n", -1);
 	if (server < 0) {
 		ft_log("attach after the last death failed");
 		goto out;

@@ -78,7 +78,7 @@ int main(void)
 	server = -1;
 	ft_log("server killed holding %d READs", NAPPS);
 
-	attacher = ft_spawn_attacher(TAG, content, ev[1]);
+	attacher = ft_spawn_attacher(MNT, TAG, content, ev[1]);
 	if (attacher < 0) {
 		ft_log("reattach failed");
 		goto out;

@@ -3,7 +3,7 @@
  * server-exit: FUSE_DEV_IOC_EXIT ends recovery.  A server that announced it
  * is exiting for good and then closes its fd with a request read but not
  * answered: the application gets ECONNABORTED at once instead of waiting
- * for a new server, the connection is aborted, and attaching to its tag
+ * for a new server, the connection is aborted, and attaching to its mount
  * gives ENOENT.  An fd not bound to a connection gets EINVAL.
  */
 #define _GNU_SOURCE
@@ -97,7 +97,7 @@ int main(void)
 		ft_log("application: status %#x, wanted ECONNABORTED", status);
 		goto out;
 	}
-	fd = ft_attach(TAG);
+	fd = ft_attach(MNT, TAG);
 	if (fd != -ENOENT) {
 		ft_log("attach after exit: %s, wanted ENOENT",
 		       fd < 0 ? strerror(-fd) : "success");
