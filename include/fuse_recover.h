@@ -145,7 +145,9 @@ const char *fuse_recover_tag(const struct fuse_recover *fr);
  * supervisor: the mount gets tag=NAME, the INIT reply negotiates
  * FUSE_HAS_RECOVERY so the kernel itself keeps the connection, the INIT is
  * saved in RUNTIME_DIR/TAG.init, and a restarted server reattaches with
- * FUSE_DEV_IOC_ATTACH.  The log line says which path ran;
+ * FUSE_DEV_IOC_ATTACH to the mount it finds on @mountpoint (covered by
+ * another mount, or in another mount namespace, it mounts afresh).  The
+ * log line says which path ran;
  * FUSE_RECOVER_NO_KERNEL=1 in the environment forces the supervisor.
  *
  * Run as a systemd service with an fd store (FileDescriptorStoreMax=,

@@ -6,8 +6,10 @@
  * The connection is mounted with tag=NAME and the server's INIT reply
  * negotiates FUSE_HAS_RECOVERY, so the kernel itself keeps the connection
  * (and the requests the dead server had read) when the last /dev/fuse fd
- * closes.  A restarted server opens /dev/fuse and binds it to the tag with
- * FUSE_DEV_IOC_ATTACH.  What the supervisor would hold lives elsewhere:
+ * closes.  A restarted server opens /dev/fuse and binds it with
+ * FUSE_DEV_IOC_ATTACH to the mount it finds on its mount point (an O_PATH
+ * fd of it names the connection; the kernel checks the mount's tag is
+ * ours).  What the supervisor would hold lives elsewhere:
  *  - the INIT request and reply: RUNTIME_DIR/TAG.init, written once,
  *    atomically (rename), with a checksum;
  *  - "a live server holds this tag": the server keeps RUNTIME_DIR/TAG.lock
@@ -35,7 +37,7 @@
 
 static bool kernel_usable(void)
 {
-	struct fuse_attach_in probe = { 0 };
+	struct fuse_attach_in probe = { .fd = -1 };
 	int fd, err;
 
 	if (geteuid() != 0 || secure_getenv("FUSE_RECOVER_NO_KERNEL"))
@@ -45,14 +47,22 @@ static bool kernel_usable(void)
 		return false;
 	err = ioctl(fd, FUSE_DEV_IOC_ATTACH, &probe) < 0 ? errno : 0;
 	close(fd);
-	/* Patched: an empty tag is EINVAL.  Unpatched: ENOTTY. */
-	return err == EINVAL;
+	/*
+	 * Patched: fd -1 is EBADF.  Unpatched, or the older series that
+	 * attached by tag string (another argument size): ENOTTY.
+	 */
+	return err == EBADF;
 }
 
-/* Bound to the tagged connection, or -ENOENT if there is none. */
-static int attach_once(const char *tag, int *fdp)
+/*
+ * Bound to the connection of the mount @mnt_fd refers to, if that mount
+ * carries @tag.  -ENOENT: its connection is gone, or another mount (or
+ * none) is there now; the kernel's -EINVAL (not a FUSE mount) means the
+ * same to us.
+ */
+static int attach_once(int mnt_fd, const char *tag, int *fdp)
 {
-	struct fuse_attach_in in = { 0 };
+	struct fuse_attach_in in = { .fd = mnt_fd };
 	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC), err;
 
 	if (fd < 0)
@@ -62,7 +72,7 @@ static int attach_once(const char *tag, int *fdp)
 		*fdp = fd;
 		return 0;
 	}
-	err = -errno;
+	err = errno == EINVAL ? -ENOENT : -errno;
 	close(fd);
 	return err;
 }
@@ -77,16 +87,29 @@ static int attach_once(const char *tag, int *fdp)
 #define ATTACH_BUSY_TRIES 50
 #define ATTACH_BUSY_WAIT_US 20000
 
-static int attach_by_tag(const char *tag, int *fdp)
+static int attach_to_mount(const char *mnt, const char *tag, int *fdp)
 {
-	int i, err = 0;
+	int i, err = 0, mnt_fd;
 
+	/*
+	 * The connection is named by its mount, as our mount namespace shows
+	 * it on the mount point.  O_PATH: opening the root sends no request
+	 * to the dead server (stat or statfs would wait for one: us).  If
+	 * another mount now covers it, or the server was started in another
+	 * mount namespace, the kernel finds no mount with our tag there
+	 * (-ENOENT) and we mount afresh; the old connection then waits for
+	 * its recovery_timeout, or for a server handed an fd of it.
+	 */
+	mnt_fd = open(mnt, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (mnt_fd < 0)
+		return -errno;
 	for (i = 0; i < ATTACH_BUSY_TRIES; i++) {
-		err = attach_once(tag, fdp);
+		err = attach_once(mnt_fd, tag, fdp);
 		if (err != -EBUSY)
 			break;
 		usleep(ATTACH_BUSY_WAIT_US);
 	}
+	close(mnt_fd);
 	if (err == -EBUSY)
 		fr_log(LOG_ERR,
 		       "tag %s: a /dev/fuse fd of the connection is still open elsewhere (a live server), not taking it over",
@@ -317,11 +340,11 @@ static int kernel_find(struct fr_session *s, const struct fuse_recover *fr)
 	}
 	if (err)
 		return err;
-	err = attach_by_tag(fr->tag, &fd);
+	err = attach_to_mount(s->mountpoint, fr->tag, &fd);
 	if (err == -ENOENT)
 		return 0;
 	if (err == -EBUSY || err == -EPERM)
-		return err;	/* attach_by_tag() said why */
+		return err;	/* attach_to_mount() said why */
 	if (err) {
 		fr_log(LOG_ERR, "FUSE_DEV_IOC_ATTACH %s: %s", fr->tag,
 		       strerror(-err));
