@@ -41,6 +41,7 @@ static const char * const tests[] = {
 	"recovery-timeout",
 	"lib-reattach",
 	"lib-passthrough",
+	"lib-passthrough-hp",
 };
 
 static void try_mount(const char *src, const char *dst, const char *type)
