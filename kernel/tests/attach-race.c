@@ -75,8 +75,9 @@ static void wait_go(int go)
 
 static void attacher(int go)
 {
+	/* read() wants room for max_write (128 KiB) or says EINVAL */
+	static char buf[256 * 1024];
 	struct pollfd p;
-	char buf[8192];
 	int fd, mfd;
 
 	wait_go(go);

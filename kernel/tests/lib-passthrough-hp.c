@@ -172,7 +172,9 @@ int main(void)
 		ft_log("no " PROG " in the initramfs");
 		return FT_SKIP;
 	}
-	if (ft_mkdir(MNT) || ft_mkdir(SRC) || ft_mkdir(RUN) ||
+	/* the library wants its runtime directory private */
+	if (ft_mkdir(MNT) || ft_mkdir(SRC) ||
+	    (mkdir(RUN, 0700) && errno != EEXIST) ||
 	    mount("tmpfs", SRC, "tmpfs", 0, NULL)) {
 		ft_log("setup: %m");
 		return FT_FAIL;
