@@ -40,33 +40,95 @@ const char *ft_name = "lib-passthrough-hp";
 #define RUN "/tmp/pthp-run"
 #define OPTS "tag=ph,nopassthrough"
 
+/*
+ * The servers are started by a process forked before the test opens
+ * anything on the mount: a server forked from the test itself would close
+ * the test's O_CLOEXEC fds of the mount at exec, and each such close sends
+ * a FLUSH to the server it is about to become (a deadlock).  The spawner
+ * also kills and reaps them.  Commands: 'S' n (start server n, answers the
+ * pid), 'K' (SIGKILL and reap), 'T' (SIGTERM, answers the wait status or
+ * -1 after 10 s).
+ */
+static int to_spawner = -1, from_spawner = -1;
+
+static void spawner(int in, int out)
+{
+	pid_t pid = -1;
+	char cmd[2];
+
+	while (read(in, cmd, 2) == 2) {
+		int res = 0;
+
+		if (cmd[0] == 'S') {
+			char log[64];
+
+			snprintf(log, sizeof(log), "/tmp/pthp%c.log", cmd[1]);
+			pid = fork();
+			if (pid == 0) {
+				int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC,
+					      0644);
+
+				dup2(fd, 2);
+				setenv("FUSE_RECOVER_RUNTIME_DIR", RUN, 1);
+				setenv("FUSE_RECOVERD", "/nonexistent", 1);
+				execl(PROG, "passthrough_hp", "-f", "-o", OPTS,
+				      SRC, MNT, (char *)NULL);
+				_exit(127);
+			}
+			res = pid;
+		} else if (cmd[0] == 'K' && pid > 0) {
+			ft_kill(pid);
+			pid = -1;
+		} else if (cmd[0] == 'T' && pid > 0) {
+			kill(pid, SIGTERM);
+			res = ft_wait_ms(pid, 10000);
+			if (res == -1)
+				ft_kill(pid);
+			pid = -1;
+		}
+		if (write(out, &res, sizeof(res)) != sizeof(res))
+			break;
+	}
+	if (pid > 0)
+		ft_kill(pid);
+	_exit(0);
+}
+
+static int spawner_do(char what, char arg)
+{
+	char cmd[2] = { what, arg };
+	int res = -1;
+
+	if (write(to_spawner, cmd, 2) != 2 ||
+	    read(from_spawner, &res, sizeof(res)) != sizeof(res))
+		return -1;
+	return res;
+}
+
 static pid_t start(int n)
 {
 	char log[64];
 	pid_t pid;
 
 	snprintf(log, sizeof(log), "/tmp/pthp%d.log", n);
-	pid = fork();
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		dup2(fd, 2);
-		setenv("FUSE_RECOVER_RUNTIME_DIR", RUN, 1);
-		setenv("FUSE_RECOVERD", "/nonexistent", 1);
-		execl(PROG, "passthrough_hp", "-f", "-o", OPTS, SRC, MNT,
-		      (char *)NULL);
-		_exit(127);
-	}
+	pid = spawner_do('S', '0' + n);
+	if (pid <= 0)
+		return -1;
 	if (!ft_wait_for(log, n == 1 ? "mounted" : "recovered the mount",
 			 10000) ||
 	    !ft_file_has(log, "kernel reattach, no supervisor")) {
 		ft_log("server %d did not %s through the kernel path", n,
 		       n == 1 ? "mount" : "reattach");
 		ft_show(log);
-		ft_kill(pid);
+		spawner_do('K', 0);
 		return -1;
 	}
 	return pid;
+}
+
+static void stop(void)
+{
+	spawner_do('K', 0);
 }
 
 static int expect_data(int fd, const char *want, const char *what)
@@ -164,8 +226,8 @@ static void abort_conn(int fd)
 
 int main(void)
 {
-	pid_t srv = -1;
-	int a = -1, u = -1, ret = FT_FAIL, kept;
+	pid_t srv = -1, sp;
+	int a = -1, u = -1, ret = FT_FAIL, kept, p1[2], p2[2];
 
 	ft_deadline(80);
 	if (access(PROG, X_OK) != 0) {
@@ -179,6 +241,19 @@ int main(void)
 		ft_log("setup: %m");
 		return FT_FAIL;
 	}
+
+	if (pipe(p1) || pipe(p2))
+		return FT_FAIL;
+	sp = fork();
+	if (sp == 0) {
+		close(p1[1]);
+		close(p2[0]);
+		spawner(p1[0], p2[1]);
+	}
+	close(p1[0]);
+	close(p2[1]);
+	to_spawner = p1[1];
+	from_spawner = p2[0];
 
 	srv = start(1);
 	if (srv < 0)
@@ -194,7 +269,7 @@ int main(void)
 	}
 
 	/* kill 1: the open fd, the directory and the unlinked file */
-	ft_kill(srv);
+	stop();
 	srv = start(2);
 	if (srv < 0 || expect_data(a, "one\n", "fd opened before kill 1") ||
 	    pwrite(a, "two\n", 4, 4) != 4 ||
@@ -209,7 +284,7 @@ int main(void)
 		goto out;
 
 	/* kill 2: what server 2 wrote and created */
-	ft_kill(srv);
+	stop();
 	srv = start(3);
 	if (srv < 0 || expect_data(a, "one\ntwo\n", "fd after kill 2") ||
 	    expect_file(MNT "/d/b", "bee\n") ||
@@ -217,7 +292,7 @@ int main(void)
 		goto out;
 
 	/* kill 3: a rename done by server 3 */
-	ft_kill(srv);
+	stop();
 	srv = start(4);
 	if (srv < 0 || expect_file(MNT "/c", "bee\n") ||
 	    access(MNT "/d/b", F_OK) == 0 ||
@@ -228,12 +303,11 @@ int main(void)
 	close(a);
 	close(u);
 	a = u = -1;
-	kill(srv, SIGTERM);
-	if (ft_wait_ms(srv, 10000) == -1) {
+	srv = -1;
+	if (spawner_do('T', 0) == -1) {
 		ft_log("server did not exit on SIGTERM");
 		goto out;
 	}
-	srv = -1;
 	if (ft_file_has("/proc/mounts", MNT " ")) {
 		ft_log("mount left behind after SIGTERM");
 		goto out;
@@ -241,13 +315,16 @@ int main(void)
 	ret = FT_PASS;
 out:
 	if (srv > 0)
-		ft_kill(srv);
+		stop();
 	if (a >= 0)
 		abort_conn(a);
 	if (a >= 0)
 		close(a);
 	if (u >= 0)
 		close(u);
+	close(to_spawner);	/* the spawner exits at EOF */
+	if (ft_wait_ms(sp, 10000) == -1)
+		ft_kill(sp);
 	umount2(MNT, MNT_DETACH);
 	umount2(SRC, MNT_DETACH);
 	return ret;
