@@ -217,6 +217,8 @@ bool fr_seal_size(int fd);
 bool fr_state_sealable(void);
 /* For holders: one more fd the previous server kept (ours now). */
 int fr_kept_add(struct fr_session *s, uint32_t kind, uint64_t key, int fd);
+/* A standby about to serve: the files kept since its fetch (keep.c). */
+int fr_kept_refresh(struct fr_session *s);
 /* For holders: our copy of (@kind, @key) closes. */
 void fr_kept_drop(struct fr_session *s, uint32_t kind, uint64_t key);
 void fr_kept_free(struct fr_session *s);

@@ -121,6 +121,16 @@ int fr_upgrade_standby(struct fr_session *s)
 	if (err)
 		return err;
 	s->standby = false;
+	/*
+	 * Files the old server kept or dropped while we waited: without
+	 * them an unlinked open file would reach only the next restart.
+	 * A round trip, but only after such a change.
+	 */
+	if (flags & FRP_GO_REFETCH) {
+		err = fr_kept_refresh(s);
+		if (err)
+			return decline(s, err, "could not fetch the kept files again");
+	}
 	err = fr_store_activate();
 	if (!err)
 		err = fr_session_start(s);

@@ -21,8 +21,11 @@
  * the mount as an ordinary server if nobody serves.  Restarting it is
  * then its loop's business.
  *
- * A standby saw the kept fds when it started; a server that keeps or drops
- * one later (an unlinked open file) makes the standbys stale, and they are
+ * A standby saw the kept fds when it started.  Files the server keeps or
+ * drops later (unlinked open files) reach it with GO: FRP_GO_REFETCH
+ * makes it fetch them again before it serves (hold_go_flags()).  Other
+ * kept memory (a state store, an id map) the standby has already opened:
+ * a server that keeps another makes the standbys stale, and they are
  * replaced (hot_stale()), as they are after a live upgrade.
  */
 #include "recoverd.h"
@@ -228,7 +231,7 @@ bool hot_input(struct recoverd *rd, int idx, struct frp_msg *m)
 		return false;
 	switch (m->type) {
 	case FRP_FETCH:
-		err = c->hot == HOT_REPLAYING ? hold_send_kept(rd, c->fd) :
+		err = c->hot == HOT_REPLAYING ? hold_send_kept(rd, idx) :
 						-EPROTO;
 		frp_send_ack(c->fd, err, err ? strerror(-err) : NULL);
 		break;
@@ -292,7 +295,7 @@ bool hot_dropped(struct recoverd *rd, int idx)
  */
 bool hot_take(struct recoverd *rd)
 {
-	struct frp_msg go = { .type = FRP_GO, .arg = { FRP_GO_RESEND } };
+	struct frp_msg go = { .type = FRP_GO };
 	int i;
 
 	if (rd->server >= 0 || rd->terminating || rd->upg.phase != UPG_NONE)
@@ -302,6 +305,7 @@ bool hot_take(struct recoverd *rd)
 
 		if (c->hot != HOT_READY || c->hot_stale || !alive(c))
 			continue;
+		go.arg[0] = hold_go_flags(rd, i, FRP_GO_RESEND);
 		if (frp_send(c->fd, &go)) {
 			c->hot_stale = true;
 			kill_client(c);
@@ -343,6 +347,16 @@ void hot_stale(struct recoverd *rd, const char *why)
 		c->hot_stale = true;
 		kill_client(c);
 	}
+}
+
+/*
+ * The server kept or dropped an fd.  A file is fetched again at GO; state
+ * memory is what a standby opened and compared at its start.
+ */
+void hot_kept_changed(struct recoverd *rd, uint32_t kind, const char *why)
+{
+	if (kind != FRP_FD_FILE)
+		hot_stale(rd, why);
 }
 
 static bool want_more(const struct recoverd *rd)
