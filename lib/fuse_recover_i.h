@@ -76,6 +76,7 @@ struct fr_session {
 	const struct fr_holder *holder;	/* who keeps the connection for us */
 	int sock;		/* supervised.c: to the supervisor */
 	pthread_mutex_t sock_lock;
+	unsigned int acks_owed;	/* to read before the next call on sock */
 	int main_fd;
 	enum fr_io_mode mode;
 	struct fr_blob init_in;
@@ -158,7 +159,7 @@ void fr_upgrade_note_read(const void *in_header);
 void fr_upgrade_note_reply(uint64_t unique);
 bool fr_upgrade_wanted(void);
 bool fr_hot_standby_wanted(void);
-int fr_upgrade_standby(struct fr_session *s);
+int fr_upgrade_standby(struct fr_session *s, const struct fuse_recover *fr);
 void fr_upgrade_start(struct fr_session *s);
 void fr_upgrade_stop(void);
 void fr_upgrade_rehomed(struct fr_session *s);
@@ -253,6 +254,7 @@ struct frp_msg;
 int fr_client_connect(const struct fuse_recover *fr, int *sock);
 int fr_client_call(struct fr_session *s, const void *msg, void *reply_buf,
 		   void *reply);
+int fr_client_read_owed(struct fr_session *s);
 int fr_client_call_locked(struct fr_session *s, const void *msg,
 			  void *reply_buf, void *reply);
 /* A call whose answer is an ACK: its status, logged with @what if not 0. */

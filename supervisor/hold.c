@@ -586,6 +586,20 @@ int hold_send_kept(struct recoverd *rd, int idx)
 	return 0;
 }
 
+/* A server's event socket (upgrade.c speaks first on it); for the ACK. */
+int hold_take_events(struct recoverd *rd, int idx, struct frp_msg *m)
+{
+	struct client *c = &rd->clients[idx];
+
+	if (m->nfd != 1)
+		return -EPROTO;
+	if (c->evfd >= 0)
+		close(c->evfd);
+	c->evfd = m->fd[0];
+	m->nfd = 0;
+	return 0;
+}
+
 /*
  * GO's flags for a standby: FRP_GO_REFETCH when the server kept or dropped
  * an fd after the standby fetched them (an unlinked open file): it fetches
@@ -756,14 +770,7 @@ enum hold_event hold_client_input(struct recoverd *rd, int idx)
 		       (int)rd->clients[idx].pid, rd->tag);
 		break;
 	case FRP_EVENTS:
-		if (m.nfd != 1) {
-			err = -EPROTO;
-			break;
-		}
-		if (rd->clients[idx].evfd >= 0)
-			close(rd->clients[idx].evfd);
-		rd->clients[idx].evfd = m.fd[0];
-		m.nfd = 0;
+		err = hold_take_events(rd, idx, &m);
 		break;
 	case FRP_BYE:
 		rd->bye = true;

@@ -205,6 +205,7 @@ void hold_release_fds(struct recoverd *rd);
 bool hold_mount_gone(const struct recoverd *rd);
 
 int hold_send_kept(struct recoverd *rd, int idx);
+int hold_take_events(struct recoverd *rd, int idx, struct frp_msg *m);
 uint64_t hold_go_flags(const struct recoverd *rd, int idx, uint64_t flags);
 void hold_connection_msg(const struct recoverd *rd, struct frp_msg *r,
 			 uint16_t type);

@@ -237,13 +237,7 @@ bool hot_input(struct recoverd *rd, int idx, struct frp_msg *m)
 		break;
 	case FRP_EVENTS:
 		/* Its event socket, ahead of the takeover (off its path). */
-		err = m->nfd == 1 ? 0 : -EPROTO;
-		if (!err) {
-			if (c->evfd >= 0)
-				close(c->evfd);
-			c->evfd = m->fd[0];
-			m->nfd = 0;
-		}
+		err = hold_take_events(rd, idx, m);
 		frp_send_ack(c->fd, err, err ? "no event socket" : NULL);
 		break;
 	case FRP_STANDBY_READY:
