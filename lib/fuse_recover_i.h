@@ -79,6 +79,7 @@ struct fr_session {
 	unsigned int acks_owed;	/* to read before the next call on sock */
 	int main_fd;
 	enum fr_io_mode mode;
+	size_t read_len;	/* io.c: libfuse's read size, seen at replay */
 	struct fr_blob init_in;
 	struct fr_blob init_out;	/* the reply the kernel accepted */
 	struct fr_blob replay_out;	/* what this server answers now */
@@ -110,6 +111,8 @@ extern struct fr_session *fr_current;
 /* Installs them (with a clone_fd hook on libfuse >= 3.17). */
 int fr_io_install(struct fuse_session *se, int fd);
 int fr_io_init(struct fr_session *s);
+/* A standby: a faulted-in buffer for the first read after GO. */
+void fr_io_prefault(struct fr_session *s);
 void fr_io_fini(struct fr_session *s);
 
 /*

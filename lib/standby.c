@@ -109,15 +109,16 @@ int fr_upgrade_standby(struct fr_session *s, const struct fuse_recover *fr)
 		return decline(s, -EPROTO, why);
 	/*
 	 * What a server sets up once it serves costs threads that must get
-	 * a CPU and round trips to the supervisor: the event socket and the
-	 * supervisor watch are set up now, off the takeover's path (the
-	 * pause of an upgrade, the recovery from a crash).  Neither acts
-	 * before GO: the supervisor drains only the server it counts as
-	 * serving, and the watch leaves a standby to end with its
-	 * supervisor (rehome.c).
+	 * a CPU, round trips to the supervisor and page faults: the event
+	 * socket, the supervisor watch and a faulted-in read buffer are set
+	 * up now, off the takeover's path (the pause of an upgrade, the
+	 * recovery from a crash).  The first two do nothing before GO: the
+	 * supervisor drains only the server it counts as serving, and the
+	 * watch leaves a standby to end with its supervisor (rehome.c).
 	 */
 	fr_upgrade_start(s);
 	fr_rehome_start(s, fr);
+	fr_io_prefault(s);
 	fr_log(LOG_INFO, "upgrade: standby: INIT replayed and compared; waiting for %s",
 	       fr_hot_standby_wanted() ? "the serving server to die (hot standby)" :
 	       "the old server to drain");
