@@ -15,7 +15,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-_Static_assert((int)FR_KEEP_FILE == (int)FRP_FD_FILE, "the supervisor names kept files so");
+_Static_assert((int)FR_KEEP_FILE == (int)FRP_FD_FILE,
+	       "the supervisor names kept files so");
 
 /*
  * s->kept changes after the filesystem's init when a standby takes over
@@ -139,7 +140,7 @@ int fr_kept_refresh(struct fr_session *s)
 	for (i = 0; i < s->nkept; i++) {
 		bool file = s->kept[i].kind == FR_KEEP_FILE;
 
-		/* all came: the old state memory, the new files; else the old */
+		/* all came: old state memory, new files; else the old */
 		if (i < nold ? !file || err : file && !err)
 			s->kept[n++] = s->kept[i];
 		else

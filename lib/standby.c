@@ -136,7 +136,8 @@ int fr_upgrade_standby(struct fr_session *s, const struct fuse_recover *fr)
 	if (flags & FRP_GO_REFETCH) {
 		err = fr_kept_refresh(s);
 		if (err)
-			return decline(s, err, "could not fetch the kept files again");
+			return decline(s, err,
+				       "could not fetch the kept files again");
 	}
 	err = fr_store_activate();
 	if (!err)
