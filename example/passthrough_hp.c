@@ -222,12 +222,20 @@ static int ident_of(int fd, struct pt_ident *id, int *mnt)
 struct kept_find {
 	fuse_ino_t ino;
 	int fd;
+	unsigned int seen;
 };
+
+/*
+ * The library's list of kept files only shrinks once we serve: when it is
+ * found empty, nobody looks again.
+ */
+static bool no_kept;
 
 static int find_kept(uint64_t key, int fd, void *arg)
 {
 	struct kept_find *f = arg;
 
+	f->seen++;
 	if (key != f->ino)
 		return 0;
 	f->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -287,7 +295,8 @@ static void pin_drop(fuse_ino_t ino)
 		}
 	}
 	pthread_mutex_unlock(&pt.pin_lock);
-	if (!found && pt.recovered) {
+	if (!found && pt.recovered &&
+	    !__atomic_load_n(&no_kept, __ATOMIC_RELAXED)) {
 		/* Kept after our init and never used since (adopt_kept()). */
 		struct kept_find f = { .ino = ino, .fd = -1 };
 
@@ -309,9 +318,13 @@ static int adopt_kept(fuse_ino_t ino)
 {
 	struct kept_find f = { .ino = ino, .fd = -1 };
 
-	if (!pt.recovered ||
-	    fuse_recover_kept_files(find_kept, &f) != 1 || f.fd < 0)
+	if (!pt.recovered || __atomic_load_n(&no_kept, __ATOMIC_RELAXED))
 		return -1;
+	if (fuse_recover_kept_files(find_kept, &f) != 1 || f.fd < 0) {
+		if (!f.seen)
+			__atomic_store_n(&no_kept, true, __ATOMIC_RELAXED);
+		return -1;
+	}
 	pin_add(ino, f.fd);
 	return pin_fd(ino);
 }
