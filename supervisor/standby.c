@@ -44,8 +44,14 @@
 #include <syslog.h>
 #include <unistd.h>
 
-/* The server settles (keeps its store, its id map) before a standby starts. */
+/*
+ * The server settles (keeps its poison table, its store or id map) before
+ * a standby starts, or the standby would see those change and be replaced.
+ * A server sends its event socket once its start is done; one that sends
+ * none (an older library) is given HOT_SETTLE_MAX_SEC.
+ */
 #define HOT_SETTLE_SEC 0.1
+#define HOT_SETTLE_MAX_SEC 2.0
 #define HOT_MAX_BACKOFF_MS 5000
 /*
  * A standby that got GO serves within microseconds; one that does not (a
@@ -362,7 +368,9 @@ static bool want_more(const struct recoverd *rd)
 
 static double start_at(const struct recoverd *rd)
 {
-	double t = rd->server_since + HOT_SETTLE_SEC;
+	bool started = rd->server >= 0 && rd->clients[rd->server].evfd >= 0;
+	double t = rd->server_since +
+		   (started ? HOT_SETTLE_SEC : HOT_SETTLE_MAX_SEC);
 
 	return rd->hot.next > t ? rd->hot.next : t;
 }
