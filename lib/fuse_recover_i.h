@@ -155,7 +155,8 @@ int fr_store_resync(void);
 ssize_t fr_upgrade_read(int fd, void *buf, size_t len);
 bool fr_upgrade_gate(void);
 void fr_upgrade_note_read(const void *in_header);
-void fr_upgrade_note_reply(uint64_t unique);
+void fr_upgrade_note_reply(const struct iovec *iov, int count,
+			   bool kernel_ids);
 bool fr_upgrade_wanted(void);
 bool fr_hot_standby_wanted(void);
 int fr_upgrade_standby(struct fr_session *s);

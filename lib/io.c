@@ -210,7 +210,7 @@ static ssize_t fr_io_writev(int fd, struct iovec *iov, int count,
 			fr_poison_answered(h->unique);
 		if (fr_pt_pending)
 			fr_passthrough_reply(iov, count);
-		fr_upgrade_note_reply(h->unique);
+		fr_upgrade_note_reply(iov, count, !s->xlate);
 		if (s->xlate)
 			return fr_xlate_reply(s, fd, iov, count);
 		if (s->uses_store) {

@@ -13,10 +13,17 @@
  * channel on which the supervisor speaks first, so the request/answer
  * calls on the control socket stay in step): every loop thread stops at
  * the top of the read hook, between two requests.  A thread blocked in
- * read() on /dev/fuse must be woken without consuming a request, so the
- * read runs with one real-time signal unblocked (and only the read: a
- * server's own syscalls never see EINTR from us) and the drainer signals
- * the threads that sit in it until each one is parked.  Requests made
+ * read() on /dev/fuse must be woken without consuming a request.  The
+ * drainer wakes it with a request of its own: a FUSE_NOTIFY_RETRIEVE of
+ * zero bytes makes the kernel queue a FUSE_NOTIFY_REPLY with our unique,
+ * which wakes exactly one reader and needs no answer; the read hook
+ * swallows it (in every server, whoever reads it) and parks.  The kernel
+ * only retrieves from a regular file it has in its inode cache (6.18 and
+ * 6.12.117 refuse the root with EINVAL), so the hook remembers a few such
+ * nodes from the requests it reads.  Until it knows one, reads run with a
+ * real-time signal unblocked (only the read: a server's own syscalls never
+ * see EINTR from us) and the drainer signals those threads instead; with
+ * a target known, a read costs no syscall beyond itself.  Requests made
  * meanwhile wait in the kernel for whoever reads next.  The old server
  * then stays parked, its state consistent, until the supervisor says
  * RETIRE (the loop ends, the process exits without unmounting) or RESUME
@@ -38,6 +45,8 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,13 +56,25 @@
 #endif
 /* xlate.c's own requests to the server: not the kernel's. */
 #define UP_SYNTH (1ull << 62)
-/* How often the drainer kicks threads still inside read(). */
+/* How often the drainer looks at threads still inside read(). */
 #define UP_KICK_NS 200000L
+/* Kicks not seen within this long are taken as lost and written again. */
+#define UP_REKICK_MS 20.0
+/*
+ * The unique of our FUSE_NOTIFY_REPLY kicks: libfuse's retrieve counter
+ * starts at 1 and never gets near it; clear of the resend and synth bits.
+ */
+#define UP_KICK ((1ull << 61) | 0x6b69636bull)
+/* Regular files remembered as kick targets. */
+#define UP_TARGETS 4
+
+/* A thread's in_read: where it is, and what can wake it. */
+enum { UP_OUT, UP_IN_SIGNAL, UP_IN_KICK };
 
 struct up_thread {
 	struct up_thread *next, **pprev;
 	pthread_t tid;
-	_Atomic bool in_read;
+	_Atomic int in_read;	/* UP_OUT, UP_IN_SIGNAL or UP_IN_KICK */
 	bool parked;
 	unsigned int gen;	/* up.gen when registered */
 };
@@ -68,6 +89,13 @@ static struct {
 	bool exiting;
 	_Atomic long outstanding;	/* read and not answered */
 	_Atomic unsigned long resent;	/* requests read with the resend bit */
+	/*
+	 * Kernel node ids of regular files the kernel has cached (named by a
+	 * request since, and not forgotten): what a kick retrieves from.
+	 */
+	_Atomic uint64_t targets[UP_TARGETS];
+	_Atomic long kicks;	/* written by us and not yet read back */
+	_Atomic unsigned long kicks_written, kicks_swallowed;
 	pthread_key_t key;
 	bool key_made;
 	sigset_t sig;
@@ -164,51 +192,190 @@ static bool park(struct up_thread *t)
 	return exiting;
 }
 
+static bool have_target(void)
+{
+	int i;
+
+	for (i = 0; i < UP_TARGETS; i++)
+		if (atomic_load_explicit(&up.targets[i], memory_order_relaxed))
+			return true;
+	return false;
+}
+
+/*
+ * Only empty slots are filled, so that the slots (read on every request)
+ * are written about as rarely as the kernel forgets a node.
+ */
+static void target_seen(uint64_t nodeid)
+{
+	uint64_t empty;
+	int i, free_slot = -1;
+
+	for (i = 0; i < UP_TARGETS; i++) {
+		uint64_t v = atomic_load_explicit(&up.targets[i],
+						  memory_order_relaxed);
+
+		if (v == nodeid)
+			return;
+		if (!v && free_slot < 0)
+			free_slot = i;
+	}
+	empty = 0;
+	if (free_slot >= 0)
+		atomic_compare_exchange_strong(&up.targets[free_slot], &empty,
+					       nodeid);
+}
+
+static void target_gone(uint64_t nodeid)
+{
+	uint64_t v;
+	int i;
+
+	for (i = 0; i < UP_TARGETS; i++) {
+		v = nodeid;
+		atomic_compare_exchange_strong(&up.targets[i], &v, 0);
+	}
+}
+
+/*
+ * The request a thread read last: its reply (same thread, in libfuse's
+ * loops) tells a GETATTR's or SETATTR's node type.  Kernel ids, seen
+ * before translation.
+ */
+static __thread struct {
+	uint64_t unique, nodeid;
+	uint32_t opcode;
+} tls_req;
+
+/* What a request read tells about kick targets.  @n is whole. */
+static void note_targets(const void *buf, size_t n)
+{
+	const struct fuse_in_header *in = buf;
+	const struct fuse_batch_forget_in *bf = (const void *)(in + 1);
+	const struct fuse_forget_one *one = (const void *)(bf + 1);
+	uint32_t i, count;
+
+	tls_req.unique = in->unique;
+	tls_req.opcode = in->opcode;
+	tls_req.nodeid = in->nodeid;
+	switch (in->opcode) {
+	/* Sent for regular files only: the kernel has the inode now. */
+	case FUSE_OPEN: case FUSE_READ: case FUSE_WRITE: case FUSE_FLUSH:
+	case FUSE_FSYNC: case FUSE_FALLOCATE: case FUSE_LSEEK:
+		target_seen(in->nodeid);
+		break;
+	/* Evicted: its RETRIEVE would fail with ENOENT. */
+	case FUSE_FORGET:
+		target_gone(in->nodeid);
+		break;
+	case FUSE_BATCH_FORGET:
+		if (n < sizeof(*in) + sizeof(*bf))
+			break;
+		count = bf->count;
+		if (count > (n - sizeof(*in) - sizeof(*bf)) / sizeof(*one))
+			count = (n - sizeof(*in) - sizeof(*bf)) / sizeof(*one);
+		for (i = 0; i < count; i++)
+			target_gone(one[i].nodeid);
+		break;
+	}
+}
+
+static bool is_kick(const void *buf, ssize_t n)
+{
+	const struct fuse_in_header *in = buf;
+
+	return n >= (ssize_t)sizeof(*in) && in->opcode == FUSE_NOTIFY_REPLY &&
+	       in->unique == UP_KICK;
+}
+
+/* Our kick, read by whoever reads next (also another server): gone. */
+static void kick_swallowed(void)
+{
+	long k = atomic_load(&up.kicks);
+
+	atomic_fetch_add_explicit(&up.kicks_swallowed, 1,
+				  memory_order_relaxed);
+	/* Kicks of an earlier server are not on our count. */
+	while (k > 0 && !atomic_compare_exchange_weak(&up.kicks, &k, k - 1))
+		;
+}
+
+/* One read, or -1 with EINTR when a drain woke it without a request. */
+static ssize_t drainable_read(struct up_thread *t, int fd, void *buf,
+			      size_t len)
+{
+	ssize_t n;
+	int err;
+
+	/*
+	 * Seen in_read, or seen draining: the drainer stores draining
+	 * before it looks at in_read, we the other way round.
+	 */
+	if (have_target()) {
+		atomic_store(&t->in_read, UP_IN_KICK);
+		if (atomic_load(&up.draining)) {
+			atomic_store(&t->in_read, UP_OUT);
+			errno = EINTR;
+			return -1;
+		}
+		n = read(fd, buf, len);
+		atomic_store_explicit(&t->in_read, UP_OUT,
+				      memory_order_relaxed);
+		return n;
+	}
+	atomic_store(&t->in_read, UP_IN_SIGNAL);
+	if (atomic_load(&up.draining)) {
+		atomic_store(&t->in_read, UP_OUT);
+		errno = EINTR;
+		return -1;
+	}
+	pthread_sigmask(SIG_UNBLOCK, &up.sig, NULL);
+	/*
+	 * A kick that came before the unblock ran its handler just now and
+	 * interrupted nothing: look again, so that only a kick in the last
+	 * instructions before read() is lost (the drainer kicks again).
+	 */
+	if (atomic_load(&up.draining)) {
+		pthread_sigmask(SIG_BLOCK, &up.sig, NULL);
+		atomic_store(&t->in_read, UP_OUT);
+		errno = EINTR;
+		return -1;
+	}
+	n = read(fd, buf, len);
+	err = errno;
+	pthread_sigmask(SIG_BLOCK, &up.sig, NULL);
+	atomic_store(&t->in_read, UP_OUT);
+	errno = err;
+	return n;
+}
+
 ssize_t fr_upgrade_read(int fd, void *buf, size_t len)
 {
 	struct up_thread *t;
 	ssize_t n;
-	int err;
 
-	if (!atomic_load_explicit(&up.enabled, memory_order_relaxed) ||
-	    !(t = self()))
-		return read(fd, buf, len);
 	for (;;) {
-		if (atomic_load(&up.draining)) {
+		if (!atomic_load_explicit(&up.enabled, memory_order_relaxed) ||
+		    !(t = self())) {
+			n = read(fd, buf, len);
+		} else if (atomic_load(&up.draining)) {
 			if (park(t)) {
 				errno = EINTR;	/* libfuse: session exited */
 				return -1;
 			}
 			continue;
+		} else {
+			n = drainable_read(t, fd, buf, len);
+			if (n < 0 && errno == EINTR &&
+			    atomic_load(&up.draining))
+				continue;
 		}
-		/*
-		 * Seen in_read, or seen draining: the drainer stores
-		 * draining before it looks at in_read, we the other way round.
-		 */
-		atomic_store(&t->in_read, true);
-		if (atomic_load(&up.draining)) {
-			atomic_store(&t->in_read, false);
+		if (is_kick(buf, n)) {
+			kick_swallowed();
 			continue;
 		}
-		pthread_sigmask(SIG_UNBLOCK, &up.sig, NULL);
-		/*
-		 * A kick that came before the unblock ran its handler just
-		 * now and interrupted nothing: look again, so that only a
-		 * kick in the last instructions before read() is lost (the
-		 * drainer kicks again).
-		 */
-		if (atomic_load(&up.draining)) {
-			pthread_sigmask(SIG_BLOCK, &up.sig, NULL);
-			atomic_store(&t->in_read, false);
-			continue;
-		}
-		n = read(fd, buf, len);
-		err = errno;
-		pthread_sigmask(SIG_BLOCK, &up.sig, NULL);
-		atomic_store(&t->in_read, false);
-		if (n < 0 && err == EINTR && atomic_load(&up.draining))
-			continue;
-		errno = err;
+		if (n >= (ssize_t)sizeof(struct fuse_in_header))
+			note_targets(buf, n);
 		return n;
 	}
 }
@@ -249,10 +416,69 @@ void fr_upgrade_note_read(const void *in_header)
 	atomic_fetch_add(&up.outstanding, 1);
 }
 
-void fr_upgrade_note_reply(uint64_t unique)
+/* @len bytes of a reply's body, from wherever the iovec has them. */
+static bool reply_body(const struct iovec *iov, int count, void *out,
+		       size_t len)
 {
-	if (unique && !(unique & UP_SYNTH))
+	size_t skip = sizeof(struct fuse_out_header), got = 0, take;
+	int i;
+
+	for (i = 0; i < count && got < len; i++) {
+		const char *p = iov[i].iov_base;
+		size_t l = iov[i].iov_len;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		p += skip;
+		l -= skip;
+		skip = 0;
+		take = l < len - got ? l : len - got;
+		memcpy((char *)out + got, p, take);
+		got += take;
+	}
+	return got == len;
+}
+
+/* A reply to the request this thread read last may name a regular file. */
+static void note_reply_targets(const struct iovec *iov, int count,
+			       bool kernel_ids)
+{
+	const struct fuse_out_header *h = iov[0].iov_base;
+	union {
+		struct fuse_attr_out attr;
+		struct fuse_entry_out entry;
+	} u;
+
+	if (h->unique != tls_req.unique || h->error)
+		return;
+	switch (tls_req.opcode) {
+	case FUSE_GETATTR:
+	case FUSE_SETATTR:
+		if (reply_body(iov, count, &u.attr, sizeof(u.attr)) &&
+		    S_ISREG(u.attr.attr.mode))
+			target_seen(tls_req.nodeid);
+		break;
+	case FUSE_LOOKUP:
+	case FUSE_CREATE:
+		/* Under translation the reply still has the server's id. */
+		if (kernel_ids &&
+		    reply_body(iov, count, &u.entry, sizeof(u.entry)) &&
+		    u.entry.nodeid && S_ISREG(u.entry.attr.mode))
+			target_seen(u.entry.nodeid);
+		break;
+	}
+}
+
+void fr_upgrade_note_reply(const struct iovec *iov, int count,
+			   bool kernel_ids)
+{
+	const struct fuse_out_header *h = iov[0].iov_base;
+
+	if (h->unique && !(h->unique & UP_SYNTH))
 		atomic_fetch_sub(&up.outstanding, 1);
+	note_reply_targets(iov, count, kernel_ids);
 }
 
 static void deadline_in(struct timespec *ts, long ns)
@@ -282,6 +508,41 @@ static void undrain_locked(bool exiting)
 }
 
 /*
+ * Queues one FUSE_NOTIFY_REPLY of ours: it wakes one reader.  A target
+ * the kernel no longer has fails at once and is dropped.
+ */
+static int kick(void)
+{
+	struct {
+		struct fuse_out_header h;
+		struct fuse_notify_retrieve_out r;
+	} m = {
+		.h = { .len = sizeof(m), .error = FUSE_NOTIFY_RETRIEVE },
+		.r = { .notify_unique = UP_KICK },
+	};
+	uint64_t node;
+	int i, err = -ENOENT;
+
+	for (i = 0; i < UP_TARGETS; i++) {
+		node = atomic_load(&up.targets[i]);
+		if (!node)
+			continue;
+		m.r.nodeid = node;
+		if (write(up.s->main_fd, &m, sizeof(m)) == sizeof(m)) {
+			atomic_fetch_add(&up.kicks, 1);
+			atomic_fetch_add_explicit(&up.kicks_written, 1,
+						  memory_order_relaxed);
+			return 0;
+		}
+		err = -errno;
+		if (err != -ENOENT && err != -EINVAL)
+			return err;
+		target_gone(node);
+	}
+	return err;
+}
+
+/*
  * Every loop thread parked and every request read answered, within
  * @timeout_ms; otherwise the drain is undone and the server serves on.
  */
@@ -289,8 +550,11 @@ static int drain(unsigned int timeout_ms, char *why, size_t why_len)
 {
 	double end = now_ms() + timeout_ms;
 	struct timespec ts;
+	double last_kick = 0;
 	struct up_thread *t;
-	long left;
+	bool warned = false;
+	long left, need;
+	int err;
 
 	pthread_mutex_lock(&up.lock);
 	atomic_store(&up.draining, true);
@@ -306,9 +570,34 @@ static int drain(unsigned int timeout_ms, char *why, size_t why_len)
 			pthread_mutex_unlock(&up.lock);
 			return -ETIMEDOUT;
 		}
-		for (t = up.threads; t; t = t->next)
-			if (!t->parked && atomic_load(&t->in_read))
+		need = 0;
+		for (t = up.threads; t; t = t->next) {
+			if (t->parked)
+				continue;
+			switch (atomic_load(&t->in_read)) {
+			case UP_IN_SIGNAL:
 				pthread_kill(t->tid, up.signo);
+				break;
+			case UP_IN_KICK:
+				need++;
+				break;
+			}
+		}
+		/* A kick may have been read by a server of the past, or lost. */
+		if (need && now_ms() - last_kick >= UP_REKICK_MS)
+			atomic_store(&up.kicks, 0);
+		while (need > atomic_load(&up.kicks)) {
+			err = kick();
+			if (err) {
+				if (!warned)
+					fr_log(LOG_WARNING,
+					       "upgrade: cannot wake a thread blocked in read() (%s): the drain waits for a request",
+					       strerror(-err));
+				warned = true;
+				break;
+			}
+			last_kick = now_ms();
+		}
 		deadline_in(&ts, UP_KICK_NS);
 		pthread_cond_timedwait(&up.cond, &up.lock, &ts);
 	}
@@ -382,8 +671,10 @@ static void on_event(struct fr_session *s, struct frp_msg *m)
 			fr_log(LOG_WARNING, "upgrade: drain failed: %s; serving on",
 			       why);
 		else
-			fr_log(LOG_INFO, "upgrade: drained in %.3f ms: every request read was answered",
-			       now_ms() - t0);
+			fr_log(LOG_INFO, "upgrade: drained in %.3f ms: every request read was answered (kicks=%lu swallowed=%lu)",
+			       now_ms() - t0,
+			       atomic_load(&up.kicks_written),
+			       atomic_load(&up.kicks_swallowed));
 		r.blob[0] = why;
 		r.blob_len[0] = strlen(why);
 		frp_send(up.ev, &r);
