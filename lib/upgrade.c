@@ -14,16 +14,12 @@
  * calls on the control socket stay in step): every loop thread stops at
  * the top of the read hook, between two requests.  A thread blocked in
  * read() on /dev/fuse must be woken without consuming a request.  The
- * drainer wakes it with a request of its own: a FUSE_NOTIFY_RETRIEVE of
- * zero bytes makes the kernel queue a FUSE_NOTIFY_REPLY with our unique,
- * which wakes exactly one reader and needs no answer; the read hook
- * swallows it (in every server, whoever reads it) and parks.  The kernel
- * only retrieves from a regular file it has in its inode cache (6.18 and
- * 6.12.117 refuse the root with EINVAL), so the hook remembers a few such
- * nodes from the requests it reads.  Until it knows one, reads run with a
+ * drainer wakes it with a request of its own, one per thread in read()
+ * (kick.c: a FUSE_NOTIFY_REPLY the read hook swallows), so a read costs no
+ * syscall beyond itself.  A kick needs a regular file the kernel caches;
+ * until one was seen (or after a drain found none left), reads run with a
  * real-time signal unblocked (only the read: a server's own syscalls never
- * see EINTR from us) and the drainer signals those threads instead; with
- * a target known, a read costs no syscall beyond itself.  Requests made
+ * see EINTR from us) and the drainer signals those threads.  Requests made
  * meanwhile wait in the kernel for whoever reads next.  The old server
  * then stays parked, its state consistent, until the supervisor says
  * RETIRE (the loop ends, the process exits without unmounting) or RESUME
@@ -46,7 +42,6 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,13 +55,6 @@
 #define UP_KICK_NS 200000L
 /* Kicks not seen within this long are taken as lost and written again. */
 #define UP_REKICK_MS 20.0
-/*
- * The unique of our FUSE_NOTIFY_REPLY kicks: libfuse's retrieve counter
- * starts at 1 and never gets near it; clear of the resend and synth bits.
- */
-#define UP_KICK ((1ull << 61) | 0x6b69636bull)
-/* Regular files remembered as kick targets. */
-#define UP_TARGETS 4
 
 /* A thread's in_read: where it is, and what can wake it. */
 enum { UP_OUT, UP_IN_SIGNAL, UP_IN_KICK };
@@ -89,13 +77,8 @@ static struct {
 	bool exiting;
 	_Atomic long outstanding;	/* read and not answered */
 	_Atomic unsigned long resent;	/* requests read with the resend bit */
-	/*
-	 * Kernel node ids of regular files the kernel has cached (named by a
-	 * request since, and not forgotten): what a kick retrieves from.
-	 */
-	_Atomic uint64_t targets[UP_TARGETS];
 	_Atomic long kicks;	/* written by us and not yet read back */
-	_Atomic unsigned long kicks_written, kicks_swallowed;
+	_Atomic unsigned long kicks_written, kicks_swallowed, pokes;
 	pthread_key_t key;
 	bool key_made;
 	sigset_t sig;
@@ -192,102 +175,6 @@ static bool park(struct up_thread *t)
 	return exiting;
 }
 
-static bool have_target(void)
-{
-	int i;
-
-	for (i = 0; i < UP_TARGETS; i++)
-		if (atomic_load_explicit(&up.targets[i], memory_order_relaxed))
-			return true;
-	return false;
-}
-
-/*
- * Only empty slots are filled, so that the slots (read on every request)
- * are written about as rarely as the kernel forgets a node.
- */
-static void target_seen(uint64_t nodeid)
-{
-	uint64_t empty;
-	int i, free_slot = -1;
-
-	for (i = 0; i < UP_TARGETS; i++) {
-		uint64_t v = atomic_load_explicit(&up.targets[i],
-						  memory_order_relaxed);
-
-		if (v == nodeid)
-			return;
-		if (!v && free_slot < 0)
-			free_slot = i;
-	}
-	empty = 0;
-	if (free_slot >= 0)
-		atomic_compare_exchange_strong(&up.targets[free_slot], &empty,
-					       nodeid);
-}
-
-static void target_gone(uint64_t nodeid)
-{
-	uint64_t v;
-	int i;
-
-	for (i = 0; i < UP_TARGETS; i++) {
-		v = nodeid;
-		atomic_compare_exchange_strong(&up.targets[i], &v, 0);
-	}
-}
-
-/*
- * The request a thread read last: its reply (same thread, in libfuse's
- * loops) tells a GETATTR's or SETATTR's node type.  Kernel ids, seen
- * before translation.
- */
-static __thread struct {
-	uint64_t unique, nodeid;
-	uint32_t opcode;
-} tls_req;
-
-/* What a request read tells about kick targets.  @n is whole. */
-static void note_targets(const void *buf, size_t n)
-{
-	const struct fuse_in_header *in = buf;
-	const struct fuse_batch_forget_in *bf = (const void *)(in + 1);
-	const struct fuse_forget_one *one = (const void *)(bf + 1);
-	uint32_t i, count;
-
-	tls_req.unique = in->unique;
-	tls_req.opcode = in->opcode;
-	tls_req.nodeid = in->nodeid;
-	switch (in->opcode) {
-	/* Sent for regular files only: the kernel has the inode now. */
-	case FUSE_OPEN: case FUSE_READ: case FUSE_WRITE: case FUSE_FLUSH:
-	case FUSE_FSYNC: case FUSE_FALLOCATE: case FUSE_LSEEK:
-		target_seen(in->nodeid);
-		break;
-	/* Evicted: its RETRIEVE would fail with ENOENT. */
-	case FUSE_FORGET:
-		target_gone(in->nodeid);
-		break;
-	case FUSE_BATCH_FORGET:
-		if (n < sizeof(*in) + sizeof(*bf))
-			break;
-		count = bf->count;
-		if (count > (n - sizeof(*in) - sizeof(*bf)) / sizeof(*one))
-			count = (n - sizeof(*in) - sizeof(*bf)) / sizeof(*one);
-		for (i = 0; i < count; i++)
-			target_gone(one[i].nodeid);
-		break;
-	}
-}
-
-static bool is_kick(const void *buf, ssize_t n)
-{
-	const struct fuse_in_header *in = buf;
-
-	return n >= (ssize_t)sizeof(*in) && in->opcode == FUSE_NOTIFY_REPLY &&
-	       in->unique == UP_KICK;
-}
-
 /* Our kick, read by whoever reads next (also another server): gone. */
 static void kick_swallowed(void)
 {
@@ -311,7 +198,7 @@ static ssize_t drainable_read(struct up_thread *t, int fd, void *buf,
 	 * Seen in_read, or seen draining: the drainer stores draining
 	 * before it looks at in_read, we the other way round.
 	 */
-	if (have_target()) {
+	if (fr_kick_fast()) {
 		atomic_store(&t->in_read, UP_IN_KICK);
 		if (atomic_load(&up.draining)) {
 			atomic_store(&t->in_read, UP_OUT);
@@ -370,12 +257,12 @@ ssize_t fr_upgrade_read(int fd, void *buf, size_t len)
 			    atomic_load(&up.draining))
 				continue;
 		}
-		if (is_kick(buf, n)) {
+		if (fr_kick_is_kick(buf, n)) {
 			kick_swallowed();
 			continue;
 		}
 		if (n >= (ssize_t)sizeof(struct fuse_in_header))
-			note_targets(buf, n);
+			fr_kick_note_request(buf, n);
 		return n;
 	}
 }
@@ -416,61 +303,6 @@ void fr_upgrade_note_read(const void *in_header)
 	atomic_fetch_add(&up.outstanding, 1);
 }
 
-/* @len bytes of a reply's body, from wherever the iovec has them. */
-static bool reply_body(const struct iovec *iov, int count, void *out,
-		       size_t len)
-{
-	size_t skip = sizeof(struct fuse_out_header), got = 0, take;
-	int i;
-
-	for (i = 0; i < count && got < len; i++) {
-		const char *p = iov[i].iov_base;
-		size_t l = iov[i].iov_len;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		p += skip;
-		l -= skip;
-		skip = 0;
-		take = l < len - got ? l : len - got;
-		memcpy((char *)out + got, p, take);
-		got += take;
-	}
-	return got == len;
-}
-
-/* A reply to the request this thread read last may name a regular file. */
-static void note_reply_targets(const struct iovec *iov, int count,
-			       bool kernel_ids)
-{
-	const struct fuse_out_header *h = iov[0].iov_base;
-	union {
-		struct fuse_attr_out attr;
-		struct fuse_entry_out entry;
-	} u;
-
-	if (h->unique != tls_req.unique || h->error)
-		return;
-	switch (tls_req.opcode) {
-	case FUSE_GETATTR:
-	case FUSE_SETATTR:
-		if (reply_body(iov, count, &u.attr, sizeof(u.attr)) &&
-		    S_ISREG(u.attr.attr.mode))
-			target_seen(tls_req.nodeid);
-		break;
-	case FUSE_LOOKUP:
-	case FUSE_CREATE:
-		/* Under translation the reply still has the server's id. */
-		if (kernel_ids &&
-		    reply_body(iov, count, &u.entry, sizeof(u.entry)) &&
-		    u.entry.nodeid && S_ISREG(u.entry.attr.mode))
-			target_seen(u.entry.nodeid);
-		break;
-	}
-}
-
 void fr_upgrade_note_reply(const struct iovec *iov, int count,
 			   bool kernel_ids)
 {
@@ -478,7 +310,7 @@ void fr_upgrade_note_reply(const struct iovec *iov, int count,
 
 	if (h->unique && !(h->unique & UP_SYNTH))
 		atomic_fetch_sub(&up.outstanding, 1);
-	note_reply_targets(iov, count, kernel_ids);
+	fr_kick_note_reply(iov, count, kernel_ids);
 }
 
 static void deadline_in(struct timespec *ts, long ns)
@@ -508,38 +340,58 @@ static void undrain_locked(bool exiting)
 }
 
 /*
- * Queues one FUSE_NOTIFY_REPLY of ours: it wakes one reader.  A target
- * the kernel no longer has fails at once and is dropped.
+ * The last resort when the kernel caches no regular file we know of: a
+ * GETATTR of the mount's root, which goes to whoever reads next.  Unlike
+ * a kick it is a real request, answered by the thread it wakes (which then
+ * parks); its caller waits for that answer, so it runs in a thread of its
+ * own, one at a time.  If every loop thread parked before reading it, it
+ * waits for the successor (or the rollback), or dies with this process.
  */
+static _Atomic bool poking;
+
+static void *poke_thread(void *arg)
+{
+	struct statx stx;
+
+	statx(AT_FDCWD, arg, AT_STATX_FORCE_SYNC, STATX_TYPE, &stx);
+	free(arg);
+	atomic_store(&poking, false);
+	return NULL;
+}
+
+static void poke(void)
+{
+	pthread_attr_t a;
+	pthread_t t;
+	bool no = false;
+	char *path;
+
+	/* A relative one may no longer name the mount (chdir). */
+	if (!up.s->mountpoint || up.s->mountpoint[0] != '/' ||
+	    !atomic_compare_exchange_strong(&poking, &no, true))
+		return;
+	path = strdup(up.s->mountpoint);
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (!path || pthread_create(&t, &a, poke_thread, path) != 0) {
+		free(path);
+		atomic_store(&poking, false);
+	} else {
+		atomic_fetch_add_explicit(&up.pokes, 1, memory_order_relaxed);
+	}
+	pthread_attr_destroy(&a);
+}
+
+/* Queues one kick: it wakes one reader. */
 static int kick(void)
 {
-	struct {
-		struct fuse_out_header h;
-		struct fuse_notify_retrieve_out r;
-	} m = {
-		.h = { .len = sizeof(m), .error = FUSE_NOTIFY_RETRIEVE },
-		.r = { .notify_unique = UP_KICK },
-	};
-	uint64_t node;
-	int i, err = -ENOENT;
+	int err = fr_kick_write(up.s->main_fd);
 
-	for (i = 0; i < UP_TARGETS; i++) {
-		node = atomic_load(&up.targets[i]);
-		if (!node)
-			continue;
-		m.r.nodeid = node;
-		if (write(up.s->main_fd, &m, sizeof(m)) == sizeof(m)) {
-			atomic_fetch_add(&up.kicks, 1);
-			atomic_fetch_add_explicit(&up.kicks_written, 1,
-						  memory_order_relaxed);
-			return 0;
-		}
-		err = -errno;
-		if (err != -ENOENT && err != -EINVAL)
-			return err;
-		target_gone(node);
-	}
-	return err;
+	if (err)
+		return err;
+	atomic_fetch_add(&up.kicks, 1);
+	atomic_fetch_add_explicit(&up.kicks_written, 1, memory_order_relaxed);
+	return 0;
 }
 
 /*
@@ -586,9 +438,20 @@ static int drain(unsigned int timeout_ms, char *why, size_t why_len)
 		/* A kick may have been read by a server of the past, or lost. */
 		if (need && now_ms() - last_kick >= UP_REKICK_MS)
 			atomic_store(&up.kicks, 0);
-		while (need > atomic_load(&up.kicks)) {
+		/* Once: readers swallowing meanwhile lower the count. */
+		for (need -= atomic_load(&up.kicks); need > 0; need--) {
 			err = kick();
 			if (err) {
+				/*
+				 * No regular file of ours is cached now:
+				 * reads take the signal's way again, and
+				 * a thread already blocked gets a GETATTR.
+				 */
+				if (err == -ENOENT || err == -EINVAL) {
+					fr_kick_none_works();
+					poke();
+					break;
+				}
 				if (!warned)
 					fr_log(LOG_WARNING,
 					       "upgrade: cannot wake a thread blocked in read() (%s): the drain waits for a request",
@@ -671,10 +534,11 @@ static void on_event(struct fr_session *s, struct frp_msg *m)
 			fr_log(LOG_WARNING, "upgrade: drain failed: %s; serving on",
 			       why);
 		else
-			fr_log(LOG_INFO, "upgrade: drained in %.3f ms: every request read was answered (kicks=%lu swallowed=%lu)",
+			fr_log(LOG_INFO, "upgrade: drained in %.3f ms: every request read was answered (kicks=%lu swallowed=%lu pokes=%lu)",
 			       now_ms() - t0,
 			       atomic_load(&up.kicks_written),
-			       atomic_load(&up.kicks_swallowed));
+			       atomic_load(&up.kicks_swallowed),
+			       atomic_load(&up.pokes));
 		r.blob[0] = why;
 		r.blob_len[0] = strlen(why);
 		frp_send(up.ev, &r);

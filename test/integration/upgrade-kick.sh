@@ -2,7 +2,7 @@
 # A drain wakes loop threads blocked in read() on /dev/fuse without
 # consuming a request: with only the root known by the signal, once a
 # regular file is cached by a FUSE_NOTIFY_REPLY kick the read hook
-# swallows.  passthrough_hp_test carries test/kick_guard.c: a kick that
+# swallows, once that file is gone by a GETATTR of the root.  passthrough_hp_test carries test/kick_guard.c: a kick that
 # reaches libfuse aborts the server, and the test fails on its line.
 # Then upgrades under a data-verifying load: every request answered, none
 # resent, no server died.
@@ -20,12 +20,9 @@ start_pt "${loop[@]}"
 CMD=("${PT[@]}" "${PT_ARGS[@]}" "${loop[@]}" "$SRC" "$MNT")
 old_log=$SERVER_LOG
 
-# kicks_of LOG: the kicks of the old server's last drain report, e.g.
-# "drained in 0.040 ms: ... (kicks=2 swallowed=2)".
-kicks_of() {
-	grep "upgrade: drained in" "$1" | tail -n 1 |
-		sed -n 's/.*(kicks=\([0-9]*\) .*/\1/p'
-}
+# field NAME: a count of the old server's drain report, e.g.
+# "drained in 0.040 ms: ... (kicks=2 swallowed=2 pokes=0)".
+field() { sed -n "s/.*[( ]$1=\([0-9]*\).*/\1/p" <<<"$LINE"; }
 
 no_guard_hits() {
 	! grep -h "kick-guard:" "$T"/server.*.log "$T"/upgrade.*.log 2>/dev/null
@@ -41,8 +38,10 @@ upgrade_idle() {
 	grep -q "upgrade: drained in" "$old_log" ||
 		fail "$1: no drain reported: $(tail -n 5 "$old_log")"
 	no_guard_hits || fail "$1: a kick reached libfuse"
-	KICKS=$(kicks_of "$old_log")
-	log "$1: $(grep "upgrade: drained in" "$old_log" | tail -n 1)"
+	LINE=$(grep "upgrade: drained in" "$old_log" | tail -n 1)
+	KICKS=$(field kicks)
+	POKES=$(field pokes)
+	log "$1: $LINE"
 	old_log=$UPGRADE_LOG
 }
 
@@ -66,7 +65,13 @@ upgrade_idle "file cached"
 upgrade_idle "after the successor's first reads"
 [ "${KICKS:-0}" -ge 1 ] || fail "successor: the drain wrote no kick"
 
-# 3. Under load: nothing consumed, nothing leaked, no server died.
+# 3. That file removed (the kernel forgot it): no kick has a target, and
+#    a GETATTR of the root wakes the threads blocked in read().
+rm "$MNT/f"
+upgrade_idle "no file left"
+[ "${POKES:-0}" -ge 1 ] || fail "no file left: no GETATTR was sent"
+
+# 4. Under load: nothing consumed, nothing leaked, no server died.
 upgrade_under_load 10 "$PT_TAG" "${CMD[@]}"
 no_guard_hits || fail "a kick reached libfuse under load"
 deaths=$("$FRCMD" status "$PT_TAG" | awk '$1 == "deaths_in_window" { print $2 }')
