@@ -149,10 +149,14 @@ static ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
 		n = fr_upgrade_read(fd, buf, len);
 		if (n < (ssize_t)sizeof(*in))
 			return n;
+		got = n;
+		/* The rest is two stores and counters: no cancellation point. */
+		if (!(in->unique & FR_UNIQUE_RESEND) &&
+		    !(s->xlate && s->mode == FR_IO_NORMAL))
+			break;
 		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
 		if (in->unique & FR_UNIQUE_RESEND)
 			done = fr_poison_check(fd, in);
-		got = n;
 		if (!done && s->xlate && s->mode == FR_IO_NORMAL)
 			done = fr_xlate_request(s, fd, buf, &got);
 		pthread_setcancelstate(old, NULL);
