@@ -602,6 +602,7 @@ static void after_fork(void)
 	up.nparked = 0;
 	up.gen++;
 	atomic_store(&up.draining, false);
+	atomic_store(&poking, false);	/* its thread stayed in the parent */
 	if (!up.running)
 		return;
 	up.running = false;
