@@ -153,13 +153,29 @@ int fr_store_activate(void);
 int fr_store_resync(void);
 
 /*
+ * kick.c: the FUSE_NOTIFY_REPLY a drain wakes a reader with, and the
+ * regular files the kernel caches that it can be retrieved from.  The
+ * unique: libfuse's retrieve counter starts at 1 and never gets near it;
+ * clear of the resend bit and of xlate.c's own requests (bit 62).
+ */
+#define FR_KICK_UNIQUE ((1ull << 61) | 0x6b69636bull)
+void fr_kick_seen(uint64_t nodeid);
+bool fr_kick_fast(void);
+void fr_kick_none_works(void);
+void fr_kick_note_request(const void *buf, size_t n);
+void fr_kick_note_reply(const struct iovec *iov, int count, bool kernel_ids);
+bool fr_kick_is_kick(const void *buf, ssize_t n);
+int fr_kick_write(int fd);
+
+/*
  * upgrade.c: live upgrade.  fr_upgrade_read() is the io hook's read():
  * a drain parks the calling thread there, between two requests.
  */
 ssize_t fr_upgrade_read(int fd, void *buf, size_t len);
 bool fr_upgrade_gate(void);
 void fr_upgrade_note_read(const void *in_header);
-void fr_upgrade_note_reply(uint64_t unique);
+void fr_upgrade_note_reply(const struct iovec *iov, int count,
+			   bool kernel_ids);
 bool fr_upgrade_wanted(void);
 bool fr_hot_standby_wanted(void);
 int fr_upgrade_standby(struct fr_session *s, const struct fuse_recover *fr);

@@ -217,10 +217,14 @@ static ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
 		n = read_request(fd, buf, len);
 		if (n < (ssize_t)sizeof(*in))
 			return n;
+		got = n;
+		/* The rest is two stores and counters: no cancellation point. */
+		if (!(in->unique & FR_UNIQUE_RESEND) &&
+		    !(s->xlate && s->mode == FR_IO_NORMAL))
+			break;
 		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
 		if (in->unique & FR_UNIQUE_RESEND)
 			done = fr_poison_check(fd, in);
-		got = n;
 		if (!done && s->xlate && s->mode == FR_IO_NORMAL)
 			done = fr_xlate_request(s, fd, buf, &got);
 		pthread_setcancelstate(old, NULL);
@@ -278,7 +282,7 @@ static ssize_t fr_io_writev(int fd, struct iovec *iov, int count,
 			fr_poison_answered(h->unique);
 		if (fr_pt_pending)
 			fr_passthrough_reply(iov, count);
-		fr_upgrade_note_reply(h->unique);
+		fr_upgrade_note_reply(iov, count, !s->xlate);
 		if (s->xlate)
 			return fr_xlate_reply(s, fd, iov, count);
 		if (s->uses_store) {
