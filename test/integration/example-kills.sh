@@ -6,10 +6,12 @@
 # application holds an fd; no application may see an error, the fd works
 # after the last restart, and umount ends server and supervisor.
 # test/libfuse-compat runs it for libfuse's examples; meson for ours:
-#   example-kills.sh hello|tree CMD...
+#   example-kills.sh hello|tree|root CMD...
 # CMD must use tag "ex"; @SRC@ and @MNT@ in it stand for the source
-# directory (tree: a tmpfs the server passes through) and the mount point.
-# "hello" servers serve /hello with "Hello World!" (libfuse's hello_ll).
+# directory (a tmpfs the server passes through) and the mount point.
+# hello: the server serves /hello with "Hello World!" (libfuse's hello_ll);
+# tree: it passes @SRC@ through; root: it passes / through (libfuse's
+# high-level passthrough), so @SRC@ is found at MNT/@SRC@.
 . "$(dirname "$0")/xl-lib.sh" hlfs
 need_resend
 
@@ -21,10 +23,12 @@ for a; do
 	XL_CMD+=("${a//@MNT@/$MNT}")
 done
 kills=${COMPAT_KILLS:-5}
+top=$MNT
+[ "$kind" = root ] && top=$MNT$SRC
 case $kind in
 hello) probe=$MNT/hello ;;
-tree)
-	probe=$MNT/d/file
+tree | root)
+	probe=$top/d/file
 	mkdir "$SRC/d"
 	echo "before the kill" >"$SRC/d/file"
 	;;
@@ -33,7 +37,7 @@ esac
 
 start_x
 app stat "$probe" >/dev/null || fail "stat before"
-if [ "$kind" = tree ]; then
+if [ "$kind" != hello ]; then
 	"$XCHECK" fd "$probe" "$T/marks" 2>"$T/app.err" &
 	appid=$!
 	wait_until 10 test -e "$T/marks/ready" || fail "application did not open"
@@ -56,9 +60,9 @@ for ((i = 1; i <= kills; i++)); do
 		expect_eq "read after kill $i" "$(app cat "$probe")" "Hello World!"
 	else
 		expect_eq "read after kill $i" "$(app cat "$probe")" "before the kill"
-		app sh -c "echo $i >'$MNT/d/new.$i'" || fail "create after kill $i"
+		app sh -c "echo $i >'$top/d/new.$i'" || fail "create after kill $i"
 		expect_eq "created file $i" "$(cat "$SRC/d/new.$i")" "$i"
-		expect_eq "entries after kill $i" "$(app ls "$MNT/d" | wc -l)" \
+		expect_eq "entries after kill $i" "$(app ls "$top/d" | wc -l)" \
 			"$((i + 1))"
 	fi
 	server_alive
@@ -66,7 +70,7 @@ done
 touch "$T/stop"
 wait_until 10 exited $loop || fail "stat loop hangs"
 [ ! -s "$T/loop.err" ] || fail "stat loop saw errors: $(sort "$T/loop.err" | uniq -c)"
-if [ "$kind" = tree ]; then
+if [ "$kind" != hello ]; then
 	touch "$T/marks/go"
 	wait_until 20 exited $appid || fail "application hangs"
 	wait $appid || fail "fd after the restarts: $(cat "$T/app.err")"
@@ -76,4 +80,4 @@ fi
 umount "$MNT"
 wait_until 10 exited "$SERVER_PID" || fail "server survived umount"
 wait_until 5 no_supervisor ex || fail "supervisor survived umount"
-log "${XL_CMD[0]##*/} ($kind): $kills SIGKILLs, no application error"
+log "$kind: $kills SIGKILLs, no application error: $*"
