@@ -5,7 +5,7 @@
 # again COMPAT_KILLS times (default 5) while a stat loop runs and an
 # application holds an fd; no application may see an error, the fd works
 # after the last restart, and umount ends server and supervisor.
-# test/libfuse-compat runs it for libfuse's examples; meson for ours:
+# test/libfuse-compat runs it for libfuse's examples, meson for ours:
 #   example-kills.sh hello|tree|root CMD...
 # CMD must use tag "ex"; @SRC@ and @MNT@ in it stand for the source
 # directory (a tmpfs the server passes through) and the mount point.
