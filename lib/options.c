@@ -142,7 +142,7 @@ static int check_libfuse(void)
 	}
 	if (v % 100 > FR_LIBFUSE_TESTED)
 		fr_log(LOG_WARNING,
-		       "libfuse %s is newer than the libfuse releases libfuse-recover was tested with (3.14 to 3.%d); recovery may not work",
+		       "libfuse %s is newer than the newest libfuse this libfuse-recover was tested with (3.%d); recovery may not work",
 		       fuse_pkgversion(), FR_LIBFUSE_TESTED);
 	return 0;
 }
