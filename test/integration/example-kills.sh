@@ -68,12 +68,12 @@ for ((i = 1; i <= kills; i++)); do
 	server_alive
 done
 touch "$T/stop"
-wait_until 10 exited $loop || fail "stat loop hangs"
+wait_until 10 exited "$loop" || fail "stat loop hangs"
 [ ! -s "$T/loop.err" ] || fail "stat loop saw errors: $(sort "$T/loop.err" | uniq -c)"
 if [ "$kind" != hello ]; then
 	touch "$T/marks/go"
-	wait_until 20 exited $appid || fail "application hangs"
-	wait $appid || fail "fd after the restarts: $(cat "$T/app.err")"
+	wait_until 20 exited "$appid" || fail "application hangs"
+	wait "$appid" || fail "fd after the restarts: $(cat "$T/app.err")"
 	expect_eq "backing file" "$(cat "$SRC/d/file")" \
 		"$(printf 'before the kill\nwritten after the restart')"
 fi
