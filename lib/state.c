@@ -1119,14 +1119,20 @@ static int journal_begin(struct fuse_recover_store *st, uint64_t unique,
 		pthread_mutex_unlock(&st->lock);
 	}
 	j = &st->journal[t->slot];
-	atomic_store(&j->unique, 0);
-	atomic_store(&j->n, 0);
+	/*
+	 * Release stores: they stay in program order, which is all a reader
+	 * after our death needs (nobody reads a record while its thread
+	 * lives), without a full barrier each on every request.
+	 */
+	atomic_store_explicit(&j->unique, 0, memory_order_release);
+	atomic_store_explicit(&j->n, 0, memory_order_release);
 	/*
 	 * Done stays done: this attempt may die too, and the one after it
 	 * must still know the operation happened.
 	 */
-	atomic_store(&j->done, t->have_prev ? t->prev.done : 0);
-	atomic_store(&j->fh, 0);
+	atomic_store_explicit(&j->done, t->have_prev ? t->prev.done : 0,
+			      memory_order_release);
+	atomic_store_explicit(&j->fh, 0, memory_order_release);
 	j->age = 0;
 	atomic_store_explicit(&j->unique, unique, memory_order_release);
 	if (old_slot >= 0) {
@@ -1161,7 +1167,8 @@ static void journal_end(struct fuse_recover_store *st, struct st_thread *t)
 {
 	uint32_t i;
 
-	atomic_store(&st->journal[t->slot].unique, 0);
+	atomic_store_explicit(&st->journal[t->slot].unique, 0,
+			      memory_order_release);
 	t->active = false;
 	if (!t->have_prev)
 		return;

@@ -13,10 +13,13 @@
  * channel on which the supervisor speaks first, so the request/answer
  * calls on the control socket stay in step): every loop thread stops at
  * the top of the read hook, between two requests.  A thread blocked in
- * read() on /dev/fuse must be woken without consuming a request, so the
- * read runs with one real-time signal unblocked (and only the read: a
- * server's own syscalls never see EINTR from us) and the drainer signals
- * the threads that sit in it until each one is parked.  Requests made
+ * read() on /dev/fuse must be woken without consuming a request.  The
+ * drainer wakes it with a request of its own, one per thread in read()
+ * (kick.c: a FUSE_NOTIFY_REPLY the read hook swallows), so a read costs no
+ * syscall beyond itself.  A kick needs a regular file the kernel caches;
+ * until one was seen (or after a drain found none left), reads run with a
+ * real-time signal unblocked (only the read: a server's own syscalls never
+ * see EINTR from us) and the drainer signals those threads.  Requests made
  * meanwhile wait in the kernel for whoever reads next.  The old server
  * then stays parked, its state consistent, until the supervisor says
  * RETIRE (the loop ends, the process exits without unmounting) or RESUME
@@ -38,6 +41,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,13 +51,18 @@
 #endif
 /* xlate.c's own requests to the server: not the kernel's. */
 #define UP_SYNTH (1ull << 62)
-/* How often the drainer kicks threads still inside read(). */
+/* How often the drainer looks at threads still inside read(). */
 #define UP_KICK_NS 200000L
+/* Kicks not seen within this long are taken as lost and written again. */
+#define UP_REKICK_MS 20.0
+
+/* A thread's in_read: where it is, and what can wake it. */
+enum { UP_OUT, UP_IN_SIGNAL, UP_IN_KICK };
 
 struct up_thread {
 	struct up_thread *next, **pprev;
 	pthread_t tid;
-	_Atomic bool in_read;
+	_Atomic int in_read;	/* UP_OUT, UP_IN_SIGNAL or UP_IN_KICK */
 	bool parked;
 	unsigned int gen;	/* up.gen when registered */
 };
@@ -68,6 +77,8 @@ static struct {
 	bool exiting;
 	_Atomic long outstanding;	/* read and not answered */
 	_Atomic unsigned long resent;	/* requests read with the resend bit */
+	_Atomic long kicks;	/* written by us and not yet read back */
+	_Atomic unsigned long kicks_written, kicks_swallowed, pokes;
 	pthread_key_t key;
 	bool key_made;
 	sigset_t sig;
@@ -164,51 +175,94 @@ static bool park(struct up_thread *t)
 	return exiting;
 }
 
+/* Our kick, read by whoever reads next (also another server): gone. */
+static void kick_swallowed(void)
+{
+	long k = atomic_load(&up.kicks);
+
+	atomic_fetch_add_explicit(&up.kicks_swallowed, 1,
+				  memory_order_relaxed);
+	/* Kicks of an earlier server are not on our count. */
+	while (k > 0 && !atomic_compare_exchange_weak(&up.kicks, &k, k - 1))
+		;
+}
+
+/* One read, or -1 with EINTR when a drain woke it without a request. */
+static ssize_t drainable_read(struct up_thread *t, int fd, void *buf,
+			      size_t len)
+{
+	ssize_t n;
+	int err;
+
+	/*
+	 * Seen in_read, or seen draining: the drainer stores draining
+	 * before it looks at in_read, we the other way round.
+	 */
+	if (fr_kick_fast()) {
+		atomic_store(&t->in_read, UP_IN_KICK);
+		if (atomic_load(&up.draining)) {
+			atomic_store(&t->in_read, UP_OUT);
+			errno = EINTR;
+			return -1;
+		}
+		n = read(fd, buf, len);
+		atomic_store_explicit(&t->in_read, UP_OUT,
+				      memory_order_relaxed);
+		return n;
+	}
+	atomic_store(&t->in_read, UP_IN_SIGNAL);
+	if (atomic_load(&up.draining)) {
+		atomic_store(&t->in_read, UP_OUT);
+		errno = EINTR;
+		return -1;
+	}
+	pthread_sigmask(SIG_UNBLOCK, &up.sig, NULL);
+	/*
+	 * A kick that came before the unblock ran its handler just now and
+	 * interrupted nothing: look again, so that only a kick in the last
+	 * instructions before read() is lost (the drainer kicks again).
+	 */
+	if (atomic_load(&up.draining)) {
+		pthread_sigmask(SIG_BLOCK, &up.sig, NULL);
+		atomic_store(&t->in_read, UP_OUT);
+		errno = EINTR;
+		return -1;
+	}
+	n = read(fd, buf, len);
+	err = errno;
+	pthread_sigmask(SIG_BLOCK, &up.sig, NULL);
+	atomic_store(&t->in_read, UP_OUT);
+	errno = err;
+	return n;
+}
+
 ssize_t fr_upgrade_read(int fd, void *buf, size_t len)
 {
 	struct up_thread *t;
 	ssize_t n;
-	int err;
 
-	if (!atomic_load_explicit(&up.enabled, memory_order_relaxed) ||
-	    !(t = self()))
-		return read(fd, buf, len);
 	for (;;) {
-		if (atomic_load(&up.draining)) {
+		if (!atomic_load_explicit(&up.enabled, memory_order_relaxed) ||
+		    !(t = self())) {
+			n = read(fd, buf, len);
+		} else if (atomic_load(&up.draining)) {
 			if (park(t)) {
 				errno = EINTR;	/* libfuse: session exited */
 				return -1;
 			}
 			continue;
+		} else {
+			n = drainable_read(t, fd, buf, len);
+			if (n < 0 && errno == EINTR &&
+			    atomic_load(&up.draining))
+				continue;
 		}
-		/*
-		 * Seen in_read, or seen draining: the drainer stores
-		 * draining before it looks at in_read, we the other way round.
-		 */
-		atomic_store(&t->in_read, true);
-		if (atomic_load(&up.draining)) {
-			atomic_store(&t->in_read, false);
+		if (fr_kick_is_kick(buf, n)) {
+			kick_swallowed();
 			continue;
 		}
-		pthread_sigmask(SIG_UNBLOCK, &up.sig, NULL);
-		/*
-		 * A kick that came before the unblock ran its handler just
-		 * now and interrupted nothing: look again, so that only a
-		 * kick in the last instructions before read() is lost (the
-		 * drainer kicks again).
-		 */
-		if (atomic_load(&up.draining)) {
-			pthread_sigmask(SIG_BLOCK, &up.sig, NULL);
-			atomic_store(&t->in_read, false);
-			continue;
-		}
-		n = read(fd, buf, len);
-		err = errno;
-		pthread_sigmask(SIG_BLOCK, &up.sig, NULL);
-		atomic_store(&t->in_read, false);
-		if (n < 0 && err == EINTR && atomic_load(&up.draining))
-			continue;
-		errno = err;
+		if (n >= (ssize_t)sizeof(struct fuse_in_header))
+			fr_kick_note_request(buf, n);
 		return n;
 	}
 }
@@ -249,10 +303,14 @@ void fr_upgrade_note_read(const void *in_header)
 	atomic_fetch_add(&up.outstanding, 1);
 }
 
-void fr_upgrade_note_reply(uint64_t unique)
+void fr_upgrade_note_reply(const struct iovec *iov, int count,
+			   bool kernel_ids)
 {
-	if (unique && !(unique & UP_SYNTH))
+	const struct fuse_out_header *h = iov[0].iov_base;
+
+	if (h->unique && !(h->unique & UP_SYNTH))
 		atomic_fetch_sub(&up.outstanding, 1);
+	fr_kick_note_reply(iov, count, kernel_ids);
 }
 
 static void deadline_in(struct timespec *ts, long ns)
@@ -282,6 +340,61 @@ static void undrain_locked(bool exiting)
 }
 
 /*
+ * The last resort when the kernel caches no regular file we know of: a
+ * GETATTR of the mount's root, which goes to whoever reads next.  Unlike
+ * a kick it is a real request, answered by the thread it wakes (which then
+ * parks); its caller waits for that answer, so it runs in a thread of its
+ * own, one at a time.  If every loop thread parked before reading it, it
+ * waits for the successor (or the rollback), or dies with this process.
+ */
+static _Atomic bool poking;
+
+static void *poke_thread(void *arg)
+{
+	struct statx stx;
+
+	statx(AT_FDCWD, arg, AT_STATX_FORCE_SYNC, STATX_TYPE, &stx);
+	free(arg);
+	atomic_store(&poking, false);
+	return NULL;
+}
+
+static void poke(void)
+{
+	pthread_attr_t a;
+	pthread_t t;
+	bool no = false;
+	char *path;
+
+	/* A relative one may no longer name the mount (chdir). */
+	if (!up.s->mountpoint || up.s->mountpoint[0] != '/' ||
+	    !atomic_compare_exchange_strong(&poking, &no, true))
+		return;
+	path = strdup(up.s->mountpoint);
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (!path || pthread_create(&t, &a, poke_thread, path) != 0) {
+		free(path);
+		atomic_store(&poking, false);
+	} else {
+		atomic_fetch_add_explicit(&up.pokes, 1, memory_order_relaxed);
+	}
+	pthread_attr_destroy(&a);
+}
+
+/* Queues one kick: it wakes one reader. */
+static int kick(void)
+{
+	int err = fr_kick_write(up.s->main_fd);
+
+	if (err)
+		return err;
+	atomic_fetch_add(&up.kicks, 1);
+	atomic_fetch_add_explicit(&up.kicks_written, 1, memory_order_relaxed);
+	return 0;
+}
+
+/*
  * Every loop thread parked and every request read answered, within
  * @timeout_ms; otherwise the drain is undone and the server serves on.
  */
@@ -289,8 +402,11 @@ static int drain(unsigned int timeout_ms, char *why, size_t why_len)
 {
 	double end = now_ms() + timeout_ms;
 	struct timespec ts;
+	double last_kick = 0;
 	struct up_thread *t;
-	long left;
+	bool warned = false;
+	long left, need;
+	int err;
 
 	pthread_mutex_lock(&up.lock);
 	atomic_store(&up.draining, true);
@@ -306,9 +422,45 @@ static int drain(unsigned int timeout_ms, char *why, size_t why_len)
 			pthread_mutex_unlock(&up.lock);
 			return -ETIMEDOUT;
 		}
-		for (t = up.threads; t; t = t->next)
-			if (!t->parked && atomic_load(&t->in_read))
+		need = 0;
+		for (t = up.threads; t; t = t->next) {
+			if (t->parked)
+				continue;
+			switch (atomic_load(&t->in_read)) {
+			case UP_IN_SIGNAL:
 				pthread_kill(t->tid, up.signo);
+				break;
+			case UP_IN_KICK:
+				need++;
+				break;
+			}
+		}
+		/* A kick may have been read by a server of the past, or lost. */
+		if (need && now_ms() - last_kick >= UP_REKICK_MS)
+			atomic_store(&up.kicks, 0);
+		/* Once: readers swallowing meanwhile lower the count. */
+		for (need -= atomic_load(&up.kicks); need > 0; need--) {
+			err = kick();
+			if (err) {
+				/*
+				 * No regular file of ours is cached now:
+				 * reads take the signal's way again, and
+				 * a thread already blocked gets a GETATTR.
+				 */
+				if (err == -ENOENT || err == -EINVAL) {
+					fr_kick_none_works();
+					poke();
+					break;
+				}
+				if (!warned)
+					fr_log(LOG_WARNING,
+					       "upgrade: cannot wake a thread blocked in read() (%s): the drain waits for a request",
+					       strerror(-err));
+				warned = true;
+				break;
+			}
+			last_kick = now_ms();
+		}
 		deadline_in(&ts, UP_KICK_NS);
 		pthread_cond_timedwait(&up.cond, &up.lock, &ts);
 	}
@@ -382,8 +534,11 @@ static void on_event(struct fr_session *s, struct frp_msg *m)
 			fr_log(LOG_WARNING, "upgrade: drain failed: %s; serving on",
 			       why);
 		else
-			fr_log(LOG_INFO, "upgrade: drained in %.3f ms: every request read was answered",
-			       now_ms() - t0);
+			fr_log(LOG_INFO, "upgrade: drained in %.3f ms: every request read was answered (kicks=%lu swallowed=%lu pokes=%lu)",
+			       now_ms() - t0,
+			       atomic_load(&up.kicks_written),
+			       atomic_load(&up.kicks_swallowed),
+			       atomic_load(&up.pokes));
 		r.blob[0] = why;
 		r.blob_len[0] = strlen(why);
 		frp_send(up.ev, &r);
@@ -447,6 +602,7 @@ static void after_fork(void)
 	up.nparked = 0;
 	up.gen++;
 	atomic_store(&up.draining, false);
+	atomic_store(&poking, false);	/* its thread stayed in the parent */
 	if (!up.running)
 		return;
 	up.running = false;

@@ -1036,6 +1036,9 @@ static int entry_out(struct fr_xlate *x, struct fuse_entry_out *e,
 		fr_idmap_set_name(m, n, parent, name, len);
 	e->nodeid = fr_idmap_node_id(m, n);
 	fr_idmap_unlock(m);
+	/* The kernel caches it from this reply on: a target for a kick. */
+	if (S_ISREG(e->attr.mode))
+		fr_kick_seen(e->nodeid);
 	return 0;
 }
 

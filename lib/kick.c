@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The request a drain wakes a reader with (upgrade.c).  A thread blocked in
+ * read() on /dev/fuse leaves it only with a request; a zero-byte
+ * FUSE_NOTIFY_RETRIEVE written to the device makes the kernel queue a
+ * FUSE_NOTIFY_REPLY carrying a unique of our choosing, which wakes exactly
+ * one reader, needs no answer, and is swallowed by the read hook of
+ * whichever server reads it (also a successor's, or one after a crash).
+ *
+ * The kernel retrieves only from a regular file it has in its inode cache
+ * (6.18 and 6.12.117 refuse any other node, the root included, with
+ * EINVAL; an evicted one fails with ENOENT), so the hook remembers a few
+ * such nodes from the traffic it sees: requests only sent for regular
+ * files, attribute and entry replies with S_IFREG.  A FORGET drops one.
+ * A kick that fails tells so at once, so a stale target costs one write.
+ */
+#include "fuse_recover_i.h"
+
+#include <errno.h>
+#include <linux/fuse.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define KICK_TARGETS 4
+
+/* Kernel node ids; 0: free. */
+static _Atomic uint64_t targets[KICK_TARGETS];
+/* Reads may block without a signal to wake them: see fr_kick_fast(). */
+static _Atomic bool fast;
+
+/*
+ * The request this thread read last: its reply (same thread, in libfuse's
+ * loops) tells a GETATTR's or SETATTR's node type.  Kernel ids, seen
+ * before translation.
+ */
+static __thread struct {
+	uint64_t unique, nodeid;
+	uint32_t opcode;
+} tls_req;
+
+/*
+ * Only free slots are filled, so that the slots (read on every request)
+ * are written about as rarely as the kernel forgets a node.
+ */
+void fr_kick_seen(uint64_t nodeid)
+{
+	uint64_t v, empty = 0;
+	int i, free_slot = -1;
+
+	for (i = 0; i < KICK_TARGETS; i++) {
+		v = atomic_load_explicit(&targets[i], memory_order_relaxed);
+		if (v == nodeid)
+			goto known;
+		if (!v && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot >= 0)
+		atomic_compare_exchange_strong(&targets[free_slot], &empty,
+					       nodeid);
+known:
+	if (!atomic_load_explicit(&fast, memory_order_relaxed))
+		atomic_store(&fast, true);
+}
+
+static void gone(uint64_t nodeid)
+{
+	uint64_t v;
+	int i;
+
+	for (i = 0; i < KICK_TARGETS; i++) {
+		v = nodeid;
+		atomic_compare_exchange_strong(&targets[i], &v, 0);
+	}
+}
+
+/*
+ * True once a target was seen, and until a drain found none that works:
+ * a thread blocked in read() meanwhile can be woken by a kick as long as
+ * the kernel caches any regular file we know of.  Not "a target now": in
+ * a create/unlink loop the last one is forgotten on every unlink.
+ */
+bool fr_kick_fast(void)
+{
+	return atomic_load_explicit(&fast, memory_order_relaxed);
+}
+
+void fr_kick_none_works(void)
+{
+	atomic_store(&fast, false);
+}
+
+void fr_kick_note_request(const void *buf, size_t n)
+{
+	const struct fuse_in_header *in = buf;
+	const struct fuse_batch_forget_in *bf = (const void *)(in + 1);
+	const struct fuse_forget_one *one = (const void *)(bf + 1);
+	uint32_t i, count;
+
+	tls_req.unique = in->unique;
+	tls_req.opcode = in->opcode;
+	tls_req.nodeid = in->nodeid;
+	switch (in->opcode) {
+	/* Sent for regular files only: the kernel has the inode now. */
+	case FUSE_OPEN: case FUSE_READ: case FUSE_WRITE: case FUSE_FLUSH:
+	case FUSE_FSYNC: case FUSE_FALLOCATE: case FUSE_LSEEK:
+		fr_kick_seen(in->nodeid);
+		break;
+	/* Evicted: a retrieve from it would fail. */
+	case FUSE_FORGET:
+		gone(in->nodeid);
+		break;
+	case FUSE_BATCH_FORGET:
+		if (n < sizeof(*in) + sizeof(*bf))
+			break;
+		count = (n - sizeof(*in) - sizeof(*bf)) / sizeof(*one);
+		if (bf->count < count)
+			count = bf->count;
+		for (i = 0; i < count; i++)
+			gone(one[i].nodeid);
+		break;
+	}
+}
+
+/* @len bytes of a reply's body, from wherever the iovec has them. */
+static bool reply_body(const struct iovec *iov, int count, void *out,
+		       size_t len)
+{
+	size_t skip = sizeof(struct fuse_out_header), got = 0, take, l;
+	const char *p;
+	int i;
+
+	for (i = 0; i < count && got < len; i++) {
+		p = iov[i].iov_base;
+		l = iov[i].iov_len;
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		p += skip;
+		l -= skip;
+		skip = 0;
+		take = l < len - got ? l : len - got;
+		memcpy((char *)out + got, p, take);
+		got += take;
+	}
+	return got == len;
+}
+
+void fr_kick_note_reply(const struct iovec *iov, int count, bool kernel_ids)
+{
+	const struct fuse_out_header *h = iov[0].iov_base;
+	union {
+		struct fuse_attr_out attr;
+		struct fuse_entry_out entry;
+	} u;
+
+	if (h->unique != tls_req.unique || h->error)
+		return;
+	switch (tls_req.opcode) {
+	case FUSE_GETATTR:
+	case FUSE_SETATTR:
+		if (reply_body(iov, count, &u.attr, sizeof(u.attr)) &&
+		    S_ISREG(u.attr.attr.mode))
+			fr_kick_seen(tls_req.nodeid);
+		break;
+	case FUSE_LOOKUP:
+	case FUSE_CREATE:
+		/* Translated ids are noted by xlate.c, where they are made. */
+		if (kernel_ids &&
+		    reply_body(iov, count, &u.entry, sizeof(u.entry)) &&
+		    u.entry.nodeid && S_ISREG(u.entry.attr.mode))
+			fr_kick_seen(u.entry.nodeid);
+		break;
+	}
+}
+
+bool fr_kick_is_kick(const void *buf, ssize_t n)
+{
+	const struct fuse_in_header *in = buf;
+
+	return n >= (ssize_t)sizeof(*in) && in->opcode == FUSE_NOTIFY_REPLY &&
+	       in->unique == FR_KICK_UNIQUE;
+}
+
+int fr_kick_write(int fd)
+{
+	struct {
+		struct fuse_out_header h;
+		struct fuse_notify_retrieve_out r;
+	} m = {
+		.h = { .len = sizeof(m), .error = FUSE_NOTIFY_RETRIEVE },
+		.r = { .notify_unique = FR_KICK_UNIQUE },
+	};
+	uint64_t node;
+	int i, err = -ENOENT;
+
+	for (i = 0; i < KICK_TARGETS; i++) {
+		node = atomic_load(&targets[i]);
+		if (!node)
+			continue;
+		m.r.nodeid = node;
+		if (write(fd, &m, sizeof(m)) == sizeof(m))
+			return 0;
+		err = -errno;
+		if (err != -ENOENT && err != -EINVAL)
+			return err;
+		gone(node);
+	}
+	return err;
+}
