@@ -26,6 +26,7 @@
  */
 #include "bench.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -33,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -66,22 +68,93 @@ static int ndirs, rounds = 3, mib = 256, nfiles;
 static bool buffered;
 static double secs = 2;
 static double result[MAX_DIRS][W_N][MAX_ROUNDS];
+static double cpu_per[MAX_DIRS][W_N][MAX_ROUNDS];	/* ns per unit */
+static pid_t server[MAX_DIRS];
 static char *buf;
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* CPU time of all threads of @p so far (schedstat: first field, ns). */
+static uint64_t server_cpu_ns(pid_t p)
+{
+	char path[64], name[400];
+	unsigned long long v, sum = 0;
+	struct dirent *de;
+	DIR *dp;
+
+	if (p <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)p);
+	dp = opendir(path);
+	if (!dp)
+		return 0;
+	while ((de = readdir(dp))) {
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(name, sizeof(name), "%s/%s/schedstat", path,
+			 de->d_name);
+		f = fopen(name, "re");
+		if (!f)
+			continue;
+		if (fscanf(f, "%llu", &v) == 1)
+			sum += v;
+		fclose(f);
+	}
+	closedir(dp);
+	return sum;
+}
+
+/*
+ * Rate and CPU time per unit of one run: the calling thread's, the random
+ * read jobs' (they add their own to jobs_cpu) and the server's, all its
+ * threads.  On a loaded machine rates swing from run to run; the CPU time
+ * an operation costs does not.
+ */
+static struct {
+	uint64_t t0, app0, srv0;
+} meter;
+static uint64_t jobs_cpu;
+
+static void meter_begin(int d)
+{
+	jobs_cpu = 0;
+	meter.srv0 = server_cpu_ns(server[d]);
+	meter.app0 = thread_cpu_ns();
+	meter.t0 = now_ns();
+}
+
+static void meter_end(int d, int w, int r, double units)
+{
+	uint64_t t = now_ns() - meter.t0;
+	uint64_t app = thread_cpu_ns() - meter.app0;
+	uint64_t srv = server[d] ? server_cpu_ns(server[d]) - meter.srv0 : 0;
+
+	result[d][w][r] = units / (t / 1e9);
+	cpu_per[d][w][r] = (app + __atomic_load_n(&jobs_cpu, __ATOMIC_RELAXED) +
+			    srv) / units;
+}
 
 static void path_of(char *p, size_t n, int d, const char *name)
 {
 	snprintf(p, n, "%s/%s", dir[d], name);
 }
 
-static double seqwrite(int d)
+static void seqwrite(int d, int r)
 {
 	char p[4096];
-	uint64_t t0;
 	int fd, i;
 
 	path_of(p, sizeof(p), d, "ptbench.data");
 	unlink(p);
-	t0 = now_ns();
+	meter_begin(d);
 	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
 		die("%s: %s", p, strerror(errno));
@@ -90,19 +163,18 @@ static double seqwrite(int d)
 			die("write %s: %s", p, strerror(errno));
 	if (close(fd) < 0)
 		die("close %s: %s", p, strerror(errno));
-	return mib / ((now_ns() - t0) / 1e9);
+	meter_end(d, W_SEQWRITE, r, mib);
 }
 
-static double seqread(int d)
+static void seqread(int d, int r)
 {
 	char p[4096];
-	uint64_t t0;
 	ssize_t n;
 	long total = 0;
 	int fd;
 
 	path_of(p, sizeof(p), d, "ptbench.data");
-	t0 = now_ns();
+	meter_begin(d);
 	fd = open(p, O_RDONLY);
 	if (fd < 0)
 		die("%s: %s", p, strerror(errno));
@@ -111,7 +183,7 @@ static double seqread(int d)
 	if (n < 0 || total != (long)mib * MIB)
 		die("read %s: %s", p, n < 0 ? strerror(errno) : "short");
 	close(fd);
-	return mib / ((now_ns() - t0) / 1e9);
+	meter_end(d, W_SEQREAD, r, mib);
 }
 
 /* @nfiles files in a new directory: create, stat, unlink rates of round @r. */
@@ -119,13 +191,12 @@ static void metadata(int d, int r)
 {
 	char top[4096], p[4200];
 	struct stat st;
-	uint64_t t0;
 	int i, fd;
 
 	snprintf(top, sizeof(top), "%s/ptbench.meta.%d", dir[d], r);
 	if (mkdir(top, 0755) < 0)
 		die("mkdir %s: %s", top, strerror(errno));
-	t0 = now_ns();
+	meter_begin(d);
 	for (i = 0; i < nfiles; i++) {
 		snprintf(p, sizeof(p), "%s/f%d", top, i);
 		fd = open(p, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
@@ -133,21 +204,21 @@ static void metadata(int d, int r)
 			die("create %s: %s", p, strerror(errno));
 		close(fd);
 	}
-	result[d][W_CREATE][r] = nfiles / ((now_ns() - t0) / 1e9);
-	t0 = now_ns();
+	meter_end(d, W_CREATE, r, nfiles);
+	meter_begin(d);
 	for (i = 0; i < nfiles; i++) {
 		snprintf(p, sizeof(p), "%s/f%d", top, i);
 		if (stat(p, &st) < 0)
 			die("stat %s: %s", p, strerror(errno));
 	}
-	result[d][W_STAT][r] = nfiles / ((now_ns() - t0) / 1e9);
-	t0 = now_ns();
+	meter_end(d, W_STAT, r, nfiles);
+	meter_begin(d);
 	for (i = 0; i < nfiles; i++) {
 		snprintf(p, sizeof(p), "%s/f%d", top, i);
 		if (unlink(p) < 0)
 			die("unlink %s: %s", p, strerror(errno));
 	}
-	result[d][W_UNLINK][r] = nfiles / ((now_ns() - t0) / 1e9);
+	meter_end(d, W_UNLINK, r, nfiles);
 	if (rmdir(top) < 0)
 		die("rmdir %s: %s", top, strerror(errno));
 }
@@ -187,20 +258,21 @@ static void *randread_job(void *arg)
 	}
 	free(b);
 	close(fd);
+	__atomic_add_fetch(&jobs_cpu, thread_cpu_ns(), __ATOMIC_RELAXED);
 	return NULL;
 }
 
-static double randread(int d, int njobs, int flags)
+static void randread(int d, int w, int r, int njobs, int flags)
 {
 	struct job j[MAX_JOBS];
 	pthread_t t[MAX_JOBS];
-	uint64_t t0 = now_ns();
 	long ios = 0;
 	int i;
 
+	meter_begin(d);
 	for (i = 0; i < njobs; i++) {
 		j[i] = (struct job){ .d = d, .flags = flags,
-				     .end = t0 + secs * 1e9,
+				     .end = meter.t0 + secs * 1e9,
 				     .seed = 12345 + i };
 		if (pthread_create(&t[i], NULL, randread_job, &j[i]))
 			die("pthread_create");
@@ -209,7 +281,7 @@ static double randread(int d, int njobs, int flags)
 		pthread_join(t[i], NULL);
 		ios += j[i].ios;
 	}
-	return ios / ((now_ns() - t0) / 1e9);
+	meter_end(d, w, r, ios);
 }
 
 static bool wanted(int w)
@@ -234,21 +306,67 @@ static void run_round(int w, int r)
 			metadata(d, r);
 			break;
 		case W_SEQWRITE:
-			result[d][w][r] = seqwrite(d);
+			seqwrite(d, r);
 			break;
 		case W_SEQREAD:
-			result[d][w][r] = seqread(d);
+			seqread(d, r);
 			break;
 		case W_RAND1:
 		case W_RAND4:
-			result[d][w][r] = randread(d, w == W_RAND1 ? 1 : 4,
-						   O_DIRECT);
+			randread(d, w, r, w == W_RAND1 ? 1 : 4, O_DIRECT);
 			break;
 		default:
-			result[d][w][r] = randread(d, w == W_BRAND1 ? 1 : 4,
-						   0);
+			randread(d, w, r, w == W_BRAND1 ? 1 : 4, 0);
 			break;
 		}
+	}
+}
+
+/*
+ * One row per workload: each directory's median, then each one's ratio to
+ * the last directory (median and range of the per-round ratios).  For CPU
+ * time (@inverse) the ratio is the last one's over each one's, so that
+ * over 100 % reads "better" in both tables.
+ */
+static void print_table(double v[MAX_DIRS][W_N][MAX_ROUNDS],
+			const char *title, bool inverse)
+{
+	int d, r, w;
+
+	printf("| %s |", title);
+	for (d = 0; d < ndirs; d++)
+		printf(" %s |", label[d]);
+	for (d = 0; d + 1 < ndirs; d++)
+		printf(" %s / %s |", label[d], label[ndirs - 1]);
+	printf("\n|---|");
+	for (d = 0; d < 2 * ndirs - 1; d++)
+		printf("---:|");
+	printf("\n");
+	for (w = 0; w < W_N; w++) {
+		if (!wanted(w))
+			continue;
+		printf("| %s (%s) |", wl[w].name, inverse ? "us" : wl[w].unit);
+		for (d = 0; d < ndirs; d++) {
+			double med = quantile(v[d][w], rounds, 0.5);
+
+			if (inverse)
+				printf(" %.2f |", med / 1e3);
+			else
+				printf(" %.0f |", med);
+		}
+		for (d = 0; d + 1 < ndirs; d++) {
+			double ratio[MAX_ROUNDS];
+
+			for (r = 0; r < rounds; r++)
+				ratio[r] = inverse ?
+					v[ndirs - 1][w][r] / v[d][w][r] :
+					v[d][w][r] / v[ndirs - 1][w][r];
+			printf(" %.0f %% (%.0f-%.0f) |",
+			       100 * quantile(ratio, rounds, 0.5),
+			       100 * quantile(ratio, rounds, 0),
+			       100 * quantile(ratio, rounds, 1));
+		}
+		printf("\n");
 	}
 }
 
@@ -261,6 +379,7 @@ int main(int argc, char **argv)
 		{ "secs", required_argument, NULL, 's' },
 		{ "files", required_argument, NULL, 'f' },
 		{ "buffered", no_argument, NULL, 'b' },
+		{ "pid", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, r, d, w;
@@ -292,8 +411,13 @@ int main(int argc, char **argv)
 		case 'b':
 			buffered = true;
 			break;
+		case 'p':
+			if (!ndirs)
+				die("--pid after its --dir");
+			server[ndirs - 1] = atoi(optarg);
+			break;
 		default:
-			die("usage: ptbench --dir LABEL=DIR ... [--rounds N] [--mib N] [--secs S] [--files N] [--buffered]");
+			die("usage: ptbench --dir LABEL=DIR ... [--rounds N] [--mib N] [--secs S] [--files N] [--buffered] [--pid PID]");
 		}
 	}
 	if (ndirs < 1 || rounds < 1 || rounds > MAX_ROUNDS || mib < 1 ||
@@ -307,43 +431,19 @@ int main(int argc, char **argv)
 		for (w = 0; w < W_N; w++)
 			if (wanted(w) && w != W_STAT && w != W_UNLINK)
 				run_round(w, r);
-	printf("| workload |");
-	for (d = 0; d < ndirs; d++)
-		printf(" %s |", label[d]);
-	for (d = 0; d + 1 < ndirs; d++)
-		printf(" %s / %s |", label[d], label[ndirs - 1]);
-	printf("\n|---|");
-	for (d = 0; d < 2 * ndirs - 1; d++)
-		printf("---:|");
-	printf("\n");
-	for (w = 0; w < W_N; w++) {
-		double med[MAX_DIRS];
-
-		if (!wanted(w))
-			continue;
-		printf("| %s (%s) |", wl[w].name, wl[w].unit);
-		for (d = 0; d < ndirs; d++) {
-			med[d] = quantile(result[d][w], rounds, 0.5);
-			printf(" %.0f |", med[d]);
-		}
-		for (d = 0; d + 1 < ndirs; d++) {
-			double ratio[MAX_ROUNDS];
-
-			for (r = 0; r < rounds; r++)
-				ratio[r] = result[d][w][r] /
-					   result[ndirs - 1][w][r];
-			printf(" %.0f %% (%.0f-%.0f) |",
-			       100 * quantile(ratio, rounds, 0.5),
-			       100 * quantile(ratio, rounds, 0),
-			       100 * quantile(ratio, rounds, 1));
-		}
-		printf("\n");
-	}
+	print_table(result, "workload", false);
 	printf("\nMedians of %d interleaved rounds (ratios: median (min-max) of the rounds' ratios); %d MiB file, %.1f s per random-read run",
 	       rounds, mib, secs);
 	if (nfiles)
 		printf(", %d files", nfiles);
 	printf(".\n");
+	for (d = 0; d < ndirs && !server[d]; d++)
+		;
+	if (d < ndirs) {
+		printf("\n");
+		print_table(cpu_per, "CPU per operation (us; per MiB for the sequential ones)", true);
+		printf("\nCPU time of the application threads and of every server thread (--pid) per operation: what the rate comes to once the CPUs are busy. Ratios here are the last directory's CPU time over each one's (over 100 %%: cheaper than the last).\n");
+	}
 	for (d = 0; d < ndirs; d++) {
 		char p[4096];
 

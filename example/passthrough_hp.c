@@ -108,6 +108,20 @@ struct pt_fd {
 	int fd;
 };
 
+/*
+ * A backing file as an open of its node last saw it: an open that finds
+ * the file the same keeps the kernel's page cache of it.
+ */
+struct pt_seen {
+	fuse_ino_t ino;
+	ino_t backing_ino;
+	off_t size;
+	struct timespec mtime;
+	struct timespec ctime;
+};
+
+#define PT_SEEN_SLOTS 4096
+
 /* O_PATH fds of nodes that were unlinked while open. */
 struct pt_pin {
 	fuse_ino_t ino;
@@ -145,11 +159,14 @@ static struct {
 	bool passthrough;	/* asked for; off once the library says no */
 	bool pt_logged;
 	pthread_key_t rbuf_key;
+	struct pt_seen seen[PT_SEEN_SLOTS];	/* by node id, direct-mapped */
+	pthread_mutex_t seen_lock;
 } pt = {
 	.root_fd = -1,
 	.mount_fd = -1,
 	.fd_lock = PTHREAD_MUTEX_INITIALIZER,
 	.pin_lock = PTHREAD_MUTEX_INITIALIZER,
+	.seen_lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
 /* ---- credentials ---- */
@@ -967,21 +984,56 @@ static void drop_handle(uint64_t fh)
  * be, so a failure here is only logged (and is the same for every open:
  * not negotiated, or a stacked backing filesystem).
  */
-static void use_passthrough(fuse_req_t req, fuse_ino_t ino, int fd)
+static bool use_passthrough(fuse_req_t req, fuse_ino_t ino, int fd)
 {
 	int id;
 
 	if (!pt.passthrough)
-		return;
+		return false;
 	id = fuse_recover_passthrough_open(req, pt.st, ino, fd);
 	if (id >= 0)
-		return;
+		return true;
 	if (id == -EOPNOTSUPP)
 		pt.passthrough = false;	/* not negotiated: no open uses it */
 	if (!__atomic_exchange_n(&pt.pt_logged, true, __ATOMIC_RELAXED))
 		fprintf(stderr,
 			"passthrough_hp: no kernel passthrough, reads and writes go through the server: %s\n",
 			strerror(-id));
+	return false;
+}
+
+static bool same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/*
+ * Without keep_cache every open drops the kernel's page cache of the file
+ * (readers of a file opened by several jobs re-read it from us again and
+ * again); with it always, changes made to SOURCE behind our back would stay
+ * invisible.  So keep it when the backing file has the size, mtime and
+ * ctime the previous open of the node saw (libfuse's auto_cache does the
+ * same for high-level servers).  A slot lost to another node or to a
+ * restart costs one re-read, never stale data.  --timeout=0 (no caching)
+ * turns it off.
+ */
+static bool unchanged_since_last_open(fuse_ino_t ino, int fd)
+{
+	struct pt_seen *s = &pt.seen[ino % PT_SEEN_SLOTS];
+	struct stat st;
+	bool same;
+
+	if (pt.conf.timeout <= 0 || fstat(fd, &st) < 0)
+		return false;
+	pthread_mutex_lock(&pt.seen_lock);
+	same = s->ino == ino && s->backing_ino == st.st_ino &&
+	       s->size == st.st_size && same_time(&s->mtime, &st.st_mtim) &&
+	       same_time(&s->ctime, &st.st_ctim);
+	*s = (struct pt_seen){ .ino = ino, .backing_ino = st.st_ino,
+			       .size = st.st_size, .mtime = st.st_mtim,
+			       .ctime = st.st_ctim };
+	pthread_mutex_unlock(&pt.seen_lock);
+	return same;
 }
 
 static void pt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1008,7 +1060,8 @@ static void pt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -err);
 		return;
 	}
-	use_passthrough(req, ino, fd);
+	if (!use_passthrough(req, ino, fd))
+		fi->keep_cache = unchanged_since_last_open(ino, fd);
 	pt_hook_crash(PT_AFTER, "open", NULL);
 	if (fuse_reply_open(req, fi) != 0)
 		drop_handle(fi->fh);
