@@ -44,9 +44,15 @@
  *    in the state store, so files stay open in passthrough mode across a
  *    restart.  Without root, kernel support or a tag it says so once and
  *    serves reads and writes itself; -o nopassthrough turns it off.
+ *  - Without passthrough, an open of a file that did not change since the
+ *    node's previous open (size, mtime, ctime) keeps the kernel's page
+ *    cache of it, like libfuse's auto_cache.
+ *  - Reopening nodes by handle needs CAP_DAC_READ_SEARCH: as another user
+ *    than root, give it that capability (it refuses to start otherwise).
  *
  * Options: --norecover (ignore tag=, e.g. for benchmarks), --timeout=SEC
- * (entry/attribute cache, default 1), --noxattr, --noreaddirplus, plus the
+ * (entry/attribute cache, default 1; 0 also drops the page cache at every
+ * open), --noxattr, --noreaddirplus, plus the
  * usual -s, -f, -d, -o clone_fd, -o max_threads=N, -o allow_other.
  *
  * The tests build this file a second time with -DPASSTHROUGH_HP_TEST_HOOKS
@@ -296,12 +302,24 @@ static void pin_drop(fuse_ino_t ino)
  * An O_PATH fd for @ino; the caller closes it.  Needs CAP_DAC_READ_SEARCH,
  * so call it before creds_push().
  */
-static int node_fd(fuse_ino_t ino)
+/* An O_PATH fd of the file @id names, or -errno. */
+static int open_ident(const struct pt_ident *id)
 {
 	union {
 		struct file_handle fh;
 		unsigned char buf[sizeof(struct file_handle) + 128];
 	} u;
+	int fd;
+
+	u.fh.handle_bytes = id->handle_bytes;
+	u.fh.handle_type = id->handle_type;
+	memcpy(u.fh.f_handle, id->f_handle, id->handle_bytes);
+	fd = open_by_handle_at(pt.mount_fd, &u.fh, O_PATH | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static int node_fd(fuse_ino_t ino)
+{
 	struct pt_ident id;
 	int fd, err;
 
@@ -315,11 +333,7 @@ static int node_fd(fuse_ino_t ino)
 	fd = pin_fd(ino);
 	if (fd >= 0)
 		return fd;
-	u.fh.handle_bytes = id.handle_bytes;
-	u.fh.handle_type = id.handle_type;
-	memcpy(u.fh.f_handle, id.f_handle, id.handle_bytes);
-	fd = open_by_handle_at(pt.mount_fd, &u.fh, O_PATH | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+	return open_ident(&id);
 }
 
 static void proc_path(char *buf, int fd)
@@ -1715,7 +1729,7 @@ static void usage(const char *prog)
 	printf("usage: %s [options] SOURCE MOUNTPOINT\n\n"
 	       "    -o tag=NAME         restartable: run the same command again after a crash\n"
 	       "    --norecover         no recovery even with tag= (benchmarks)\n"
-	       "    --timeout=SEC       entry and attribute timeout (default 1)\n"
+	       "    --timeout=SEC       entry and attribute timeout (default 1; 0: no page cache kept across opens)\n"
 	       "    --noxattr           no extended attributes\n"
 	       "    --noreaddirplus     no READDIRPLUS\n"
 	       "    --no-default-permissions  leave all permission checks to SOURCE\n"
@@ -1723,6 +1737,22 @@ static void usage(const char *prog)
 	       prog);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
+}
+
+/*
+ * Nodes are reopened from their file handles, which open_by_handle_at()
+ * allows only with CAP_DAC_READ_SEARCH: without it the mount would serve
+ * its root directory and fail everything below with EPERM.  Say so at
+ * start instead.
+ */
+static int handles_usable(void)
+{
+	int fd = open_ident(&pt.root_id);
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
 }
 
 static int setup(void)
@@ -1756,6 +1786,13 @@ static int setup(void)
 	if (err) {
 		fprintf(stderr,
 			"passthrough_hp: %s has no file handles (%s): not supported\n",
+			pt.conf.source, strerror(-err));
+		return -1;
+	}
+	err = handles_usable();
+	if (err < 0) {
+		fprintf(stderr,
+			"passthrough_hp: cannot open %s by file handle (%s): every node but the root would fail; run as root or with CAP_DAC_READ_SEARCH\n",
 			pt.conf.source, strerror(-err));
 		return -1;
 	}
