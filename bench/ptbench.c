@@ -26,7 +26,6 @@
  */
 #include "bench.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -34,7 +33,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -71,46 +69,6 @@ static double result[MAX_DIRS][W_N][MAX_ROUNDS];
 static double cpu_per[MAX_DIRS][W_N][MAX_ROUNDS];	/* ns per unit */
 static pid_t server[MAX_DIRS];
 static char *buf;
-
-static uint64_t thread_cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-/* CPU time of all threads of @p so far (schedstat: first field, ns). */
-static uint64_t server_cpu_ns(pid_t p)
-{
-	char path[64], name[400];
-	unsigned long long v, sum = 0;
-	struct dirent *de;
-	DIR *dp;
-
-	if (p <= 0)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)p);
-	dp = opendir(path);
-	if (!dp)
-		return 0;
-	while ((de = readdir(dp))) {
-		FILE *f;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(name, sizeof(name), "%s/%s/schedstat", path,
-			 de->d_name);
-		f = fopen(name, "re");
-		if (!f)
-			continue;
-		if (fscanf(f, "%llu", &v) == 1)
-			sum += v;
-		fclose(f);
-	}
-	closedir(dp);
-	return sum;
-}
 
 /*
  * Rate and CPU time per unit of one run: the calling thread's, the random
