@@ -207,9 +207,8 @@ int fuse_recover_req_is_resend(fuse_req_t req);
 /** Free settings from fuse_recover_new().  NULL is allowed. */
 void fuse_recover_destroy(struct fuse_recover *fr);
 
-/* --- state store --- */
 /*
- * Crash-consistent state for restartable servers.
+ * The state store: crash-consistent state for restartable servers.
  *
  * The kernel keeps using the node ids and file handles a dead server gave
  * out, so they must mean the same thing to the next server.  The state
@@ -468,14 +467,13 @@ int fuse_recover_replay_created(fuse_req_t req, int err, int dirfd,
 int fuse_recover_replay_removed(fuse_req_t req, int err);
 int fuse_recover_replay_renamed(fuse_req_t req, int err, int newdirfd,
 				const char *newname);
-/* --- end state store --- */
 
-/* --- kernel passthrough --- */
 /*
- * Linux 6.9 and later can send the reads, writes and mmap of an open file
- * straight to a backing file, with no round trip to the server.  libfuse
- * 3.14 knows nothing of it; these calls negotiate it and answer OPEN and
- * CREATE in passthrough mode for a server that keeps a state store.
+ * Kernel passthrough.  Linux 6.9 and later can send the reads, writes and
+ * mmap of an open file straight to a backing file, with no round trip to
+ * the server.  libfuse 3.14 knows nothing of it; these calls negotiate it
+ * and answer OPEN and CREATE in passthrough mode for a server that keeps a
+ * state store.
  *
  * Backing ids live in the kernel's connection, so they outlive the
  * server, and the kernel requires every open of one inode to name the same
@@ -544,7 +542,6 @@ int fuse_recover_passthrough_open(fuse_req_t req,
  * @return the count, -EINVAL for a NULL @st.
  */
 int fuse_recover_passthrough_count(struct fuse_recover_store *st);
-/* --- end kernel passthrough --- */
 
 #ifdef __cplusplus
 }
