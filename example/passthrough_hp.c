@@ -69,6 +69,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -162,6 +163,7 @@ static struct {
 	pthread_mutex_t pin_lock;
 	gid_t groups[PT_MAX_GROUPS];
 	int ngroups;
+	bool switch_creds;	/* CAP_SETUID and CAP_SETGID: act as the caller */
 	bool passthrough;	/* asked for; off once the library says no */
 	bool pt_logged;
 	pthread_key_t rbuf_key;
@@ -195,7 +197,7 @@ static void creds_push(fuse_req_t req, struct pt_creds *c)
 	int n;
 
 	c->changed = false;
-	if (ctx->uid == 0 && ctx->gid == 0)
+	if ((ctx->uid == 0 && ctx->gid == 0) || !pt.switch_creds)
 		return;
 	n = fuse_req_getgroups(req, PT_MAX_GROUPS, groups);
 	if (n < 0 || n > PT_MAX_GROUPS)
@@ -216,6 +218,25 @@ static void creds_pop(struct pt_creds *c)
 		syscall(SYS_setgroups, pt.ngroups, pt.groups);
 	}
 	errno = saved;
+}
+
+/*
+ * Without CAP_SETUID and CAP_SETGID (an unprivileged server) the calls
+ * above fail or change nothing, and fuse_req_getgroups() reads
+ * /proc/PID/task/TID/status for every request: more than half of what a
+ * create costs.  Such a server acts as itself, as it always did.
+ */
+static bool may_switch_creds(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[2] = { { 0 } };
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return false;
+	return (d[CAP_SETUID / 32].effective & (1U << (CAP_SETUID % 32))) &&
+	       (d[CAP_SETGID / 32].effective & (1U << (CAP_SETGID % 32)));
 }
 
 /* ---- nodes ---- */
@@ -1762,6 +1783,7 @@ static int setup(void)
 
 	pt_hooks_init();
 	umask(0);
+	pt.switch_creds = may_switch_creds();
 	pt.ngroups = getgroups(PT_MAX_GROUPS, pt.groups);
 	if (pt.ngroups < 0)
 		pt.ngroups = 0;
