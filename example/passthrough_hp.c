@@ -92,6 +92,7 @@ enum pt_when { PT_BEFORE, PT_AFTER };
 #define pt_hooks_init() ((void)0)
 #define pt_hook_crash(when, op, name) ((void)(when), (void)(op), (void)(name))
 #define pt_hook_state_version(v) (v)
+#define pt_hook_init_wait() ((void)0)
 #define pt_debug(...) ((void)0)
 #define pt_hook_getxattr(req, st, ino, name, size) false
 #endif
@@ -262,6 +263,29 @@ static int ident_of(int fd, struct pt_ident *id, int *mnt)
 	return 0;
 }
 
+struct kept_find {
+	fuse_ino_t ino;
+	int fd;
+	unsigned int seen;
+};
+
+/*
+ * The library's list of kept files only shrinks once we serve: when it is
+ * found empty, nobody looks again.
+ */
+static bool no_kept;
+
+static int find_kept(uint64_t key, int fd, void *arg)
+{
+	struct kept_find *f = arg;
+
+	f->seen++;
+	if (key != f->ino)
+		return 0;
+	f->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	return 1;
+}
+
 static int pin_fd(fuse_ino_t ino)
 {
 	size_t i;
@@ -315,8 +339,38 @@ static void pin_drop(fuse_ino_t ino)
 		}
 	}
 	pthread_mutex_unlock(&pt.pin_lock);
+	if (!found && pt.recovered &&
+	    !__atomic_load_n(&no_kept, __ATOMIC_RELAXED)) {
+		/* Kept after our init and never used since (adopt_kept()). */
+		struct kept_find f = { .ino = ino, .fd = -1 };
+
+		found = fuse_recover_kept_files(find_kept, &f) == 1;
+		if (f.fd >= 0)
+			close(f.fd);
+	}
 	if (found)
 		fuse_recover_unkeep_file(ino);
+}
+
+/*
+ * A file the previous server kept after our init had run (we waited as
+ * its standby, or as the new server of a live upgrade) is not among the
+ * pins init took: it is adopted here, on first use, so that its last
+ * release lets the supervisor drop it.
+ */
+static int adopt_kept(fuse_ino_t ino)
+{
+	struct kept_find f = { .ino = ino, .fd = -1 };
+
+	if (!pt.recovered || __atomic_load_n(&no_kept, __ATOMIC_RELAXED))
+		return -1;
+	if (fuse_recover_kept_files(find_kept, &f) != 1 || f.fd < 0) {
+		if (!f.seen)
+			__atomic_store_n(&no_kept, true, __ATOMIC_RELAXED);
+		return -1;
+	}
+	pin_add(ino, f.fd);
+	return pin_fd(ino);
 }
 
 /*
@@ -352,6 +406,8 @@ static int node_fd(fuse_ino_t ino)
 	if (err)
 		return err;
 	fd = pin_fd(ino);
+	if (fd < 0)
+		fd = adopt_kept(ino);
 	if (fd >= 0)
 		return fd;
 	return open_ident(&id);
@@ -527,6 +583,7 @@ static void pt_init(void *userdata, struct fuse_conn_info *conn)
 
 	(void)userdata;
 	cfg.server_version = pt_hook_state_version(cfg.server_version);
+	pt_hook_init_wait();
 	if (pt.conf.noreaddirplus)
 		conn->want &= ~(FUSE_CAP_READDIRPLUS |
 				FUSE_CAP_READDIRPLUS_AUTO);
@@ -597,7 +654,8 @@ static void pt_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void forget_one(fuse_ino_t ino, uint64_t n)
 {
 	fuse_recover_node_forget(pt.st, ino, n);
-	if (pt.npins && fuse_recover_node_counts(pt.st, ino, NULL, NULL) < 0)
+	if ((pt.npins || pt.recovered) &&
+	    fuse_recover_node_counts(pt.st, ino, NULL, NULL) < 0)
 		pin_drop(ino);
 }
 
@@ -1008,7 +1066,7 @@ static void drop_handle(uint64_t fh)
 	left = fuse_recover_fh_release(pt.st, fh);
 	pt_debug("release fh %llx of node %llx: %d open",
 		 (unsigned long long)fh, (unsigned long long)ino, left);
-	if (left == 0 && pt.npins)
+	if (left == 0 && (pt.npins || pt.recovered))
 		pin_drop(ino);
 }
 

@@ -422,7 +422,11 @@ void fuse_recover_unkeep_file(uint64_t key);
 /**
  * After a takeover: call @cb for every file the previous server kept (the
  * fd stays the library's: dup() it to keep it).  Stops at a non-zero
- * return of @cb and returns it.  Call from the init operation onwards.
+ * return of @cb and returns it.  Call from the init operation onwards,
+ * from any thread; @cb must not unkeep.  A server that waited as a standby
+ * (live upgrade, hot standby) ran init before the old server stopped:
+ * files kept or dropped after that are fetched again at the takeover, so
+ * look a node up here again when it is first used.
  */
 int fuse_recover_kept_files(int (*cb)(uint64_t key, int fd, void *arg),
 			    void *arg);

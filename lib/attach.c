@@ -167,7 +167,7 @@ int fuse_session_attach(struct fuse_session *se, const char *mountpoint,
 		err = attach_fresh(s, fr);
 	else if (err == 1)
 		err = attach_recovered(s);
-	else if (err == 2 && !(err = fr_upgrade_standby(s)))
+	else if (err == 2 && !(err = fr_upgrade_standby(s, fr)))
 		err = FUSE_RECOVER_RECOVERED;	/* live upgrade: we serve */
 	if (err < 0) {
 		session_free(s);

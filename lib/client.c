@@ -27,6 +27,32 @@
 #define CALL_TIMEOUT_SEC 10
 
 /*
+ * A standby that takes over sends RESUMED and serves without waiting for
+ * the supervisor's ACK (lib/standby.c): that ACK is read here, before the
+ * next request on the socket.  A refusal can only be logged by now: the
+ * supervisor also sees us serve, or kills us.  Caller holds sock_lock.
+ */
+int fr_client_read_owed(struct fr_session *s)
+{
+	char buf[FRP_MAX_MSG];
+	struct frp_msg r;
+	int err;
+
+	for (; s->acks_owed && s->sock >= 0; s->acks_owed--) {
+		err = frp_recv(s->sock, buf, &r);
+		if (err)
+			return err;
+		frp_close_fds(&r);
+		if (r.type != FRP_ACK)
+			return -EPROTO;
+		if (r.status < 0)
+			fr_log(LOG_ERR, "the supervisor refused the takeover: %.*s",
+			       (int)r.blob_len[0], (const char *)r.blob[0]);
+	}
+	return 0;
+}
+
+/*
  * One request, one answer.  The socket has a receive timeout: a supervisor
  * that stops answering must not stall the filesystem.  After a failure the
  * conversation is out of step, so the socket is dropped; the server runs
@@ -35,8 +61,10 @@
 int fr_client_call_locked(struct fr_session *s, const void *msg,
 			  void *reply_buf, void *reply)
 {
-	int err = s->sock < 0 ? -ENOTCONN : frp_send(s->sock, msg);
+	int err = s->sock < 0 ? -ENOTCONN : fr_client_read_owed(s);
 
+	if (!err)
+		err = frp_send(s->sock, msg);
 	if (!err)
 		err = frp_recv(s->sock, reply_buf, reply);
 	if (err && s->sock >= 0) {

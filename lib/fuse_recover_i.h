@@ -76,8 +76,10 @@ struct fr_session {
 	const struct fr_holder *holder;	/* who keeps the connection for us */
 	int sock;		/* supervised.c: to the supervisor */
 	pthread_mutex_t sock_lock;
+	unsigned int acks_owed;	/* to read before the next call on sock */
 	int main_fd;
 	enum fr_io_mode mode;
+	size_t read_len;	/* io.c: libfuse's read size, seen at replay */
 	struct fr_blob init_in;
 	struct fr_blob init_out;	/* the reply the kernel accepted */
 	struct fr_blob replay_out;	/* what this server answers now */
@@ -109,6 +111,8 @@ extern struct fr_session *fr_current;
 /* Installs them (with a clone_fd hook on libfuse >= 3.17). */
 int fr_io_install(struct fuse_session *se, int fd);
 int fr_io_init(struct fr_session *s);
+/* A standby: a faulted-in buffer for the first read after GO. */
+void fr_io_prefault(struct fr_session *s);
 void fr_io_fini(struct fr_session *s);
 
 /*
@@ -158,7 +162,7 @@ void fr_upgrade_note_read(const void *in_header);
 void fr_upgrade_note_reply(uint64_t unique);
 bool fr_upgrade_wanted(void);
 bool fr_hot_standby_wanted(void);
-int fr_upgrade_standby(struct fr_session *s);
+int fr_upgrade_standby(struct fr_session *s, const struct fuse_recover *fr);
 void fr_upgrade_start(struct fr_session *s);
 void fr_upgrade_stop(void);
 void fr_upgrade_rehomed(struct fr_session *s);
@@ -217,6 +221,8 @@ bool fr_seal_size(int fd);
 bool fr_state_sealable(void);
 /* For holders: one more fd the previous server kept (ours now). */
 int fr_kept_add(struct fr_session *s, uint32_t kind, uint64_t key, int fd);
+/* A standby about to serve: the files kept since its fetch (keep.c). */
+int fr_kept_refresh(struct fr_session *s);
 /* For holders: our copy of (@kind, @key) closes. */
 void fr_kept_drop(struct fr_session *s, uint32_t kind, uint64_t key);
 void fr_kept_free(struct fr_session *s);
@@ -251,6 +257,7 @@ struct frp_msg;
 int fr_client_connect(const struct fuse_recover *fr, int *sock);
 int fr_client_call(struct fr_session *s, const void *msg, void *reply_buf,
 		   void *reply);
+int fr_client_read_owed(struct fr_session *s);
 int fr_client_call_locked(struct fr_session *s, const void *msg,
 			  void *reply_buf, void *reply);
 /* A call whose answer is an ACK: its status, logged with @what if not 0. */

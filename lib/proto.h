@@ -86,11 +86,14 @@ enum frp_type {
 /* GO and RESUME arg0 */
 #define FRP_GO_RESEND 1u	/* the previous server died: ask for resend */
 #define FRP_GO_RESYNC 2u	/* another server served meanwhile */
+/* GO: the kept fds changed since the standby fetched them: FETCH again */
+#define FRP_GO_REFETCH 4u
 
 /* Kinds of fds a server leaves with its supervisor. */
 enum frp_fd_kind {
 	FRP_FD_CLONE = 0,	/* clone_fd channel, dropped after takeover */
 	/* 1.. : kept for the next server (enum fr_keep_kind in lib/) */
+	FRP_FD_FILE = 2,	/* FR_KEEP_FILE: e.g. an unlinked open file */
 };
 
 struct frp_kept_entry {

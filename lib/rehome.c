@@ -284,12 +284,20 @@ static void *watch(void *arg)
 			break;
 		close(watch_fd);
 		watch_fd = -1;
+		/*
+		 * A standby (started ahead, lib/standby.c) does not serve:
+		 * it ends with its supervisor, it moves to no other one.
+		 */
+		if (__atomic_load_n(&s->standby, __ATOMIC_ACQUIRE))
+			break;
 		if (!connection_alive(s))
 			break; /* unmounted: the supervisor left for that */
 		pthread_mutex_lock(&s->sock_lock);
 		if (s->sock >= 0)
 			close(s->sock);
 		s->sock = -1;
+		/* What the old supervisor owed us never comes. */
+		s->acks_owed = 0;
 		sock = rehome(s);
 		if (sock >= 0) {
 			s->sock = sock;
@@ -344,7 +352,8 @@ static void register_fork(void)
 
 int fr_rehome_start(struct fr_session *s, const struct fuse_recover *fr)
 {
-	if (s->sock < 0)
+	/* A standby's watch started before its takeover. */
+	if (s->sock < 0 || rh.running)
 		return 0;
 	pthread_once(&fork_once, register_fork);
 	rh.fr.tag = s->tag;

@@ -73,9 +73,10 @@ static int wait_go(struct fr_session *s, uint64_t *flags)
  * The supervisor answered our HELLO with STANDBY (supervised.c): the
  * connection is offered, but another server serves it.
  */
-int fr_upgrade_standby(struct fr_session *s)
+int fr_upgrade_standby(struct fr_session *s, const struct fuse_recover *fr)
 {
 	struct frp_msg ready = { .type = FRP_STANDBY_READY };
+	struct frp_msg resumed = { .type = FRP_RESUMED };
 	const char *why;
 	uint64_t flags = 0;
 	char *mnt = NULL;
@@ -89,7 +90,7 @@ int fr_upgrade_standby(struct fr_session *s)
 		return decline(s, -EXDEV, "mounted on another mount point");
 	}
 	free(mnt);
-	s->standby = true;
+	__atomic_store_n(&s->standby, true, __ATOMIC_RELEASE);
 	err = fr_adopt_fd(s, fd);
 	if (!err)
 		err = s->holder->take_kept(s);
@@ -107,11 +108,17 @@ int fr_upgrade_standby(struct fr_session *s)
 	if (why)
 		return decline(s, -EPROTO, why);
 	/*
-	 * A hot standby waits for a crash: its event socket (a thread and a
-	 * round trip) is set up now, not on the takeover's path.
+	 * What a server sets up once it serves costs threads that must get
+	 * a CPU, round trips to the supervisor and page faults: the event
+	 * socket, the supervisor watch and a faulted-in read buffer are set
+	 * up now, off the takeover's path (the pause of an upgrade, the
+	 * recovery from a crash).  The first two do nothing before GO: the
+	 * supervisor drains only the server it counts as serving, and the
+	 * watch leaves a standby to end with its supervisor (rehome.c).
 	 */
-	if (fr_hot_standby_wanted())
-		fr_upgrade_start(s);
+	fr_upgrade_start(s);
+	fr_rehome_start(s, fr);
+	fr_io_prefault(s);
 	fr_log(LOG_INFO, "upgrade: standby: INIT replayed and compared; waiting for %s",
 	       fr_hot_standby_wanted() ? "the serving server to die (hot standby)" :
 	       "the old server to drain");
@@ -120,7 +127,18 @@ int fr_upgrade_standby(struct fr_session *s)
 		err = wait_go(s, &flags);
 	if (err)
 		return err;
-	s->standby = false;
+	__atomic_store_n(&s->standby, false, __ATOMIC_RELEASE);
+	/*
+	 * Files the old server kept or dropped while we waited: without
+	 * them an unlinked open file would reach only the next restart.
+	 * A round trip, but only after such a change.
+	 */
+	if (flags & FRP_GO_REFETCH) {
+		err = fr_kept_refresh(s);
+		if (err)
+			return decline(s, err,
+				       "could not fetch the kept files again");
+	}
 	err = fr_store_activate();
 	if (!err)
 		err = fr_session_start(s);
@@ -132,9 +150,18 @@ int fr_upgrade_standby(struct fr_session *s)
 			fr_log(LOG_ERR, "FUSE_NOTIFY_RESEND failed: %s",
 			       strerror(-err));
 	}
-	/* Drainable from the moment the supervisor counts us as serving. */
+	/* In case it could not be set up before: drainable from now on. */
 	fr_upgrade_start(s);
-	err = s->holder->resumed(s);
+	/*
+	 * We serve at once: the supervisor's ACK is read before our next
+	 * call on the socket (fr_client_read_owed()), not on the path to
+	 * the first reply.
+	 */
+	pthread_mutex_lock(&s->sock_lock);
+	err = s->sock < 0 ? -ENOTCONN : frp_send(s->sock, &resumed);
+	if (!err)
+		s->acks_owed++;
+	pthread_mutex_unlock(&s->sock_lock);
 	if (!err)
 		fr_log(LOG_INFO, "upgrade: takeover: pid %d serves tag %s%s",
 		       (int)getpid(), s->tag,

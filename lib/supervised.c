@@ -155,7 +155,9 @@ static int supervisor_take_kept(struct fr_session *s)
 	int err;
 
 	pthread_mutex_lock(&s->sock_lock);
-	err = s->sock < 0 ? -ENOTCONN : frp_send(s->sock, &m);
+	err = s->sock < 0 ? -ENOTCONN : fr_client_read_owed(s);
+	if (!err)
+		err = frp_send(s->sock, &m);
 	while (!err) {
 		struct frp_msg r;
 

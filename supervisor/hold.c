@@ -518,8 +518,12 @@ static int on_add_fd(struct recoverd *rd, struct frp_msg *m, char *why,
 	*h = (struct held_fd){ .fd = m->fd[0], .kind = m->arg[1],
 			       .key = m->arg[0], .gen = rd->gen };
 	m->nfd = 0;
-	if (h->kind != FRP_FD_CLONE && rd->hooks->kept_changed)
-		rd->hooks->kept_changed(rd, "the server kept another fd");
+	if (h->kind != FRP_FD_CLONE) {
+		rd->kept_version++;
+		if (rd->hooks->kept_changed)
+			rd->hooks->kept_changed(rd, h->kind,
+						"the server kept another fd");
+	}
 	return 0;
 }
 
@@ -530,8 +534,9 @@ static void on_del_fd(struct recoverd *rd, const struct frp_msg *m)
 	if (h) {
 		if (h->kind != FRP_FD_CLONE) {
 			rd->nkept--;
+			rd->kept_version++;
 			if (rd->hooks->kept_changed)
-				rd->hooks->kept_changed(rd,
+				rd->hooks->kept_changed(rd, h->kind,
 					"the server dropped a kept fd");
 		}
 		close(h->fd);
@@ -539,13 +544,20 @@ static void on_del_fd(struct recoverd *rd, const struct frp_msg *m)
 	}
 }
 
-/* Everything but clones goes back to the new server, four fds a message. */
-int hold_send_kept(struct recoverd *rd, int sock)
+/*
+ * Everything but clones goes to client @idx (a new server, a standby),
+ * four fds a message.  What it got is noted: hold_go_flags() says whether
+ * that is still all.
+ */
+int hold_send_kept(struct recoverd *rd, int idx)
 {
 	struct frp_kept_entry e[FRP_MAX_FDS];
 	struct frp_msg r = { .type = FRP_KEPT };
+	int sock = rd->clients[idx].fd;
 	unsigned int i;
 	int err;
+
+	rd->clients[idx].kept_seen = rd->kept_version;
 
 	for (i = 0; i < rd->nclones; i++) {
 		struct held_fd *h = &rd->clones[i];
@@ -572,6 +584,33 @@ int hold_send_kept(struct recoverd *rd, int sock)
 			return err;
 	}
 	return 0;
+}
+
+/* A server's event socket (upgrade.c speaks first on it); for the ACK. */
+int hold_take_events(struct recoverd *rd, int idx, struct frp_msg *m)
+{
+	struct client *c = &rd->clients[idx];
+
+	if (m->nfd != 1)
+		return -EPROTO;
+	if (c->evfd >= 0)
+		close(c->evfd);
+	c->evfd = m->fd[0];
+	m->nfd = 0;
+	return 0;
+}
+
+/*
+ * GO's flags for a standby: FRP_GO_REFETCH when the server kept or dropped
+ * an fd after the standby fetched them (an unlinked open file): it fetches
+ * them again before it serves, or the file would reach only the next
+ * restart.
+ */
+uint64_t hold_go_flags(const struct recoverd *rd, int idx, uint64_t flags)
+{
+	if (rd->clients[idx].kept_seen != rd->kept_version)
+		flags |= FRP_GO_REFETCH;
+	return flags;
 }
 
 /* Messages that get no reply: answering them would put the peer out of step. */
@@ -712,7 +751,7 @@ enum hold_event hold_client_input(struct recoverd *rd, int idx)
 		}
 		return HOLD_NOTHING;
 	case FRP_FETCH:
-		err = rd->state == ST_TAKEOVER ? hold_send_kept(rd, fd) :
+		err = rd->state == ST_TAKEOVER ? hold_send_kept(rd, idx) :
 						 -EPROTO;
 		break;
 	case FRP_RESUMED:
@@ -731,14 +770,7 @@ enum hold_event hold_client_input(struct recoverd *rd, int idx)
 		       (int)rd->clients[idx].pid, rd->tag);
 		break;
 	case FRP_EVENTS:
-		if (m.nfd != 1) {
-			err = -EPROTO;
-			break;
-		}
-		if (rd->clients[idx].evfd >= 0)
-			close(rd->clients[idx].evfd);
-		rd->clients[idx].evfd = m.fd[0];
-		m.nfd = 0;
+		err = hold_take_events(rd, idx, &m);
 		break;
 	case FRP_BYE:
 		rd->bye = true;

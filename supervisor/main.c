@@ -627,7 +627,7 @@ int main(int argc, char *argv[])
 	rd_hooks.hello = hook_hello;
 	rd_hooks.standby_input = hook_standby_input;
 	rd_hooks.client_dropped = hook_client_dropped;
-	rd_hooks.kept_changed = hot_stale;
+	rd_hooks.kept_changed = hot_kept_changed;
 	rd->hooks = &rd_hooks;
 	signal(SIGPIPE, SIG_IGN);
 

@@ -69,6 +69,7 @@ struct client {
 	bool standby;	/* the new server of a live upgrade */
 	enum hot_state hot;	/* a hot standby (standby.c), or HOT_NONE */
 	bool hot_stale;	/* killed by us: its leaving is no failure */
+	uint64_t kept_seen;	/* rd->kept_version when it fetched */
 };
 
 /* A live upgrade in progress (upgrade.c). */
@@ -138,6 +139,8 @@ struct recoverd {
 
 	/* kept fds (not clones) and their cap, from RLIMIT_NOFILE */
 	unsigned int nkept, max_kept;
+	/* one more at every kept fd added or dropped (hold_go_flags()) */
+	uint64_t kept_version;
 
 	/* giving up: the last max_restarts + 1 deaths, oldest at death_head */
 	unsigned int max_restarts, window_sec, takeover_timeout_sec;
@@ -201,7 +204,9 @@ enum hold_event hold_drop_client(struct recoverd *rd, int idx);
 void hold_release_fds(struct recoverd *rd);
 bool hold_mount_gone(const struct recoverd *rd);
 
-int hold_send_kept(struct recoverd *rd, int sock);
+int hold_send_kept(struct recoverd *rd, int idx);
+int hold_take_events(struct recoverd *rd, int idx, struct frp_msg *m);
+uint64_t hold_go_flags(const struct recoverd *rd, int idx, uint64_t flags);
 void hold_connection_msg(const struct recoverd *rd, struct frp_msg *r,
 			 uint16_t type);
 void hold_drop_old_clones(struct recoverd *rd);
@@ -226,8 +231,12 @@ struct hold_hooks {
 	/* a client is dropped; true: handled, *ev for main.c */
 	bool (*client_dropped)(struct recoverd *rd, int idx,
 			       enum hold_event *ev);
-	/* the server kept or dropped an fd (not a clone); may be NULL */
-	void (*kept_changed)(struct recoverd *rd, const char *why);
+	/*
+	 * the server kept or dropped an fd (not a clone) of @kind (enum
+	 * fr_keep_kind); may be NULL
+	 */
+	void (*kept_changed)(struct recoverd *rd, uint32_t kind,
+			     const char *why);
 };
 extern const struct hold_hooks upg_hold_hooks;
 void upg_init(struct recoverd *rd);
@@ -244,6 +253,7 @@ bool hot_input(struct recoverd *rd, int idx, struct frp_msg *m);
 bool hot_dropped(struct recoverd *rd, int idx);
 bool hot_take(struct recoverd *rd);
 void hot_stale(struct recoverd *rd, const char *why);
+void hot_kept_changed(struct recoverd *rd, uint32_t kind, const char *why);
 void hot_tick(struct recoverd *rd);
 double hot_deadline(const struct recoverd *rd);
 void hot_reap(struct recoverd *rd);

@@ -21,8 +21,11 @@
  * the mount as an ordinary server if nobody serves.  Restarting it is
  * then its loop's business.
  *
- * A standby saw the kept fds when it started; a server that keeps or drops
- * one later (an unlinked open file) makes the standbys stale, and they are
+ * A standby saw the kept fds when it started.  Files the server keeps or
+ * drops later (unlinked open files) reach it with GO: FRP_GO_REFETCH
+ * makes it fetch them again before it serves (hold_go_flags()).  Other
+ * kept memory (a state store, an id map) the standby has already opened:
+ * a server that keeps another makes the standbys stale, and they are
  * replaced (hot_stale()), as they are after a live upgrade.
  */
 #include "recoverd.h"
@@ -41,8 +44,14 @@
 #include <syslog.h>
 #include <unistd.h>
 
-/* The server settles (keeps its store, its id map) before a standby starts. */
+/*
+ * The server settles (keeps its poison table, its store or id map) before
+ * a standby starts, or the standby would see those change and be replaced.
+ * A server sends its event socket once its start is done; one that sends
+ * none (an older library) is given HOT_SETTLE_MAX_SEC.
+ */
 #define HOT_SETTLE_SEC 0.1
+#define HOT_SETTLE_MAX_SEC 2.0
 #define HOT_MAX_BACKOFF_MS 5000
 /*
  * A standby that got GO serves within microseconds; one that does not (a
@@ -228,19 +237,13 @@ bool hot_input(struct recoverd *rd, int idx, struct frp_msg *m)
 		return false;
 	switch (m->type) {
 	case FRP_FETCH:
-		err = c->hot == HOT_REPLAYING ? hold_send_kept(rd, c->fd) :
+		err = c->hot == HOT_REPLAYING ? hold_send_kept(rd, idx) :
 						-EPROTO;
 		frp_send_ack(c->fd, err, err ? strerror(-err) : NULL);
 		break;
 	case FRP_EVENTS:
 		/* Its event socket, ahead of the takeover (off its path). */
-		err = m->nfd == 1 ? 0 : -EPROTO;
-		if (!err) {
-			if (c->evfd >= 0)
-				close(c->evfd);
-			c->evfd = m->fd[0];
-			m->nfd = 0;
-		}
+		err = hold_take_events(rd, idx, m);
 		frp_send_ack(c->fd, err, err ? "no event socket" : NULL);
 		break;
 	case FRP_STANDBY_READY:
@@ -292,7 +295,7 @@ bool hot_dropped(struct recoverd *rd, int idx)
  */
 bool hot_take(struct recoverd *rd)
 {
-	struct frp_msg go = { .type = FRP_GO, .arg = { FRP_GO_RESEND } };
+	struct frp_msg go = { .type = FRP_GO };
 	int i;
 
 	if (rd->server >= 0 || rd->terminating || rd->upg.phase != UPG_NONE)
@@ -302,6 +305,7 @@ bool hot_take(struct recoverd *rd)
 
 		if (c->hot != HOT_READY || c->hot_stale || !alive(c))
 			continue;
+		go.arg[0] = hold_go_flags(rd, i, FRP_GO_RESEND);
 		if (frp_send(c->fd, &go)) {
 			c->hot_stale = true;
 			kill_client(c);
@@ -345,6 +349,16 @@ void hot_stale(struct recoverd *rd, const char *why)
 	}
 }
 
+/*
+ * The server kept or dropped an fd.  A file is fetched again at GO; state
+ * memory is what a standby opened and compared at its start.
+ */
+void hot_kept_changed(struct recoverd *rd, uint32_t kind, const char *why)
+{
+	if (kind != FRP_FD_FILE)
+		hot_stale(rd, why);
+}
+
 static bool want_more(const struct recoverd *rd)
 {
 	return rd->hot.want && rd->argv && !rd->terminating &&
@@ -354,7 +368,9 @@ static bool want_more(const struct recoverd *rd)
 
 static double start_at(const struct recoverd *rd)
 {
-	double t = rd->server_since + HOT_SETTLE_SEC;
+	bool started = rd->server >= 0 && rd->clients[rd->server].evfd >= 0;
+	double t = rd->server_since +
+		   (started ? HOT_SETTLE_SEC : HOT_SETTLE_MAX_SEC);
 
 	return rd->hot.next > t ? rd->hot.next : t;
 }

@@ -478,7 +478,8 @@ static void go_crash(struct recoverd *rd)
 	u->phase = UPG_TAKEOVER;
 	fr_log(LOG_WARNING, "upgrade: the old server pid %d died; pid %d takes over as a restart (resend)",
 	       (int)u->old_pid, (int)u->new_pid);
-	if (send_to(rd, u->new, FRP_GO, FRP_GO_RESEND))
+	if (send_to(rd, u->new, FRP_GO,
+		    hold_go_flags(rd, u->new, FRP_GO_RESEND)))
 		fr_log(LOG_ERR, "upgrade: cannot reach pid %d", (int)u->new_pid);
 }
 
@@ -518,8 +519,13 @@ static bool upg_standby_input(struct recoverd *rd, int idx, struct frp_msg *m)
 		return false;
 	switch (m->type) {
 	case FRP_FETCH:
-		err = hold_send_kept(rd, fd);
+		err = hold_send_kept(rd, idx);
 		frp_send_ack(fd, err, err ? strerror(-err) : NULL);
+		break;
+	case FRP_EVENTS:
+		/* Set up ahead: a round trip less in the pause. */
+		err = hold_take_events(rd, idx, m);
+		frp_send_ack(fd, err, err ? "no event socket" : NULL);
 		break;
 	case FRP_DECLINE:
 		finish(rd, m->status < 0 ? m->status : -EPROTO,
@@ -623,7 +629,7 @@ void upg_event_input(struct recoverd *rd, int idx)
 		u->phase = UPG_TAKEOVER;
 		fr_log(LOG_INFO, "upgrade: drained: pid %d answered everything it read; GO to pid %d",
 		       (int)u->old_pid, (int)u->new_pid);
-		send_to(rd, u->new, FRP_GO, 0);
+		send_to(rd, u->new, FRP_GO, hold_go_flags(rd, u->new, 0));
 	} else if (m.type == FRP_ACK && u->phase == UPG_ROLLBACK) {
 		rd->state = ST_SERVING;
 		hold_drop_old_clones(rd);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct crash_point {
 	char *op;
@@ -57,6 +58,23 @@ unsigned int pt_hook_state_version(unsigned int version)
 	const char *v = getenv("PASSTHROUGH_HP_STATE_VERSION");
 
 	return v ? (unsigned int)atoi(v) : version;
+}
+
+void pt_hook_init_wait(void)
+{
+	const char *f = getenv("PASSTHROUGH_HP_INIT_WAIT");
+	char started[4096];
+	FILE *mark;
+	int i;
+
+	if (!f || !*f)
+		return;
+	snprintf(started, sizeof(started), "%s.started", f);
+	mark = fopen(started, "w");
+	if (mark)
+		fclose(mark);
+	for (i = 0; i < 2000 && access(f, F_OK) != 0; i++)
+		usleep(10000);
 }
 
 void pt_debug(const char *fmt, ...)

@@ -14,6 +14,9 @@
  *       claimed its first attempt's record): the resent request finds it
  *       not done, or a third server must still find it done.
  *   PASSTHROUGH_HP_STATE_VERSION=N  claim another state layout version.
+ *   PASSTHROUGH_HP_INIT_WAIT=FILE  init creates FILE.started and waits
+ *       (20 s at most) until FILE exists: a standby holds still there
+ *       after it fetched the kept fds, while the old server serves on.
  *   PASSTHROUGH_HP_DEBUG_XATTR=1  getxattr "trusted.pthp.nlookup" and
  *       "trusted.pthp.opens" return the node's lookup count and open
  *       handles, "trusted.pthp.backing" the backing ids of the whole
@@ -31,6 +34,7 @@ enum pt_when { PT_BEFORE, PT_AFTER };
 void pt_hooks_init(void);
 void pt_hook_crash(enum pt_when when, const char *op, const char *name);
 unsigned int pt_hook_state_version(unsigned int version);
+void pt_hook_init_wait(void);
 /* A log line when PASSTHROUGH_HP_DEBUG_XATTR is set; keeps errno. */
 void pt_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Answers the debug xattrs; true when it replied. */
