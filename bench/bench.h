@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Helpers shared by the bench/ programs: clocks, child processes, mounts,
- * quantiles.
+ * Helpers shared by the bench/ programs: clocks, CPU time, child processes,
+ * mounts, quantiles.
  */
 #ifndef BENCH_H_
 #define BENCH_H_
@@ -11,6 +11,10 @@
 #include <sys/types.h>
 
 uint64_t now_ns(void);
+/* CPU time of the calling thread so far (ns). */
+uint64_t thread_cpu_ns(void);
+/* CPU time of all threads of process @p so far (ns; 0 when p <= 0). */
+uint64_t server_cpu_ns(pid_t p);
 void sleep_ms(long ms);
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
 					      noreturn));

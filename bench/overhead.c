@@ -49,9 +49,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <dirent.h>
 #include <string.h>
-#include <time.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -126,44 +124,6 @@ static long minflt(pid_t p)
 	return v;
 }
 static long ops_on;	/* application operations on the recovery-on mount */
-
-static uint64_t thread_cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-/* CPU time of all threads of @p so far (schedstat: first field, ns). */
-static uint64_t server_cpu_ns(pid_t p)
-{
-	char path[64], name[400];
-	unsigned long long v, sum = 0;
-	struct dirent *de;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)p);
-	d = opendir(path);
-	if (!d)
-		return 0;
-	while ((de = readdir(d))) {
-		FILE *f;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(name, sizeof(name), "%s/%s/schedstat", path,
-			 de->d_name);
-		f = fopen(name, "re");
-		if (!f)
-			continue;
-		if (fscanf(f, "%llu", &v) == 1)
-			sum += v;
-		fclose(f);
-	}
-	closedir(d);
-	return sum;
-}
 
 static void phase_begin(void)
 {

@@ -44,9 +44,15 @@
  *    in the state store, so files stay open in passthrough mode across a
  *    restart.  Without root, kernel support or a tag it says so once and
  *    serves reads and writes itself; -o nopassthrough turns it off.
+ *  - Without passthrough, an open of a file that did not change since the
+ *    node's previous open (size, mtime, ctime) keeps the kernel's page
+ *    cache of it, like libfuse's auto_cache.
+ *  - Reopening nodes by handle needs CAP_DAC_READ_SEARCH: as another user
+ *    than root, give it that capability (it refuses to start otherwise).
  *
  * Options: --norecover (ignore tag=, e.g. for benchmarks), --timeout=SEC
- * (entry/attribute cache, default 1), --noxattr, --noreaddirplus, plus the
+ * (entry/attribute cache, default 1; 0 also drops the page cache at every
+ * open), --noxattr, --noreaddirplus, plus the
  * usual -s, -f, -d, -o clone_fd, -o max_threads=N, -o allow_other.
  *
  * The tests build this file a second time with -DPASSTHROUGH_HP_TEST_HOOKS
@@ -63,6 +69,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -109,6 +116,20 @@ struct pt_fd {
 	int fd;
 };
 
+/*
+ * A backing file as an open of its node last saw it: an open that finds
+ * the file the same keeps the kernel's page cache of it.
+ */
+struct pt_seen {
+	fuse_ino_t ino;
+	ino_t backing_ino;
+	off_t size;
+	struct timespec mtime;
+	struct timespec ctime;
+};
+
+#define PT_SEEN_SLOTS 4096
+
 /* O_PATH fds of nodes that were unlinked while open. */
 struct pt_pin {
 	fuse_ino_t ino;
@@ -143,14 +164,18 @@ static struct {
 	pthread_mutex_t pin_lock;
 	gid_t groups[PT_MAX_GROUPS];
 	int ngroups;
+	bool switch_creds;	/* CAP_SETUID and CAP_SETGID: act as the caller */
 	bool passthrough;	/* asked for; off once the library says no */
 	bool pt_logged;
 	pthread_key_t rbuf_key;
+	struct pt_seen seen[PT_SEEN_SLOTS];	/* by node id, direct-mapped */
+	pthread_mutex_t seen_lock;
 } pt = {
 	.root_fd = -1,
 	.mount_fd = -1,
 	.fd_lock = PTHREAD_MUTEX_INITIALIZER,
 	.pin_lock = PTHREAD_MUTEX_INITIALIZER,
+	.seen_lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
 /* ---- credentials ---- */
@@ -173,7 +198,7 @@ static void creds_push(fuse_req_t req, struct pt_creds *c)
 	int n;
 
 	c->changed = false;
-	if (ctx->uid == 0 && ctx->gid == 0)
+	if ((ctx->uid == 0 && ctx->gid == 0) || !pt.switch_creds)
 		return;
 	n = fuse_req_getgroups(req, PT_MAX_GROUPS, groups);
 	if (n < 0 || n > PT_MAX_GROUPS)
@@ -194,6 +219,25 @@ static void creds_pop(struct pt_creds *c)
 		syscall(SYS_setgroups, pt.ngroups, pt.groups);
 	}
 	errno = saved;
+}
+
+/*
+ * Without CAP_SETUID and CAP_SETGID (an unprivileged server) the calls
+ * above fail or change nothing, and fuse_req_getgroups() reads
+ * /proc/PID/task/TID/status for every request: more than half of what a
+ * create costs.  Such a server acts as itself, as it always did.
+ */
+static bool may_switch_creds(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[2] = { { 0 } };
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return false;
+	return (d[CAP_SETUID / 32].effective & (1U << (CAP_SETUID % 32))) &&
+	       (d[CAP_SETGID / 32].effective & (1U << (CAP_SETGID % 32)));
 }
 
 /* ---- nodes ---- */
@@ -333,12 +377,24 @@ static int adopt_kept(fuse_ino_t ino)
  * An O_PATH fd for @ino; the caller closes it.  Needs CAP_DAC_READ_SEARCH,
  * so call it before creds_push().
  */
-static int node_fd(fuse_ino_t ino)
+/* An O_PATH fd of the file @id names, or -errno. */
+static int open_ident(const struct pt_ident *id)
 {
 	union {
 		struct file_handle fh;
 		unsigned char buf[sizeof(struct file_handle) + 128];
 	} u;
+	int fd;
+
+	u.fh.handle_bytes = id->handle_bytes;
+	u.fh.handle_type = id->handle_type;
+	memcpy(u.fh.f_handle, id->f_handle, id->handle_bytes);
+	fd = open_by_handle_at(pt.mount_fd, &u.fh, O_PATH | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static int node_fd(fuse_ino_t ino)
+{
 	struct pt_ident id;
 	int fd, err;
 
@@ -354,11 +410,7 @@ static int node_fd(fuse_ino_t ino)
 		fd = adopt_kept(ino);
 	if (fd >= 0)
 		return fd;
-	u.fh.handle_bytes = id.handle_bytes;
-	u.fh.handle_type = id.handle_type;
-	memcpy(u.fh.f_handle, id.f_handle, id.handle_bytes);
-	fd = open_by_handle_at(pt.mount_fd, &u.fh, O_PATH | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+	return open_ident(&id);
 }
 
 static void proc_path(char *buf, int fd)
@@ -1025,21 +1077,56 @@ static void drop_handle(uint64_t fh)
  * be, so a failure here is only logged (and is the same for every open:
  * not negotiated, or a stacked backing filesystem).
  */
-static void use_passthrough(fuse_req_t req, fuse_ino_t ino, int fd)
+static bool use_passthrough(fuse_req_t req, fuse_ino_t ino, int fd)
 {
 	int id;
 
 	if (!pt.passthrough)
-		return;
+		return false;
 	id = fuse_recover_passthrough_open(req, pt.st, ino, fd);
 	if (id >= 0)
-		return;
+		return true;
 	if (id == -EOPNOTSUPP)
 		pt.passthrough = false;	/* not negotiated: no open uses it */
 	if (!__atomic_exchange_n(&pt.pt_logged, true, __ATOMIC_RELAXED))
 		fprintf(stderr,
 			"passthrough_hp: no kernel passthrough, reads and writes go through the server: %s\n",
 			strerror(-id));
+	return false;
+}
+
+static bool same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/*
+ * Without keep_cache every open drops the kernel's page cache of the file
+ * (readers of a file opened by several jobs re-read it from us again and
+ * again); with it always, changes made to SOURCE behind our back would stay
+ * invisible.  So keep it when the backing file has the size, mtime and
+ * ctime the previous open of the node saw (libfuse's auto_cache does the
+ * same for high-level servers).  A slot lost to another node or to a
+ * restart costs one re-read, never stale data.  --timeout=0 (no caching)
+ * turns it off.
+ */
+static bool unchanged_since_last_open(fuse_ino_t ino, int fd)
+{
+	struct pt_seen *s = &pt.seen[ino % PT_SEEN_SLOTS];
+	struct stat st;
+	bool same;
+
+	if (pt.conf.timeout <= 0 || fstat(fd, &st) < 0)
+		return false;
+	pthread_mutex_lock(&pt.seen_lock);
+	same = s->ino == ino && s->backing_ino == st.st_ino &&
+	       s->size == st.st_size && same_time(&s->mtime, &st.st_mtim) &&
+	       same_time(&s->ctime, &st.st_ctim);
+	*s = (struct pt_seen){ .ino = ino, .backing_ino = st.st_ino,
+			       .size = st.st_size, .mtime = st.st_mtim,
+			       .ctime = st.st_ctim };
+	pthread_mutex_unlock(&pt.seen_lock);
+	return same;
 }
 
 static void pt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1066,7 +1153,8 @@ static void pt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -err);
 		return;
 	}
-	use_passthrough(req, ino, fd);
+	if (!use_passthrough(req, ino, fd))
+		fi->keep_cache = unchanged_since_last_open(ino, fd);
 	pt_hook_crash(PT_AFTER, "open", NULL);
 	if (fuse_reply_open(req, fi) != 0)
 		drop_handle(fi->fh);
@@ -1720,7 +1808,7 @@ static void usage(const char *prog)
 	printf("usage: %s [options] SOURCE MOUNTPOINT\n\n"
 	       "    -o tag=NAME         restartable: run the same command again after a crash\n"
 	       "    --norecover         no recovery even with tag= (benchmarks)\n"
-	       "    --timeout=SEC       entry and attribute timeout (default 1)\n"
+	       "    --timeout=SEC       entry and attribute timeout (default 1; 0: no page cache kept across opens)\n"
 	       "    --noxattr           no extended attributes\n"
 	       "    --noreaddirplus     no READDIRPLUS\n"
 	       "    --no-default-permissions  leave all permission checks to SOURCE\n"
@@ -1730,6 +1818,22 @@ static void usage(const char *prog)
 	fuse_lowlevel_help();
 }
 
+/*
+ * Nodes are reopened from their file handles, which open_by_handle_at()
+ * allows only with CAP_DAC_READ_SEARCH: without it the mount would serve
+ * its root directory and fail everything below with EPERM.  Say so at
+ * start instead.
+ */
+static int handles_usable(void)
+{
+	int fd = open_ident(&pt.root_id);
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
 static int setup(void)
 {
 	struct rlimit rl;
@@ -1737,6 +1841,7 @@ static int setup(void)
 
 	pt_hooks_init();
 	umask(0);
+	pt.switch_creds = may_switch_creds();
 	pt.ngroups = getgroups(PT_MAX_GROUPS, pt.groups);
 	if (pt.ngroups < 0)
 		pt.ngroups = 0;
@@ -1761,6 +1866,13 @@ static int setup(void)
 	if (err) {
 		fprintf(stderr,
 			"passthrough_hp: %s has no file handles (%s): not supported\n",
+			pt.conf.source, strerror(-err));
+		return -1;
+	}
+	err = handles_usable();
+	if (err < 0) {
+		fprintf(stderr,
+			"passthrough_hp: cannot open %s by file handle (%s): every node but the root would fail; run as root or with CAP_DAC_READ_SEARCH\n",
 			pt.conf.source, strerror(-err));
 		return -1;
 	}

@@ -7,6 +7,7 @@
  */
 #include "fuse_recover_i.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -134,6 +135,22 @@ static struct fr_session *session_new(struct fuse_session *se,
 	return NULL;
 }
 
+/*
+ * libfuse 3.19's fuse_daemonize_early_start() (its fuse_main() uses it in
+ * the background) tells the waiting parent of success from the FUSE_INIT
+ * handler and again after mounting, and exits with EINVAL, silently (stderr
+ * is /dev/null by then), when the second comes after the first.  Recovery
+ * runs FUSE_INIT inside this call, before the second, so the daemon would
+ * die right after attaching: refused instead.  Looked up at run time.
+ */
+static bool daemonizing_early(void)
+{
+	bool (*active)(void);
+
+	*(void **)&active = dlsym(RTLD_DEFAULT, "fuse_daemonize_early_is_active");
+	return active && active();
+}
+
 int fuse_session_attach(struct fuse_session *se, const char *mountpoint,
 			struct fuse_recover *fr)
 {
@@ -145,6 +162,11 @@ int fuse_session_attach(struct fuse_session *se, const char *mountpoint,
 		return -EINVAL;
 	if (!fr || !fr->tag)
 		return fuse_session_mount(se, mountpoint) ? -EIO : 0;
+	if (daemonizing_early()) {
+		fr_log(LOG_ERR,
+		       "libfuse's fuse_daemonize_early_start() is in progress: it does not survive FUSE_INIT being answered while attaching; run in the foreground (-f) or daemonize with fuse_daemonize() after attaching");
+		return -EOPNOTSUPP;
+	}
 	if (fr_current) {
 		fr_log(LOG_ERR, "only one session per process can be attached");
 		return -EBUSY;

@@ -137,7 +137,7 @@ void fr_poison_answered(uint64_t unique);
 /* passthrough.c: kernel passthrough on libfuse 3.14 */
 extern __thread bool fr_pt_pending;
 void fr_passthrough_setup(struct fr_session *s, const struct fuse_recover *fr);
-void fr_passthrough_patch_init(const struct fr_session *s,
+bool fr_passthrough_patch_init(const struct fr_session *s,
 			       struct fr_blob *out);
 void fr_passthrough_started(const struct fr_session *s);
 void fr_passthrough_reply(struct iovec *iov, int count);

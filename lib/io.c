@@ -264,12 +264,12 @@ static ssize_t fr_io_writev(int fd, struct iovec *iov, int count,
 	case FR_IO_CAPTURE:
 		if (gather(&s->init_out, iov, count) < 0)
 			return -1;
-		if (s->init_add_flags) {
+		fr_init_patch_reply(&s->init_out, &s->init_in,
+				    s->init_add_flags);
+		if (fr_passthrough_patch_init(s, &s->init_out) ||
+		    s->init_add_flags) {
 			struct iovec one;
 
-			fr_init_patch_reply(&s->init_out, &s->init_in,
-					    s->init_add_flags);
-			fr_passthrough_patch_init(s, &s->init_out);
 			one.iov_base = s->init_out.data;
 			one.iov_len = s->init_out.len;
 			return writev(fd, &one, 1);

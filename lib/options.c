@@ -118,43 +118,65 @@ static int fr_opt_proc(void *data, const char *arg, int key,
 }
 
 /*
- * Recovery rests on libfuse internals that are checked for 3.14 to 3.18 (see
- * README, "libfuse versions"): another major is refused, a newer minor
- * warned about.
+ * Recovery rests on libfuse internals that were tested with 3.14, 3.17 and
+ * 3.18 (see README, "libfuse versions"): another major is refused, a newer
+ * minor warned about.  fuse_version() is the loaded library's, not the
+ * headers' we were built with, and fuse_pkgversion() names its release.
  */
+#define FR_LIBFUSE_TESTED 18
+
 static int check_libfuse(void)
 {
 	int v = fuse_version();
 
 	if (v / 100 != 3) {
 		fr_log(LOG_ERR,
-		       "libfuse %d.%d is not libfuse 3; this libfuse-recover needs libfuse 3.14 or later 3.x",
-		       v / 100, v % 100);
+		       "libfuse %s is not libfuse 3; this libfuse-recover needs libfuse 3.14 or later 3.x",
+		       fuse_pkgversion());
 		return -EPROTONOSUPPORT;
 	}
 	if (v % 100 < 14) {
-		fr_log(LOG_ERR, "libfuse 3.%d is older than 3.14; update libfuse",
-		       v % 100);
+		fr_log(LOG_ERR, "libfuse %s is older than 3.14; update libfuse",
+		       fuse_pkgversion());
 		return -EPROTONOSUPPORT;
 	}
-	if (v % 100 > 18)
+	if (v % 100 > FR_LIBFUSE_TESTED)
 		fr_log(LOG_WARNING,
-		       "libfuse 3.%d is newer than any libfuse-recover was checked against (3.18); recovery may not work",
-		       v % 100);
+		       "libfuse %s is newer than the newest libfuse this libfuse-recover was tested with (3.%d); recovery may not work",
+		       fuse_pkgversion(), FR_LIBFUSE_TESTED);
 	return 0;
 }
 
 /*
  * libfuse 3.18's io_uring transport reads and answers requests without the
- * custom io hooks, so nothing would be captured, replayed or resent.
+ * custom io hooks, so nothing would be captured, replayed or resent.  It is
+ * turned on by -o io_uring or, with no option at all, by FUSE_URING_ENABLE
+ * in the environment.  That one is read with getenv() on purpose: it must
+ * be seen exactly as libfuse sees it (libfuse uses getenv() and atoi()).
  */
+static bool uring_env(void)
+{
+	const char *v = getenv("FUSE_URING_ENABLE");
+
+	return v && atoi(v) && fuse_version() >= 318;
+}
+
 static int refuse_io_uring(const struct fuse_recover *fr, const char *tag)
 {
-	if (!fr->io_uring || !tag)
+	if (!tag)
 		return 0;
-	fr_log(LOG_ERR,
-	       "-o io_uring bypasses what recovery hooks into; drop -o io_uring or the tag");
-	return -EOPNOTSUPP;
+	if (fr->io_uring) {
+		fr_log(LOG_ERR,
+		       "-o io_uring bypasses what recovery hooks into; drop -o io_uring or the tag");
+		return -EOPNOTSUPP;
+	}
+	if (uring_env()) {
+		fr_log(LOG_ERR,
+		       "FUSE_URING_ENABLE=%.20s turns on libfuse's io_uring transport, which bypasses what recovery hooks into; unset it or drop the tag",
+		       getenv("FUSE_URING_ENABLE"));
+		return -EOPNOTSUPP;
+	}
+	return 0;
 }
 
 int fuse_recover_new(struct fuse_args *args, struct fuse_recover **frp)

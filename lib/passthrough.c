@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * Kernel passthrough (Linux 6.9 and later) for servers on libfuse 3.14,
- * which knows nothing of it.
+ * which knows nothing of it (and libfuse 3.17's own passthrough turned off
+ * under recovery: see fr_passthrough_patch_init()).
  *
  * Three things libfuse would do and cannot:
  *  - INIT: FUSE_PASSTHROUGH (flags2) and max_stack_depth go into the reply
@@ -93,20 +94,39 @@ static uint32_t get32(const struct fr_blob *b, size_t off)
  * After fr_init_patch_reply(): passthrough needs max_stack_depth > 0 too,
  * in a field libfuse 3.14 sends as zero.  Only if the flag made it (the
  * kernel offered it).
+ *
+ * libfuse 3.17 and later ask for FUSE_PASSTHROUGH by themselves when the
+ * server wants it, and their fuse_passthrough_open() hands out backing ids
+ * this library never sees.  A restarted server cannot reuse them: it opens
+ * a backing file of its own for an inode the kernel still has open with the
+ * dead server's, and the kernel fails that open with EIO for as long as the
+ * old opens live.  So unless the server went through
+ * fuse_recover_set_passthrough() (ids kept in the state store), the flag is
+ * taken out of the reply: the kernel then refuses BACKING_OPEN, libfuse's
+ * call returns 0 and reads and writes go through the server.  Returns true
+ * if @out was changed.
  */
-void fr_passthrough_patch_init(const struct fr_session *s, struct fr_blob *out)
+bool fr_passthrough_patch_init(const struct fr_session *s, struct fr_blob *out)
 {
 	const struct fuse_out_header *h = out->data;
 	uint32_t flags = get32(out, FR_INIT_OUT_FLAGS);
 	uint32_t flags2 = get32(out, FR_INIT_OUT_FLAGS2);
 	uint32_t depth = s->pt_depth;
 
-	if (!s->pt_depth || !h || h->error ||
+	if (!h || h->error ||
 	    out->len < sizeof(*h) + FR_INIT_OUT_STACK_DEPTH + 4 ||
 	    !(flags & FUSE_INIT_EXT) || !(flags2 & (FR_INIT_PASSTHROUGH >> 32)))
-		return;
+		return false;
+	if (!depth) {
+		flags2 &= ~(uint32_t)(FR_INIT_PASSTHROUGH >> 32);
+		memcpy((char *)out->data + sizeof(*h) + FR_INIT_OUT_FLAGS2,
+		       &flags2, 4);
+		fr_log(LOG_INFO,
+		       "passthrough off: libfuse's own fuse_passthrough_open() gives backing ids a restarted server could not reuse; use fuse_recover_passthrough_open() (state store) for passthrough with recovery");
+	}
 	memcpy((char *)out->data + sizeof(*h) + FR_INIT_OUT_STACK_DEPTH,
 	       &depth, 4);
+	return true;
 }
 
 /*

@@ -9,6 +9,7 @@
  */
 #include "fuse_recover_i.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,9 +54,29 @@ void fr_probe_kernel(struct fr_session *s)
 		fr_log(LOG_WARNING, "saved FUSE_INIT is unreadable");
 }
 
+/*
+ * libfuse 3.19 can have the kernel wait for FUSE_INIT inside mount()
+ * (FUSE_DEV_IOC_SYNC_INIT), answered by a thread of its own that
+ * fuse_session_mount() starts; it is on by default for servers that use
+ * fuse_daemonize_early(), as its fuse_main() does in the background.  That
+ * thread takes the INIT this library must read first through the io hooks
+ * to capture it ("first request on the new mount was not FUSE_INIT"), so
+ * it is kept asynchronous.  Looked up at run time: older libfuse has no
+ * such call and never does it.
+ */
+static void no_sync_init(struct fuse_session *se)
+{
+	void (*set)(struct fuse_session *, bool);
+
+	*(void **)&set = dlsym(RTLD_DEFAULT, "fuse_session_set_sync_init");
+	if (set)
+		set(se, false);
+}
+
 /* A fresh mount of @s's mount point through libfuse (fusermount3 if need be). */
 int fr_mount_fresh(struct fr_session *s)
 {
+	no_sync_init(s->se);
 	if (fuse_session_mount(s->se, s->mountpoint) != 0)
 		return -EIO; /* libfuse said why */
 	s->mounted_here = true;

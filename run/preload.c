@@ -27,6 +27,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +137,47 @@ static void *sym(void *lib, const char *name)
 	return p;
 }
 
+/*
+ * libfuse 3.17 raised the soname to libfuse3.so.4: a server built against
+ * it, wrapped by a libfuse-recover built against libfuse3.so.3, has both
+ * libraries loaded.  Every libfuse call of libfuse-recover then binds to
+ * the server's copy (it comes first in the lookup order and keeps the
+ * FUSE_3.x symbol versions), which is what recovery needs and what was
+ * tested with 3.17 and 3.18; but that rests on no symbol missing from the
+ * server's copy, so it is said.
+ */
+struct fuse_libs {
+	const char *first;
+	const char *other;
+};
+
+static int note_libfuse(struct dl_phdr_info *info, size_t size, void *data)
+{
+	struct fuse_libs *l = data;
+	const char *base = strrchr(info->dlpi_name, '/');
+
+	(void)size;
+	base = base ? base + 1 : info->dlpi_name;
+	if (strncmp(base, "libfuse3.so", 11) != 0)
+		return 0;
+	if (!l->first)
+		l->first = info->dlpi_name;
+	else if (strcmp(l->first, info->dlpi_name) != 0)
+		l->other = info->dlpi_name;
+	return 0;
+}
+
+static void warn_two_libfuses(void)
+{
+	struct fuse_libs l = { NULL, NULL };
+
+	dl_iterate_phdr(note_libfuse, &l);
+	if (l.other)
+		fprintf(stderr,
+			PFX "the server uses %s, libfuse-recover was built against %s: both are loaded and libfuse-recover calls the server's; build libfuse-recover against the server's libfuse\n",
+			l.first, l.other);
+}
+
 __attribute__((constructor)) static void preload_init(void)
 {
 	const char *check = getenv("FUSE_RECOVER_RUN_CHECK");
@@ -163,6 +205,7 @@ __attribute__((constructor)) static void preload_init(void)
 		fprintf(stderr, PFX "cannot load %s: %s\n", libpath, dlerror());
 		_exit(127);
 	}
+	warn_two_libfuses();
 	api.new = sym(lib, "fuse_recover_new");
 	api.set_tag = sym(lib, "fuse_recover_set_tag");
 	api.destroy = sym(lib, "fuse_recover_destroy");

@@ -92,6 +92,16 @@ supervisor_pids() { pgrep -f "fuse-recoverd --tag $1( |\$)" || true; }
 no_supervisor() { [ -z "$(supervisor_pids "$1")" ]; }
 exited() { ! kill -0 "$1" 2>/dev/null; }
 
+# fuse_dev_for UID: make /dev/fuse openable by UID.  Debian's udev makes
+# it 0666; some machines do not: then this namespace (only) gets a node
+# anyone may open.
+fuse_dev_for() {
+	setpriv --reuid="$1" --regid="$1" --clear-groups test -r /dev/fuse &&
+		return 0
+	mknod -m 666 "$T/fuse" c 10 229
+	mount --bind "$T/fuse" /dev/fuse
+}
+
 # The kernel must be able to resend in-flight requests (Linux >= 6.9).
 need_resend() {
 	local v

@@ -36,9 +36,15 @@ launches() { grep -c "\]: started " "$RLOG" || true; }
 standby_pids() { pgrep -P "$SUP" | grep -vx "$(serving_pid "$TAG")" || true; }
 serving() { [ "$("$FRCMD" status "$TAG" 2>/dev/null | awk '$1 == "state" { print $2 }')" = serving ]; }
 
-# wait_ready N: N standbys ready so far (ready lines in the log), bounded.
+# wait_ready N: N standbys ready so far (ready lines in the log), and one
+# ready now (the supervisor's count: a standby replaced after its ready
+# line, because the kept fds changed, leaves a ready line but no standby).
 wait_ready() {
-	ready_at_least() { [ "$(ready_count)" -ge "$1" ]; }
+	ready_now() {
+		[ "$("$FRCMD" status "$TAG" 2>/dev/null |
+			awk '$1 == "standbys_ready" { print $2 }')" -ge 1 ] 2>/dev/null
+	}
+	ready_at_least() { [ "$(ready_count)" -ge "$1" ] && ready_now; }
 	wait_until 20 ready_at_least "$1" ||
 		fail "standby $1 never got ready: $(tail -5 "$RLOG")"
 }

@@ -7,14 +7,8 @@ command -v setpriv >/dev/null || skip "no setpriv"
 fm=$(command -v fusermount3) || skip "no fusermount3"
 [ -u "$fm" ] || skip "fusermount3 is not setuid"
 
-# Debian's udev makes /dev/fuse 0666; some machines do not.  Give this
-# namespace (only) a node anyone may open.
-if ! setpriv --reuid=65534 --regid=65534 --clear-groups test -r /dev/fuse; then
-	mknod -m 666 "$T/fuse" c 10 229
-	mount --bind "$T/fuse" /dev/fuse
-fi
-
 U=65534
+fuse_dev_for $U
 home=$T/user
 mkdir -p "$home/mnt" "$home/marks"
 chown -R $U:$U "$home"

@@ -11,6 +11,12 @@
 . "$(dirname "$0")/xl-lib.sh"
 need_resend
 
+# High-level libfuse renames a file unlinked while open to .fuse_hiddenN
+# and removes it at the last release, which a restart in between never
+# sees: the churn's rmdir would then get ENOTEMPTY (README, Limits of
+# translation); README tells such servers to set hard_remove.
+[ "$XL_VARIANT" = hlfs ] && XL_CMD+=(-o hard_remove)
+
 kills=${XL_CHAOS_KILLS:-${1:-500}}
 budget=${XL_CHAOS_SECONDS:-200}
 

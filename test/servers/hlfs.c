@@ -37,6 +37,9 @@
 
 static int src_fd = -1;
 
+/* -o hard_remove: unlink open files at once (no .fuse_hidden renames). */
+static int hard_remove;
+
 /* "/a/b" -> "a/b" relative to the source directory; "/" -> ".". */
 static const char *rel(const char *path)
 {
@@ -50,6 +53,7 @@ static void *hl_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	 * the command line (-o entry_timeout=, attr_timeout=).
 	 */
 	cfg->use_ino = 1;
+	cfg->hard_remove = hard_remove;
 	return NULL;
 }
 
@@ -311,10 +315,12 @@ static const struct fuse_operations hl_ops = {
 
 struct hl_opts {
 	char *source;
+	int hard_remove;
 };
 
 static const struct fuse_opt hl_opt_spec[] = {
 	{ "source=%s", offsetof(struct hl_opts, source), 0 },
+	{ "hard_remove", offsetof(struct hl_opts, hard_remove), 1 },
 	FUSE_OPT_END
 };
 
@@ -328,6 +334,7 @@ static int open_source(struct fuse_args *args)
 		fprintf(stderr, "hlfs: no -o source=DIR\n");
 		return -1;
 	}
+	hard_remove = o.hard_remove;
 	src_fd = open(o.source, O_PATH | O_DIRECTORY);
 	if (src_fd < 0)
 		fprintf(stderr, "hlfs: %s: %s\n", o.source, strerror(errno));
