@@ -2,14 +2,7 @@
 # Helpers for the hot standby tests (standby-*.sh): a supervisor that
 # starts the server with --standby, on top of pt-lib.sh or xl-lib.sh.
 # Usage (sourced): standby-lib.sh pt|ptrfs-mt|ptrfs-clone|...
-fam=${1:-pt}
-if [ "$fam" = pt ]; then
-	. "$(dirname "$0")/pt-lib.sh"
-else
-	. "$(dirname "$0")/xl-lib.sh" "$fam"
-fi
-. "$(dirname "$0")/upgrade-lib.sh"
-need_resend
+. "$(dirname "$0")/upgrade-family.sh" "${1:-pt}"
 
 RLOG=$T/recoverd.log
 

@@ -5,14 +5,7 @@
 # finish, then SIGKILLed once the supervisor has asked it to drain.  The
 # application sees no error; fuse-recover reports the new server serving.
 # Usage: upgrade-old-killed.sh pt|ptrfs-mt|...
-fam=${1:-pt}
-if [ "$fam" = pt ]; then
-	. "$(dirname "$0")/pt-lib.sh"
-else
-	. "$(dirname "$0")/xl-lib.sh" "$fam"
-fi
-. "$(dirname "$0")/upgrade-lib.sh"
-need_resend
+. "$(dirname "$0")/upgrade-family.sh" "${1:-pt}"
 
 start_family "$fam"
 start_exerciser

@@ -5,15 +5,8 @@
 # fails saying "rolled back", the old pid serves again, the application
 # sees no error, and a later upgrade goes through.
 # Usage: upgrade-rollback.sh pt|ptrfs-mt|ptrfs-clone|... [ROUNDS]
-fam=${1:-pt}
 rounds=${2:-3}
-if [ "$fam" = pt ]; then
-	. "$(dirname "$0")/pt-lib.sh"
-else
-	. "$(dirname "$0")/xl-lib.sh" "$fam"
-fi
-. "$(dirname "$0")/upgrade-lib.sh"
-need_resend
+. "$(dirname "$0")/upgrade-family.sh" "${1:-pt}"
 
 takeovers() { grep -c "upgrade: takeover: pid" "$T/recoverd.log" || true; }
 more_takeovers() { [ "$(takeovers)" -gt "$1" ]; }
