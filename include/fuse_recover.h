@@ -492,6 +492,12 @@ int fuse_recover_replay_renamed(fuse_req_t req, int err, int newdirfd,
  * never freed, and keeps its id (one backing file reference, no fd in
  * any process); an id opened by a server killed before it recorded it is
  * closed by the next one.  The takeover log says how many ids are live.
+ *
+ * libfuse 3.17 and later have passthrough of their own
+ * (fuse_passthrough_open()), whose ids no restarted server could reuse:
+ * under recovery the library takes FUSE_PASSTHROUGH out of the INIT reply
+ * unless the server called fuse_recover_set_passthrough() (logged), so
+ * such opens go through the server instead.
  */
 
 /**
