@@ -34,7 +34,7 @@ grep -q " /sys/fs/fuse/connections " /proc/self/mounts ||
 # Three OPENs of a file whose dentry is cached run in parallel (lookups
 # of one name would wait for each other in the VFS, not in FUSE).
 cat "$MNT/hello" >/dev/null
-kill -STOP "$SERVER_PID"
+stop_process "$SERVER_PID" || fail "server did not stop"
 pids=()
 for i in 1 2 3; do
 	cat "$MNT/hello" >/dev/null 2>&1 &

@@ -92,6 +92,20 @@ supervisor_pids() { pgrep -f "fuse-recoverd --tag $1( |\$)" || true; }
 no_supervisor() { [ -z "$(supervisor_pids "$1")" ]; }
 exited() { ! kill -0 "$1" 2>/dev/null; }
 
+# stop_process PID: SIGSTOP it and wait until every thread has stopped.
+# kill(2) returns before the other threads see the stop, and one of them
+# can still take and answer a request in between.
+all_stopped() {
+	local st
+	for st in /proc/"$1"/task/*/stat; do
+		[ "$(awk '{ print $3 }' "$st" 2>/dev/null)" = T ] || return 1
+	done
+}
+stop_process() {
+	kill -STOP "$1" || return 1
+	wait_until 10 all_stopped "$1"
+}
+
 # fuse_dev_for UID: make /dev/fuse openable by UID.  Debian's udev makes
 # it 0666; some machines do not: then this namespace (only) gets a node
 # anyone may open.
