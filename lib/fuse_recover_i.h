@@ -162,9 +162,8 @@ int fr_store_resync(void);
 void fr_kick_seen(uint64_t nodeid);
 bool fr_kick_fast(void);
 void fr_kick_none_works(void);
-void fr_kick_note_request(const void *buf, size_t n);
+bool fr_kick_note_request(const void *buf, size_t n);
 void fr_kick_note_reply(const struct iovec *iov, int count, bool kernel_ids);
-bool fr_kick_is_kick(const void *buf, ssize_t n);
 int fr_kick_write(int fd);
 
 /*

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <linux/fuse.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -91,13 +92,16 @@ void fr_kick_none_works(void)
 	atomic_store(&fast, false);
 }
 
-void fr_kick_note_request(const void *buf, size_t n)
+/* Returns true for our own kick, which is to be swallowed. */
+bool fr_kick_note_request(const void *buf, size_t n)
 {
 	const struct fuse_in_header *in = buf;
 	const struct fuse_batch_forget_in *bf = (const void *)(in + 1);
 	const struct fuse_forget_one *one = (const void *)(bf + 1);
 	uint32_t i, count;
 
+	if (in->opcode == FUSE_NOTIFY_REPLY && in->unique == FR_KICK_UNIQUE)
+		return true;
 	tls_req.unique = in->unique;
 	tls_req.opcode = in->opcode;
 	tls_req.nodeid = in->nodeid;
@@ -121,13 +125,14 @@ void fr_kick_note_request(const void *buf, size_t n)
 			gone(one[i].nodeid);
 		break;
 	}
+	return false;
 }
 
-/* @len bytes of a reply's body, from wherever the iovec has them. */
-static bool reply_body(const struct iovec *iov, int count, void *out,
-		       size_t len)
+/* @len bytes at @off in a reply's body, from wherever the iovec has them. */
+static bool reply_gather(const struct iovec *iov, int count, size_t off,
+			 void *out, size_t len)
 {
-	size_t skip = sizeof(struct fuse_out_header), got = 0, take, l;
+	size_t skip = sizeof(struct fuse_out_header) + off, got = 0, take, l;
 	const char *p;
 	int i;
 
@@ -148,40 +153,50 @@ static bool reply_body(const struct iovec *iov, int count, void *out,
 	return got == len;
 }
 
+/*
+ * Only the fields looked at are copied, on every reply of its kind; in
+ * libfuse's replies the body follows the header in one piece.
+ */
+static inline bool reply_field(const struct iovec *iov, int count,
+			       size_t off, void *out, size_t len)
+{
+	if (count >= 2 && iov[0].iov_len == sizeof(struct fuse_out_header) &&
+	    iov[1].iov_len >= off + len) {
+		memcpy(out, (const char *)iov[1].iov_base + off, len);
+		return true;
+	}
+	return reply_gather(iov, count, off, out, len);
+}
+
 void fr_kick_note_reply(const struct iovec *iov, int count, bool kernel_ids)
 {
 	const struct fuse_out_header *h = iov[0].iov_base;
-	union {
-		struct fuse_attr_out attr;
-		struct fuse_entry_out entry;
-	} u;
+	uint64_t nodeid;
+	uint32_t mode;
 
 	if (h->unique != tls_req.unique || h->error)
 		return;
 	switch (tls_req.opcode) {
 	case FUSE_GETATTR:
 	case FUSE_SETATTR:
-		if (reply_body(iov, count, &u.attr, sizeof(u.attr)) &&
-		    S_ISREG(u.attr.attr.mode))
+		if (reply_field(iov, count,
+				offsetof(struct fuse_attr_out, attr.mode),
+				&mode, sizeof(mode)) && S_ISREG(mode))
 			fr_kick_seen(tls_req.nodeid);
 		break;
 	case FUSE_LOOKUP:
 	case FUSE_CREATE:
 		/* Translated ids are noted by xlate.c, where they are made. */
 		if (kernel_ids &&
-		    reply_body(iov, count, &u.entry, sizeof(u.entry)) &&
-		    u.entry.nodeid && S_ISREG(u.entry.attr.mode))
-			fr_kick_seen(u.entry.nodeid);
+		    reply_field(iov, count,
+				offsetof(struct fuse_entry_out, attr.mode),
+				&mode, sizeof(mode)) && S_ISREG(mode) &&
+		    reply_field(iov, count,
+				offsetof(struct fuse_entry_out, nodeid),
+				&nodeid, sizeof(nodeid)) && nodeid)
+			fr_kick_seen(nodeid);
 		break;
 	}
-}
-
-bool fr_kick_is_kick(const void *buf, ssize_t n)
-{
-	const struct fuse_in_header *in = buf;
-
-	return n >= (ssize_t)sizeof(*in) && in->opcode == FUSE_NOTIFY_REPLY &&
-	       in->unique == FR_KICK_UNIQUE;
 }
 
 int fr_kick_write(int fd)

@@ -1091,11 +1091,28 @@ static struct st_thread *thread_state(struct fuse_recover_store *st)
 	return tls;
 }
 
+/*
+ * Release stores: they stay in program order, which is all a reader after
+ * our death needs (nobody reads a record while its thread lives), without
+ * a full barrier each on every request.  Done stays done (@done, from the
+ * first attempt): this attempt may die too, and the one after it must
+ * still know the operation happened.
+ */
+static inline void jrec_start(struct st_jrec *j, uint64_t unique,
+			      uint32_t done)
+{
+	atomic_store_explicit(&j->unique, 0, memory_order_release);
+	atomic_store_explicit(&j->n, 0, memory_order_release);
+	atomic_store_explicit(&j->done, done, memory_order_release);
+	atomic_store_explicit(&j->fh, 0, memory_order_release);
+	j->age = 0;
+	atomic_store_explicit(&j->unique, unique, memory_order_release);
+}
+
 static int journal_begin(struct fuse_recover_store *st, uint64_t unique,
 			 bool resend, bool hooked)
 {
 	struct st_thread *t;
-	struct st_jrec *j;
 	size_t i;
 	int ret = 0;
 	int old_slot = -1;
@@ -1118,23 +1135,8 @@ static int journal_begin(struct fuse_recover_store *st, uint64_t unique,
 		}
 		pthread_mutex_unlock(&st->lock);
 	}
-	j = &st->journal[t->slot];
-	/*
-	 * Release stores: they stay in program order, which is all a reader
-	 * after our death needs (nobody reads a record while its thread
-	 * lives), without a full barrier each on every request.
-	 */
-	atomic_store_explicit(&j->unique, 0, memory_order_release);
-	atomic_store_explicit(&j->n, 0, memory_order_release);
-	/*
-	 * Done stays done: this attempt may die too, and the one after it
-	 * must still know the operation happened.
-	 */
-	atomic_store_explicit(&j->done, t->have_prev ? t->prev.done : 0,
-			      memory_order_release);
-	atomic_store_explicit(&j->fh, 0, memory_order_release);
-	j->age = 0;
-	atomic_store_explicit(&j->unique, unique, memory_order_release);
+	jrec_start(&st->journal[t->slot], unique,
+		   t->have_prev ? t->prev.done : 0);
 	if (old_slot >= 0) {
 		/* Only now: a kill before this leaves one of the two. */
 		pthread_mutex_lock(&st->lock);
@@ -1202,19 +1204,40 @@ void fuse_recover_req_end(struct fuse_recover_store *st)
 void fr_journal_request(uint64_t unique)
 {
 	struct fuse_recover_store *st = hooked_store;
+	struct st_thread *t = tls;
 
-	if (st && (unique & ~FR_UNIQUE_RESEND))
-		journal_begin(st, unique & ~FR_UNIQUE_RESEND,
-			      unique & FR_UNIQUE_RESEND, true);
+	if (!st || !(unique & ~FR_UNIQUE_RESEND))
+		return;
+	/* Every request but a resent one, once the thread has its record. */
+	if (!(unique & FR_UNIQUE_RESEND) && t && t->st == st &&
+	    t->tgen == st->tgen) {
+		t->have_prev = false;
+		jrec_start(&st->journal[t->slot], unique, 0);
+		t->active = true;
+		t->hooked = true;
+		t->unique = unique;
+		t->begun = 0;
+		return;
+	}
+	journal_begin(st, unique & ~FR_UNIQUE_RESEND,
+		      unique & FR_UNIQUE_RESEND, true);
 }
 
 void fr_journal_reply(uint64_t unique)
 {
 	struct st_thread *t = tls;
 
-	if (t && t->active && t->hooked && t->st == hooked_store &&
-	    t->unique == (unique & ~FR_UNIQUE_RESEND))
-		journal_end(t->st, t);
+	if (!t || !t->active || !t->hooked || t->st != hooked_store ||
+	    t->unique != (unique & ~FR_UNIQUE_RESEND))
+		return;
+	if (!t->have_prev) {
+		/* journal_end()'s first two lines: all a fresh request needs. */
+		atomic_store_explicit(&t->st->journal[t->slot].unique, 0,
+				      memory_order_release);
+		t->active = false;
+		return;
+	}
+	journal_end(t->st, t);
 }
 
 void fuse_recover_req_mark_started(struct fuse_recover_store *st)

@@ -59,13 +59,20 @@
 /* A thread's in_read: where it is, and what can wake it. */
 enum { UP_OUT, UP_IN_SIGNAL, UP_IN_KICK };
 
+/*
+ * One per loop thread, a cache line of its own: in_read and outstanding
+ * are written on every request, by this thread only.
+ */
 struct up_thread {
 	struct up_thread *next, **pprev;
 	pthread_t tid;
 	_Atomic int in_read;	/* UP_OUT, UP_IN_SIGNAL or UP_IN_KICK */
+	/* Read minus answered by this thread (a reply may come from
+	 * another): the drain sums them. */
+	_Atomic long outstanding;
 	bool parked;
 	unsigned int gen;	/* up.gen when registered */
-};
+} __attribute__((aligned(64)));
 
 static struct {
 	pthread_mutex_t lock;
@@ -75,7 +82,9 @@ static struct {
 	_Atomic bool enabled;	/* an event socket exists */
 	_Atomic bool draining;
 	bool exiting;
-	_Atomic long outstanding;	/* read and not answered */
+	/* Read and not answered: of threads that are not (or no longer)
+	 * loop threads; theirs are in struct up_thread. */
+	_Atomic long outstanding;
 	_Atomic unsigned long resent;	/* requests read with the resend bit */
 	_Atomic long kicks;	/* written by us and not yet read back */
 	_Atomic unsigned long kicks_written, kicks_swallowed, pokes;
@@ -115,6 +124,7 @@ static void thread_gone(void *data)
 		return;
 	}
 	pthread_mutex_lock(&up.lock);
+	atomic_fetch_add(&up.outstanding, atomic_load(&t->outstanding));
 	*t->pprev = t->next;
 	if (t->next)
 		t->next->pprev = t->pprev;
@@ -127,16 +137,15 @@ static void thread_gone(void *data)
 static __thread struct up_thread *tls_self;
 
 /* The calling loop thread, known from its first read on. */
-static struct up_thread *self(void)
+static struct up_thread *self_new(void)
 {
 	struct up_thread *t = tls_self;
 
-	if (t && t->gen == up.gen)
-		return t;
 	free(t);	/* from before a fork, see after_fork() */
-	t = calloc(1, sizeof(*t));
-	if (!t)
+	if (posix_memalign((void **)&t, _Alignof(struct up_thread),
+			   sizeof(*t)))
 		return NULL;
+	memset(t, 0, sizeof(*t));
 	t->tid = pthread_self();
 	t->gen = up.gen;
 	/* Blocked everywhere but in read(); libfuse's workers block all. */
@@ -152,6 +161,15 @@ static struct up_thread *self(void)
 	pthread_setspecific(up.key, t);
 	tls_self = t;
 	return t;
+}
+
+static inline struct up_thread *self(void)
+{
+	struct up_thread *t = tls_self;
+
+	if (__builtin_expect(t && t->gen == up.gen, 1))
+		return t;
+	return self_new();
 }
 
 /* Returns true when the session is to end (retired). */
@@ -257,12 +275,11 @@ ssize_t fr_upgrade_read(int fd, void *buf, size_t len)
 			    atomic_load(&up.draining))
 				continue;
 		}
-		if (fr_kick_is_kick(buf, n)) {
+		if (n >= (ssize_t)sizeof(struct fuse_in_header) &&
+		    fr_kick_note_request(buf, n)) {
 			kick_swallowed();
 			continue;
 		}
-		if (n >= (ssize_t)sizeof(struct fuse_in_header))
-			fr_kick_note_request(buf, n);
 		return n;
 	}
 }
@@ -286,6 +303,36 @@ bool fr_upgrade_gate(void)
 	return false;
 }
 
+/*
+ * The count a request read or answered on this thread goes to: its own
+ * when it is a loop thread of this process (no locked instruction, no
+ * cache line shared with another thread), else the common one.
+ */
+static inline __attribute__((always_inline))
+void count_outstanding(long d)
+{
+	struct up_thread *t = tls_self;
+
+	if (t && t->gen == up.gen)
+		atomic_store_explicit(&t->outstanding,
+				      atomic_load_explicit(&t->outstanding,
+							   memory_order_relaxed) + d,
+				      memory_order_relaxed);
+	else
+		atomic_fetch_add(&up.outstanding, d);
+}
+
+/* The drain's count; the caller holds up.lock. */
+static long outstanding_locked(void)
+{
+	long n = atomic_load(&up.outstanding);
+	struct up_thread *t;
+
+	for (t = up.threads; t; t = t->next)
+		n += atomic_load(&t->outstanding);
+	return n;
+}
+
 /* Requests that get no reply do not keep a drain waiting. */
 void fr_upgrade_note_read(const void *in_header)
 {
@@ -300,7 +347,7 @@ void fr_upgrade_note_read(const void *in_header)
 	case FUSE_NOTIFY_REPLY:
 		return;
 	}
-	atomic_fetch_add(&up.outstanding, 1);
+	count_outstanding(1);
 }
 
 void fr_upgrade_note_reply(const struct iovec *iov, int count,
@@ -309,7 +356,7 @@ void fr_upgrade_note_reply(const struct iovec *iov, int count,
 	const struct fuse_out_header *h = iov[0].iov_base;
 
 	if (h->unique && !(h->unique & UP_SYNTH))
-		atomic_fetch_sub(&up.outstanding, 1);
+		count_outstanding(-1);
 	fr_kick_note_reply(iov, count, kernel_ids);
 }
 
@@ -411,7 +458,7 @@ static int drain(unsigned int timeout_ms, char *why, size_t why_len)
 	pthread_mutex_lock(&up.lock);
 	atomic_store(&up.draining, true);
 	for (;;) {
-		left = atomic_load(&up.outstanding);
+		left = outstanding_locked();
 		if (up.nparked == up.nthreads && left <= 0)
 			break;
 		if (now_ms() >= end) {
@@ -595,6 +642,8 @@ static void *event_thread(void *arg)
  */
 static void after_fork(void)
 {
+	/* What the parent's threads had read and not answered stays owed. */
+	atomic_store(&up.outstanding, outstanding_locked());
 	pthread_mutex_init(&up.lock, NULL);
 	pthread_cond_init(&up.cond, NULL);
 	up.threads = NULL;
