@@ -42,29 +42,57 @@ static __thread struct {
 } tls_req;
 
 /*
+ * Bumped whenever a slot is emptied.  A thread that found its node in a
+ * slot at some epoch knows it is still there while the epoch stays: the
+ * same file read or stat'ed again costs no scan.  A wrong guess would only
+ * cost a target, never a wrong kick (a kick at a forgotten node fails).
+ */
+static _Atomic unsigned long epoch;
+static __thread struct {
+	uint64_t nodeid;
+	unsigned long epoch;
+} tls_known;
+
+static inline bool known(uint64_t nodeid)
+{
+	return nodeid == tls_known.nodeid &&
+	       tls_known.epoch ==
+		       atomic_load_explicit(&epoch, memory_order_relaxed) &&
+	       atomic_load_explicit(&fast, memory_order_relaxed);
+}
+
+/*
  * Only free slots are filled, so that the slots (read on every request)
  * are written about as rarely as the kernel forgets a node.
  */
 void fr_kick_seen(uint64_t nodeid)
 {
+	unsigned long e = atomic_load_explicit(&epoch, memory_order_relaxed);
 	uint64_t v, empty = 0;
 	int i, free_slot = -1;
 
+	if (known(nodeid))
+		return;
 	for (i = 0; i < KICK_TARGETS; i++) {
 		v = atomic_load_explicit(&targets[i], memory_order_relaxed);
 		if (v == nodeid)
-			goto known;
+			goto have;
 		if (!v && free_slot < 0)
 			free_slot = i;
 	}
-	if (free_slot >= 0)
-		atomic_compare_exchange_strong(&targets[free_slot], &empty,
-					       nodeid);
-known:
+	if (free_slot < 0 ||
+	    !atomic_compare_exchange_strong(&targets[free_slot], &empty,
+					    nodeid))
+		goto out;
+have:
+	tls_known.nodeid = nodeid;
+	tls_known.epoch = e;
+out:
 	if (!atomic_load_explicit(&fast, memory_order_relaxed))
 		atomic_store(&fast, true);
 }
 
+/* Locked only where the node is: a FORGET of any other costs loads. */
 static void gone(uint64_t nodeid)
 {
 	uint64_t v;
@@ -72,7 +100,10 @@ static void gone(uint64_t nodeid)
 
 	for (i = 0; i < KICK_TARGETS; i++) {
 		v = nodeid;
-		atomic_compare_exchange_strong(&targets[i], &v, 0);
+		if (atomic_load_explicit(&targets[i], memory_order_relaxed) ==
+			    nodeid &&
+		    atomic_compare_exchange_strong(&targets[i], &v, 0))
+			atomic_fetch_add(&epoch, 1);
 	}
 }
 
@@ -179,6 +210,8 @@ void fr_kick_note_reply(const struct iovec *iov, int count, bool kernel_ids)
 	switch (tls_req.opcode) {
 	case FUSE_GETATTR:
 	case FUSE_SETATTR:
+		if (known(tls_req.nodeid))
+			break;
 		if (reply_field(iov, count,
 				offsetof(struct fuse_attr_out, attr.mode),
 				&mode, sizeof(mode)) && S_ISREG(mode))
