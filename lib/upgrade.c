@@ -461,8 +461,17 @@ static int drain(unsigned int timeout_ms, char *why, size_t why_len)
 			}
 			last_kick = now_ms();
 		}
+		/*
+		 * On the clock of the deadline: up.cond is a CLOCK_REALTIME
+		 * condition, and pthread_cond_timedwait() with a monotonic
+		 * deadline (long past on that clock) returned at once, so the
+		 * drainer spun, taking up.lock over and over and a CPU from
+		 * the very threads it waits for (the pause's tail of ~5 ms,
+		 * one scheduler slice, on two CPUs).
+		 */
 		deadline_in(&ts, UP_KICK_NS);
-		pthread_cond_timedwait(&up.cond, &up.lock, &ts);
+		pthread_cond_clockwait(&up.cond, &up.lock, CLOCK_MONOTONIC,
+				       &ts);
 	}
 	pthread_mutex_unlock(&up.lock);
 	return 0;
