@@ -53,6 +53,11 @@
 #define UP_SYNTH (1ull << 62)
 /* How often the drainer looks at threads still inside read(). */
 #define UP_KICK_NS 200000L
+/*
+ * How long it waits when none is: every other change it waits for (a
+ * thread parks or ends, the last request read is answered) wakes it.
+ */
+#define UP_IDLE_NS 20000000L
 /* Kicks not seen within this long are taken as lost and written again. */
 #define UP_REKICK_MS 20.0
 
@@ -305,21 +310,27 @@ bool fr_upgrade_gate(void)
 
 /*
  * The count a request read or answered on this thread goes to: its own
- * when it is a loop thread of this process (no locked instruction, no
- * cache line shared with another thread), else the common one.
+ * when it is a loop thread of this process (no cache line shared with
+ * another thread), else the common one.  A read adds with a plain store
+ * (a drain never waits for a read).  An answer subtracts with a locked
+ * instruction, on the thread's own line: it orders the new count before
+ * the caller's look at draining, as the drainer stores draining before
+ * it sums the counts.
  */
 static inline __attribute__((always_inline))
 void count_outstanding(long d)
 {
 	struct up_thread *t = tls_self;
 
-	if (t && t->gen == up.gen)
+	if (!t || t->gen != up.gen)
+		atomic_fetch_add(&up.outstanding, d);
+	else if (d > 0)
 		atomic_store_explicit(&t->outstanding,
 				      atomic_load_explicit(&t->outstanding,
 							   memory_order_relaxed) + d,
 				      memory_order_relaxed);
 	else
-		atomic_fetch_add(&up.outstanding, d);
+		atomic_fetch_add(&t->outstanding, d);
 }
 
 /* The drain's count; the caller holds up.lock. */
@@ -355,8 +366,21 @@ void fr_upgrade_note_reply(const struct iovec *iov, int count,
 {
 	const struct fuse_out_header *h = iov[0].iov_base;
 
-	if (h->unique && !(h->unique & UP_SYNTH))
+	if (h->unique && !(h->unique & UP_SYNTH)) {
 		count_outstanding(-1);
+		/*
+		 * The drain may wait for nothing else (a server that answers
+		 * from threads of its own, its loop threads parked), and the
+		 * per-thread counts cannot tell the last answer: every one
+		 * during a drain wakes it.  Under the lock, so that the
+		 * drainer is either before its look at the counts or waiting.
+		 */
+		if (atomic_load(&up.draining)) {
+			pthread_mutex_lock(&up.lock);
+			pthread_cond_broadcast(&up.cond);
+			pthread_mutex_unlock(&up.lock);
+		}
+	}
 	fr_kick_note_reply(iov, count, kernel_ids);
 }
 
@@ -451,7 +475,7 @@ static int drain(unsigned int timeout_ms, char *why, size_t why_len)
 	struct timespec ts;
 	double last_kick = 0;
 	struct up_thread *t;
-	bool warned = false;
+	bool warned = false, reading;
 	long left, need;
 	int err;
 
@@ -470,15 +494,18 @@ static int drain(unsigned int timeout_ms, char *why, size_t why_len)
 			return -ETIMEDOUT;
 		}
 		need = 0;
+		reading = false;
 		for (t = up.threads; t; t = t->next) {
 			if (t->parked)
 				continue;
 			switch (atomic_load(&t->in_read)) {
 			case UP_IN_SIGNAL:
 				pthread_kill(t->tid, up.signo);
+				reading = true;
 				break;
 			case UP_IN_KICK:
 				need++;
+				reading = true;
 				break;
 			}
 		}
@@ -508,8 +535,17 @@ static int drain(unsigned int timeout_ms, char *why, size_t why_len)
 			}
 			last_kick = now_ms();
 		}
-		deadline_in(&ts, UP_KICK_NS);
-		pthread_cond_timedwait(&up.cond, &up.lock, &ts);
+		/*
+		 * On the clock of the deadline: up.cond is a CLOCK_REALTIME
+		 * condition, and pthread_cond_timedwait() with a monotonic
+		 * deadline (long past on that clock) returned at once, so the
+		 * drainer spun, taking up.lock over and over and a CPU from
+		 * the very threads it waits for (the pause's tail of ~5 ms,
+		 * one scheduler slice, on two CPUs).
+		 */
+		deadline_in(&ts, reading ? UP_KICK_NS : UP_IDLE_NS);
+		pthread_cond_clockwait(&up.cond, &up.lock, CLOCK_MONOTONIC,
+				       &ts);
 	}
 	pthread_mutex_unlock(&up.lock);
 	return 0;
