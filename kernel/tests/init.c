@@ -36,6 +36,7 @@ static const char * const tests[] = {
 	"server-exit",
 	"recovery-init-fail",
 	"umount-orphan",
+	"fuseblk-umount",
 	"async-flush-exit",
 	"async-flush",
 	"recovery-timeout",
