@@ -41,6 +41,7 @@ static const char * const tests[] = {
 	"async-flush",
 	"recovery-timeout",
 	"lib-reattach",
+	"lib-mount-fd",
 	"lib-passthrough",
 	"lib-passthrough-hp",
 };
