@@ -243,7 +243,7 @@ int fuse_recover_unmount(struct fuse_session *se)
 	fr_mount_unrecord(s->tag);
 	if (s->mounted_here)
 		fuse_session_unmount(se);
-	else
+	else if (!s->leave_mount)
 		err = fr_unmount(s->mountpoint);
 	session_free(s);
 	return err;

@@ -87,6 +87,7 @@ struct fr_session {
 	unsigned int conn_id;
 	bool recovered;
 	bool mounted_here;		/* by fuse_session_mount() */
+	bool leave_mount;		/* not ours to unmount (release()) */
 	uint64_t next_fd_id;
 	pthread_key_t fd_key;
 	struct fr_kernel kernel;

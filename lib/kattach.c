@@ -26,6 +26,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,10 +88,81 @@ static int attach_once(int mnt_fd, const char *tag, int *fdp)
 #define ATTACH_BUSY_TRIES 50
 #define ATTACH_BUSY_WAIT_US 20000
 
+/* Bound through @mnt_fd, retrying a short -EBUSY; says why it failed */
+static int attach_retrying(int mnt_fd, const char *tag, int *fdp)
+{
+	int i, err = 0;
+
+	for (i = 0; i < ATTACH_BUSY_TRIES; i++) {
+		err = attach_once(mnt_fd, tag, fdp);
+		if (err != -EBUSY)
+			break;
+		usleep(ATTACH_BUSY_WAIT_US);
+	}
+	if (err == -EBUSY)
+		fr_log(LOG_ERR,
+		       "tag %s: a /dev/fuse fd of the connection is still open elsewhere (a live server), not taking it over",
+		       tag);
+	else if (err == -EPERM)
+		fr_log(LOG_ERR,
+		       "tag %s: only the mounter (same euid, CAP_SYS_ADMIN) may reattach",
+		       tag);
+	return err;
+}
+
+/*
+ * We attached through the fd of the old mount handed to us in
+ * FUSE_RECOVER_MOUNT_FD (by a supervisor in another mount namespace, or
+ * one that knows the mount point is covered now): our mount point does not
+ * show the mount we serve.
+ */
+static bool via_handed_fd;
+
+/* FUSE_RECOVER_MOUNT_FD, read once per process: the fd is ours then */
+static int take_handed_fd(void)
+{
+	static bool taken;
+	const char *v = secure_getenv("FUSE_RECOVER_MOUNT_FD");
+	char *end;
+	long n;
+
+	if (taken || !v || !*v)
+		return -1;
+	taken = true;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	/* not into our children (and not into a forked server's exec) */
+	if (errno || *end || n < 0 || n > INT_MAX ||
+	    fcntl((int)n, F_SETFD, FD_CLOEXEC) < 0) {
+		fr_log(LOG_ERR, "FUSE_RECOVER_MOUNT_FD=%s is not an open fd",
+		       v);
+		return -1;
+	}
+	return (int)n;
+}
+
 static int attach_to_mount(const char *mnt, const char *tag, int *fdp)
 {
-	int i, err = 0, mnt_fd;
+	int err, mnt_fd = take_handed_fd();
 
+	/*
+	 * A handed fd names the mount wherever it is; the kernel still checks
+	 * it carries our tag.  If it does not (or is no FUSE mount), the mount
+	 * point is the next place to look.
+	 */
+	if (mnt_fd >= 0) {
+		err = attach_retrying(mnt_fd, tag, fdp);
+		close(mnt_fd);
+		if (!err) {
+			via_handed_fd = true;
+			return 0;
+		}
+		if (err == -EBUSY || err == -EPERM)
+			return err;
+		fr_log(LOG_WARNING,
+		       "FUSE_RECOVER_MOUNT_FD: no connection with tag %s there (%s), trying %s",
+		       tag, strerror(-err), mnt);
+	}
 	/*
 	 * The connection is named by its mount, as our mount namespace shows
 	 * it on the mount point.  O_PATH: opening the root sends no request
@@ -103,21 +175,8 @@ static int attach_to_mount(const char *mnt, const char *tag, int *fdp)
 	mnt_fd = open(mnt, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (mnt_fd < 0)
 		return -errno;
-	for (i = 0; i < ATTACH_BUSY_TRIES; i++) {
-		err = attach_once(mnt_fd, tag, fdp);
-		if (err != -EBUSY)
-			break;
-		usleep(ATTACH_BUSY_WAIT_US);
-	}
+	err = attach_retrying(mnt_fd, tag, fdp);
 	close(mnt_fd);
-	if (err == -EBUSY)
-		fr_log(LOG_ERR,
-		       "tag %s: a /dev/fuse fd of the connection is still open elsewhere (a live server), not taking it over",
-		       tag);
-	else if (err == -EPERM)
-		fr_log(LOG_ERR,
-		       "tag %s: only the mounter (same euid, CAP_SYS_ADMIN) may reattach",
-		       tag);
 	return err;
 }
 
@@ -378,6 +437,22 @@ static void kernel_unmount(struct fr_session *s)
 	fr_unmount(s->mountpoint);
 }
 
+/*
+ * Attached through a handed fd: the mount point shows another mount (or
+ * none), and the old mount cannot be named for umount2() either, as a
+ * path walk to its root ends on whatever covers it.  So it is left to
+ * whoever handed us the fd, and fuse_recover_unmount() must not unmount
+ * the mount point.  After our FUSE_DEV_IOC_EXIT and close its requests
+ * fail (ENOTCONN) instead of waiting for a server.
+ */
+static void leave_handed_mount(struct fr_session *s)
+{
+	fr_log(LOG_INFO,
+	       "the mount of FUSE_RECOVER_MOUNT_FD is left mounted for whoever handed it");
+	via_handed_fd = false;
+	s->leave_mount = true;
+}
+
 static int kernel_hold(struct fr_session *s)
 {
 	if (!(s->kernel.flags & FUSE_HAS_RECOVERY)) {
@@ -445,6 +520,8 @@ static void kernel_release(struct fr_session *s)
 	if (s->main_fd >= 0 && ioctl(s->main_fd, FUSE_DEV_IOC_EXIT) != 0 &&
 	    errno != ENOTTY)
 		fr_log(LOG_WARNING, "FUSE_DEV_IOC_EXIT: %s", strerror(errno));
+	if (via_handed_fd)
+		leave_handed_mount(s);
 	if (init_file_path(path, s->tag) == 0)
 		unlink(path);
 	remove_kept_files(s->tag);

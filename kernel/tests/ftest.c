@@ -32,6 +32,9 @@
 /* weak: a test may define its own instead of assigning it in main() */
 __attribute__((weak)) const char *ft_name = "test";
 
+const char *ft_fstype = "fuse";
+const char *ft_source = "ftest";
+
 void ft_log(const char *fmt, ...)
 {
 	va_list ap;
@@ -89,7 +92,7 @@ int ft_mount(const char *mnt, const char *tag, unsigned int user_id,
 		 "fd=%d,rootmode=40000,user_id=%u,group_id=0%s%s%s%s",
 		 fd, user_id, tag ? ",tag=" : "", tag ? tag : "",
 		 extra ? "," : "", extra ? extra : "");
-	if (mount("ftest", mnt, "fuse", MS_NOSUID | MS_NODEV, opts)) {
+	if (mount(ft_source, mnt, ft_fstype, MS_NOSUID | MS_NODEV, opts)) {
 		err = -errno;
 		close(fd);
 		return err;

@@ -37,6 +37,13 @@ void ft_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ft_deadline(unsigned int seconds);
 
 /*
+ * What ft_mount() mounts: "fuse" of "ftest" unless a test asks for
+ * "fuseblk" of a block device (only the device's name matters to FUSE).
+ */
+extern const char *ft_fstype;
+extern const char *ft_source;
+
+/*
  * Open /dev/fuse and mount it on @mnt with "tag=@tag" (if not NULL) and
  * @extra options (may be NULL).  Returns the fd or -errno.
  */

@@ -36,10 +36,12 @@ static const char * const tests[] = {
 	"server-exit",
 	"recovery-init-fail",
 	"umount-orphan",
+	"fuseblk-umount",
 	"async-flush-exit",
 	"async-flush",
 	"recovery-timeout",
 	"lib-reattach",
+	"lib-mount-fd",
 	"lib-passthrough",
 	"lib-passthrough-hp",
 };
@@ -90,6 +92,14 @@ static int run_test(const char *name)
 	return WEXITSTATUS(status) ? 1 : 0;
 }
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
 static void reap(int sig)
 {
 	(void)sig;
@@ -120,7 +130,11 @@ int main(void)
 
 	printf("init: running %zu tests\n", sizeof(tests) / sizeof(tests[0]));
 	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		long long t0 = now_ms();
 		int r = run_test(tests[i]);
+
+		/* where the guest's time goes (run-tests' summary) */
+		printf("init: %s took %lld ms\n", tests[i], now_ms() - t0);
 
 		/* orphans of the test get reparented to us */
 		reap(0);
