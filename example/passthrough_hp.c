@@ -589,6 +589,17 @@ static void pt_init(void *userdata, struct fuse_conn_info *conn)
 				FUSE_CAP_READDIRPLUS_AUTO);
 	/* The kernel applies the umask; we create with the mode as is. */
 	conn->want &= ~FUSE_CAP_DONT_MASK;
+	/*
+	 * auto_inval_data drops a file's page cache whenever the mtime in a
+	 * fresh GETATTR differs from the kernel's, which it always does after
+	 * a write of our own (the kernel writes through and does not learn
+	 * the backing file's mtime): a file read right after it was written
+	 * came from us again.  Changes behind our back are caught at open
+	 * (unchanged_since_last_open()) and size changes by the kernel at
+	 * every GETATTR; --timeout=0 keeps it, with no caching at all.
+	 */
+	if (pt.conf.timeout > 0)
+		conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	if (pt.st)
 		return;
 	err = fuse_recover_store_open(&cfg, &pt.st);
@@ -1110,6 +1121,21 @@ static bool same_time(const struct timespec *a, const struct timespec *b)
  * restart costs one re-read, never stale data.  --timeout=0 (no caching)
  * turns it off.
  */
+static bool seen_same(const struct pt_seen *s, fuse_ino_t ino,
+		      const struct stat *st)
+{
+	return s->ino == ino && s->backing_ino == st->st_ino &&
+	       s->size == st->st_size && same_time(&s->mtime, &st->st_mtim) &&
+	       same_time(&s->ctime, &st->st_ctim);
+}
+
+static void seen_set(struct pt_seen *s, fuse_ino_t ino, const struct stat *st)
+{
+	*s = (struct pt_seen){ .ino = ino, .backing_ino = st->st_ino,
+			       .size = st->st_size, .mtime = st->st_mtim,
+			       .ctime = st->st_ctim };
+}
+
 static bool unchanged_since_last_open(fuse_ino_t ino, int fd)
 {
 	struct pt_seen *s = &pt.seen[ino % PT_SEEN_SLOTS];
@@ -1119,14 +1145,52 @@ static bool unchanged_since_last_open(fuse_ino_t ino, int fd)
 	if (pt.conf.timeout <= 0 || fstat(fd, &st) < 0)
 		return false;
 	pthread_mutex_lock(&pt.seen_lock);
-	same = s->ino == ino && s->backing_ino == st.st_ino &&
-	       s->size == st.st_size && same_time(&s->mtime, &st.st_mtim) &&
-	       same_time(&s->ctime, &st.st_ctim);
-	*s = (struct pt_seen){ .ino = ino, .backing_ino = st.st_ino,
-			       .size = st.st_size, .mtime = st.st_mtim,
-			       .ctime = st.st_ctim };
+	same = seen_same(s, ino, &st);
+	seen_set(s, ino, &st);
 	pthread_mutex_unlock(&pt.seen_lock);
 	return same;
+}
+
+/*
+ * A file we just created: the kernel caches nothing of it yet, so what it
+ * will cache from here on is this state plus our own writes.
+ */
+static void seen_created(fuse_ino_t ino, int fd)
+{
+	struct stat st;
+
+	if (pt.conf.timeout <= 0 || fstat(fd, &st) < 0)
+		return;
+	pthread_mutex_lock(&pt.seen_lock);
+	seen_set(&pt.seen[ino % PT_SEEN_SLOTS], ino, &st);
+	pthread_mutex_unlock(&pt.seen_lock);
+}
+
+/*
+ * Around a buffered WRITE: the kernel put those bytes in its page cache
+ * before sending them, so once they are in the backing file the cache
+ * matches the file's new size and times.  Record that, so that the next
+ * open keeps the cache (a file read right after it was written is not read
+ * from us again), but only if the file was as recorded just before the
+ * write: a change behind our back before it must still drop the cache.
+ * @before is filled by the first call (@after false) and checked by the
+ * second.
+ */
+static bool seen_write(fuse_ino_t ino, int fd, bool after,
+		       struct stat *before)
+{
+	struct pt_seen *s = &pt.seen[ino % PT_SEEN_SLOTS];
+	struct stat st;
+	bool ok;
+
+	if (pt.conf.timeout <= 0 || fstat(fd, after ? &st : before) < 0)
+		return false;
+	pthread_mutex_lock(&pt.seen_lock);
+	ok = seen_same(s, ino, before);
+	if (ok && after)
+		seen_set(s, ino, &st);
+	pthread_mutex_unlock(&pt.seen_lock);
+	return ok;
 }
 
 static void pt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1201,7 +1265,8 @@ static void pt_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, -err);
 		return;
 	}
-	use_passthrough(req, e.ino, fd);
+	if (!use_passthrough(req, e.ino, fd))
+		seen_created(e.ino, fd);
 	pt_hook_crash(PT_AFTER, "create", name);
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		drop_handle(fi->fh);
@@ -1323,9 +1388,10 @@ static void pt_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	int fd = fh_fd(fi->fh);
 	void *bounce = NULL;
 	size_t done = 0;
+	struct stat before;
+	bool direct, track;
 	ssize_t n;
 
-	(void)ino;
 	if (fd < 0) {
 		pt_debug("write fh %llx: no fd: %s (resent %d)",
 			 (unsigned long long)fi->fh, strerror(-fd),
@@ -1334,7 +1400,8 @@ static void pt_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		return;
 	}
 	/* libfuse's buffer follows the request header: not aligned. */
-	if (is_direct(fi->fh) && ((uintptr_t)buf % PT_ALIGN)) {
+	direct = is_direct(fi->fh);
+	if (direct && ((uintptr_t)buf % PT_ALIGN)) {
 		if (posix_memalign(&bounce, PT_ALIGN, size ? size : 1)) {
 			fuse_reply_err(req, ENOMEM);
 			return;
@@ -1342,6 +1409,8 @@ static void pt_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		memcpy(bounce, buf, size);
 		buf = bounce;
 	}
+	/* O_DIRECT writes bypass the kernel's page cache: not ours to track. */
+	track = !direct && seen_write(ino, fd, false, &before);
 	while (done < size) {
 		n = pwrite(fd, buf + done, size - done, off + done);
 		if (n <= 0)
@@ -1354,6 +1423,8 @@ static void pt_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 			 fuse_recover_req_is_resend(req));
 		fuse_reply_err(req, errno ? errno : EIO);
 	} else {
+		if (track && done == size)
+			seen_write(ino, fd, true, &before);
 		fuse_reply_write(req, done);
 	}
 	free(bounce);
