@@ -130,6 +130,14 @@ struct pt_seen {
 
 #define PT_SEEN_SLOTS 4096
 
+/* The latest fh opened on a node (direct-mapped by node id). */
+struct pt_last_fh {
+	fuse_ino_t ino;
+	uint64_t fh;
+};
+
+#define PT_LAST_FH_SLOTS 4096
+
 /* O_PATH fds of nodes that were unlinked while open. */
 struct pt_pin {
 	fuse_ino_t ino;
@@ -159,6 +167,7 @@ static struct {
 	bool recovered;
 	struct pt_fd *fds;
 	pthread_mutex_t fd_lock;
+	struct pt_last_fh last_fh[PT_LAST_FH_SLOTS];	/* under fd_lock */
 	struct pt_pin *pins;
 	size_t npins;
 	pthread_mutex_t pin_lock;
@@ -456,7 +465,7 @@ static struct pt_fd *fd_slot(uint64_t fh)
 	return s < PT_MAX_HANDLES ? &pt.fds[s] : NULL;
 }
 
-static void fd_install(uint64_t fh, int fd)
+static void fd_install(fuse_ino_t ino, uint64_t fh, int fd)
 {
 	struct pt_fd *f = fd_slot(fh);
 
@@ -466,7 +475,31 @@ static void fd_install(uint64_t fh, int fd)
 	__atomic_store_n(&f->fh, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&f->fd, fd, __ATOMIC_RELAXED);
 	__atomic_store_n(&f->fh, fh, __ATOMIC_RELEASE);
+	pt.last_fh[ino % PT_LAST_FH_SLOTS] = (struct pt_last_fh){ ino, fh };
 	pthread_mutex_unlock(&pt.fd_lock);
+}
+
+/*
+ * A dup of an fd this process has open on node @ino, or -1: cheaper than
+ * node_fd() (no open_by_handle_at()) and, unlike an O_PATH fd, good for
+ * f*xattr() directly.  Under fd_lock so that a RELEASE cannot close the fd
+ * (and its number be reused) between the look-up and the dup; the fh is
+ * checked to still name this node.
+ */
+static int node_open_fd(fuse_ino_t ino)
+{
+	struct pt_last_fh *l = &pt.last_fh[ino % PT_LAST_FH_SLOTS];
+	struct pt_fd *f;
+	fuse_ino_t owner;
+	int fd = -1;
+
+	pthread_mutex_lock(&pt.fd_lock);
+	if (l->ino == ino && (f = fd_slot(l->fh)) && f->fh == l->fh &&
+	    f->fd >= 0 && fuse_recover_fh_get(pt.st, l->fh, &owner, NULL) == 0 &&
+	    owner == ino)
+		fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 0);
+	pthread_mutex_unlock(&pt.fd_lock);
+	return fd;
 }
 
 static void fd_forget(uint64_t fh)
@@ -1061,7 +1094,7 @@ static int new_handle(fuse_ino_t ino, int fd, int flags,
 		close(fd);
 		return err;
 	}
-	fd_install(fh, fd);
+	fd_install(ino, fh, fd);
 	fi->fh = fh;
 	return 0;
 }
@@ -1708,33 +1741,57 @@ out:
 	fuse_reply_err(req, err);
 }
 
+/*
+ * The kernel asks for security.capability before every write to a file it
+ * has not marked S_NOSEC (FUSE never does: that needs
+ * FUSE_HANDLE_KILLPRIV_V2), kernel passthrough writes included.  The file
+ * is open then: read it from that fd, without open_by_handle_at() and
+ * without taking the caller's ids (the VFS checks no permission for
+ * reading security.*; the capability is translated for our user namespace
+ * either way, fsuid does not enter into it).  Returns -errno.
+ */
+static ssize_t node_getxattr(fuse_req_t req, fuse_ino_t ino,
+			     const char *name, void *buf, size_t size)
+{
+	struct pt_creds c;
+	char path[32];
+	ssize_t n;
+	int fd = -1;
+
+	if (!strcmp(name, "security.capability"))
+		fd = node_open_fd(ino);
+	if (fd >= 0) {
+		n = fgetxattr(fd, name, buf, size);
+	} else {
+		fd = node_fd(ino);
+		if (fd < 0)
+			return fd;
+		proc_path(path, fd);
+		creds_push(req, &c);
+		n = getxattr(path, name, buf, size);
+		creds_pop(&c);
+	}
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return n;
+}
+
 static void pt_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			size_t size)
 {
-	struct pt_creds c;
-	char path[32], *buf = NULL;
-	int fd;
+	char *buf = NULL;
 	ssize_t n;
 
 	if (pt_hook_getxattr(req, pt.st, ino, name, size))
 		return;
-	fd = node_fd(ino);
-	if (fd < 0) {
-		fuse_reply_err(req, -fd);
-		return;
-	}
 	if (size && !(buf = malloc(size))) {
-		close(fd);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	proc_path(path, fd);
-	creds_push(req, &c);
-	n = getxattr(path, name, buf, size);
-	creds_pop(&c);
-	close(fd);
+	n = node_getxattr(req, ino, name, buf, size);
 	if (n < 0)
-		fuse_reply_err(req, errno);
+		fuse_reply_err(req, -n);
 	else if (!size)
 		fuse_reply_xattr(req, n);
 	else
