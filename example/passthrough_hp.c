@@ -46,7 +46,8 @@
  *    serves reads and writes itself; -o nopassthrough turns it off.
  *  - Without passthrough, an open of a file that did not change since the
  *    node's previous open (size, mtime, ctime) keeps the kernel's page
- *    cache of it, like libfuse's auto_cache.
+ *    cache of it, like libfuse's auto_cache; our own writes count as no
+ *    change, so a file written and read back is read from memory.
  *  - Reopening nodes by handle needs CAP_DAC_READ_SEARCH: as another user
  *    than root, give it that capability (it refuses to start otherwise).
  *
