@@ -28,7 +28,7 @@ chmod +x "$T/dier"
 "$FUSE_RECOVERD" --tag rm --max-restarts 70 --window 120 \
 	-- "$T/dier" -f -o tag=rm "$MNT" 2>"$T/supervisor.log" &
 sup=$!
-wait_until 60 exited $sup || fail "supervisor never gave up"
+wait_until 110 exited $sup || fail "supervisor never gave up"
 grep -q "giving up: 71 server deaths" "$FUSE_RECOVERD_LOG" ||
 	fail "gave up wrongly: $(grep giving "$FUSE_RECOVERD_LOG")"
 log "bounds agree; a limit of 70 gave up at death 71"

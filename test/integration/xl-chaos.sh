@@ -18,7 +18,7 @@ need_resend
 [ "$XL_VARIANT" = hlfs ] && XL_CMD+=(-o hard_remove)
 
 kills=${XL_CHAOS_KILLS:-${1:-500}}
-budget=${XL_CHAOS_SECONDS:-200}
+budget=${XL_CHAOS_SECONDS:-240}
 
 mkdir -p "$T/tree"
 for d in $(seq 1 6); do
