@@ -1145,16 +1145,6 @@ static bool same_time(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
-/*
- * Without keep_cache every open drops the kernel's page cache of the file
- * (readers of a file opened by several jobs re-read it from us again and
- * again); with it always, changes made to SOURCE behind our back would stay
- * invisible.  So keep it when the backing file has the size, mtime and
- * ctime the previous open of the node saw (libfuse's auto_cache does the
- * same for high-level servers).  A slot lost to another node or to a
- * restart costs one re-read, never stale data.  --timeout=0 (no caching)
- * turns it off.
- */
 static bool seen_same(const struct pt_seen *s, fuse_ino_t ino,
 		      const struct stat *st)
 {
@@ -1170,6 +1160,16 @@ static void seen_set(struct pt_seen *s, fuse_ino_t ino, const struct stat *st)
 			       .ctime = st->st_ctim };
 }
 
+/*
+ * Without keep_cache every open drops the kernel's page cache of the file
+ * (readers of a file opened by several jobs re-read it from us again and
+ * again); with it always, changes made to SOURCE behind our back would stay
+ * invisible.  So keep it when the backing file has the size, mtime and
+ * ctime the previous open of the node saw (libfuse's auto_cache does the
+ * same for high-level servers).  A slot lost to another node or to a
+ * restart costs one re-read, never stale data.  --timeout=0 (no caching)
+ * turns it off.
+ */
 static bool unchanged_since_last_open(fuse_ino_t ino, int fd)
 {
 	struct pt_seen *s = &pt.seen[ino % PT_SEEN_SLOTS];
