@@ -53,6 +53,11 @@
 #define UP_SYNTH (1ull << 62)
 /* How often the drainer looks at threads still inside read(). */
 #define UP_KICK_NS 200000L
+/*
+ * How long it waits when none is: every other change it waits for (a
+ * thread parks or ends, the last request read is answered) wakes it.
+ */
+#define UP_IDLE_NS 20000000L
 /* Kicks not seen within this long are taken as lost and written again. */
 #define UP_REKICK_MS 20.0
 
@@ -308,8 +313,19 @@ void fr_upgrade_note_reply(const struct iovec *iov, int count,
 {
 	const struct fuse_out_header *h = iov[0].iov_base;
 
-	if (h->unique && !(h->unique & UP_SYNTH))
-		atomic_fetch_sub(&up.outstanding, 1);
+	if (h->unique && !(h->unique & UP_SYNTH) &&
+	    atomic_fetch_sub(&up.outstanding, 1) == 1 &&
+	    atomic_load(&up.draining)) {
+		/*
+		 * The drain may wait for nothing else (a server that answers
+		 * from threads of its own, its loop threads parked): under
+		 * the lock, so that the drainer is either before its look
+		 * at the count or waiting.
+		 */
+		pthread_mutex_lock(&up.lock);
+		pthread_cond_broadcast(&up.cond);
+		pthread_mutex_unlock(&up.lock);
+	}
 	fr_kick_note_reply(iov, count, kernel_ids);
 }
 
@@ -404,7 +420,7 @@ static int drain(unsigned int timeout_ms, char *why, size_t why_len)
 	struct timespec ts;
 	double last_kick = 0;
 	struct up_thread *t;
-	bool warned = false;
+	bool warned = false, reading;
 	long left, need;
 	int err;
 
@@ -423,15 +439,18 @@ static int drain(unsigned int timeout_ms, char *why, size_t why_len)
 			return -ETIMEDOUT;
 		}
 		need = 0;
+		reading = false;
 		for (t = up.threads; t; t = t->next) {
 			if (t->parked)
 				continue;
 			switch (atomic_load(&t->in_read)) {
 			case UP_IN_SIGNAL:
 				pthread_kill(t->tid, up.signo);
+				reading = true;
 				break;
 			case UP_IN_KICK:
 				need++;
+				reading = true;
 				break;
 			}
 		}
@@ -461,8 +480,17 @@ static int drain(unsigned int timeout_ms, char *why, size_t why_len)
 			}
 			last_kick = now_ms();
 		}
-		deadline_in(&ts, UP_KICK_NS);
-		pthread_cond_timedwait(&up.cond, &up.lock, &ts);
+		/*
+		 * On the clock of the deadline: up.cond is a CLOCK_REALTIME
+		 * condition, and pthread_cond_timedwait() with a monotonic
+		 * deadline (long past on that clock) returned at once, so the
+		 * drainer spun, taking up.lock over and over and a CPU from
+		 * the very threads it waits for (the pause's tail of ~5 ms,
+		 * one scheduler slice, on two CPUs).
+		 */
+		deadline_in(&ts, reading ? UP_KICK_NS : UP_IDLE_NS);
+		pthread_cond_clockwait(&up.cond, &up.lock, CLOCK_MONOTONIC,
+				       &ts);
 	}
 	pthread_mutex_unlock(&up.lock);
 	return 0;

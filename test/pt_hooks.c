@@ -60,21 +60,27 @@ unsigned int pt_hook_state_version(unsigned int version)
 	return v ? (unsigned int)atoi(v) : version;
 }
 
-void pt_hook_init_wait(void)
+/* Creates FILE.started, then waits (20 s at most) until FILE exists. */
+static void wait_for(const char *f)
 {
-	const char *f = getenv("PASSTHROUGH_HP_INIT_WAIT");
 	char started[4096];
 	FILE *mark;
 	int i;
 
-	if (!f || !*f)
-		return;
 	snprintf(started, sizeof(started), "%s.started", f);
 	mark = fopen(started, "w");
 	if (mark)
 		fclose(mark);
 	for (i = 0; i < 2000 && access(f, F_OK) != 0; i++)
 		usleep(10000);
+}
+
+void pt_hook_init_wait(void)
+{
+	const char *f = getenv("PASSTHROUGH_HP_INIT_WAIT");
+
+	if (f && *f)
+		wait_for(f);
 }
 
 void pt_debug(const char *fmt, ...)
@@ -95,11 +101,17 @@ void pt_debug(const char *fmt, ...)
 bool pt_hook_getxattr(fuse_req_t req, struct fuse_recover_store *st,
 		      fuse_ino_t ino, const char *name, size_t size)
 {
+	const char *hold = getenv("PASSTHROUGH_HP_HOLD");
 	uint64_t nl = 0;
 	uint32_t opens = 0;
 	char num[32];
 	int n;
 
+	if (hold && *hold && strcmp(name, "trusted.pthp.hold") == 0) {
+		wait_for(hold);
+		fuse_reply_err(req, ENODATA);
+		return true;
+	}
 	if (!debug || strncmp(name, "trusted.pthp.", 13) != 0)
 		return false;
 	fuse_recover_node_counts(st, ino, &nl, &opens);

@@ -17,6 +17,10 @@
  *   PASSTHROUGH_HP_INIT_WAIT=FILE  init creates FILE.started and waits
  *       (20 s at most) until FILE exists: a standby holds still there
  *       after it fetched the kept fds, while the old server serves on.
+ *   PASSTHROUGH_HP_HOLD=FILE  getxattr "trusted.pthp.hold" creates
+ *       FILE.started and waits (20 s at most) until FILE exists, then
+ *       answers ENODATA: a request the server holds for as long as a test
+ *       wants (a drain waits for it).
  *   PASSTHROUGH_HP_DEBUG_XATTR=1  getxattr "trusted.pthp.nlookup" and
  *       "trusted.pthp.opens" return the node's lookup count and open
  *       handles, "trusted.pthp.backing" the backing ids of the whole
