@@ -46,7 +46,8 @@
  *    serves reads and writes itself; -o nopassthrough turns it off.
  *  - Without passthrough, an open of a file that did not change since the
  *    node's previous open (size, mtime, ctime) keeps the kernel's page
- *    cache of it, like libfuse's auto_cache.
+ *    cache of it, like libfuse's auto_cache; our own writes count as no
+ *    change, so a file written and read back is read from memory.
  *  - Reopening nodes by handle needs CAP_DAC_READ_SEARCH: as another user
  *    than root, give it that capability (it refuses to start otherwise).
  *
@@ -130,6 +131,14 @@ struct pt_seen {
 
 #define PT_SEEN_SLOTS 4096
 
+/* The latest fh opened on a node (direct-mapped by node id). */
+struct pt_last_fh {
+	fuse_ino_t ino;
+	uint64_t fh;
+};
+
+#define PT_LAST_FH_SLOTS 4096
+
 /* O_PATH fds of nodes that were unlinked while open. */
 struct pt_pin {
 	fuse_ino_t ino;
@@ -159,6 +168,7 @@ static struct {
 	bool recovered;
 	struct pt_fd *fds;
 	pthread_mutex_t fd_lock;
+	struct pt_last_fh last_fh[PT_LAST_FH_SLOTS];	/* under fd_lock */
 	struct pt_pin *pins;
 	size_t npins;
 	pthread_mutex_t pin_lock;
@@ -456,7 +466,7 @@ static struct pt_fd *fd_slot(uint64_t fh)
 	return s < PT_MAX_HANDLES ? &pt.fds[s] : NULL;
 }
 
-static void fd_install(uint64_t fh, int fd)
+static void fd_install(fuse_ino_t ino, uint64_t fh, int fd)
 {
 	struct pt_fd *f = fd_slot(fh);
 
@@ -466,7 +476,31 @@ static void fd_install(uint64_t fh, int fd)
 	__atomic_store_n(&f->fh, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&f->fd, fd, __ATOMIC_RELAXED);
 	__atomic_store_n(&f->fh, fh, __ATOMIC_RELEASE);
+	pt.last_fh[ino % PT_LAST_FH_SLOTS] = (struct pt_last_fh){ ino, fh };
 	pthread_mutex_unlock(&pt.fd_lock);
+}
+
+/*
+ * A dup of an fd this process has open on node @ino, or -1: cheaper than
+ * node_fd() (no open_by_handle_at()) and, unlike an O_PATH fd, good for
+ * f*xattr() directly.  Under fd_lock so that a RELEASE cannot close the fd
+ * (and its number be reused) between the look-up and the dup; the fh is
+ * checked to still name this node.
+ */
+static int node_open_fd(fuse_ino_t ino)
+{
+	struct pt_last_fh *l = &pt.last_fh[ino % PT_LAST_FH_SLOTS];
+	struct pt_fd *f;
+	fuse_ino_t owner;
+	int fd = -1;
+
+	pthread_mutex_lock(&pt.fd_lock);
+	if (l->ino == ino && (f = fd_slot(l->fh)) && f->fh == l->fh &&
+	    f->fd >= 0 && fuse_recover_fh_get(pt.st, l->fh, &owner, NULL) == 0 &&
+	    owner == ino)
+		fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 0);
+	pthread_mutex_unlock(&pt.fd_lock);
+	return fd;
 }
 
 static void fd_forget(uint64_t fh)
@@ -589,6 +623,17 @@ static void pt_init(void *userdata, struct fuse_conn_info *conn)
 				FUSE_CAP_READDIRPLUS_AUTO);
 	/* The kernel applies the umask; we create with the mode as is. */
 	conn->want &= ~FUSE_CAP_DONT_MASK;
+	/*
+	 * auto_inval_data drops a file's page cache whenever the mtime in a
+	 * fresh GETATTR differs from the kernel's, which it always does after
+	 * a write of our own (the kernel writes through and does not learn
+	 * the backing file's mtime): a file read right after it was written
+	 * came from us again.  Changes behind our back are caught at open
+	 * (unchanged_since_last_open()) and size changes by the kernel at
+	 * every GETATTR; --timeout=0 keeps it, with no caching at all.
+	 */
+	if (pt.conf.timeout > 0)
+		conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	if (pt.st)
 		return;
 	err = fuse_recover_store_open(&cfg, &pt.st);
@@ -1050,7 +1095,7 @@ static int new_handle(fuse_ino_t ino, int fd, int flags,
 		close(fd);
 		return err;
 	}
-	fd_install(fh, fd);
+	fd_install(ino, fh, fd);
 	fi->fh = fh;
 	return 0;
 }
@@ -1100,6 +1145,21 @@ static bool same_time(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
+static bool seen_same(const struct pt_seen *s, fuse_ino_t ino,
+		      const struct stat *st)
+{
+	return s->ino == ino && s->backing_ino == st->st_ino &&
+	       s->size == st->st_size && same_time(&s->mtime, &st->st_mtim) &&
+	       same_time(&s->ctime, &st->st_ctim);
+}
+
+static void seen_set(struct pt_seen *s, fuse_ino_t ino, const struct stat *st)
+{
+	*s = (struct pt_seen){ .ino = ino, .backing_ino = st->st_ino,
+			       .size = st->st_size, .mtime = st->st_mtim,
+			       .ctime = st->st_ctim };
+}
+
 /*
  * Without keep_cache every open drops the kernel's page cache of the file
  * (readers of a file opened by several jobs re-read it from us again and
@@ -1119,14 +1179,52 @@ static bool unchanged_since_last_open(fuse_ino_t ino, int fd)
 	if (pt.conf.timeout <= 0 || fstat(fd, &st) < 0)
 		return false;
 	pthread_mutex_lock(&pt.seen_lock);
-	same = s->ino == ino && s->backing_ino == st.st_ino &&
-	       s->size == st.st_size && same_time(&s->mtime, &st.st_mtim) &&
-	       same_time(&s->ctime, &st.st_ctim);
-	*s = (struct pt_seen){ .ino = ino, .backing_ino = st.st_ino,
-			       .size = st.st_size, .mtime = st.st_mtim,
-			       .ctime = st.st_ctim };
+	same = seen_same(s, ino, &st);
+	seen_set(s, ino, &st);
 	pthread_mutex_unlock(&pt.seen_lock);
 	return same;
+}
+
+/*
+ * A file we just created: the kernel caches nothing of it yet, so what it
+ * will cache from here on is this state plus our own writes.
+ */
+static void seen_created(fuse_ino_t ino, int fd)
+{
+	struct stat st;
+
+	if (pt.conf.timeout <= 0 || fstat(fd, &st) < 0)
+		return;
+	pthread_mutex_lock(&pt.seen_lock);
+	seen_set(&pt.seen[ino % PT_SEEN_SLOTS], ino, &st);
+	pthread_mutex_unlock(&pt.seen_lock);
+}
+
+/*
+ * Around a buffered WRITE: the kernel put those bytes in its page cache
+ * before sending them, so once they are in the backing file the cache
+ * matches the file's new size and times.  Record that, so that the next
+ * open keeps the cache (a file read right after it was written is not read
+ * from us again), but only if the file was as recorded just before the
+ * write: a change behind our back before it must still drop the cache.
+ * @before is filled by the first call (@after false) and checked by the
+ * second.
+ */
+static bool seen_write(fuse_ino_t ino, int fd, bool after,
+		       struct stat *before)
+{
+	struct pt_seen *s = &pt.seen[ino % PT_SEEN_SLOTS];
+	struct stat st;
+	bool ok;
+
+	if (pt.conf.timeout <= 0 || fstat(fd, after ? &st : before) < 0)
+		return false;
+	pthread_mutex_lock(&pt.seen_lock);
+	ok = seen_same(s, ino, before);
+	if (ok && after)
+		seen_set(s, ino, &st);
+	pthread_mutex_unlock(&pt.seen_lock);
+	return ok;
 }
 
 static void pt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1201,7 +1299,8 @@ static void pt_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, -err);
 		return;
 	}
-	use_passthrough(req, e.ino, fd);
+	if (!use_passthrough(req, e.ino, fd))
+		seen_created(e.ino, fd);
 	pt_hook_crash(PT_AFTER, "create", name);
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		drop_handle(fi->fh);
@@ -1323,9 +1422,10 @@ static void pt_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	int fd = fh_fd(fi->fh);
 	void *bounce = NULL;
 	size_t done = 0;
+	struct stat before;
+	bool direct, track;
 	ssize_t n;
 
-	(void)ino;
 	if (fd < 0) {
 		pt_debug("write fh %llx: no fd: %s (resent %d)",
 			 (unsigned long long)fi->fh, strerror(-fd),
@@ -1334,7 +1434,8 @@ static void pt_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		return;
 	}
 	/* libfuse's buffer follows the request header: not aligned. */
-	if (is_direct(fi->fh) && ((uintptr_t)buf % PT_ALIGN)) {
+	direct = is_direct(fi->fh);
+	if (direct && ((uintptr_t)buf % PT_ALIGN)) {
 		if (posix_memalign(&bounce, PT_ALIGN, size ? size : 1)) {
 			fuse_reply_err(req, ENOMEM);
 			return;
@@ -1342,6 +1443,8 @@ static void pt_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		memcpy(bounce, buf, size);
 		buf = bounce;
 	}
+	/* O_DIRECT writes bypass the kernel's page cache: not ours to track. */
+	track = !direct && seen_write(ino, fd, false, &before);
 	while (done < size) {
 		n = pwrite(fd, buf + done, size - done, off + done);
 		if (n <= 0)
@@ -1354,6 +1457,8 @@ static void pt_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 			 fuse_recover_req_is_resend(req));
 		fuse_reply_err(req, errno ? errno : EIO);
 	} else {
+		if (track && done == size)
+			seen_write(ino, fd, true, &before);
 		fuse_reply_write(req, done);
 	}
 	free(bounce);
@@ -1637,33 +1742,57 @@ out:
 	fuse_reply_err(req, err);
 }
 
+/*
+ * The kernel asks for security.capability before every write to a file it
+ * has not marked S_NOSEC (FUSE never does: that needs
+ * FUSE_HANDLE_KILLPRIV_V2), kernel passthrough writes included.  The file
+ * is open then: read it from that fd, without open_by_handle_at() and
+ * without taking the caller's ids (the VFS checks no permission for
+ * reading security.*; the capability is translated for our user namespace
+ * either way, fsuid does not enter into it).  Returns -errno.
+ */
+static ssize_t node_getxattr(fuse_req_t req, fuse_ino_t ino,
+			     const char *name, void *buf, size_t size)
+{
+	struct pt_creds c;
+	char path[32];
+	ssize_t n;
+	int fd = -1;
+
+	if (!strcmp(name, "security.capability"))
+		fd = node_open_fd(ino);
+	if (fd >= 0) {
+		n = fgetxattr(fd, name, buf, size);
+	} else {
+		fd = node_fd(ino);
+		if (fd < 0)
+			return fd;
+		proc_path(path, fd);
+		creds_push(req, &c);
+		n = getxattr(path, name, buf, size);
+		creds_pop(&c);
+	}
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return n;
+}
+
 static void pt_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			size_t size)
 {
-	struct pt_creds c;
-	char path[32], *buf = NULL;
-	int fd;
+	char *buf = NULL;
 	ssize_t n;
 
 	if (pt_hook_getxattr(req, pt.st, ino, name, size))
 		return;
-	fd = node_fd(ino);
-	if (fd < 0) {
-		fuse_reply_err(req, -fd);
-		return;
-	}
 	if (size && !(buf = malloc(size))) {
-		close(fd);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	proc_path(path, fd);
-	creds_push(req, &c);
-	n = getxattr(path, name, buf, size);
-	creds_pop(&c);
-	close(fd);
+	n = node_getxattr(req, ino, name, buf, size);
 	if (n < 0)
-		fuse_reply_err(req, errno);
+		fuse_reply_err(req, -n);
 	else if (!size)
 		fuse_reply_xattr(req, n);
 	else

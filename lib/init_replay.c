@@ -144,6 +144,7 @@ int fr_init_compare(const void *orig, size_t orig_len, const void *now,
 	struct init_out_view a, b;
 	int32_t ea, eb;
 	uint64_t fa, fb;
+	bool tuning;
 
 	if (view(orig, orig_len, &a, &ea) || view(now, now_len, &b, &eb)) {
 		snprintf(why, why_len, "malformed FUSE_INIT reply");
@@ -169,6 +170,15 @@ int fr_init_compare(const void *orig, size_t orig_len, const void *now,
 	}
 	fa = a.flags | ((a.flags & FUSE_INIT_EXT) ? (uint64_t)a.flags2 << 32 : 0);
 	fb = b.flags | ((b.flags & FUSE_INIT_EXT) ? (uint64_t)b.flags2 << 32 : 0);
+	/*
+	 * auto_inval_data is the kernel's page cache policy (drop a file's
+	 * pages when a fresh mtime differs), nothing a server's replies rely
+	 * on either way: a new version of a server may turn it on or off, and
+	 * the kernel keeps the first server's choice, like the tuning below.
+	 */
+	tuning = (fa ^ fb) & FUSE_AUTO_INVAL_DATA;
+	fa &= ~(uint64_t)FUSE_AUTO_INVAL_DATA;
+	fb &= ~(uint64_t)FUSE_AUTO_INVAL_DATA;
 	if (fa != fb) {
 		snprintf(why, why_len,
 			 "capabilities differ: wants 0x%" PRIx64
@@ -183,7 +193,7 @@ int fr_init_compare(const void *orig, size_t orig_len, const void *now,
 		return -EPROTO;
 	}
 	/* The kernel keeps its values for these; a new wish is moot. */
-	if (a.max_readahead != b.max_readahead ||
+	if (tuning || a.max_readahead != b.max_readahead ||
 	    a.max_background != b.max_background ||
 	    a.congestion_threshold != b.congestion_threshold ||
 	    a.time_gran != b.time_gran || a.max_write != b.max_write)

@@ -126,6 +126,22 @@ static void tuning_change_warns(void **state)
 	assert_int_equal(warnings, 1);
 }
 
+/* A kernel cache policy, not a contract: kept by the kernel, warned about. */
+static void auto_inval_data_change_warns(void **state)
+{
+	struct reply a = base(), b = base();
+	char why[256];
+
+	(void)state;
+	warnings = 0;
+	a.o.flags |= FUSE_AUTO_INVAL_DATA;
+	assert_int_equal(compare(&a, &b, why), 0);
+	assert_int_equal(compare(&b, &a, why), 0);
+	assert_int_equal(warnings, 2);
+	b.o.flags |= FUSE_WRITEBACK_CACHE;
+	assert_int_equal(compare(&a, &b, why), -EPROTO);
+}
+
 static void probe_reads_resend_flag(void **state)
 {
 	struct {
@@ -156,6 +172,7 @@ int main(void)
 		cmocka_unit_test(smaller_max_write_is_fatal),
 		cmocka_unit_test(error_reply_is_fatal),
 		cmocka_unit_test(tuning_change_warns),
+		cmocka_unit_test(auto_inval_data_change_warns),
 		cmocka_unit_test(probe_reads_resend_flag),
 	};
 
