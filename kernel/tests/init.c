@@ -40,6 +40,7 @@ static const char * const tests[] = {
 	"async-flush-exit",
 	"async-flush",
 	"recovery-timeout",
+	"abort-resent",
 	"lib-reattach",
 	"lib-mount-fd",
 	"lib-passthrough",
