@@ -1058,12 +1058,10 @@ static int req_unique(fuse_req_t req, uint64_t *unique, bool *resend)
 	return 0;
 }
 
-static struct st_thread *thread_state(struct fuse_recover_store *st)
+static struct st_thread *thread_state_new(struct fuse_recover_store *st)
 {
 	int i;
 
-	if (tls && tls->st == st && tls->tgen == st->tgen)
-		return tls;
 	if (tls && tls->st != st)	/* left over from a closed store */
 		return NULL;
 	pthread_mutex_lock(&st->lock);
@@ -1091,6 +1089,14 @@ static struct st_thread *thread_state(struct fuse_recover_store *st)
 	return tls;
 }
 
+/* Inline: every request of a hooked store starts here. */
+static inline struct st_thread *thread_state(struct fuse_recover_store *st)
+{
+	if (__builtin_expect(tls && tls->st == st && tls->tgen == st->tgen, 1))
+		return tls;
+	return thread_state_new(st);
+}
+
 /*
  * Release stores: they stay in program order, which is all a reader after
  * our death needs (nobody reads a record while its thread lives), without
@@ -1109,8 +1115,10 @@ static inline void jrec_start(struct st_jrec *j, uint64_t unique,
 	atomic_store_explicit(&j->unique, unique, memory_order_release);
 }
 
-static int journal_begin(struct fuse_recover_store *st, uint64_t unique,
-			 bool resend, bool hooked)
+/* Inlined: on every request through fr_journal_request(). */
+static inline __attribute__((always_inline))
+int journal_begin(struct fuse_recover_store *st, uint64_t unique, bool resend,
+		  bool hooked)
 {
 	struct st_thread *t;
 	size_t i;
@@ -1165,7 +1173,8 @@ int fuse_recover_req_begin(struct fuse_recover_store *st, fuse_req_t req)
 	return journal_begin(st, unique, resend, false);
 }
 
-static void journal_end(struct fuse_recover_store *st, struct st_thread *t)
+static inline void journal_end(struct fuse_recover_store *st,
+			       struct st_thread *t)
 {
 	uint32_t i;
 
@@ -1204,40 +1213,19 @@ void fuse_recover_req_end(struct fuse_recover_store *st)
 void fr_journal_request(uint64_t unique)
 {
 	struct fuse_recover_store *st = hooked_store;
-	struct st_thread *t = tls;
 
-	if (!st || !(unique & ~FR_UNIQUE_RESEND))
-		return;
-	/* Every request but a resent one, once the thread has its record. */
-	if (!(unique & FR_UNIQUE_RESEND) && t && t->st == st &&
-	    t->tgen == st->tgen) {
-		t->have_prev = false;
-		jrec_start(&st->journal[t->slot], unique, 0);
-		t->active = true;
-		t->hooked = true;
-		t->unique = unique;
-		t->begun = 0;
-		return;
-	}
-	journal_begin(st, unique & ~FR_UNIQUE_RESEND,
-		      unique & FR_UNIQUE_RESEND, true);
+	if (st && (unique & ~FR_UNIQUE_RESEND))
+		journal_begin(st, unique & ~FR_UNIQUE_RESEND,
+			      unique & FR_UNIQUE_RESEND, true);
 }
 
 void fr_journal_reply(uint64_t unique)
 {
 	struct st_thread *t = tls;
 
-	if (!t || !t->active || !t->hooked || t->st != hooked_store ||
-	    t->unique != (unique & ~FR_UNIQUE_RESEND))
-		return;
-	if (!t->have_prev) {
-		/* journal_end()'s first two lines: all a fresh request needs. */
-		atomic_store_explicit(&t->st->journal[t->slot].unique, 0,
-				      memory_order_release);
-		t->active = false;
-		return;
-	}
-	journal_end(t->st, t);
+	if (t && t->active && t->hooked && t->st == hooked_store &&
+	    t->unique == (unique & ~FR_UNIQUE_RESEND))
+		journal_end(t->st, t);
 }
 
 void fuse_recover_req_mark_started(struct fuse_recover_store *st)
