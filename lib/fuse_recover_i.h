@@ -116,6 +116,12 @@ int fr_io_init(struct fr_session *s);
 void fr_io_prefault(struct fr_session *s);
 void fr_io_fini(struct fr_session *s);
 
+/* readers.c: the reader slots the supervisor watches. */
+int fr_readers_fd(void);
+void fr_readers_enter(void);
+void fr_readers_enter_slow(void);
+void fr_readers_leave(void);
+
 /*
  * xlate.c: node id and handle translation for servers without a state
  * store.  fr_xlate_request() returns 1 when it answered or dropped the

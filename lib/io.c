@@ -207,6 +207,7 @@ static ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
 		}
 		register_clone(s, fd);
 	}
+	fr_readers_enter();
 	/* A forked child (a daemon) serving its first request. */
 	if (__builtin_expect(fr_rehome_lost, 0))
 		fr_rehome_resume();
@@ -355,6 +356,7 @@ void fr_io_fini(struct fr_session *s)
 {
 	struct fr_thread_fd *t = pthread_getspecific(s->fd_key);
 
+	fr_readers_leave();
 	pthread_setspecific(s->fd_key, NULL);
 	free(t);
 	pthread_key_delete(s->fd_key);

@@ -40,6 +40,12 @@ enum frp_type {
 	FRP_STANDBY_READY,
 	FRP_DRAINED,	 /* on the event socket: status 0 or -errno */
 	/*
+	 * fd a sealed memfd of FRP_READERS_SIZE bytes: the reader slots of
+	 * the server's threads (lib/readers.c, supervisor/readers.c); no
+	 * reply.
+	 */
+	FRP_READERS,
+	/*
 	 * A recovering server that cannot serve this connection (other mount
 	 * point, other capabilities) and has not read from it: status -errno,
 	 * blob0 a reason; no reply.  Not a death: the mount waits on.
@@ -88,6 +94,16 @@ enum frp_type {
 #define FRP_GO_RESYNC 2u	/* another server served meanwhile */
 /* GO: the kept fds changed since the standby fetched them: FETCH again */
 #define FRP_GO_REFETCH 4u
+
+/*
+ * The reader area: slot 0 is a header (word 0 bumped and woken when a
+ * thread claims a slot, word 1 non-zero once a reader found no free
+ * slot); slots 1.. each begin with the futex word of a robust,
+ * process-shared mutex that a thread holds while it may read requests.
+ */
+#define FRP_READERS_SIZE 4096u
+#define FRP_READER_SLOT 64u
+#define FRP_READER_SLOTS (FRP_READERS_SIZE / FRP_READER_SLOT)
 
 /* Kinds of fds a server leaves with its supervisor. */
 enum frp_fd_kind {

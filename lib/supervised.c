@@ -202,9 +202,30 @@ static int supervisor_decline(struct fr_session *s, int err, const char *why)
 	return err;
 }
 
+/*
+ * Lets the supervisor see our readers die before the pidfd fires (see
+ * readers.c).  No reply: this is on a standby's path to its first answer,
+ * and without it the supervisor only waits longer.
+ */
+static void send_readers(struct fr_session *s)
+{
+	int fd = fr_readers_fd();
+	struct frp_msg m = { .type = FRP_READERS, .nfd = 1, .fd = { fd } };
+
+	if (fd < 0) {
+		fr_log(LOG_WARNING, "no reader slots: %s", strerror(-fd));
+		return;
+	}
+	pthread_mutex_lock(&s->sock_lock);
+	if (s->sock >= 0)
+		frp_send(s->sock, &m);
+	pthread_mutex_unlock(&s->sock_lock);
+}
+
 static void supervisor_running(struct fr_session *s,
 			       const struct fuse_recover *fr)
 {
+	send_readers(s);
 	fr_fork_arm(s);
 	fr_rehome_start(s, fr);
 	fr_upgrade_start(s);

@@ -343,8 +343,8 @@ static int poll_timeout_ms(const struct recoverd *rd)
 static void run(struct recoverd *rd)
 {
 	for (;;) {
-		struct pollfd p[4 + 2 * MAX_CLIENTS];
-		int who[4 + 2 * MAX_CLIENTS];
+		struct pollfd p[5 + 2 * MAX_CLIENTS];
+		int who[5 + 2 * MAX_CLIENTS];
 		int n = 0, i;
 
 		p[n] = (struct pollfd){ .fd = rd->sig_fd, .events = POLLIN };
@@ -385,6 +385,11 @@ static void run(struct recoverd *rd)
 				.fd = rd->clients[rd->server].pidfd,
 				.events = POLLIN };
 			who[n++] = -4;
+			/* Its readers, which all leave before that fires. */
+			p[n] = (struct pollfd){
+				.fd = readers_evfd(&rd->clients[rd->server]),
+				.events = POLLIN };
+			who[n++] = -5;
 		}
 		if (poll(p, n, poll_timeout_ms(rd)) < 0 && errno != EINTR)
 			rd_give_up(rd, "poll failed");
@@ -404,6 +409,11 @@ static void run(struct recoverd *rd)
 			 * this round has another pidfd. */
 			else if (who[i] == -4 && rd->server >= 0 &&
 				 rd->clients[rd->server].pidfd == p[i].fd)
+				server_exited(rd);
+			else if (who[i] == -5 && rd->server >= 0 &&
+				 readers_evfd(&rd->clients[rd->server]) ==
+					 p[i].fd &&
+				 readers_all_gone(&rd->clients[rd->server]))
 				server_exited(rd);
 			else if (who[i] >= 0 && rd->clients[who[i]].fd >= 0)
 				client_input(rd, who[i]);

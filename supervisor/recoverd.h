@@ -74,6 +74,7 @@ struct client {
 	enum hot_state hot;	/* a hot standby (standby.c), or HOT_NONE */
 	bool hot_stale;	/* killed by us: its leaving is no failure */
 	uint64_t kept_seen;	/* rd->kept_version when it fetched */
+	struct readers *readers;	/* its reader slots (readers.c) */
 };
 
 /* A live upgrade in progress (upgrade.c). */
@@ -199,7 +200,14 @@ bool heirs_take_over(struct recoverd *rd);
 /* hold.c */
 void hold_accept(struct recoverd *rd);
 void hold_set_kept_cap(struct recoverd *rd);
-bool hold_server_exited(const struct recoverd *rd);
+bool hold_server_exited(struct recoverd *rd);
+
+/* readers.c: a server's reader slots, a death seen before its pidfd */
+struct readers;
+int readers_watch(struct client *c, int fd);
+void readers_stop(struct client *c);
+int readers_evfd(const struct client *c);
+bool readers_all_gone(struct client *c);
 double hold_idle_deadline(const struct recoverd *rd);
 void hold_drop_idle(struct recoverd *rd);
 int hold_add_client(struct recoverd *rd, int fd, pid_t pid, bool launched);

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * A server's reader slots (lib/readers.c): a thread here sleeps on every
+ * held slot at once (futex_waitv) and raises an eventfd when none is held
+ * any more and at least one was left by a death.  Such a server has no
+ * thread inside a /dev/fuse read, and never will have again: the
+ * connection can go to the next server before the dying process has torn
+ * down its memory and closed its files (which may wait for that next
+ * server: a FLUSH of a file it had open on its own mount).
+ *
+ * The words are the server's to write: they are data here.  Garbage in
+ * them at worst hides a death (the pidfd still tells) or makes this
+ * thread go round again.
+ */
+#include "recoverd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449
+#endif
+#ifndef FUTEX_32
+#define FUTEX_32 2
+#endif
+#ifndef FUTEX_PRIVATE_FLAG
+#define FUTEX_PRIVATE_FLAG 128
+#endif
+
+struct fr_waitv {	/* struct futex_waitv (Linux 5.16) */
+	uint64_t val;
+	uint64_t uaddr;
+	uint32_t flags;
+	uint32_t reserved;
+};
+
+struct readers {
+	uint32_t *words;	/* the shared area */
+	int evfd;
+	pid_t pid;		/* the process that sent it */
+	uint32_t stop;		/* ours: set and woken to end the thread */
+	bool gone;		/* readers_all_gone() said so */
+	pthread_t thread;
+};
+
+static uint32_t *slot_word(const struct readers *r, unsigned int i)
+{
+	return r->words + i * (FRP_READER_SLOT / sizeof(uint32_t));
+}
+
+/*
+ * Counts the held slots, marking each as waited on, into @w.  Returns the
+ * number of entries of @w, or -1 when the server has no reader left and
+ * at least one died.
+ */
+static int scan(struct readers *r, struct fr_waitv *w)
+{
+	unsigned int i, died = 0;
+	int n = 0;
+
+	for (i = 1; i < FRP_READER_SLOTS; i++) {
+		uint32_t *p = slot_word(r, i);
+		uint32_t v = __atomic_load_n(p, __ATOMIC_ACQUIRE);
+		int tries = 0;
+again:
+		if (v & FUTEX_OWNER_DIED)
+			died++;
+		if (!v || (v & FUTEX_OWNER_DIED))
+			continue;
+		/* Asks the kernel (or the unlock) to wake us. */
+		if (!(v & FUTEX_WAITERS) &&
+		    !__atomic_compare_exchange_n(p, &v, v | FUTEX_WAITERS,
+						 false, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE) &&
+		    ++tries < 8)
+			goto again;	/* it changed: v is the new value */
+		/* Still changing: the wait fails at once and we come back. */
+		w[n++] = (struct fr_waitv){ .val = v | FUTEX_WAITERS,
+					    .uaddr = (uintptr_t)p,
+					    .flags = FUTEX_32 };
+	}
+	return !n && died && !__atomic_load_n(&r->words[1], __ATOMIC_ACQUIRE) ?
+		       -1 : n;
+}
+
+static void *watch(void *arg)
+{
+	struct readers *r = arg;
+	struct fr_waitv w[FRP_READER_SLOTS + 1];
+	bool told = false;
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		/* The header's word first: read before the slots. */
+		uint32_t gen = __atomic_load_n(&r->words[0], __ATOMIC_ACQUIRE);
+		int n;
+
+		w[0] = (struct fr_waitv){ .uaddr = (uintptr_t)&r->stop,
+					  .flags = FUTEX_32 |
+						   FUTEX_PRIVATE_FLAG };
+		w[1] = (struct fr_waitv){ .val = gen,
+					  .uaddr = (uintptr_t)&r->words[0],
+					  .flags = FUTEX_32 };
+		n = scan(r, w + 2);
+		if (n < 0) {
+			uint64_t one = 1;
+
+			if (!told && write(r->evfd, &one, sizeof(one)) < 0)
+				break;
+			told = true;
+			n = 0;
+		}
+		if (syscall(SYS_futex_waitv, w, n + 2, 0, NULL, 0) < 0 &&
+		    errno != EAGAIN && errno != EINTR)
+			break;	/* no futex_waitv: the pidfd it is */
+	}
+	return NULL;
+}
+
+void readers_stop(struct client *c)
+{
+	struct readers *r = c->readers;
+
+	if (!r)
+		return;
+	__atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &r->stop, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	pthread_join(r->thread, NULL);
+	munmap(r->words, FRP_READERS_SIZE);
+	close(r->evfd);
+	free(r);
+	c->readers = NULL;
+}
+
+/* The sealed memfd @fd from the server at @c; 0 or -errno. */
+int readers_watch(struct client *c, int fd)
+{
+	const int seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+	struct readers *r;
+	struct stat st;
+	void *p;
+	int err;
+
+	/* Unsealed, it could shrink under us: SIGBUS in the supervisor. */
+	if ((fcntl(fd, F_GET_SEALS) & seals) != seals ||
+	    fstat(fd, &st) < 0 || st.st_size != FRP_READERS_SIZE)
+		return -EINVAL;
+	readers_stop(c);
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	p = mmap(NULL, FRP_READERS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 fd, 0);
+	if (p == MAP_FAILED) {
+		free(r);
+		return -errno;
+	}
+	r->words = p;
+	r->pid = c->pid;
+	r->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	err = r->evfd < 0 ? -errno : -pthread_create(&r->thread, NULL,
+						     watch, r);
+	if (err) {
+		if (r->evfd >= 0)
+			close(r->evfd);
+		munmap(p, FRP_READERS_SIZE);
+		free(r);
+		return err;
+	}
+	c->readers = r;
+	return 0;
+}
+
+/* The eventfd to poll for @c, or -1. */
+int readers_evfd(const struct client *c)
+{
+	return c->readers && c->readers->pid == c->pid ? c->readers->evfd :
+							 -1;
+}
+
+/*
+ * Whether the server at @c has no reader left, one at least by a death.
+ * Then it is made sure to die: SIGKILL (a no-op for a dying process; a
+ * live one whose readers all ended without unlocking could otherwise
+ * start new ones on a connection already handed on).
+ */
+bool readers_all_gone(struct client *c)
+{
+	struct fr_waitv w[FRP_READER_SLOTS];
+	uint64_t v;
+
+	if (readers_evfd(c) < 0 || c->pidfd < 0)
+		return false;
+	if (c->readers->gone)
+		return true;
+	if (read(c->readers->evfd, &v, sizeof(v)) != sizeof(v) ||
+	    scan(c->readers, w) >= 0)
+		return false;
+	c->readers->gone = syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL,
+				   NULL, 0) == 0;
+	return c->readers->gone;
+}
