@@ -352,6 +352,10 @@ static bool upgrade_one(struct fr_session *s, struct peer *p)
 	if (w != KU_MSG) {
 		if (w == KU_TIMEOUT)
 			refuse(p, -ETIMEDOUT, "not ready in time");
+		else if (w == KU_STOP)
+			/* Said, or it would take our hang-up for our death
+			 * and serve a connection we are unmounting. */
+			refuse(p, -ESHUTDOWN, "the serving server is ending its session");
 		else
 			fr_log(LOG_WARNING, "upgrade: failed: the new server pid %d exited before taking over; pid %d serves on",
 			       (int)p->pid, (int)getpid());
