@@ -177,6 +177,13 @@ int fr_kupgrade_connect(struct fr_session *s, int *fd)
 		err = frp_recv(c, buf, &r);
 	if (err) {
 		close(c);
+		/* A hang-up: it is going away, look at the lock again; a
+		 * timeout: nothing serves the socket (a forked server). */
+		if (err == -EAGAIN) {
+			fr_log(LOG_ERR, "upgrade: nobody answers on %s",
+			       a.sun_path);
+			return -ETIMEDOUT;
+		}
 		return err == -ECONNRESET ? -EAGAIN : err;
 	}
 	if (r.type == FRP_ACK) {
