@@ -354,3 +354,22 @@ int fr_client_connect(const struct fuse_recover *fr, int *sockp)
 	       fr->tag);
 	return -ETIMEDOUT;
 }
+
+/*
+ * We cannot serve this connection and have read nothing from it: say so,
+ * so that whoever offered it (a supervisor, or on the kernel path the old
+ * server) keeps waiting for a compatible server, or serves on, instead of
+ * counting our exit as one more death.
+ */
+int fr_client_decline(struct fr_session *s, int err, const char *why)
+{
+	struct frp_msg m = { .type = FRP_DECLINE, .status = err };
+
+	m.blob[0] = why;
+	m.blob_len[0] = strlen(why);
+	pthread_mutex_lock(&s->sock_lock);
+	if (s->sock >= 0)
+		frp_send(s->sock, &m);
+	pthread_mutex_unlock(&s->sock_lock);
+	return err;
+}

@@ -184,6 +184,16 @@ void fr_upgrade_stop(void);
 void fr_upgrade_rehomed(struct fr_session *s);
 void fr_upgrade_forked(struct fr_session *s);
 
+/*
+ * kupgrade.c: live upgrade on the kernel path, the old server handing
+ * its connection over itself (kattach.c's events(), its standby).
+ */
+int fr_kupgrade_connect(struct fr_session *s, int *fd);
+bool fr_kupgrade_offerer_died(struct fr_session *s);
+int fr_kupgrade_events(struct fr_session *s, int *ev);
+void fr_kupgrade_stop(void);
+void fr_kupgrade_unlink(const char *tag);
+
 /* state.c: the request journal, driven by the io hooks */
 void fr_journal_request(uint64_t unique);
 void fr_journal_reply(uint64_t unique);
@@ -280,6 +290,8 @@ int fr_client_call_locked(struct fr_session *s, const void *msg,
 int fr_client_expect_ack(struct fr_session *s, const struct frp_msg *m,
 			 const char *what);
 void fr_client_set_timeout(int sock);
+/* A holder's decline(): FRP_DECLINE to the offerer, if connected. */
+int fr_client_decline(struct fr_session *s, int err, const char *why);
 /* The FRP_ATTACHED message for @s's connection. */
 void fr_attached_msg(const struct fr_session *s, struct frp_msg *m);
 

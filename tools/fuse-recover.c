@@ -485,6 +485,18 @@ static size_t pack(char *out, size_t size, char **v, bool *fits)
 	return off;
 }
 
+/* No supervisor's socket, but a kernel-path server's upgrade socket. */
+static bool kernel_path_tag(const char *dir, const char *tag)
+{
+	char sock[FR_PATH_MAX], up[FR_PATH_MAX];
+	struct stat st;
+
+	return fr_tag_path(sock, dir, tag, "sock") == 0 &&
+	       stat(sock, &st) < 0 &&
+	       fr_tag_path(up, dir, tag, "upgrade") == 0 &&
+	       stat(up, &st) == 0;
+}
+
 static int cmd_upgrade(const char *dir, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -519,6 +531,9 @@ static int cmd_upgrade(const char *dir, int argc, char **argv)
 	}
 	tag = argv[optind];
 	argv += optind + 2;
+	if (kernel_path_tag(dir, tag))
+		die(1, "tag %s is on the kernel path (no supervisor): start the new server with FUSE_RECOVER_UPGRADE=1 yourself; the serving one hands over and confirms it",
+		    tag);
 	prog = find_program(argv[0]);
 	if (!prog)
 		die(2, "%s: not found or not executable", argv[0]);
