@@ -280,7 +280,8 @@ int fr_probe_init_in(const void *init_in, size_t len, struct fr_kernel *k);
 
 /* client.c: talking to fuse-recoverd */
 struct frp_msg;
-int fr_client_connect(const struct fuse_recover *fr, int *sock);
+int fr_client_greet(const struct fuse_recover *fr, const struct frp_msg *hello,
+		    void *buf, struct frp_msg *r, int *sock);
 int fr_client_call(struct fr_session *s, const void *msg, void *reply_buf,
 		   void *reply);
 int fr_client_read_owed(struct fr_session *s);

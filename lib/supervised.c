@@ -59,18 +59,15 @@ static int supervisor_find(struct fr_session *s, const struct fuse_recover *fr)
 {
 	char buf[FRP_MAX_MSG];
 	struct frp_msg hello = { .type = FRP_HELLO }, r;
-	int err = fr_client_connect(fr, &s->sock);
+	int err;
 
-	if (err)
-		return err;
-	fr_client_set_timeout(s->sock);
 	hello.arg[0] = getpid();
 	hello.arg[1] = fr_upgrade_wanted() ? FRP_HELLO_STANDBY : 0;
 	if (fr_hot_standby_wanted())
 		hello.arg[1] |= FRP_HELLO_STANDBY | FRP_HELLO_HOT;
 	hello.blob[0] = fr->tag;
 	hello.blob_len[0] = strlen(fr->tag);
-	err = fr_client_call(s, &hello, buf, &r);
+	err = fr_client_greet(fr, &hello, buf, &r, &s->sock);
 	if (err) {
 		fr_log(LOG_ERR, "no answer from supervisor of tag %s: %s",
 		       fr->tag, strerror(-err));
