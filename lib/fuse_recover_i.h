@@ -119,12 +119,15 @@ void fr_io_fini(struct fr_session *s);
 /*
  * xlate.c: node id and handle translation for servers without a state
  * store.  fr_xlate_request() returns 1 when it answered or dropped the
- * request itself (read the next one), 0 to pass it on, translated.
+ * request itself (read the next one), 0 to pass it on, translated;
+ * fr_xlate_quick() the same for the common cases, without a cancellation
+ * point, and -1 (request untouched) for the others.
  */
 struct fr_xlate;
 int fr_xlate_start(struct fr_session *s);
 void fr_xlate_stop(struct fr_session *s);
 void fr_xlate_resync(struct fr_session *s);
+int fr_xlate_quick(struct fr_session *s, void *buf, size_t *n);
 int fr_xlate_request(struct fr_session *s, int fd, void *buf, size_t *n);
 ssize_t fr_xlate_reply(struct fr_session *s, int fd, struct iovec *iov,
 		       int count);
