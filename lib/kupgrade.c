@@ -315,6 +315,25 @@ static int refuse(const struct peer *p, int err, const char *why)
 	return err;
 }
 
+/*
+ * `fuse-recover status` asks here, there being no supervisor: we know
+ * only ourselves.  Same key=value encoding as a supervisor's FRP_INFO;
+ * the tool adds the uptime from /proc.  -ECANCELED: not a successor.
+ */
+static int send_status(struct fr_session *s, const struct peer *p)
+{
+	struct frp_msg r = { .type = FRP_INFO };
+	char text[256];
+	int n = snprintf(text, sizeof(text),
+			 "tag=%s\nstate=serving\npath=kernel\nserver_pid=%d\n",
+			 s->tag, (int)getpid());
+
+	r.blob[0] = text;
+	r.blob_len[0] = n < (int)sizeof(text) ? (size_t)n : sizeof(text) - 1;
+	frp_send(p->fd, &r);
+	return -ECANCELED;
+}
+
 /* HELLO from a successor, checked; its confirmation period into @p. */
 static int check_hello(struct fr_session *s, struct peer *p)
 {
@@ -325,6 +344,8 @@ static int check_hello(struct fr_session *s, struct peer *p)
 
 	if (w != KU_MSG)
 		return -ETIMEDOUT;
+	if (m.type == FRP_STATUS)
+		return send_status(s, p);
 	if (m.type != FRP_HELLO || m.blob_len[0] != strlen(s->tag) ||
 	    memcmp(m.blob[0], s->tag, m.blob_len[0]) != 0 ||
 	    m.arg[0] != (uint64_t)p->pid)

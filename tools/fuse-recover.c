@@ -70,13 +70,13 @@ static int die(int code, const char *fmt, ...)
 	exit(code);
 }
 
-static int tag_socket(const char *dir, const char *tag)
+static int socket_at(const char *dir, const char *tag, const char *kind)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char path[FR_PATH_MAX];
 	int fd;
 
-	if (fr_tag_path(path, dir, tag, "sock"))
+	if (fr_tag_path(path, dir, tag, kind))
 		return -ENAMETOOLONG;
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -89,6 +89,11 @@ static int tag_socket(const char *dir, const char *tag)
 		return err;
 	}
 	return fd;
+}
+
+static int tag_socket(const char *dir, const char *tag)
+{
+	return socket_at(dir, tag, "sock");
 }
 
 static int connect_tag(const char *dir, const char *tag)
@@ -265,6 +270,9 @@ static int query(const char *dir, const char *tag, struct info *in)
 	double up;
 	int sock = tag_socket(dir, tag), err;
 
+	/* No supervisor: a kernel-path server answers for itself. */
+	if (sock == -ENOENT || sock == -ECONNREFUSED)
+		sock = socket_at(dir, tag, "upgrade");
 	if (sock < 0)
 		return sock;
 	err = call(sock, &m, buf, &r, 5000);
@@ -497,6 +505,71 @@ static bool kernel_path_tag(const char *dir, const char *tag)
 	       stat(up, &st) == 0;
 }
 
+/*
+ * No supervisor to start the successor: we start it, detached, with
+ * FUSE_RECOVER_UPGRADE=1 (the rest of our environment, FUSE_RECOVER_*
+ * included, goes with it) and learn the outcome by watching both: the
+ * old pid exiting while the successor lives is a retirement (the old
+ * one retires only once the confirmation period passed); the successor
+ * exiting first is a refusal or a rollback (the old one resumed).
+ */
+static int kernel_upgrade(const char *dir, const char *tag, char **argv,
+			  const char *confirm_ms, int out, double timeout)
+{
+	struct info in = { .n = 0 };
+	const char *s;
+	pid_t old, child;
+	double end;
+	int err = query(dir, tag, &in), status;
+
+	if (err)
+		die(1, "tag %s: the serving server does not answer: %s", tag,
+		    strerror(-err));
+	s = info_get(&in, "server_pid");
+	old = s ? atoi(s) : 0;
+	if (old <= 0)
+		die(1, "tag %s: the serving server did not say its pid", tag);
+	child = fork();
+	if (child < 0)
+		die(1, "fork: %s", strerror(errno));
+	if (child == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		setsid();
+		if (null >= 0)
+			dup2(null, STDIN_FILENO);
+		dup2(out, STDOUT_FILENO);
+		dup2(out, STDERR_FILENO);
+		setenv("FUSE_RECOVER_UPGRADE", "1", 1);
+		if (confirm_ms)
+			setenv("FUSE_RECOVER_CONFIRM_MS", confirm_ms, 1);
+		execvp(argv[0], argv);
+		fprintf(stderr, "fuse-recover: %s: %s\n", argv[0],
+			strerror(errno));
+		_exit(127);
+	}
+	for (end = now_sec() + timeout; now_sec() < end; usleep(50000)) {
+		if (waitpid(child, &status, WNOHANG) == child) {
+			fprintf(stderr, "fuse-recover: upgrade of tag %s failed: the new server (pid %d) %s %d (refused or rolled back; see its log); pid %d serves on\n",
+				tag, (int)child,
+				WIFEXITED(status) ? "exited with status" :
+						    "was killed by signal",
+				WIFEXITED(status) ? WEXITSTATUS(status) :
+						    WTERMSIG(status),
+				(int)old);
+			return 1;
+		}
+		if (kill(old, 0) < 0 && errno == ESRCH) {
+			printf("upgraded tag %s: pid %d serves\n", tag,
+			       (int)child);
+			return 0;
+		}
+	}
+	die(1, "tag %s: no outcome within %.0f s (pid %d still serves, pid %d left running)",
+	    tag, timeout, (int)old, (int)child);
+	return 1;
+}
+
 static int cmd_upgrade(const char *dir, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -511,13 +584,13 @@ static int cmd_upgrade(const char *dir, int argc, char **argv)
 	double confirm = 1, timeout = 120, end;
 	const char *log = NULL, *tag;
 	char *prog, *save0;
-	bool fits = true;
+	bool fits = true, confirm_set = false;
 	int c, sock, out = STDERR_FILENO, err;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': confirm = atof(optarg); break;
+		case 'c': confirm = atof(optarg); confirm_set = true; break;
 		case 'l': log = optarg; break;
 		case 't': timeout = atof(optarg); break;
 		default: usage(stderr); return 2;
@@ -531,9 +604,6 @@ static int cmd_upgrade(const char *dir, int argc, char **argv)
 	}
 	tag = argv[optind];
 	argv += optind + 2;
-	if (kernel_path_tag(dir, tag))
-		die(1, "tag %s is on the kernel path (no supervisor): start the new server with FUSE_RECOVER_UPGRADE=1 yourself; the serving one hands over and confirms it",
-		    tag);
 	prog = find_program(argv[0]);
 	if (!prog)
 		die(2, "%s: not found or not executable", argv[0]);
@@ -542,6 +612,14 @@ static int cmd_upgrade(const char *dir, int argc, char **argv)
 				O_NOFOLLOW, 0600);
 		if (out < 0)
 			die(1, "cannot open %s: %s", log, strerror(errno));
+	}
+	if (kernel_path_tag(dir, tag)) {
+		char ms[32];
+
+		snprintf(ms, sizeof(ms), "%.0f", confirm * 1000);
+		argv[0] = prog;
+		return kernel_upgrade(dir, tag, argv, confirm_set ? ms : NULL,
+				      out, timeout);
 	}
 	if (!getcwd(cwd, sizeof(cwd)))
 		cwd[0] = '\0';

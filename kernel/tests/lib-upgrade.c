@@ -107,6 +107,41 @@ static void spawner(int in, int out)
 	_exit(0);
 }
 
+/* `fuse-recover status --json` names the pid really serving (no shell). */
+static bool status_names(pid_t srv)
+{
+	char out[4096], want[64];
+	ssize_t n, got = 0;
+	int p[2];
+	pid_t c;
+
+	if (pipe(p) < 0)
+		return false;
+	c = fork();
+	if (c == 0) {
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		setenv("FUSE_RECOVER_RUNTIME_DIR", RUN, 1);
+		execl("/tests/fuse-recover", "fuse-recover", "--json",
+		      "status", "ku", (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	while (c > 0 && got < (ssize_t)sizeof(out) - 1 &&
+	       (n = read(p[0], out + got, sizeof(out) - 1 - got)) > 0)
+		got += n;
+	out[got] = '\0';
+	close(p[0]);
+	if (c > 0)
+		ft_wait_ms(c, 10000);
+	snprintf(want, sizeof(want), "\"server_pid\": %d,", (int)srv);
+	if (!strstr(out, want) || !strstr(out, "\"path\": \"kernel\"")) {
+		ft_log("status does not name pid %d: %s", (int)srv, out);
+		return false;
+	}
+	return true;
+}
+
 static int spawner_do(char op, char mode, int n, int pid)
 {
 	struct cmd c = { .op = op, .mode = mode, .n = n, .pid = pid };
@@ -431,6 +466,8 @@ int main(void)
 		ft_log("the load failed (status %d)", st);
 		goto fail;
 	}
+	if (!status_names(srv))
+		goto fail;
 	kill(srv, SIGTERM);
 	st = spawner_do('W', 0, 0, srv);
 	if (st == -1 || ft_file_has("/proc/mounts", MNT " ") ||
