@@ -24,6 +24,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -511,7 +512,10 @@ static bool kernel_path_tag(const char *dir, const char *tag)
  * included, goes with it) and learn the outcome by watching both: the
  * old pid exiting while the successor lives is a retirement (the old
  * one retires only once the confirmation period passed); the successor
- * exiting first is a refusal or a rollback (the old one resumed).
+ * exiting first is a refusal or a rollback (the old one resumed).  The
+ * old one is watched through a pidfd: it is not our child, and its
+ * parent may not reap it at once (kill(pid, 0) succeeds on a zombie) or
+ * the pid could be reused.
  */
 static int kernel_upgrade(const char *dir, const char *tag, char **argv,
 			  const char *confirm_ms, int out, double timeout)
@@ -520,7 +524,7 @@ static int kernel_upgrade(const char *dir, const char *tag, char **argv,
 	const char *s;
 	pid_t old, child;
 	double end;
-	int err = query(dir, tag, &in), status;
+	int err = query(dir, tag, &in), status, old_fd;
 
 	if (err)
 		die(1, "tag %s: the serving server does not answer: %s", tag,
@@ -529,6 +533,9 @@ static int kernel_upgrade(const char *dir, const char *tag, char **argv,
 	old = s ? atoi(s) : 0;
 	if (old <= 0)
 		die(1, "tag %s: the serving server did not say its pid", tag);
+	old_fd = syscall(SYS_pidfd_open, old, 0);
+	if (old_fd < 0)
+		die(1, "tag %s: pid %d: %s", tag, (int)old, strerror(errno));
 	child = fork();
 	if (child < 0)
 		die(1, "fork: %s", strerror(errno));
@@ -559,7 +566,9 @@ static int kernel_upgrade(const char *dir, const char *tag, char **argv,
 				(int)old);
 			return 1;
 		}
-		if (kill(old, 0) < 0 && errno == ESRCH) {
+		struct pollfd p = { .fd = old_fd, .events = POLLIN };
+
+		if (poll(&p, 1, 0) == 1) {
 			printf("upgraded tag %s: pid %d serves\n", tag,
 			       (int)child);
 			return 0;
