@@ -263,6 +263,30 @@ static void add_waiting(struct info *in)
 	info_set(in, "waiting", "%s", buf);
 }
 
+/* Kernel path tags have no supervisor; their mount names them (tag=). */
+static void kernel_mount(const char *tag, struct info *in)
+{
+	char line[4096], want[96];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	snprintf(want, sizeof(want), "tag=%s", tag);
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char mnt[PATH_MAX], *sep = strstr(line, " - ");
+		unsigned int maj, min;
+
+		if (!sep || !strstr(sep, " fuse") || !strstr(sep, want))
+			continue;
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min,
+			   mnt) == 3) {
+			info_set(in, "mountpoint", "%s", mnt);
+			info_set(in, "connection", "%u", min);
+		}
+	}
+	fclose(f);
+}
+
 static int query(const char *dir, const char *tag, struct info *in)
 {
 	struct frp_msg m = { .type = FRP_STATUS }, r;
@@ -270,10 +294,13 @@ static int query(const char *dir, const char *tag, struct info *in)
 	const char *pid;
 	double up;
 	int sock = tag_socket(dir, tag), err;
+	bool kernel = false;
 
 	/* No supervisor: a kernel-path server answers for itself. */
-	if (sock == -ENOENT || sock == -ECONNREFUSED)
+	if (sock == -ENOENT || sock == -ECONNREFUSED) {
 		sock = socket_at(dir, tag, "upgrade");
+		kernel = true;
+	}
 	if (sock < 0)
 		return sock;
 	err = call(sock, &m, buf, &r, 5000);
@@ -285,6 +312,8 @@ static int query(const char *dir, const char *tag, struct info *in)
 	if (r.type != FRP_INFO)
 		return -EPROTO;
 	parse_info(in, r.blob[0], r.blob_len[0]);
+	if (kernel)	/* its mount point and connection, for "waiting" */
+		kernel_mount(tag, in);
 	pid = info_get(in, "server_pid");
 	up = pid && atoi(pid) > 0 ? uptime_of(atoi(pid)) : -1;
 	if (up >= 0)
@@ -361,29 +390,6 @@ static int cmd_status(const char *dir, const char *tag)
 	return 0;
 }
 
-/* Kernel path tags have no supervisor; their mount names them (tag=). */
-static void kernel_mount(const char *tag, struct info *in)
-{
-	char line[4096], want[96];
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-
-	snprintf(want, sizeof(want), "tag=%s", tag);
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		char mnt[PATH_MAX], *sep = strstr(line, " - ");
-		unsigned int maj, min;
-
-		if (!sep || !strstr(sep, " fuse") || !strstr(sep, want))
-			continue;
-		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min,
-			   mnt) == 3) {
-			info_set(in, "mountpoint", "%s", mnt);
-			info_set(in, "connection", "%u", min);
-		}
-	}
-	fclose(f);
-}
 
 static int has_suffix(const char *name, const char *suffix, char *tag,
 		      size_t size)
@@ -422,10 +428,15 @@ static int cmd_list(const char *dir)
 		} else if (has_suffix(e->d_name, ".init", tag, sizeof(tag)) &&
 			   fr_tag_path(path, dir, tag, "sock") == 0 &&
 			   stat(path, &st) < 0) {
-			info_set(&in, "tag", "%s", tag);
-			info_set(&in, "path", "kernel");
-			kernel_mount(tag, &in);
-			add_waiting(&in);
+			/* Its server answers, or says nothing (none serves,
+			 * or one attached by an older library). */
+			if (query(dir, tag, &in) != 0) {
+				in.n = 0;
+				info_set(&in, "tag", "%s", tag);
+				info_set(&in, "path", "kernel");
+				kernel_mount(tag, &in);
+				add_waiting(&in);
+			}
 		} else {
 			continue;
 		}

@@ -147,8 +147,8 @@ static void spawner(int in, int out)
 	_exit(0);
 }
 
-/* `fuse-recover status --json` names the pid really serving (no shell). */
-static bool status_names(pid_t srv)
+/* `fuse-recover --json @what` names the pid really serving (no shell). */
+static bool tool_names(const char *what, pid_t srv)
 {
 	char out[4096], want[64];
 	ssize_t n, got = 0;
@@ -162,8 +162,12 @@ static bool status_names(pid_t srv)
 		dup2(p[1], 1);
 		dup2(p[1], 2);
 		setenv("FUSE_RECOVER_RUNTIME_DIR", RUN, 1);
-		execl("/tests/fuse-recover", "fuse-recover", "--json",
-		      "status", "ku", (char *)NULL);
+		if (!strcmp(what, "list"))
+			execl("/tests/fuse-recover", "fuse-recover", "--json",
+			      "list", (char *)NULL);
+		else
+			execl("/tests/fuse-recover", "fuse-recover", "--json",
+			      "status", "ku", (char *)NULL);
 		_exit(127);
 	}
 	close(p[1]);
@@ -175,8 +179,10 @@ static bool status_names(pid_t srv)
 	if (c > 0)
 		ft_wait_ms(c, 10000);
 	snprintf(want, sizeof(want), "\"server_pid\": %d,", (int)srv);
-	if (!strstr(out, want) || !strstr(out, "\"path\": \"kernel\"")) {
-		ft_log("status does not name pid %d: %s", (int)srv, out);
+	if (!strstr(out, want) || !strstr(out, "\"path\": \"kernel\"") ||
+	    !strstr(out, "\"mountpoint\": \"" MNT "\"")) {
+		ft_log("%s does not name pid %d and " MNT ": %s", what,
+		       (int)srv, out);
 		return false;
 	}
 	return true;
@@ -635,7 +641,7 @@ int main(void)
 		ft_log("the load failed (status %d)", st);
 		goto fail;
 	}
-	if (!status_names(srv))
+	if (!tool_names("status", srv) || !tool_names("list", srv))
 		goto fail;
 	kill(srv, SIGTERM);
 	/* Not the spawner's child: the tool started it. */
