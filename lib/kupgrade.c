@@ -256,7 +256,14 @@ static int peer_wait(const struct peer *p, int ms, char *buf,
 			continue;
 		if (n < 0 || f[2].revents)
 			return KU_STOP;
-		if (f[1].revents)
+		/*
+		 * A successor that declines says why, then exits: what it
+		 * sent before its exit is read first (looked at again, as
+		 * poll() may have seen the socket before the message came).
+		 */
+		if (f[1].revents && !f[0].revents)
+			(void)poll(f, 1, 0);	/* sets f[0].revents again */
+		if (f[1].revents && !(f[0].revents & POLLIN))
 			return KU_GONE;
 		if (!f[0].revents)
 			continue;

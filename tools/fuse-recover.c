@@ -24,6 +24,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -262,6 +263,30 @@ static void add_waiting(struct info *in)
 	info_set(in, "waiting", "%s", buf);
 }
 
+/* Kernel path tags have no supervisor; their mount names them (tag=). */
+static void kernel_mount(const char *tag, struct info *in)
+{
+	char line[4096], want[96];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	snprintf(want, sizeof(want), "tag=%s", tag);
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char mnt[PATH_MAX], *sep = strstr(line, " - ");
+		unsigned int maj, min;
+
+		if (!sep || !strstr(sep, " fuse") || !strstr(sep, want))
+			continue;
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min,
+			   mnt) == 3) {
+			info_set(in, "mountpoint", "%s", mnt);
+			info_set(in, "connection", "%u", min);
+		}
+	}
+	fclose(f);
+}
+
 static int query(const char *dir, const char *tag, struct info *in)
 {
 	struct frp_msg m = { .type = FRP_STATUS }, r;
@@ -269,10 +294,13 @@ static int query(const char *dir, const char *tag, struct info *in)
 	const char *pid;
 	double up;
 	int sock = tag_socket(dir, tag), err;
+	bool kernel = false;
 
 	/* No supervisor: a kernel-path server answers for itself. */
-	if (sock == -ENOENT || sock == -ECONNREFUSED)
+	if (sock == -ENOENT || sock == -ECONNREFUSED) {
 		sock = socket_at(dir, tag, "upgrade");
+		kernel = true;
+	}
 	if (sock < 0)
 		return sock;
 	err = call(sock, &m, buf, &r, 5000);
@@ -284,6 +312,8 @@ static int query(const char *dir, const char *tag, struct info *in)
 	if (r.type != FRP_INFO)
 		return -EPROTO;
 	parse_info(in, r.blob[0], r.blob_len[0]);
+	if (kernel)	/* its mount point and connection, for "waiting" */
+		kernel_mount(tag, in);
 	pid = info_get(in, "server_pid");
 	up = pid && atoi(pid) > 0 ? uptime_of(atoi(pid)) : -1;
 	if (up >= 0)
@@ -360,29 +390,6 @@ static int cmd_status(const char *dir, const char *tag)
 	return 0;
 }
 
-/* Kernel path tags have no supervisor; their mount names them (tag=). */
-static void kernel_mount(const char *tag, struct info *in)
-{
-	char line[4096], want[96];
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-
-	snprintf(want, sizeof(want), "tag=%s", tag);
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		char mnt[PATH_MAX], *sep = strstr(line, " - ");
-		unsigned int maj, min;
-
-		if (!sep || !strstr(sep, " fuse") || !strstr(sep, want))
-			continue;
-		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min,
-			   mnt) == 3) {
-			info_set(in, "mountpoint", "%s", mnt);
-			info_set(in, "connection", "%u", min);
-		}
-	}
-	fclose(f);
-}
 
 static int has_suffix(const char *name, const char *suffix, char *tag,
 		      size_t size)
@@ -421,10 +428,15 @@ static int cmd_list(const char *dir)
 		} else if (has_suffix(e->d_name, ".init", tag, sizeof(tag)) &&
 			   fr_tag_path(path, dir, tag, "sock") == 0 &&
 			   stat(path, &st) < 0) {
-			info_set(&in, "tag", "%s", tag);
-			info_set(&in, "path", "kernel");
-			kernel_mount(tag, &in);
-			add_waiting(&in);
+			/* Its server answers, or says nothing (none serves,
+			 * or one attached by an older library). */
+			if (query(dir, tag, &in) != 0) {
+				in.n = 0;
+				info_set(&in, "tag", "%s", tag);
+				info_set(&in, "path", "kernel");
+				kernel_mount(tag, &in);
+				add_waiting(&in);
+			}
 		} else {
 			continue;
 		}
@@ -511,7 +523,10 @@ static bool kernel_path_tag(const char *dir, const char *tag)
  * included, goes with it) and learn the outcome by watching both: the
  * old pid exiting while the successor lives is a retirement (the old
  * one retires only once the confirmation period passed); the successor
- * exiting first is a refusal or a rollback (the old one resumed).
+ * exiting first is a refusal or a rollback (the old one resumed).  The
+ * old one is watched through a pidfd: it is not our child, and its
+ * parent may not reap it at once (kill(pid, 0) succeeds on a zombie) or
+ * the pid could be reused.
  */
 static int kernel_upgrade(const char *dir, const char *tag, char **argv,
 			  const char *confirm_ms, int out, double timeout)
@@ -520,7 +535,7 @@ static int kernel_upgrade(const char *dir, const char *tag, char **argv,
 	const char *s;
 	pid_t old, child;
 	double end;
-	int err = query(dir, tag, &in), status;
+	int err = query(dir, tag, &in), status, old_fd;
 
 	if (err)
 		die(1, "tag %s: the serving server does not answer: %s", tag,
@@ -529,6 +544,9 @@ static int kernel_upgrade(const char *dir, const char *tag, char **argv,
 	old = s ? atoi(s) : 0;
 	if (old <= 0)
 		die(1, "tag %s: the serving server did not say its pid", tag);
+	old_fd = syscall(SYS_pidfd_open, old, 0);
+	if (old_fd < 0)
+		die(1, "tag %s: pid %d: %s", tag, (int)old, strerror(errno));
 	child = fork();
 	if (child < 0)
 		die(1, "fork: %s", strerror(errno));
@@ -559,7 +577,9 @@ static int kernel_upgrade(const char *dir, const char *tag, char **argv,
 				(int)old);
 			return 1;
 		}
-		if (kill(old, 0) < 0 && errno == ESRCH) {
+		struct pollfd p = { .fd = old_fd, .events = POLLIN };
+
+		if (poll(&p, 1, 0) == 1) {
 			printf("upgraded tag %s: pid %d serves\n", tag,
 			       (int)child);
 			return 0;

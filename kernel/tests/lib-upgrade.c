@@ -18,11 +18,15 @@
  *  - both SIGKILLed while the new one is confirmed: the next server
  *    started recovers the connection through FUSE_DEV_IOC_ATTACH;
  *  - an upgrade after all that goes through;
+ *  - `fuse-recover upgrade` on the kernel tag: exits 0 once its successor
+ *    serves; exits non-zero for an incompatible successor and for one
+ *    SIGKILLed while being confirmed, the old server serving on;
  * with zero errors in the load, and SIGTERM at the end unmounts.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -30,6 +34,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,8 +53,10 @@ const char *ft_name = "lib-upgrade";
  * Servers are started by a process forked before anything on the mount
  * is opened (see lib-passthrough-hp.c: a server forked from the test
  * would close the test's fds of the mount at exec, a FLUSH to itself).
- * Commands: 'S' (start server n in a mode, answers its pid), 'W' (wait
- * up to 30 s for pid, answers its status or -1), 'K' (SIGKILL and reap).
+ * Commands: 'S' (start server n in a mode, answers its pid), 'U' (start
+ * `fuse-recover upgrade` of tag ku to server n in a mode, answers the
+ * tool's pid), 'W' (wait up to 30 s for pid, answers its status or -1),
+ * 'K' (SIGKILL and reap).
  */
 struct cmd {
 	char op, mode;	/* mode: 'f' first, 'u' upgrade, 'i' incompatible,
@@ -83,6 +90,35 @@ static void exec_server(const struct cmd *c)
 	_exit(127);
 }
 
+/*
+ * The tool starts server n itself, detached (its own session): its log is
+ * the tool's --log, and what the tool prints goes to /tmp/kupN.tool.
+ */
+static void exec_tool(const struct cmd *c)
+{
+	char log[64], out[64];
+	int fd;
+
+	snprintf(log, sizeof(log), "/tmp/kup%d.log", c->n);
+	snprintf(out, sizeof(out), "/tmp/kup%d.tool", c->n);
+	fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	setenv("FUSE_RECOVER_RUNTIME_DIR", RUN, 1);
+	setenv("FUSE_RECOVERD", "/nonexistent", 1);
+	unlink(log);
+	if (c->mode == 'i')
+		execl("/tests/fuse-recover", "fuse-recover", "upgrade", "--log",
+		      log, "--timeout", "60", "ku", "--", PROG, "-f",
+		      "--noreaddirplus", "-o", OPTS, SRC, MNT, (char *)NULL);
+	else
+		execl("/tests/fuse-recover", "fuse-recover", "upgrade", "--log",
+		      log, "--confirm", c->mode == 'c' ? "60" : "0.2",
+		      "--timeout", "60", "ku", "--", PROG, "-f", "-o", OPTS,
+		      SRC, MNT, (char *)NULL);
+	_exit(127);
+}
+
 static void spawner(int in, int out)
 {
 	struct cmd c;
@@ -94,6 +130,10 @@ static void spawner(int in, int out)
 			res = fork();
 			if (res == 0)
 				exec_server(&c);
+		} else if (c.op == 'U') {
+			res = fork();
+			if (res == 0)
+				exec_tool(&c);
 		} else if (c.op == 'W') {
 			res = ft_wait_ms(c.pid, 30000);
 		} else if (c.op == 'K') {
@@ -107,8 +147,8 @@ static void spawner(int in, int out)
 	_exit(0);
 }
 
-/* `fuse-recover status --json` names the pid really serving (no shell). */
-static bool status_names(pid_t srv)
+/* `fuse-recover --json @what` names the pid really serving (no shell). */
+static bool tool_names(const char *what, pid_t srv)
 {
 	char out[4096], want[64];
 	ssize_t n, got = 0;
@@ -122,8 +162,12 @@ static bool status_names(pid_t srv)
 		dup2(p[1], 1);
 		dup2(p[1], 2);
 		setenv("FUSE_RECOVER_RUNTIME_DIR", RUN, 1);
-		execl("/tests/fuse-recover", "fuse-recover", "--json",
-		      "status", "ku", (char *)NULL);
+		if (!strcmp(what, "list"))
+			execl("/tests/fuse-recover", "fuse-recover", "--json",
+			      "list", (char *)NULL);
+		else
+			execl("/tests/fuse-recover", "fuse-recover", "--json",
+			      "status", "ku", (char *)NULL);
 		_exit(127);
 	}
 	close(p[1]);
@@ -135,8 +179,10 @@ static bool status_names(pid_t srv)
 	if (c > 0)
 		ft_wait_ms(c, 10000);
 	snprintf(want, sizeof(want), "\"server_pid\": %d,", (int)srv);
-	if (!strstr(out, want) || !strstr(out, "\"path\": \"kernel\"")) {
-		ft_log("status does not name pid %d: %s", (int)srv, out);
+	if (!strstr(out, want) || !strstr(out, "\"path\": \"kernel\"") ||
+	    !strstr(out, "\"mountpoint\": \"" MNT "\"")) {
+		ft_log("%s does not name pid %d and " MNT ": %s", what,
+		       (int)srv, out);
 		return false;
 	}
 	return true;
@@ -315,6 +361,121 @@ fail:
 	return -1;
 }
 
+/* A process that is not our child has exited within @ms (a pidfd). */
+static bool exited_within(pid_t pid, int ms)
+{
+	struct pollfd p = { .events = POLLIN };
+	bool gone;
+
+	p.fd = syscall(SYS_pidfd_open, pid, 0);
+	if (p.fd < 0)
+		return errno == ESRCH;
+	gone = poll(&p, 1, ms) == 1;
+	close(p.fd);
+	return gone;
+}
+
+/* What `fuse-recover upgrade` of server @n printed. */
+static const char *tool_out(int n)
+{
+	static char buf[1024];
+	char path[64];
+	ssize_t got;
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/kup%d.tool", n);
+	buf[0] = '\0';
+	fd = open(path, O_RDONLY);
+	if (fd >= 0) {
+		got = read(fd, buf, sizeof(buf) - 1);
+		buf[got > 0 ? got : 0] = '\0';
+		close(fd);
+	}
+	return buf;
+}
+
+/*
+ * `fuse-recover upgrade` from server @o (pid @old) to server @n: exits 0
+ * and names the new pid, which then serves; the old one retired.
+ */
+static pid_t tool_upgrade(int o, pid_t old, int n)
+{
+	pid_t tool = spawner_do('U', 'u', n, 0), pid = 0;
+	const char *p;
+	int st;
+
+	if (tool <= 0)
+		return -1;
+	st = spawner_do('W', 0, 0, tool);
+	p = strstr(tool_out(n), "upgraded tag ku: pid ");
+	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) || !p ||
+	    sscanf(p, "upgraded tag ku: pid %d", &pid) != 1 || pid <= 0 ||
+	    kill(pid, 0) < 0 || !log_has(o, "upgrade: done: confirmed")) {
+		ft_log("fuse-recover upgrade to %d: status %d, said: %s", n, st,
+		       tool_out(n));
+		show(o);
+		show(n);
+		return -1;
+	}
+	/* The old one is the spawner's child: reap it. */
+	st = spawner_do('W', 0, 0, old);
+	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		ft_log("fuse-recover upgrade: the old pid %d did not retire cleanly (status %d)",
+		       (int)old, st);
+		return -1;
+	}
+	return pid;
+}
+
+/*
+ * `fuse-recover upgrade` to server @n in @mode fails: 'i' incompatible,
+ * refused in standby; 'c' SIGKILLed while being confirmed, rolled back.
+ * Either way the tool exits non-zero and server @o (pid @srv) serves on,
+ * its log saying @why (for a refusal, it may see the successor exit
+ * before it hears why).
+ */
+static bool tool_refused(int o, pid_t srv, int n, char mode, const char *why)
+{
+	pid_t tool = spawner_do('U', mode, n, 0), succ = 0;
+	const char *p;
+	int st;
+
+	if (tool <= 0)
+		return false;
+	if (mode == 'c') {
+		/* Its pid, from the old server's log, once it serves. */
+		for (st = 0; st < 300 && !succ; st++) {
+			p = strstr(slurp(o), "upgrade: takeover: pid ");
+			while (p && strstr(p + 1, "upgrade: takeover: pid "))
+				p = strstr(p + 1, "upgrade: takeover: pid ");
+			if (p && sscanf(p, "upgrade: takeover: pid %d", &succ) == 1 &&
+			    (succ == srv || kill(succ, 0) < 0))
+				succ = 0;
+			if (!succ)
+				usleep(100000);
+		}
+		if (succ <= 0) {
+			ft_log("fuse-recover upgrade: the successor never took over");
+			show(o);
+			return false;
+		}
+		usleep(300000);
+		kill(succ, SIGKILL);
+	}
+	st = spawner_do('W', 0, 0, tool);
+	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 1 ||
+	    !strstr(tool_out(n), "serves on") || kill(srv, 0) < 0 ||
+	    !wait_log(o, why, 10000) ||
+	    (mode == 'i' && !log_has(n, "refused in standby"))) {
+		ft_log("fuse-recover upgrade to a %s successor: status %d, said: %s",
+		       mode == 'i' ? "refused" : "killed", st, tool_out(n));
+		show(o);
+		show(n);
+		return false;
+	}
+	return true;
+}
+
 int main(void)
 {
 	int sv_in[2], sv_out[2], rep[2], n = 1, st, i;
@@ -458,6 +619,20 @@ int main(void)
 	n++;
 	usleep(300000);
 
+	/* The same through the command. */
+	srv = tool_upgrade(n, srv, n + 1);
+	if (srv <= 0)
+		goto fail;
+	n++;
+	if (!tool_refused(n, srv, n + 1, 'i', "upgrade: failed: ") ||
+	    !tool_refused(n, srv, n + 2, 'c', "served by pid"))
+		goto fail;
+	if (!load_alive(ld)) {
+		ft_log("the load failed around fuse-recover upgrade");
+		goto fail;
+	}
+	ft_log("fuse-recover upgrade: done, refused, rolled back, as it says");
+
 	kill(ld, SIGTERM);
 	st = ft_wait_ms(ld, 10000);
 	ld = -1;
@@ -466,10 +641,11 @@ int main(void)
 		ft_log("the load failed (status %d)", st);
 		goto fail;
 	}
-	if (!status_names(srv))
+	if (!tool_names("status", srv) || !tool_names("list", srv))
 		goto fail;
 	kill(srv, SIGTERM);
-	st = spawner_do('W', 0, 0, srv);
+	/* Not the spawner's child: the tool started it. */
+	st = exited_within(srv, 30000) ? 0 : -1;
 	if (st == -1 || ft_file_has("/proc/mounts", MNT " ") ||
 	    access(RUN "/ku.upgrade", F_OK) == 0) {
 		ft_log("SIGTERM did not unmount cleanly (status %d)", st);
