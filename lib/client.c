@@ -25,6 +25,7 @@
 #endif
 #define CONNECT_TIMEOUT_MS 5000
 #define CALL_TIMEOUT_SEC 10
+#define HELLO_ATTEMPTS 5
 
 /*
  * A standby that takes over sends RESUMED and serves without waiting for
@@ -302,12 +303,15 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-int fr_client_connect(const struct fuse_recover *fr, int *sockp)
+/* *@inherited: the socket came from the supervisor that launched us. */
+static int client_connect(const struct fuse_recover *fr, int *sockp,
+			  bool *inherited)
 {
 	char dir[FR_PATH_MAX], path[FR_PATH_MAX];
 	int err, fd, waited;
 
 	fd = inherited_socket();
+	*inherited = fd >= 0;
 	if (fd >= 0 || fd != -ENOENT) {
 		*sockp = fd;
 		return fd < 0 ? fd : 0;
@@ -353,4 +357,64 @@ int fr_client_connect(const struct fuse_recover *fr, int *sockp)
 	fr_log(LOG_ERR, "supervisor of tag %s holds its lock but does not answer",
 	       fr->tag);
 	return -ETIMEDOUT;
+}
+
+/*
+ * We cannot serve this connection and have read nothing from it: say so,
+ * so that whoever offered it (a supervisor, or on the kernel path the old
+ * server) keeps waiting for a compatible server, or serves on, instead of
+ * counting our exit as one more death.
+ */
+int fr_client_decline(struct fr_session *s, int err, const char *why)
+{
+	struct frp_msg m = { .type = FRP_DECLINE, .status = err };
+
+	m.blob[0] = why;
+	m.blob_len[0] = strlen(why);
+	pthread_mutex_lock(&s->sock_lock);
+	if (s->sock >= 0)
+		frp_send(s->sock, &m);
+	pthread_mutex_unlock(&s->sock_lock);
+	return err;
+}
+
+/*
+ * Connects and says @hello; *@r is the answer, its fds the caller's.  The
+ * supervisor drops a peer that has not said HELLO within a second, or the
+ * one that waited longest when all its slots are busy: a server starved of
+ * CPU right after connect() is such a peer.  Its conversation breaks before
+ * any answer (EPIPE, ECONNRESET), so nothing was handed to it, and it
+ * connects again: a slow server is never locked out by the deadline that
+ * keeps idle peers from filling the table.  Bounded, as a supervisor that
+ * keeps closing on us is gone or broken.  A socket inherited from the
+ * supervisor that launched us is held to no deadline: a break there is
+ * that supervisor's death, not retried.
+ */
+int fr_client_greet(const struct fuse_recover *fr, const struct frp_msg *hello,
+		    void *buf, struct frp_msg *r, int *sockp)
+{
+	bool inherited;
+	int attempt, err, sock;
+
+	for (attempt = 1;; attempt++) {
+		err = client_connect(fr, &sock, &inherited);
+		if (err)
+			return err;
+		fr_client_set_timeout(sock);
+		err = frp_send(sock, hello);
+		if (!err)
+			err = frp_recv(sock, buf, r);
+		if (!err) {
+			*sockp = sock;
+			return 0;
+		}
+		close(sock);
+		if (inherited || attempt == HELLO_ATTEMPTS ||
+		    (err != -EPIPE && err != -ECONNRESET))
+			return err;
+		fr_log(LOG_WARNING,
+		       "the supervisor of tag %s dropped us before our HELLO was answered (%s): connecting again (attempt %d of %d)",
+		       fr->tag, strerror(-err), attempt + 1, HELLO_ATTEMPTS);
+		sleep_ms(20 * attempt);
+	}
 }

@@ -352,12 +352,15 @@ static int take_one(int fd, const char *name, const char *what)
 /*
  * What a previous server of the tag left in the store.  fds that are not
  * ours (the service's own sockets, another tag's) are left alone, as is
- * the environment then, for the server's own sd_listen_fds().
+ * the environment then, for the server's own sd_listen_fds().  Read with
+ * secure_getenv(), like NOTIFY_SOCKET: in a set-uid server the caller
+ * would otherwise name its own fds as this tag's connection and state.
  */
 static int listen_fds(const char *tag)
 {
-	const char *pid = getenv("LISTEN_PID"), *nfds = getenv("LISTEN_FDS");
-	const char *names = getenv("LISTEN_FDNAMES");
+	const char *pid = secure_getenv("LISTEN_PID");
+	const char *nfds = secure_getenv("LISTEN_FDS");
+	const char *names = secure_getenv("LISTEN_FDNAMES");
 	char prefix[FDNAME_MAX + 1], *list, *save = NULL, *name;
 	unsigned long n, i;
 	size_t plen;

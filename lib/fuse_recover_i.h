@@ -125,12 +125,15 @@ void fr_readers_leave(void);
 /*
  * xlate.c: node id and handle translation for servers without a state
  * store.  fr_xlate_request() returns 1 when it answered or dropped the
- * request itself (read the next one), 0 to pass it on, translated.
+ * request itself (read the next one), 0 to pass it on, translated;
+ * fr_xlate_quick() the same for the common cases, without a cancellation
+ * point, and -1 (request untouched) for the others.
  */
 struct fr_xlate;
 int fr_xlate_start(struct fr_session *s);
 void fr_xlate_stop(struct fr_session *s);
 void fr_xlate_resync(struct fr_session *s);
+int fr_xlate_quick(struct fr_session *s, void *buf, size_t *n);
 int fr_xlate_request(struct fr_session *s, int fd, void *buf, size_t *n);
 ssize_t fr_xlate_reply(struct fr_session *s, int fd, struct iovec *iov,
 		       int count);
@@ -189,6 +192,16 @@ void fr_upgrade_start(struct fr_session *s);
 void fr_upgrade_stop(void);
 void fr_upgrade_rehomed(struct fr_session *s);
 void fr_upgrade_forked(struct fr_session *s);
+
+/*
+ * kupgrade.c: live upgrade on the kernel path, the old server handing
+ * its connection over itself (kattach.c's events(), its standby).
+ */
+int fr_kupgrade_connect(struct fr_session *s, int *fd);
+bool fr_kupgrade_offerer_died(struct fr_session *s);
+int fr_kupgrade_events(struct fr_session *s, int *ev);
+void fr_kupgrade_stop(void);
+void fr_kupgrade_unlink(const char *tag);
 
 /* state.c: the request journal, driven by the io hooks */
 void fr_journal_request(uint64_t unique);
@@ -276,7 +289,8 @@ int fr_probe_init_in(const void *init_in, size_t len, struct fr_kernel *k);
 
 /* client.c: talking to fuse-recoverd */
 struct frp_msg;
-int fr_client_connect(const struct fuse_recover *fr, int *sock);
+int fr_client_greet(const struct fuse_recover *fr, const struct frp_msg *hello,
+		    void *buf, struct frp_msg *r, int *sock);
 int fr_client_call(struct fr_session *s, const void *msg, void *reply_buf,
 		   void *reply);
 int fr_client_read_owed(struct fr_session *s);
@@ -286,6 +300,8 @@ int fr_client_call_locked(struct fr_session *s, const void *msg,
 int fr_client_expect_ack(struct fr_session *s, const struct frp_msg *m,
 			 const char *what);
 void fr_client_set_timeout(int sock);
+/* A holder's decline(): FRP_DECLINE to the offerer, if connected. */
+int fr_client_decline(struct fr_session *s, int err, const char *why);
 /* The FRP_ATTACHED message for @s's connection. */
 void fr_attached_msg(const struct fr_session *s, struct frp_msg *m);
 

@@ -57,6 +57,22 @@ struct fr_holder {
 	/* fuse_session_attach() succeeded (either way). */
 	void (*running)(struct fr_session *s, const struct fuse_recover *fr);
 
+	/*
+	 * Live upgrade (upgrade.c): the socket on which this server is told
+	 * to drain, resume or retire, into *ev.  -EAGAIN: not yet (a standby
+	 * sets it up once it serves), said by nobody.
+	 */
+	int (*events)(struct fr_session *s, int *ev);
+	/*
+	 * A standby whose socket to the offerer hung up before GO: true when
+	 * that means the old server died (take over as a restart, resend),
+	 * false when the upgrade is off.  NULL: always off.
+	 */
+	bool (*offerer_died)(struct fr_session *s);
+	/* A standby about to wait for GO: what can be set up ahead. */
+	void (*standing_by)(struct fr_session *s,
+			    const struct fuse_recover *fr);
+
 	/* An fd to outlive this server under (@kind, @key); see keep.c. */
 	int (*keep)(struct fr_session *s, int fd, uint32_t kind, uint64_t key);
 	void (*unkeep)(struct fr_session *s, uint32_t kind, uint64_t key);

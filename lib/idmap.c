@@ -690,6 +690,17 @@ bool fr_idmap_current(const struct fr_idmap *m, const struct xl_node *n)
 	return atomic_load_explicit(&n->srv_epoch, __ATOMIC_ACQUIRE) == m->epoch;
 }
 
+/* The server id of @kid if it is of this run (the request path's case). */
+bool fr_idmap_node_srv(struct fr_idmap *m, uint64_t kid, uint64_t *srv)
+{
+	struct xl_node *n = fr_idmap_node(m, kid);
+
+	if (!n || !fr_idmap_current(m, n))
+		return false;
+	*srv = n->srv_id;
+	return true;
+}
+
 /* --- handles --- */
 
 struct xl_handle *fr_idmap_handle(struct fr_idmap *m, uint64_t kfh)
@@ -864,6 +875,17 @@ bool fr_idmap_handle_current(const struct fr_idmap *m,
 			     const struct xl_handle *f)
 {
 	return atomic_load_explicit(&f->srv_epoch, __ATOMIC_ACQUIRE) == m->epoch;
+}
+
+/* The server's handle for @kfh if it is of this run (the request path's). */
+bool fr_idmap_handle_srv(struct fr_idmap *m, uint64_t kfh, uint64_t *srv_fh)
+{
+	struct xl_handle *f = fr_idmap_handle(m, kfh);
+
+	if (!f || !fr_idmap_handle_current(m, f))
+		return false;
+	*srv_fh = f->srv_fh;
+	return true;
 }
 
 void fr_idmap_handle_bind(struct fr_idmap *m, struct xl_handle *f,

@@ -88,6 +88,9 @@ struct xl_node *fr_idmap_node(struct fr_idmap *m, uint64_t kid);
 uint64_t fr_idmap_node_id(struct fr_idmap *m, const struct xl_node *n);
 bool fr_idmap_current(const struct fr_idmap *m, const struct xl_node *n);
 struct xl_node *fr_idmap_by_srv(struct fr_idmap *m, uint64_t srv);
+/* Both false for an id that is not live or not of this run. */
+bool fr_idmap_node_srv(struct fr_idmap *m, uint64_t kid, uint64_t *srv);
+bool fr_idmap_handle_srv(struct fr_idmap *m, uint64_t kfh, uint64_t *srv_fh);
 int fr_idmap_node_new(struct fr_idmap *m, const struct fr_idmap_ident *id,
 		      struct xl_node **np);
 void fr_idmap_node_free(struct fr_idmap *m, struct xl_node *n);

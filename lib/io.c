@@ -179,9 +179,11 @@ static ssize_t read_request(int fd, void *buf, size_t len)
 }
 
 /*
- * Everything past the read runs with cancellation off: libfuse cancels
- * idle workers while they sit in this hook, and a worker cancelled while
- * it holds a translation lock would stop every other one.
+ * Everything past the read that may reach a cancellation point runs with
+ * cancellation off: libfuse cancels idle workers while they sit in this
+ * hook, and a worker cancelled while it holds a translation lock (or
+ * waits for a re-resolution) would stop every other one.  The common
+ * requests reach none, and skip the two calls.
  */
 static ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
 {
@@ -223,12 +225,18 @@ static ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
 		if (!(in->unique & FR_UNIQUE_RESEND) &&
 		    !(s->xlate && s->mode == FR_IO_NORMAL))
 			break;
-		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
-		if (in->unique & FR_UNIQUE_RESEND)
-			done = fr_poison_check(fd, in);
-		if (!done && s->xlate && s->mode == FR_IO_NORMAL)
-			done = fr_xlate_request(s, fd, buf, &got);
-		pthread_setcancelstate(old, NULL);
+		/* Translated in place, without one either (xlate.c). */
+		done = in->unique & FR_UNIQUE_RESEND ? -1 :
+						       fr_xlate_quick(s, buf, &got);
+		if (done < 0) {
+			done = 0;
+			pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+			if (in->unique & FR_UNIQUE_RESEND)
+				done = fr_poison_check(fd, in);
+			if (!done && s->xlate && s->mode == FR_IO_NORMAL)
+				done = fr_xlate_request(s, fd, buf, &got);
+			pthread_setcancelstate(old, NULL);
+		}
 		if (done)
 			continue;
 		n = got;

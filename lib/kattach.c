@@ -384,6 +384,42 @@ static int attached_fd = -1;
 static void kernel_init(struct fr_session *s)
 {
 	s->lock_fd = -1;
+	s->sock = -1;	/* to the old server, in a live upgrade's standby */
+	pthread_mutex_init(&s->sock_lock, NULL);
+}
+
+/*
+ * How long a successor looks for the old server's upgrade socket while
+ * the tag stays locked (the old one starting up, or exiting).
+ */
+#define UPGRADE_FIND_TRIES 50
+#define UPGRADE_FIND_WAIT_US 100000
+
+/*
+ * FUSE_RECOVER_UPGRADE=1 and the tag is locked: the live server hands its
+ * connection over (kupgrade.c); 2 then.  If it dies meanwhile, the lock
+ * is free and we recover as after any crash: 0 with the lock taken.
+ */
+static int find_upgrade(struct fr_session *s, const char *dir)
+{
+	int i, fd = -1, err = -EWOULDBLOCK;
+
+	for (i = 0; i < UPGRADE_FIND_TRIES; i++) {
+		err = fr_kupgrade_connect(s, &fd);
+		if (!err) {
+			attached_fd = fd;
+			return 2;
+		}
+		if (err != -EAGAIN)
+			return err;
+		err = fr_lock_tag(dir, s->tag, &s->lock_fd);
+		if (err != -EWOULDBLOCK)
+			return err;
+		usleep(UPGRADE_FIND_WAIT_US);
+	}
+	fr_log(LOG_ERR, "tag %s is held by a live server that takes no successor",
+	       s->tag);
+	return -EBUSY;
 }
 
 static int kernel_find(struct fr_session *s, const struct fuse_recover *fr)
@@ -393,6 +429,11 @@ static int kernel_find(struct fr_session *s, const struct fuse_recover *fr)
 
 	if (!err)
 		err = fr_lock_tag(dir, fr->tag, &s->lock_fd);
+	if (err == -EWOULDBLOCK && fr_upgrade_wanted()) {
+		err = find_upgrade(s, dir);
+		if (err)
+			return err;
+	}
 	if (err == -EWOULDBLOCK) {
 		fr_log(LOG_ERR, "tag %s is held by a live server", fr->tag);
 		return -EBUSY;
@@ -488,22 +529,15 @@ static int kernel_resumed(struct fr_session *s)
 	return 0;
 }
 
-/* Nobody to tell: the kernel keeps the connection for the next server. */
-static int kernel_decline(struct fr_session *s, int err, const char *why)
-{
-	(void)s;
-	(void)why;
-	return err;
-}
-
 static void kernel_running(struct fr_session *s, const struct fuse_recover *fr)
 {
 	/*
 	 * Nothing to arm for fork(): the kernel keeps the connection while any
 	 * process holds it, and the tag lock is a flock() a child shares.
+	 * A successor can take over from now on (kupgrade.c).
 	 */
-	(void)s;
 	(void)fr;
+	fr_upgrade_start(s);
 }
 
 /*
@@ -524,6 +558,7 @@ static void kernel_release(struct fr_session *s)
 		leave_handed_mount(s);
 	if (init_file_path(path, s->tag) == 0)
 		unlink(path);
+	fr_kupgrade_unlink(s->tag);
 	remove_kept_files(s->tag);
 	if (fr_runtime_dir(dir, sizeof(dir)) == 0)
 		fr_remove_tag_files(dir, s->tag);
@@ -531,6 +566,13 @@ static void kernel_release(struct fr_session *s)
 
 static void kernel_close(struct fr_session *s)
 {
+	/* The event thread first: the listener may wait for its answer. */
+	fr_upgrade_stop();
+	fr_kupgrade_stop();
+	if (s->sock >= 0)
+		close(s->sock);
+	s->sock = -1;
+	pthread_mutex_destroy(&s->sock_lock);
 	if (attached_fd >= 0)
 		close(attached_fd);
 	attached_fd = -1;
@@ -550,8 +592,10 @@ const struct fr_holder fr_holder_kernel = {
 	.take = kernel_take,
 	.take_kept = kernel_take_kept,
 	.resumed = kernel_resumed,
-	.decline = kernel_decline,
+	.decline = fr_client_decline,
 	.running = kernel_running,
+	.events = fr_kupgrade_events,
+	.offerer_died = fr_kupgrade_offerer_died,
 	.keep = kernel_keep,
 	.unkeep = kernel_unkeep,
 	.state_memfd = kernel_state_memfd,

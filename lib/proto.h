@@ -84,7 +84,8 @@ enum frp_type {
 	FRP_RETIRE,	 /* event socket: the successor stays; exit */
 };
 
-/* HELLO arg1 */
+/* HELLO arg1; on the kernel path (lib/kupgrade.c) its bits 32-63 are the
+ * confirmation period in ms the standby asks for (0: the default) */
 #define FRP_HELLO_STANDBY 1u
 /* A hot standby started from outside (FUSE_RECOVER_STANDBY=1): it waits
  * for a crash, not for an upgrade (supervisor/standby.c). */
@@ -94,6 +95,9 @@ enum frp_type {
 #define FRP_GO_RESYNC 2u	/* another server served meanwhile */
 /* GO: the kept fds changed since the standby fetched them: FETCH again */
 #define FRP_GO_REFETCH 4u
+/* Never sent: a standby's own GO when the old server that offered the
+ * connection died (the kernel path, lib/kupgrade.c) */
+#define FRP_GO_ORPHANED (1u << 31)
 
 /*
  * The reader area: slot 0 is a header (word 0 bumped and woken when a

@@ -168,25 +168,18 @@ static unsigned int send_inherited(int sock, const struct fr_session *s)
 	return sent;
 }
 
-/* The new supervisor starts empty: attach to it as if freshly mounted. */
-static int hand_over(struct fr_session *s, int sock, unsigned int *nfds)
+/*
+ * The new supervisor starts empty (@r: its answer to our HELLO): attach to
+ * it as if freshly mounted.
+ */
+static int hand_over(struct fr_session *s, int sock, const struct frp_msg *r,
+		     unsigned int *nfds)
 {
-	char buf[FRP_MAX_MSG];
-	struct frp_msg hello = { .type = FRP_HELLO, .arg = { getpid() } };
 	struct frp_msg m;
-	struct frp_msg r = { 0 };
 	size_t i;
 	int err;
 
-	hello.blob[0] = s->tag;
-	hello.blob_len[0] = strlen(s->tag);
-	err = frp_send(sock, &hello);
-	if (!err)
-		err = frp_recv(sock, buf, &r);
-	if (err)
-		return err;
-	frp_close_fds(&r);
-	if (r.type != FRP_FRESH) {
+	if (r->type != FRP_FRESH) {
 		/* Someone else's connection is held under our tag. */
 		fr_log(LOG_ERR, "the new supervisor of tag %s is not empty",
 		       s->tag);
@@ -224,17 +217,22 @@ static bool connection_alive(const struct fr_session *s)
 /* Returns the new socket, or -errno with the server left unrecoverable. */
 static int rehome(struct fr_session *s)
 {
+	struct frp_msg hello = { .type = FRP_HELLO, .arg = { getpid() } };
+	struct frp_msg r = { 0 };
+	char buf[FRP_MAX_MSG];
 	unsigned int nfds = 0;
 	int sock, err;
 
 	fr_log(LOG_WARNING,
 	       "lost the supervisor of tag %s: starting a new one and handing it the connection",
 	       s->tag);
-	err = fr_client_connect(&rh.fr, &sock);
+	hello.blob[0] = s->tag;
+	hello.blob_len[0] = strlen(s->tag);
+	err = fr_client_greet(&rh.fr, &hello, buf, &r, &sock);
 	if (err)
 		goto fail;
-	fr_client_set_timeout(sock);
-	err = hand_over(s, sock, &nfds);
+	frp_close_fds(&r);
+	err = hand_over(s, sock, &r, &nfds);
 	if (err) {
 		close(sock);
 		goto fail;

@@ -35,6 +35,21 @@ static const char *mode_mismatch(const struct fr_session *s)
 	return NULL;
 }
 
+/*
+ * The socket to whoever offered the connection failed with @err: on the
+ * kernel path the old server itself, whose death before GO makes this a
+ * restart (GO with resend, as a supervisor would say).
+ */
+static int offerer_gone(struct fr_session *s, int err, uint64_t *flags)
+{
+	if ((err != -ECONNRESET && err != -EPIPE) ||
+	    !s->holder->offerer_died || !s->holder->offerer_died(s))
+		return err;
+	fr_log(LOG_WARNING, "upgrade: the old server died before GO: taking over as a restart (resend)");
+	*flags = FRP_GO_RESEND | FRP_GO_ORPHANED;
+	return 0;
+}
+
 /* Waits, for as long as it takes, for GO or a refusal. */
 static int wait_go(struct fr_session *s, uint64_t *flags)
 {
@@ -54,7 +69,7 @@ static int wait_go(struct fr_session *s, uint64_t *flags)
 		if (err == -EAGAIN || err == -EINTR)
 			continue;
 		if (err)
-			return err;
+			return offerer_gone(s, err, flags);
 		frp_close_fds(&r);
 		if (r.type == FRP_GO) {
 			*flags = r.arg[0];
@@ -110,20 +125,23 @@ int fr_upgrade_standby(struct fr_session *s, const struct fuse_recover *fr)
 	/*
 	 * What a server sets up once it serves costs threads that must get
 	 * a CPU, round trips to the supervisor and page faults: the event
-	 * socket, the supervisor watch and a faulted-in read buffer are set
-	 * up now, off the takeover's path (the pause of an upgrade, the
+	 * socket, the supervisor watch (the holder's standing_by(); on the
+	 * kernel path both come after GO) and a faulted-in read buffer are
+	 * set up now, off the takeover's path (the pause of an upgrade, the
 	 * recovery from a crash).  The first two do nothing before GO: the
 	 * supervisor drains only the server it counts as serving, and the
 	 * watch leaves a standby to end with its supervisor (rehome.c).
 	 */
-	fr_upgrade_start(s);
-	fr_rehome_start(s, fr);
+	if (s->holder->standing_by)
+		s->holder->standing_by(s, fr);
 	fr_io_prefault(s);
 	fr_log(LOG_INFO, "upgrade: standby: INIT replayed and compared; waiting for %s",
 	       fr_hot_standby_wanted() ? "the serving server to die (hot standby)" :
 	       "the old server to drain");
 	err = frp_send(s->sock, &ready);
-	if (!err)
+	if (err)
+		err = offerer_gone(s, err, &flags);
+	else
 		err = wait_go(s, &flags);
 	if (err)
 		return err;
@@ -158,7 +176,10 @@ int fr_upgrade_standby(struct fr_session *s, const struct fuse_recover *fr)
 	 * the first reply.
 	 */
 	pthread_mutex_lock(&s->sock_lock);
-	err = s->sock < 0 ? -ENOTCONN : frp_send(s->sock, &resumed);
+	if (flags & FRP_GO_ORPHANED)
+		err = 0;	/* nobody left to tell */
+	else
+		err = s->sock < 0 ? -ENOTCONN : frp_send(s->sock, &resumed);
 	if (!err)
 		s->acks_owed++;
 	pthread_mutex_unlock(&s->sock_lock);

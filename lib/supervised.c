@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -58,18 +59,15 @@ static int supervisor_find(struct fr_session *s, const struct fuse_recover *fr)
 {
 	char buf[FRP_MAX_MSG];
 	struct frp_msg hello = { .type = FRP_HELLO }, r;
-	int err = fr_client_connect(fr, &s->sock);
+	int err;
 
-	if (err)
-		return err;
-	fr_client_set_timeout(s->sock);
 	hello.arg[0] = getpid();
 	hello.arg[1] = fr_upgrade_wanted() ? FRP_HELLO_STANDBY : 0;
 	if (fr_hot_standby_wanted())
 		hello.arg[1] |= FRP_HELLO_STANDBY | FRP_HELLO_HOT;
 	hello.blob[0] = fr->tag;
 	hello.blob_len[0] = strlen(fr->tag);
-	err = fr_client_call(s, &hello, buf, &r);
+	err = fr_client_greet(fr, &hello, buf, &r, &s->sock);
 	if (err) {
 		fr_log(LOG_ERR, "no answer from supervisor of tag %s: %s",
 		       fr->tag, strerror(-err));
@@ -185,24 +183,6 @@ static int supervisor_resumed(struct fr_session *s)
 }
 
 /*
- * We cannot serve this connection and have read nothing from it: say so,
- * so that the supervisor keeps waiting for a compatible server instead of
- * counting our exit as one more death.
- */
-static int supervisor_decline(struct fr_session *s, int err, const char *why)
-{
-	struct frp_msg m = { .type = FRP_DECLINE, .status = err };
-
-	m.blob[0] = why;
-	m.blob_len[0] = strlen(why);
-	pthread_mutex_lock(&s->sock_lock);
-	if (s->sock >= 0)
-		frp_send(s->sock, &m);
-	pthread_mutex_unlock(&s->sock_lock);
-	return err;
-}
-
-/*
  * Lets the supervisor see our readers die before the pidfd fires (see
  * readers.c).  No reply: this is on a standby's path to its first answer,
  * and without it the supervisor only waits longer.
@@ -229,6 +209,41 @@ static void supervisor_running(struct fr_session *s,
 	fr_fork_arm(s);
 	fr_rehome_start(s, fr);
 	fr_upgrade_start(s);
+}
+
+/* Our end of a socketpair whose other end the supervisor drains us on. */
+static int supervisor_events(struct fr_session *s, int *ev)
+{
+	struct frp_msg m = { .type = FRP_EVENTS, .nfd = 1 };
+	char buf[FRP_MAX_MSG];
+	struct frp_msg r;
+	int sv[2], err;
+
+	if (s->sock < 0)
+		return -EAGAIN;	/* no supervisor now: quietly undrainable */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	m.fd[0] = sv[1];
+	err = fr_client_call(s, &m, buf, &r);
+	close(sv[1]);
+	if (!err) {
+		frp_close_fds(&r);
+		err = r.type == FRP_ACK ? r.status : -EPROTO;
+	}
+	if (err) {
+		close(sv[0]);
+		return err;
+	}
+	*ev = sv[0];
+	return 0;
+}
+
+/* Set up before waiting in standby, off the takeover's path. */
+static void supervisor_standing_by(struct fr_session *s,
+				   const struct fuse_recover *fr)
+{
+	fr_upgrade_start(s);
+	fr_rehome_start(s, fr);
 }
 
 static int supervisor_keep(struct fr_session *s, int fd, uint32_t kind,
@@ -343,8 +358,10 @@ const struct fr_holder fr_holder_supervisor = {
 	.take = supervisor_take,
 	.take_kept = supervisor_take_kept,
 	.resumed = supervisor_resumed,
-	.decline = supervisor_decline,
+	.decline = fr_client_decline,
 	.running = supervisor_running,
+	.events = supervisor_events,
+	.standing_by = supervisor_standing_by,
 	.keep = supervisor_keep,
 	.unkeep = supervisor_unkeep,
 	.add_clone = supervisor_add_clone,

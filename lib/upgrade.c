@@ -703,20 +703,17 @@ static void register_fork(void)
 }
 
 /*
- * After attaching through a supervisor: the event socket, and the signal
- * that wakes readers.  Without it this server can still be replaced by a
- * crash restart, just not drained.
+ * Once serving: the event socket (from the holder: the supervisor's, or on
+ * the kernel path our own end of kupgrade.c's), and the signal that wakes
+ * readers.  Without it this server can still be replaced by a crash
+ * restart, just not drained.
  */
 void fr_upgrade_start(struct fr_session *s)
 {
 	struct sigaction sa = { .sa_handler = kick_handler };
-	struct frp_msg m = { .type = FRP_EVENTS, .nfd = 1 };
-	char buf[FRP_MAX_MSG];
-	struct frp_msg r;
-	int sv[2], err;
+	int ev = -1, err;
 
-	/* Called by the supervisor holder only: the one that can drain. */
-	if (s->sock < 0 || up.running)
+	if (up.running || !s->holder->events)
 		return;
 	pthread_once(&fork_once, register_fork);
 	/* SIGRTMAX - 3: clear of glibc's own and of the usual SIGRTMIN users. */
@@ -731,22 +728,14 @@ void fr_upgrade_start(struct fr_session *s)
 			return;
 		up.key_made = true;
 	}
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return;
-	m.fd[0] = sv[1];
-	err = fr_client_call(s, &m, buf, &r);
-	close(sv[1]);
-	if (!err) {
-		frp_close_fds(&r);
-		err = r.type == FRP_ACK ? r.status : -EPROTO;
-	}
+	err = s->holder->events(s, &ev);
 	if (err) {
-		fr_log(LOG_WARNING, "upgrade: no event socket (%s): this server cannot be drained for a live upgrade",
-		       strerror(-err));
-		close(sv[0]);
+		if (err != -EAGAIN)
+			fr_log(LOG_WARNING, "upgrade: no event socket (%s): this server cannot be drained for a live upgrade",
+			       strerror(-err));
 		return;
 	}
-	up.ev = sv[0];
+	up.ev = ev;
 	up.s = s;
 	up.stop_fd = eventfd(0, EFD_CLOEXEC);
 	sem_init(&up.started, 0, 0);

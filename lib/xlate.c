@@ -34,6 +34,7 @@
 /* Our own requests to the server: bit 62, never set by the kernel. */
 #define XL_SYNTH (1ull << 62)
 #define XL_PEND_BUCKETS 1024
+#define XL_PEND_SLOTS 1024
 #define XL_DEPTH_MAX 4096
 #define XL_SYNTH_TIMEOUT_SEC 60
 #define XL_DEFAULT_NODES (1ull << 21)
@@ -70,10 +71,23 @@ struct xl_synth {
 	size_t bigcap;
 };
 
+/*
+ * A pending record's place without a lock: claimed by the request's
+ * unique, emptied by its reply.  The unique is the key, not the record,
+ * so that a thread looking for another reply never reads a record that
+ * its own reply may be freeing.
+ */
+struct xl_pslot {
+	_Atomic uint64_t unique;	/* 0: free */
+	struct xl_pending *_Atomic p;
+};
+
 struct fr_xlate {
 	struct fr_session *s;
 	struct fr_idmap *map;
 	pthread_mutex_t resolve_lock;	/* one re-resolution at a time */
+	struct xl_pslot slot[XL_PEND_SLOTS];
+	/* Records whose slot was taken (over XL_PEND_SLOTS in flight). */
 	pthread_mutex_t plock;
 	struct xl_pending *pend[XL_PEND_BUCKETS];
 	_Atomic size_t npend;
@@ -188,6 +202,28 @@ static void pend_free(struct xl_pending *p)
 	tls_spare = p;
 }
 
+/*
+ * Uniques come from one counter (step 2), so the slots of the requests in
+ * flight rarely collide; a collision takes the locked lists.  The record
+ * is stored after the claim: its reply, the only reader of this unique,
+ * comes after the read hook returned.
+ */
+static bool claim_slot(struct fr_xlate *x, uint64_t unique,
+		       struct xl_pending *p)
+{
+	struct xl_pslot *sl = &x->slot[(unique >> 1) % XL_PEND_SLOTS];
+	uint64_t free_ = 0;
+
+	if (atomic_load_explicit(&sl->unique, memory_order_relaxed) ||
+	    !atomic_compare_exchange_strong_explicit(&sl->unique, &free_,
+						     unique,
+						     memory_order_acquire,
+						     memory_order_relaxed))
+		return false;
+	atomic_store_explicit(&sl->p, p, memory_order_release);
+	return true;
+}
+
 static int pend_add(struct fr_xlate *x, const struct fuse_in_header *in,
 		    uint64_t node, uint64_t node2, uint32_t flags, uint64_t kfh,
 		    const char *n1, size_t l1, const char *n2, size_t l2)
@@ -221,6 +257,8 @@ static int pend_add(struct fr_xlate *x, const struct fuse_in_header *in,
 		memcpy(p->names, n1, l1);
 	if (l2)
 		memcpy(p->names + l1, n2, l2);
+	if (in->unique && claim_slot(x, in->unique, p))
+		return 0;
 	b = bucket(in->unique);
 	pthread_mutex_lock(&x->plock);
 	p->next = x->pend[b];
@@ -232,9 +270,17 @@ static int pend_add(struct fr_xlate *x, const struct fuse_in_header *in,
 
 static struct xl_pending *pend_take(struct fr_xlate *x, uint64_t unique)
 {
+	struct xl_pslot *sl = &x->slot[(unique >> 1) % XL_PEND_SLOTS];
 	struct xl_pending **pp, *p = NULL;
 
-	if (!x->npend)
+	if (unique &&
+	    atomic_load_explicit(&sl->unique, memory_order_acquire) == unique) {
+		p = atomic_load_explicit(&sl->p, memory_order_acquire);
+		/* Its record read first: the next claim may overwrite it. */
+		atomic_store_explicit(&sl->unique, 0, memory_order_release);
+		return p;
+	}
+	if (!atomic_load_explicit(&x->npend, memory_order_relaxed))
 		return NULL;
 	pthread_mutex_lock(&x->plock);
 	for (pp = &x->pend[bucket(unique)]; *pp; pp = &(*pp)->next) {
@@ -940,6 +986,67 @@ static int note_request(struct fr_xlate *x, const struct fuse_in_header *in,
 			l2);
 }
 
+/*
+ * The common case, in place and without a cancellation point: every id
+ * the request names is of this run, and nothing but a pending record or
+ * the id map's lock (no answer, no re-resolution, no log line) is
+ * needed.  -1 leaves the request untouched for fr_xlate_request(), which
+ * may wait, answer or resolve, so the io hook turns cancellation off only
+ * for that one.
+ */
+/* The last request this thread passed with no record: its reply needs none. */
+static __thread uint64_t tls_plain;
+
+int fr_xlate_quick(struct fr_session *s, void *buf, size_t *n)
+{
+	struct fr_xlate *x = s->xlate;
+	struct fuse_in_header *in = buf;
+	void *arg = in + 1;
+	size_t alen = *n - sizeof(*in);
+	uint64_t srv = 0, srv_fh = 0, *fh = NULL;
+	bool note = false;
+
+	switch (in->opcode) {
+	case FUSE_FORGET:
+		return do_forget(x, in, *n);
+	case FUSE_BATCH_FORGET:
+		return do_batch_forget(x, in, n);
+	case FUSE_LOOKUP: case FUSE_MKNOD: case FUSE_MKDIR: case FUSE_SYMLINK:
+	case FUSE_UNLINK: case FUSE_RMDIR: case FUSE_OPEN: case FUSE_OPENDIR:
+	case FUSE_CREATE: case FUSE_TMPFILE:
+		note = true;
+		break;
+	case FUSE_READLINK: case FUSE_GETATTR: case FUSE_SETATTR:
+	case FUSE_STATX: case FUSE_READ: case FUSE_WRITE: case FUSE_STATFS:
+	case FUSE_FSYNC: case FUSE_FSYNCDIR: case FUSE_SETXATTR:
+	case FUSE_GETXATTR: case FUSE_LISTXATTR: case FUSE_REMOVEXATTR:
+	case FUSE_FLUSH: case FUSE_GETLK: case FUSE_SETLK: case FUSE_SETLKW:
+	case FUSE_ACCESS: case FUSE_BMAP: case FUSE_IOCTL: case FUSE_POLL:
+	case FUSE_FALLOCATE: case FUSE_LSEEK: case FUSE_SYNCFS:
+		fh = fh_field(in->opcode, arg, alen);
+		break;
+	default:
+		return -1;
+	}
+	if (in->nodeid && !fr_idmap_node_srv(x->map, in->nodeid, &srv))
+		return -1;
+	/* A FLUSH of a handle this run never opened is answered there. */
+	if (in->opcode == FUSE_FLUSH && (!fh || !*fh))
+		return -1;
+	if (fh && *fh && !fr_idmap_handle_srv(x->map, *fh, &srv_fh))
+		return -1;
+	/* Last: a record made is the request's, whatever follows. */
+	if (note && note_request(x, in, arg, alen))
+		return -1;
+	if (in->nodeid)
+		in->nodeid = srv;
+	if (fh && *fh)
+		*fh = srv_fh;
+	if (!note)
+		tls_plain = in->unique;
+	return XL_PASS;
+}
+
 int fr_xlate_request(struct fr_session *s, int fd, void *buf, size_t *n)
 {
 	struct fr_xlate *x = s->xlate;
@@ -1564,7 +1671,8 @@ ssize_t fr_xlate_reply(struct fr_session *s, int fd, struct iovec *iov,
 	struct xl_pending *p;
 	ssize_t ret;
 
-	if (count < 1 || iov[0].iov_len < sizeof(*h))
+	if (count < 1 || iov[0].iov_len < sizeof(*h) ||
+	    (h->unique == tls_plain && h->unique))
 		return writev(fd, iov, count);
 	if (h->unique & XL_SYNTH) {
 		size_t len = 0;
@@ -1675,6 +1783,9 @@ void fr_xlate_stop(struct fr_session *s)
 	if (!x)
 		return;
 	s->xlate = NULL;
+	for (i = 0; i < XL_PEND_SLOTS; i++)
+		if (x->slot[i].unique)
+			free(x->slot[i].p);
 	for (i = 0; i < XL_PEND_BUCKETS; i++) {
 		while (x->pend[i]) {
 			struct xl_pending *p = x->pend[i];

@@ -251,6 +251,18 @@ double hold_idle_deadline(const struct recoverd *rd)
 	return next;
 }
 
+/*
+ * A first message that came in time may still be unread when we were late
+ * ourselves: it is read in the next round, and it greets or gets the peer
+ * dropped there (hold_client_input()), so waiting for it holds no slot.
+ */
+static bool message_waiting(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
+}
+
 void hold_drop_idle(struct recoverd *rd)
 {
 	double t = now_sec();
@@ -260,7 +272,7 @@ void hold_drop_idle(struct recoverd *rd)
 		const struct client *c = &rd->clients[i];
 
 		if (c->fd < 0 || c->greeted || c->launched || i == rd->server ||
-		    t < c->since + HELLO_TIMEOUT_SEC)
+		    t < c->since + HELLO_TIMEOUT_SEC || message_waiting(c->fd))
 			continue;
 		fr_log(LOG_WARNING, "dropping pid %d: no HELLO within %.0f s",
 		       (int)c->pid, HELLO_TIMEOUT_SEC);

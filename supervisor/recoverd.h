@@ -15,10 +15,11 @@
 #define MAX_CLIENTS 16
 /*
  * A peer that has not said HELLO by then is dropped (its slot is needed).
- * Generous: a server starved of CPU on a busy host still gets in, and a
- * full table evicts the longest-idle peer anyway, so idlers lock no one out.
+ * Short, so that idlers hold slots only briefly; a server starved of CPU
+ * that misses it is dropped and connects again (lib/client.c), and one we
+ * launched is never held to it.
  */
-#define HELLO_TIMEOUT_SEC 5.0
+#define HELLO_TIMEOUT_SEC 1.0
 
 enum hold_state {
 	ST_EMPTY,	/* nothing held yet; the next server mounts */

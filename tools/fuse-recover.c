@@ -24,6 +24,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -70,13 +71,13 @@ static int die(int code, const char *fmt, ...)
 	exit(code);
 }
 
-static int tag_socket(const char *dir, const char *tag)
+static int socket_at(const char *dir, const char *tag, const char *kind)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char path[FR_PATH_MAX];
 	int fd;
 
-	if (fr_tag_path(path, dir, tag, "sock"))
+	if (fr_tag_path(path, dir, tag, kind))
 		return -ENAMETOOLONG;
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -89,6 +90,11 @@ static int tag_socket(const char *dir, const char *tag)
 		return err;
 	}
 	return fd;
+}
+
+static int tag_socket(const char *dir, const char *tag)
+{
+	return socket_at(dir, tag, "sock");
 }
 
 static int connect_tag(const char *dir, const char *tag)
@@ -257,6 +263,30 @@ static void add_waiting(struct info *in)
 	info_set(in, "waiting", "%s", buf);
 }
 
+/* Kernel path tags have no supervisor; their mount names them (tag=). */
+static void kernel_mount(const char *tag, struct info *in)
+{
+	char line[4096], want[96];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	snprintf(want, sizeof(want), "tag=%s", tag);
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char mnt[PATH_MAX], *sep = strstr(line, " - ");
+		unsigned int maj, min;
+
+		if (!sep || !strstr(sep, " fuse") || !strstr(sep, want))
+			continue;
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min,
+			   mnt) == 3) {
+			info_set(in, "mountpoint", "%s", mnt);
+			info_set(in, "connection", "%u", min);
+		}
+	}
+	fclose(f);
+}
+
 static int query(const char *dir, const char *tag, struct info *in)
 {
 	struct frp_msg m = { .type = FRP_STATUS }, r;
@@ -264,7 +294,13 @@ static int query(const char *dir, const char *tag, struct info *in)
 	const char *pid;
 	double up;
 	int sock = tag_socket(dir, tag), err;
+	bool kernel = false;
 
+	/* No supervisor: a kernel-path server answers for itself. */
+	if (sock == -ENOENT || sock == -ECONNREFUSED) {
+		sock = socket_at(dir, tag, "upgrade");
+		kernel = true;
+	}
 	if (sock < 0)
 		return sock;
 	err = call(sock, &m, buf, &r, 5000);
@@ -276,6 +312,8 @@ static int query(const char *dir, const char *tag, struct info *in)
 	if (r.type != FRP_INFO)
 		return -EPROTO;
 	parse_info(in, r.blob[0], r.blob_len[0]);
+	if (kernel)	/* its mount point and connection, for "waiting" */
+		kernel_mount(tag, in);
 	pid = info_get(in, "server_pid");
 	up = pid && atoi(pid) > 0 ? uptime_of(atoi(pid)) : -1;
 	if (up >= 0)
@@ -352,29 +390,6 @@ static int cmd_status(const char *dir, const char *tag)
 	return 0;
 }
 
-/* Kernel path tags have no supervisor; their mount names them (tag=). */
-static void kernel_mount(const char *tag, struct info *in)
-{
-	char line[4096], want[96];
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-
-	snprintf(want, sizeof(want), "tag=%s", tag);
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		char mnt[PATH_MAX], *sep = strstr(line, " - ");
-		unsigned int maj, min;
-
-		if (!sep || !strstr(sep, " fuse") || !strstr(sep, want))
-			continue;
-		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min,
-			   mnt) == 3) {
-			info_set(in, "mountpoint", "%s", mnt);
-			info_set(in, "connection", "%u", min);
-		}
-	}
-	fclose(f);
-}
 
 static int has_suffix(const char *name, const char *suffix, char *tag,
 		      size_t size)
@@ -413,10 +428,15 @@ static int cmd_list(const char *dir)
 		} else if (has_suffix(e->d_name, ".init", tag, sizeof(tag)) &&
 			   fr_tag_path(path, dir, tag, "sock") == 0 &&
 			   stat(path, &st) < 0) {
-			info_set(&in, "tag", "%s", tag);
-			info_set(&in, "path", "kernel");
-			kernel_mount(tag, &in);
-			add_waiting(&in);
+			/* Its server answers, or says nothing (none serves,
+			 * or one attached by an older library). */
+			if (query(dir, tag, &in) != 0) {
+				in.n = 0;
+				info_set(&in, "tag", "%s", tag);
+				info_set(&in, "path", "kernel");
+				kernel_mount(tag, &in);
+				add_waiting(&in);
+			}
 		} else {
 			continue;
 		}
@@ -485,6 +505,91 @@ static size_t pack(char *out, size_t size, char **v, bool *fits)
 	return off;
 }
 
+/* No supervisor's socket, but a kernel-path server's upgrade socket. */
+static bool kernel_path_tag(const char *dir, const char *tag)
+{
+	char sock[FR_PATH_MAX], up[FR_PATH_MAX];
+	struct stat st;
+
+	return fr_tag_path(sock, dir, tag, "sock") == 0 &&
+	       stat(sock, &st) < 0 &&
+	       fr_tag_path(up, dir, tag, "upgrade") == 0 &&
+	       stat(up, &st) == 0;
+}
+
+/*
+ * No supervisor to start the successor: we start it, detached, with
+ * FUSE_RECOVER_UPGRADE=1 (the rest of our environment, FUSE_RECOVER_*
+ * included, goes with it) and learn the outcome by watching both: the
+ * old pid exiting while the successor lives is a retirement (the old
+ * one retires only once the confirmation period passed); the successor
+ * exiting first is a refusal or a rollback (the old one resumed).  The
+ * old one is watched through a pidfd: it is not our child, and its
+ * parent may not reap it at once (kill(pid, 0) succeeds on a zombie) or
+ * the pid could be reused.
+ */
+static int kernel_upgrade(const char *dir, const char *tag, char **argv,
+			  const char *confirm_ms, int out, double timeout)
+{
+	struct info in = { .n = 0 };
+	const char *s;
+	pid_t old, child;
+	double end;
+	int err = query(dir, tag, &in), status, old_fd;
+
+	if (err)
+		die(1, "tag %s: the serving server does not answer: %s", tag,
+		    strerror(-err));
+	s = info_get(&in, "server_pid");
+	old = s ? atoi(s) : 0;
+	if (old <= 0)
+		die(1, "tag %s: the serving server did not say its pid", tag);
+	old_fd = syscall(SYS_pidfd_open, old, 0);
+	if (old_fd < 0)
+		die(1, "tag %s: pid %d: %s", tag, (int)old, strerror(errno));
+	child = fork();
+	if (child < 0)
+		die(1, "fork: %s", strerror(errno));
+	if (child == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		setsid();
+		if (null >= 0)
+			dup2(null, STDIN_FILENO);
+		dup2(out, STDOUT_FILENO);
+		dup2(out, STDERR_FILENO);
+		setenv("FUSE_RECOVER_UPGRADE", "1", 1);
+		if (confirm_ms)
+			setenv("FUSE_RECOVER_CONFIRM_MS", confirm_ms, 1);
+		execvp(argv[0], argv);
+		fprintf(stderr, "fuse-recover: %s: %s\n", argv[0],
+			strerror(errno));
+		_exit(127);
+	}
+	for (end = now_sec() + timeout; now_sec() < end; usleep(50000)) {
+		if (waitpid(child, &status, WNOHANG) == child) {
+			fprintf(stderr, "fuse-recover: upgrade of tag %s failed: the new server (pid %d) %s %d (refused or rolled back; see its log); pid %d serves on\n",
+				tag, (int)child,
+				WIFEXITED(status) ? "exited with status" :
+						    "was killed by signal",
+				WIFEXITED(status) ? WEXITSTATUS(status) :
+						    WTERMSIG(status),
+				(int)old);
+			return 1;
+		}
+		struct pollfd p = { .fd = old_fd, .events = POLLIN };
+
+		if (poll(&p, 1, 0) == 1) {
+			printf("upgraded tag %s: pid %d serves\n", tag,
+			       (int)child);
+			return 0;
+		}
+	}
+	die(1, "tag %s: no outcome within %.0f s (pid %d still serves, pid %d left running)",
+	    tag, timeout, (int)old, (int)child);
+	return 1;
+}
+
 static int cmd_upgrade(const char *dir, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -499,13 +604,13 @@ static int cmd_upgrade(const char *dir, int argc, char **argv)
 	double confirm = 1, timeout = 120, end;
 	const char *log = NULL, *tag;
 	char *prog, *save0;
-	bool fits = true;
+	bool fits = true, confirm_set = false;
 	int c, sock, out = STDERR_FILENO, err;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': confirm = atof(optarg); break;
+		case 'c': confirm = atof(optarg); confirm_set = true; break;
 		case 'l': log = optarg; break;
 		case 't': timeout = atof(optarg); break;
 		default: usage(stderr); return 2;
@@ -527,6 +632,14 @@ static int cmd_upgrade(const char *dir, int argc, char **argv)
 				O_NOFOLLOW, 0600);
 		if (out < 0)
 			die(1, "cannot open %s: %s", log, strerror(errno));
+	}
+	if (kernel_path_tag(dir, tag)) {
+		char ms[32];
+
+		snprintf(ms, sizeof(ms), "%.0f", confirm * 1000);
+		argv[0] = prog;
+		return kernel_upgrade(dir, tag, argv, confirm_set ? ms : NULL,
+				      out, timeout);
 	}
 	if (!getcwd(cwd, sizeof(cwd)))
 		cwd[0] = '\0';

@@ -45,6 +45,7 @@ static const char * const tests[] = {
 	"lib-mount-fd",
 	"lib-passthrough",
 	"lib-passthrough-hp",
+	"lib-upgrade",
 };
 
 static void try_mount(const char *src, const char *dst, const char *type)
