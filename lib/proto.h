@@ -106,6 +106,12 @@ enum frp_type {
  * process-shared mutex that a thread holds while it may read requests.
  */
 #define FRP_READERS_SIZE 4096u
+/*
+ * A slot word the supervisor wrote when it handed the connection on
+ * (no tid, no FUTEX_OWNER_DIED: glibc's trylock fails with EBUSY): a
+ * thread that finds one must not read.
+ */
+#define FRP_READER_SEALED 0x3fffffffu
 #define FRP_READER_SLOT 64u
 #define FRP_READER_SLOTS (FRP_READERS_SIZE / FRP_READER_SLOT)
 

@@ -11,6 +11,13 @@
  * purpose (libfuse's idle workers, the cancelled ones at loop end) unlocks
  * its slot in its destructor, so only a death leaves a slot owner-died.
  *
+ * A thread that claims its slot late, after the supervisor found every
+ * held slot left by a death, must not read either: the supervisor seals
+ * every free slot (FRP_READER_SEALED) before it hands the connection on
+ * and then looks at the overflow word; such a thread fails every slot,
+ * sets the overflow word and then looks for a seal (both sides store,
+ * fence, load: one of them sees the other).
+ *
  * The area is MADV_DONTFORK: a forked child neither has it nor claims
  * slots (its process is another one; its death must not count).
  */
@@ -111,6 +118,31 @@ static void claimed(uint32_t *hdr)
 	syscall(SYS_futex, &hdr[0], FUTEX_WAKE, 1, NULL, NULL, 0);
 }
 
+/* Whether the supervisor sealed a slot: it gave our connection away. */
+static bool sealed(const char *a)
+{
+	unsigned int i;
+
+	for (i = 1; i < FRP_READER_SLOTS; i++)
+		if (__atomic_load_n((const uint32_t *)(a + i * FRP_READER_SLOT),
+				    __ATOMIC_SEQ_CST) == FRP_READER_SEALED)
+			return true;
+	return false;
+}
+
+/*
+ * The supervisor declared this process dead (its SIGKILL is on the way)
+ * and gave the connection to another server: reading now could take a
+ * request that nobody answers.  Nor may the loop end (the server would
+ * unmount the mount the other server serves).
+ */
+static void __attribute__((noreturn)) never_read(void)
+{
+	fr_log(LOG_ERR, "the supervisor handed the connection on: not reading");
+	for (;;)
+		pause();
+}
+
 void fr_readers_enter_slow(void)
 {
 	char *a = __atomic_load_n(&area, __ATOMIC_ACQUIRE);
@@ -129,6 +161,9 @@ void fr_readers_enter_slow(void)
 		/* A thread of ours that left without unlocking. */
 		if (err == EOWNERDEAD)
 			err = pthread_mutex_consistent(m);
+		if (err == EBUSY && __atomic_load_n((uint32_t *)m,
+				__ATOMIC_ACQUIRE) == FRP_READER_SEALED)
+			never_read();
 		if (err)
 			continue;
 		if (pthread_setspecific(slot_key, m)) {
@@ -142,7 +177,9 @@ void fr_readers_enter_slow(void)
 	}
 	/* An unregistered reader: the supervisor must wait for the pidfd. */
 	tls_unslotted = true;
-	__atomic_store_n(&((uint32_t *)a)[1], 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&((uint32_t *)a)[1], 1, __ATOMIC_SEQ_CST);
+	if (sealed(a))
+		never_read();
 	claimed((uint32_t *)a);
 	fr_log(LOG_WARNING,
 	       "more than %u reader threads: a death is seen at exit only",

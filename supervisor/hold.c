@@ -180,6 +180,13 @@ enum hold_event hold_drop_client(struct recoverd *rd, int idx)
 	struct client *c = &rd->clients[idx];
 	bool launched = c->launched;
 
+	/* Dropped before its exit ended: watched on (hold_dying_server()). */
+	if (c->pidfd >= 0 && readers_seen_gone(c)) {
+		if (rd->dying_pidfd >= 0)
+			close(rd->dying_pidfd);
+		rd->dying_pidfd = c->pidfd;
+		c->pidfd = -1;
+	}
 	readers_stop(c);
 	if (c->fd >= 0)
 		close(c->fd);
@@ -204,6 +211,20 @@ enum hold_event hold_drop_client(struct recoverd *rd, int idx)
 	if (launched && rd->argv)
 		return HOLD_SERVER_GONE;
 	return HOLD_NOTHING;
+}
+
+/* Whether a server dropped on its readers' death is still exiting. */
+bool hold_dying_server(struct recoverd *rd)
+{
+	struct pollfd p = { .fd = rd->dying_pidfd, .events = POLLIN };
+
+	if (rd->dying_pidfd < 0)
+		return false;
+	if (poll(&p, 1, 0) == 0)
+		return true;
+	close(rd->dying_pidfd);
+	rd->dying_pidfd = -1;
+	return false;
 }
 
 /*

@@ -72,6 +72,8 @@ static int scan(struct readers *r, struct fr_waitv *w)
 		uint32_t v = __atomic_load_n(p, __ATOMIC_ACQUIRE);
 		int tries = 0;
 again:
+		if (v == FRP_READER_SEALED)
+			continue;
 		if (v & FUTEX_OWNER_DIED)
 			died++;
 		if (!v || (v & FUTEX_OWNER_DIED))
@@ -117,6 +119,8 @@ static void *watch(void *arg)
 				break;
 			told = true;
 			n = 0;
+		} else if (n) {
+			told = false;	/* a reader again (see seal()) */
 		}
 		if (syscall(SYS_futex_waitv, w, n + 2, 0, NULL, 0) < 0 &&
 		    errno != EAGAIN && errno != EINTR)
@@ -187,6 +191,36 @@ int readers_evfd(const struct client *c)
 }
 
 /*
+ * Seals every slot not held by a live thread, so that no thread can claim
+ * one and read after we looked (lib/readers.c); then no thread may have
+ * found them all taken.  False when a thread claimed one meanwhile.
+ */
+static bool seal(struct readers *r)
+{
+	unsigned int i;
+
+	for (i = 1; i < FRP_READER_SLOTS; i++) {
+		uint32_t *p = slot_word(r, i);
+		uint32_t v = __atomic_load_n(p, __ATOMIC_ACQUIRE);
+		int tries = 0;
+
+		while (v != FRP_READER_SEALED) {
+			if ((v & FUTEX_TID_MASK) && !(v & FUTEX_OWNER_DIED))
+				return false;
+			if (__atomic_compare_exchange_n(p, &v,
+							FRP_READER_SEALED, false,
+							__ATOMIC_SEQ_CST,
+							__ATOMIC_SEQ_CST))
+				break;
+			if (++tries == 8)
+				return false;	/* not ours to fight over */
+		}
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return !__atomic_load_n(&r->words[1], __ATOMIC_SEQ_CST);
+}
+
+/*
  * Whether the server at @c has no reader left, one at least by a death.
  * Then it is made sure to die: SIGKILL (a no-op for a dying process; a
  * live one whose readers all ended without unlocking could otherwise
@@ -195,6 +229,7 @@ int readers_evfd(const struct client *c)
 bool readers_all_gone(struct client *c)
 {
 	struct fr_waitv w[FRP_READER_SLOTS];
+	bool sealed;
 	uint64_t v;
 
 	if (readers_evfd(c) < 0 || c->pidfd < 0)
@@ -204,7 +239,19 @@ bool readers_all_gone(struct client *c)
 	if (read(c->readers->evfd, &v, sizeof(v)) != sizeof(v) ||
 	    scan(c->readers, w) >= 0)
 		return false;
+	/*
+	 * Killed even when a late reader makes us wait: it claimed its slot
+	 * after all the others died, and dies with them (its death wakes
+	 * the watcher again).
+	 */
+	sealed = seal(c->readers);
 	c->readers->gone = syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL,
-				   NULL, 0) == 0;
+				   NULL, 0) == 0 && sealed;
 	return c->readers->gone;
+}
+
+/* Whether readers_all_gone() said so for @c. */
+bool readers_seen_gone(const struct client *c)
+{
+	return c->readers && c->readers->gone;
 }
