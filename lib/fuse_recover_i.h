@@ -102,6 +102,7 @@ struct fr_session {
 	bool keep_refused_logged;	/* keep.c: the cap was reported */
 	uint32_t pt_depth;		/* passthrough.c: asked and allowed */
 	bool standby;			/* upgrade.c: INIT replayed, not serving */
+	bool readers_sent;	/* FRP_READERS went out (supervised.c) */
 	bool retired;			/* upgrade.c: a successor serves */
 };
 
@@ -120,6 +121,7 @@ void fr_io_fini(struct fr_session *s);
 int fr_readers_fd(void);
 void fr_readers_enter(void);
 void fr_readers_enter_slow(void);
+void fr_readers_claim(void);
 void fr_readers_leave(void);
 
 /*

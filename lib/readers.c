@@ -193,6 +193,12 @@ void fr_readers_enter(void)
 		fr_readers_enter_slow();
 }
 
+/* The calling thread holds a slot from now on, reader or not. */
+void fr_readers_claim(void)
+{
+	fr_readers_enter_slow();
+}
+
 /* The calling thread reads no more (its session ends). */
 void fr_readers_leave(void)
 {

@@ -236,8 +236,13 @@ bool readers_all_gone(struct client *c)
 		return false;
 	if (c->readers->gone)
 		return true;
-	if (read(c->readers->evfd, &v, sizeof(v)) != sizeof(v) ||
-	    scan(c->readers, w) >= 0)
+	/*
+	 * Looked at here too, not only when the watcher says so: a restarted
+	 * server's HELLO can come before the watcher has run.
+	 */
+	if (read(c->readers->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return false;
+	if (scan(c->readers, w) >= 0)
 		return false;
 	/*
 	 * Killed even when a late reader makes us wait: it claimed its slot
@@ -254,4 +259,29 @@ bool readers_all_gone(struct client *c)
 bool readers_seen_gone(const struct client *c)
 {
 	return c->readers && c->readers->gone;
+}
+
+/*
+ * For fuse-recover status: the slots of @c held by live threads and those
+ * left by a death (-1 each when it sent none).  The server's words: data.
+ */
+void readers_counts(const struct client *c, int *live, int *dead)
+{
+	unsigned int i;
+
+	*live = *dead = -1;
+	if (readers_evfd(c) < 0)
+		return;
+	*live = *dead = 0;
+	for (i = 1; i < FRP_READER_SLOTS; i++) {
+		uint32_t v = __atomic_load_n(slot_word(c->readers, i),
+					     __ATOMIC_ACQUIRE);
+
+		if (v == FRP_READER_SEALED || !v)
+			continue;
+		if (v & FUTEX_OWNER_DIED)
+			++*dead;
+		else
+			++*live;
+	}
 }

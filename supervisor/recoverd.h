@@ -216,6 +216,7 @@ void readers_stop(struct client *c);
 int readers_evfd(const struct client *c);
 bool readers_all_gone(struct client *c);
 bool readers_seen_gone(const struct client *c);
+void readers_counts(const struct client *c, int *live, int *dead);
 double hold_idle_deadline(const struct recoverd *rd);
 void hold_drop_idle(struct recoverd *rd);
 int hold_add_client(struct recoverd *rd, int fd, pid_t pid, bool launched);
