@@ -14,12 +14,15 @@
  */
 #include "recoverd.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -94,6 +97,74 @@ again:
 		       -1 : n;
 }
 
+/*
+ * Whether every thread of @pid has torn down its memory (exit_mm(), which
+ * also released its robust futexes: vsize 0 in its stat) and so is in no
+ * syscall any more.  The slots cover the threads that read requests; a
+ * thread the server runs itself (a pool writing to the backing store)
+ * holds none, and its write must not land after the successor served.
+ * A dying process starts no threads.  False when /proc cannot tell.
+ */
+static bool threads_left(pid_t pid)
+{
+	char path[64], buf[512];
+	struct dirent *e;
+	bool left = true;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT;	/* reaped already */
+	while (left && (e = readdir(d))) {
+		unsigned long long vsize = 1;
+		ssize_t n;
+		char *p;
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/stat",
+			 (int)pid, e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			left = errno == ENOENT;	/* that thread is gone */
+			continue;
+		}
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = 0;
+		/* Field 23, the 21st after the comm's closing parenthesis. */
+		p = strrchr(buf, ')');
+		if (p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u "
+				"%*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %*u %llu",
+				&vsize) == 1)
+			left = vsize == 0;
+		else
+			left = false;
+	}
+	closedir(d);
+	return left;
+}
+
+/*
+ * Every held slot was left by a death: waits (backing off from 20 us to
+ * 10 ms) until the process's other threads left their memory too.
+ */
+static bool wait_threads_left(struct readers *r)
+{
+	useconds_t us = 20;
+
+	while (!threads_left(r->pid)) {
+		if (__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE))
+			return false;
+		usleep(us);
+		if (us < 10000)
+			us *= 2;
+	}
+	return true;
+}
+
 static void *watch(void *arg)
 {
 	struct readers *r = arg;
@@ -115,7 +186,8 @@ static void *watch(void *arg)
 		if (n < 0) {
 			uint64_t one = 1;
 
-			if (!told && write(r->evfd, &one, sizeof(one)) < 0)
+			if (!told && (!wait_threads_left(r) ||
+				      write(r->evfd, &one, sizeof(one)) < 0))
 				break;
 			told = true;
 			n = 0;
@@ -242,7 +314,7 @@ bool readers_all_gone(struct client *c)
 	 */
 	if (read(c->readers->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return false;
-	if (scan(c->readers, w) >= 0)
+	if (scan(c->readers, w) >= 0 || !threads_left(c->pid))
 		return false;
 	/*
 	 * Killed even when a late reader makes us wait: it claimed its slot
