@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,16 +149,23 @@ static bool threads_left(pid_t pid)
 }
 
 /*
- * Every held slot was left by a death: waits (backing off from 20 us to
- * 10 ms) until the process's other threads left their memory too.
+ * Every held slot was left by a death: waits (yielding 50 times, then
+ * backing off from 20 us to 10 ms) until the process's other threads
+ * left their memory too.
  */
 static bool wait_threads_left(struct readers *r)
 {
 	useconds_t us = 20;
+	int spins = 0;
 
 	while (!threads_left(r->pid)) {
 		if (__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE))
 			return false;
+		/* They are a few microseconds behind, usually. */
+		if (++spins <= 50) {
+			sched_yield();
+			continue;
+		}
 		usleep(us);
 		if (us < 10000)
 			us *= 2;

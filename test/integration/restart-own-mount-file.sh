@@ -49,7 +49,10 @@ for ((i = 1; i <= n; i++)); do
 	echo go >"$T/fifo"
 	wait_until 10 test -s "$T/launched" || fail "kill $i: launcher did not start a server"
 	new_pid=$(cat "$T/launched")
-	serves() { [ "$(serving_pid "$PT_TAG")" = "$new_pid" ]; }
+	serves() {
+		no_supervisor "$PT_TAG" && fail "kill $i: the supervisor is gone"
+		[ "$(serving_pid "$PT_TAG" 2>/dev/null)" = "$new_pid" ]
+	}
 	wait_until 10 serves ||
 		fail "kill $i: not recovered (pid $old hung in its exit?): $(grep -h . /proc/"$old"/stack 2>/dev/null | head -3)"
 	wait_until 10 exited "$old" || fail "kill $i: pid $old never finished its exit"
