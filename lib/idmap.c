@@ -294,24 +294,24 @@ uint64_t fr_idmap_epoch(const struct fr_idmap *m)
 	return m->epoch;
 }
 
-void fr_idmap_lock(struct fr_idmap *m)
+FR_HOT void fr_idmap_lock(struct fr_idmap *m)
 {
 	pthread_mutex_lock(&m->lock);
 }
 
-void fr_idmap_unlock(struct fr_idmap *m)
+FR_HOT void fr_idmap_unlock(struct fr_idmap *m)
 {
 	pthread_mutex_unlock(&m->lock);
 }
 
 /* --- kernel ids: slot index in the low 32 bits, generation above --- */
 
-static uint64_t make_id(uint64_t idx, uint64_t state)
+static FR_HOT uint64_t make_id(uint64_t idx, uint64_t state)
 {
 	return (state >> 1) << 32 | idx;
 }
 
-struct xl_node *fr_idmap_node(struct fr_idmap *m, uint64_t kid)
+FR_HOT struct xl_node *fr_idmap_node(struct fr_idmap *m, uint64_t kid)
 {
 	uint64_t idx = kid & 0xffffffffu, state;
 	struct xl_node *n;
@@ -327,7 +327,7 @@ struct xl_node *fr_idmap_node(struct fr_idmap *m, uint64_t kid)
 	return n;
 }
 
-uint64_t fr_idmap_node_id(struct fr_idmap *m, const struct xl_node *n)
+FR_HOT uint64_t fr_idmap_node_id(struct fr_idmap *m, const struct xl_node *n)
 {
 	uint64_t idx = n - m->nodes;
 
@@ -340,7 +340,7 @@ uint64_t fr_idmap_node_id(struct fr_idmap *m, const struct xl_node *n)
  * Claim a free slot: state even (free) -> next generation, live.  The hint
  * makes the common case O(1); a full table costs one sweep and -ENFILE.
  */
-static int64_t claim(_Atomic uint64_t *hint, uint64_t max, void *base,
+static FR_HOT int64_t claim(_Atomic uint64_t *hint, uint64_t max, void *base,
 		     size_t rec, uint64_t first)
 {
 	uint64_t start = atomic_load_explicit(hint, __ATOMIC_RELAXED), i;
@@ -366,7 +366,7 @@ static int64_t claim(_Atomic uint64_t *hint, uint64_t max, void *base,
 	return -ENFILE;
 }
 
-static void release(_Atomic uint64_t *st)
+static FR_HOT void release(_Atomic uint64_t *st)
 {
 	uint64_t s = atomic_load_explicit(st, __ATOMIC_ACQUIRE);
 
@@ -375,7 +375,7 @@ static void release(_Atomic uint64_t *st)
 
 /* --- names --- */
 
-static uint64_t name_hash(uint64_t parent, const char *name, size_t len)
+static FR_HOT uint64_t name_hash(uint64_t parent, const char *name, size_t len)
 {
 	uint64_t h = fr_hash(FR_HASH_INIT ^ parent, name, len);
 
@@ -383,7 +383,7 @@ static uint64_t name_hash(uint64_t parent, const char *name, size_t len)
 	return h;
 }
 
-size_t fr_idmap_name(struct fr_idmap *m, const struct xl_node *n,
+FR_HOT size_t fr_idmap_name(struct fr_idmap *m, const struct xl_node *n,
 		     const char **name)
 {
 	size_t len = n->namelen;
@@ -423,7 +423,7 @@ static int64_t claim_name(struct fr_idmap *m, uint64_t owner)
 	return -ENOSPC;
 }
 
-static bool name_is(struct fr_idmap *m, const struct xl_node *n,
+static FR_HOT bool name_is(struct fr_idmap *m, const struct xl_node *n,
 		    uint64_t parent, const char *name, size_t len)
 {
 	const char *have;
@@ -432,7 +432,7 @@ static bool name_is(struct fr_idmap *m, const struct xl_node *n,
 	       len && memcmp(have, name, len) == 0;
 }
 
-static void drop_name(struct fr_idmap *m, struct xl_node *n)
+static FR_HOT void drop_name(struct fr_idmap *m, struct xl_node *n)
 {
 	uint64_t idx = n - m->nodes, i, slot, h;
 	const char *name;
@@ -464,7 +464,7 @@ static void drop_name(struct fr_idmap *m, struct xl_node *n)
 	n->parent = 0;
 }
 
-static int set_name(struct fr_idmap *m, struct xl_node *n, uint64_t parent,
+static FR_HOT int set_name(struct fr_idmap *m, struct xl_node *n, uint64_t parent,
 		    const char *name, size_t len)
 {
 	uint64_t idx = n - m->nodes, h, i;
@@ -498,7 +498,7 @@ static int set_name(struct fr_idmap *m, struct xl_node *n, uint64_t parent,
 	return -ENOSPC; /* named, but not findable by name */
 }
 
-struct xl_node *fr_idmap_find_name(struct fr_idmap *m, uint64_t parent,
+FR_HOT struct xl_node *fr_idmap_find_name(struct fr_idmap *m, uint64_t parent,
 				   const char *name, size_t len)
 {
 	uint64_t h = name_hash(parent, name, len), i;
@@ -523,14 +523,14 @@ struct xl_node *fr_idmap_find_name(struct fr_idmap *m, uint64_t parent,
 	return NULL;
 }
 
-void fr_idmap_unname(struct fr_idmap *m, struct xl_node *n)
+FR_HOT void fr_idmap_unname(struct fr_idmap *m, struct xl_node *n)
 {
 	drop_name(m, n);
 }
 
 /* --- server ids of this run --- */
 
-static uint64_t mix(uint64_t v)
+static FR_HOT uint64_t mix(uint64_t v)
 {
 	v ^= v >> 33;
 	v *= 0xff51afd7ed558ccdull;
@@ -538,7 +538,7 @@ static uint64_t mix(uint64_t v)
 	return v;
 }
 
-static struct srv_slot *srv_find(struct fr_idmap *m, uint64_t srv)
+static FR_HOT struct srv_slot *srv_find(struct fr_idmap *m, uint64_t srv)
 {
 	size_t i, mask = m->srv_cap - 1;
 
@@ -555,7 +555,7 @@ static struct srv_slot *srv_find(struct fr_idmap *m, uint64_t srv)
 }
 
 /* Grow, or just rehash when tombstones are what fills the table. */
-static int srv_grow(struct fr_idmap *m)
+static FR_COLD int srv_grow(struct fr_idmap *m)
 {
 	size_t live = m->srv_used - m->srv_tombs, cap, i;
 	struct srv_slot *old = m->srv, *n;
@@ -583,7 +583,7 @@ static int srv_grow(struct fr_idmap *m)
 	return 0;
 }
 
-static int srv_put(struct fr_idmap *m, uint64_t srv, uint64_t kid)
+static FR_HOT int srv_put(struct fr_idmap *m, uint64_t srv, uint64_t kid)
 {
 	size_t i, mask;
 	struct srv_slot *e = srv_find(m, srv);
@@ -606,7 +606,7 @@ static int srv_put(struct fr_idmap *m, uint64_t srv, uint64_t kid)
 	return 0;
 }
 
-static void srv_del(struct fr_idmap *m, uint64_t srv, uint64_t kid)
+static FR_HOT void srv_del(struct fr_idmap *m, uint64_t srv, uint64_t kid)
 {
 	struct srv_slot *e = srv_find(m, srv);
 
@@ -617,7 +617,7 @@ static void srv_del(struct fr_idmap *m, uint64_t srv, uint64_t kid)
 	}
 }
 
-struct xl_node *fr_idmap_by_srv(struct fr_idmap *m, uint64_t srv)
+FR_HOT struct xl_node *fr_idmap_by_srv(struct fr_idmap *m, uint64_t srv)
 {
 	struct srv_slot *e = srv_find(m, srv);
 	struct xl_node *n;
@@ -633,7 +633,7 @@ struct xl_node *fr_idmap_by_srv(struct fr_idmap *m, uint64_t srv)
 	return n;
 }
 
-int fr_idmap_bind(struct fr_idmap *m, struct xl_node *n, uint64_t srv)
+FR_HOT int fr_idmap_bind(struct fr_idmap *m, struct xl_node *n, uint64_t srv)
 {
 	struct xl_node *other;
 
@@ -649,7 +649,7 @@ int fr_idmap_bind(struct fr_idmap *m, struct xl_node *n, uint64_t srv)
 	return srv_put(m, srv, fr_idmap_node_id(m, n));
 }
 
-int fr_idmap_node_new(struct fr_idmap *m, const struct fr_idmap_ident *id,
+FR_HOT int fr_idmap_node_new(struct fr_idmap *m, const struct fr_idmap_ident *id,
 		      struct xl_node **np)
 {
 	int64_t idx = claim(&m->h->node_hint, m->g.max_nodes, m->nodes,
@@ -675,7 +675,7 @@ int fr_idmap_node_new(struct fr_idmap *m, const struct fr_idmap_ident *id,
 	return 0;
 }
 
-void fr_idmap_node_free(struct fr_idmap *m, struct xl_node *n)
+FR_HOT void fr_idmap_node_free(struct fr_idmap *m, struct xl_node *n)
 {
 	if (n == &m->nodes[XL_ROOT])
 		return;
@@ -685,13 +685,13 @@ void fr_idmap_node_free(struct fr_idmap *m, struct xl_node *n)
 	release(&n->state);
 }
 
-bool fr_idmap_current(const struct fr_idmap *m, const struct xl_node *n)
+FR_HOT bool fr_idmap_current(const struct fr_idmap *m, const struct xl_node *n)
 {
 	return atomic_load_explicit(&n->srv_epoch, __ATOMIC_ACQUIRE) == m->epoch;
 }
 
 /* The server id of @kid if it is of this run (the request path's case). */
-bool fr_idmap_node_srv(struct fr_idmap *m, uint64_t kid, uint64_t *srv)
+FR_HOT bool fr_idmap_node_srv(struct fr_idmap *m, uint64_t kid, uint64_t *srv)
 {
 	struct xl_node *n = fr_idmap_node(m, kid);
 
@@ -703,7 +703,7 @@ bool fr_idmap_node_srv(struct fr_idmap *m, uint64_t kid, uint64_t *srv)
 
 /* --- handles --- */
 
-struct xl_handle *fr_idmap_handle(struct fr_idmap *m, uint64_t kfh)
+FR_HOT struct xl_handle *fr_idmap_handle(struct fr_idmap *m, uint64_t kfh)
 {
 	uint64_t idx = kfh & 0xffffffffu, state;
 	struct xl_handle *f;
@@ -717,7 +717,7 @@ struct xl_handle *fr_idmap_handle(struct fr_idmap *m, uint64_t kfh)
 	return f;
 }
 
-int fr_idmap_handle_new(struct fr_idmap *m, struct xl_handle **fp,
+FR_HOT int fr_idmap_handle_new(struct fr_idmap *m, struct xl_handle **fp,
 			uint64_t *kfh)
 {
 	int64_t idx = claim(&m->h->handle_hint, m->g.max_handles, m->handles,
@@ -731,14 +731,14 @@ int fr_idmap_handle_new(struct fr_idmap *m, struct xl_handle **fp,
 	return 0;
 }
 
-static uint64_t handle_id(struct fr_idmap *m, const struct xl_handle *f)
+static FR_HOT uint64_t handle_id(struct fr_idmap *m, const struct xl_handle *f)
 {
 	return make_id(f - m->handles,
 		       atomic_load_explicit(&f->state, __ATOMIC_ACQUIRE));
 }
 
 /* The slot of @f's offsets, if it still is @f's (f->dirpos is shared). */
-static struct xl_dirpos *dirpos_of(struct fr_idmap *m,
+static FR_HOT struct xl_dirpos *dirpos_of(struct fr_idmap *m,
 				   const struct xl_handle *f, uint64_t kfh)
 {
 	uint32_t slot = f->dirpos;
@@ -752,7 +752,7 @@ static struct xl_dirpos *dirpos_of(struct fr_idmap *m,
 	return d;
 }
 
-void fr_idmap_handle_free(struct fr_idmap *m, struct xl_handle *f)
+FR_HOT void fr_idmap_handle_free(struct fr_idmap *m, struct xl_handle *f)
 {
 	struct xl_dirpos *d = dirpos_of(m, f, handle_id(m, f));
 
@@ -871,14 +871,14 @@ int fr_idmap_dir_find(struct fr_idmap *m, const struct xl_handle *f,
 	return -ENOENT;
 }
 
-bool fr_idmap_handle_current(const struct fr_idmap *m,
+FR_HOT bool fr_idmap_handle_current(const struct fr_idmap *m,
 			     const struct xl_handle *f)
 {
 	return atomic_load_explicit(&f->srv_epoch, __ATOMIC_ACQUIRE) == m->epoch;
 }
 
 /* The server's handle for @kfh if it is of this run (the request path's). */
-bool fr_idmap_handle_srv(struct fr_idmap *m, uint64_t kfh, uint64_t *srv_fh)
+FR_HOT bool fr_idmap_handle_srv(struct fr_idmap *m, uint64_t kfh, uint64_t *srv_fh)
 {
 	struct xl_handle *f = fr_idmap_handle(m, kfh);
 
@@ -888,14 +888,14 @@ bool fr_idmap_handle_srv(struct fr_idmap *m, uint64_t kfh, uint64_t *srv_fh)
 	return true;
 }
 
-void fr_idmap_handle_bind(struct fr_idmap *m, struct xl_handle *f,
+FR_HOT void fr_idmap_handle_bind(struct fr_idmap *m, struct xl_handle *f,
 			  uint64_t srv_fh)
 {
 	f->srv_fh = srv_fh;
 	atomic_store_explicit(&f->srv_epoch, m->epoch, __ATOMIC_RELEASE);
 }
 
-int fr_idmap_set_name(struct fr_idmap *m, struct xl_node *n, uint64_t parent,
+FR_HOT int fr_idmap_set_name(struct fr_idmap *m, struct xl_node *n, uint64_t parent,
 		      const char *name, size_t len)
 {
 	return set_name(m, n, parent, name, len);
@@ -903,7 +903,7 @@ int fr_idmap_set_name(struct fr_idmap *m, struct xl_node *n, uint64_t parent,
 
 /* --- first reads of non-idempotent requests --- */
 
-void fr_idmap_note_read(struct fr_idmap *m, uint64_t unique, int64_t t_ns)
+FR_HOT void fr_idmap_note_read(struct fr_idmap *m, uint64_t unique, int64_t t_ns)
 {
 	struct xl_read *r = &m->reads[(unique >> 1) % XL_READS];
 
@@ -913,7 +913,7 @@ void fr_idmap_note_read(struct fr_idmap *m, uint64_t unique, int64_t t_ns)
 	atomic_store_explicit(&r->unique, unique, memory_order_release);
 }
 
-bool fr_idmap_read_time(struct fr_idmap *m, uint64_t unique, int64_t *t_ns)
+FR_HOT bool fr_idmap_read_time(struct fr_idmap *m, uint64_t unique, int64_t *t_ns)
 {
 	struct xl_read *r = &m->reads[(unique >> 1) % XL_READS];
 

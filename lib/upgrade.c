@@ -142,7 +142,7 @@ static void thread_gone(void *data)
 static __thread struct up_thread *tls_self;
 
 /* The calling loop thread, known from its first read on. */
-static struct up_thread *self_new(void)
+static FR_COLD struct up_thread *self_new(void)
 {
 	struct up_thread *t = tls_self;
 
@@ -178,7 +178,7 @@ static inline struct up_thread *self(void)
 }
 
 /* Returns true when the session is to end (retired). */
-static bool park(struct up_thread *t)
+static FR_COLD bool park(struct up_thread *t)
 {
 	bool exiting;
 	int old;
@@ -199,7 +199,7 @@ static bool park(struct up_thread *t)
 }
 
 /* Our kick, read by whoever reads next (also another server): gone. */
-static void kick_swallowed(void)
+static FR_COLD void kick_swallowed(void)
 {
 	long k = atomic_load(&up.kicks);
 
@@ -211,7 +211,7 @@ static void kick_swallowed(void)
 }
 
 /* One read, or -1 with EINTR when a drain woke it without a request. */
-static ssize_t drainable_read(struct up_thread *t, int fd, void *buf,
+static FR_HOT ssize_t drainable_read(struct up_thread *t, int fd, void *buf,
 			      size_t len)
 {
 	ssize_t n;
@@ -259,7 +259,7 @@ static ssize_t drainable_read(struct up_thread *t, int fd, void *buf,
 	return n;
 }
 
-ssize_t fr_upgrade_read(int fd, void *buf, size_t len)
+FR_HOT ssize_t fr_upgrade_read(int fd, void *buf, size_t len)
 {
 	struct up_thread *t;
 	ssize_t n;
@@ -345,7 +345,7 @@ static long outstanding_locked(void)
 }
 
 /* Requests that get no reply do not keep a drain waiting. */
-void fr_upgrade_note_read(const void *in_header)
+FR_HOT void fr_upgrade_note_read(const void *in_header)
 {
 	const struct fuse_in_header *in = in_header;
 
@@ -361,7 +361,7 @@ void fr_upgrade_note_read(const void *in_header)
 	count_outstanding(1);
 }
 
-void fr_upgrade_note_reply(const struct iovec *iov, int count,
+FR_HOT void fr_upgrade_note_reply(const struct iovec *iov, int count,
 			   bool kernel_ids)
 {
 	const struct fuse_out_header *h = iov[0].iov_base;
