@@ -80,12 +80,16 @@ struct up_thread {
 } __attribute__((aligned(64)));
 
 static struct {
+	/* Read on every request: first, in one cache line. */
+	_Atomic bool enabled;	/* an event socket exists */
+	_Atomic bool draining;
+	/* Bumped in a forked child: entries of older generations are the
+	 * parent's threads and no longer on any list. */
+	unsigned int gen;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;	/* parked threads and the drainer wait here */
 	struct up_thread *threads;
 	unsigned int nthreads, nparked;
-	_Atomic bool enabled;	/* an event socket exists */
-	_Atomic bool draining;
 	bool exiting;
 	/* Read and not answered: of threads that are not (or no longer)
 	 * loop threads; theirs are in struct up_thread. */
@@ -104,9 +108,6 @@ static struct {
 	pthread_t thread;
 	sem_t started;		/* the event thread is in its loop */
 	bool running;
-	/* Bumped in a forked child: entries of older generations are the
-	 * parent's threads and no longer on any list. */
-	unsigned int gen;
 	bool forked;		/* the event thread stayed in the parent */
 } up = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
