@@ -1180,7 +1180,6 @@ static FR_HOT int entry_out(struct fr_xlate *x, struct fuse_entry_out *e,
 				     .generation = e->generation,
 				     .mode = e->attr.mode };
 	struct xl_node *n;
-	const char *have;
 	int err = 0;
 
 	if (!e->nodeid)
@@ -1188,7 +1187,7 @@ static FR_HOT int entry_out(struct fr_xlate *x, struct fuse_entry_out *e,
 	fr_idmap_lock(m);
 	n = fr_idmap_by_srv(m, e->nodeid);
 	/* A node of an earlier run the kernel revalidates by name. */
-	if (!n && len) {
+	if (!n && len && !fr_idmap_all_current(m)) {
 		n = fr_idmap_find_name(m, parent, name, len);
 		if (n && (fr_idmap_current(m, n) || !same_object(n, e)))
 			n = NULL;
@@ -1203,9 +1202,13 @@ static FR_HOT int entry_out(struct fr_xlate *x, struct fuse_entry_out *e,
 	}
 	n->nlookup++;
 	n->srv_nlookup++;
-	/* One name per node: a hard link keeps the name it was found by. */
-	if (len && !is_dot(name, len) && n != fr_idmap_node(m, XL_ROOT) &&
-	    !fr_idmap_name(m, n, &have))
+	/*
+	 * One name per node: a hard link keeps the name it was found by.
+	 * The parent says so from the record's first line, the one the
+	 * counts are on (the name itself is on the next).
+	 */
+	if (len && !fr_idmap_named(n) && !is_dot(name, len) &&
+	    n != fr_idmap_node(m, XL_ROOT))
 		fr_idmap_set_name(m, n, parent, name, len);
 	e->nodeid = fr_idmap_node_id(m, n);
 	fr_idmap_unlock(m);
