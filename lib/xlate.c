@@ -1004,7 +1004,7 @@ FR_HOT int fr_xlate_quick(struct fr_session *s, void *buf, size_t *n)
 	void *arg = in + 1;
 	size_t alen = *n - sizeof(*in);
 	uint64_t srv = 0, srv_fh = 0, *fh = NULL;
-	bool note = false;
+	bool note = false, release = false;
 
 	switch (in->opcode) {
 	case FUSE_FORGET:
@@ -1025,24 +1025,31 @@ FR_HOT int fr_xlate_quick(struct fr_session *s, void *buf, size_t *n)
 	case FUSE_FALLOCATE: case FUSE_LSEEK: case FUSE_SYNCFS:
 		fh = fh_field(in->opcode, arg, alen);
 		break;
+	case FUSE_RELEASE: case FUSE_RELEASEDIR:
+		/* Its reply frees the handle: a record of the kernel's fh. */
+		fh = fh_field(in->opcode, arg, alen);
+		release = true;
+		break;
 	default:
 		return -1;
 	}
 	if (in->nodeid && !fr_idmap_node_srv(x->map, in->nodeid, &srv))
 		return -1;
-	/* A FLUSH of a handle this run never opened is answered there. */
-	if (in->opcode == FUSE_FLUSH && (!fh || !*fh))
+	/* Closing a handle this run never opened is answered there. */
+	if ((in->opcode == FUSE_FLUSH || release) && (!fh || !*fh))
 		return -1;
 	if (fh && *fh && !fr_idmap_handle_srv(x->map, *fh, &srv_fh))
 		return -1;
 	/* Last: a record made is the request's, whatever follows. */
 	if (note && note_request(x, in, arg, alen))
 		return -1;
+	if (release && pend_add(x, in, in->nodeid, 0, 0, *fh, NULL, 0, NULL, 0))
+		return -1;
 	if (in->nodeid)
 		in->nodeid = srv;
 	if (fh && *fh)
 		*fh = srv_fh;
-	if (!note)
+	if (!note && !release)
 		tls_plain = in->unique;
 	return XL_PASS;
 }
