@@ -159,7 +159,7 @@ void fr_io_prefault(struct fr_session *s)
 	__atomic_store_n(&spare.buf, b, __ATOMIC_RELEASE);
 }
 
-static ssize_t read_request(int fd, void *buf, size_t len)
+static FR_HOT ssize_t read_request(int fd, void *buf, size_t len)
 {
 	void *b = NULL;
 	ssize_t n;
@@ -185,7 +185,7 @@ static ssize_t read_request(int fd, void *buf, size_t len)
  * waits for a re-resolution) would stop every other one.  The common
  * requests reach none, and skip the two calls.
  */
-static ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
+static FR_HOT ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
 {
 	struct fr_session *s = fr_current;
 	struct fuse_in_header *in = buf;
@@ -254,7 +254,7 @@ static ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
 	return n;
 }
 
-static ssize_t fr_io_writev(int fd, struct iovec *iov, int count,
+static FR_HOT ssize_t fr_io_writev(int fd, struct iovec *iov, int count,
 			    void *userdata)
 {
 	struct fr_session *s = fr_current;
