@@ -40,21 +40,33 @@
 
 #include "ftest.h"
 
-const char *ft_name = "lib-upgrade";
+#ifndef KUP_NAME
+#define KUP_NAME "lib-upgrade"
+#endif
+const char *ft_name = KUP_NAME;
 
-#define PROG "/tests/passthrough_hp"
+/* lib-upgrade-xl.c includes this file with its own names and main(). */
+#ifndef TAG
+#define TAG "ku"
 #define MNT "/mnt/kup"
 #define SRC "/mnt/kup-src"
 #define RUN "/tmp/kup-run"
-#define OPTS "tag=ku,nopassthrough"
+#define LOGS "/tmp/kup"
+#endif
 #define UPGRADES 20
+
+/*
+ * The server's command line, and an incompatible one's (other INIT
+ * capabilities: refused in standby), set by main().
+ */
+static const char *const *srv_argv, *const *bad_argv;
 
 /*
  * Servers are started by a process forked before anything on the mount
  * is opened (see lib-passthrough-hp.c: a server forked from the test
  * would close the test's fds of the mount at exec, a FLUSH to itself).
  * Commands: 'S' (start server n in a mode, answers its pid), 'U' (start
- * `fuse-recover upgrade` of tag ku to server n in a mode, answers the
+ * `fuse-recover upgrade` of tag TAG to server n in a mode, answers the
  * tool's pid), 'W' (wait up to 30 s for pid, answers its status or -1),
  * 'K' (SIGKILL and reap).
  */
@@ -71,7 +83,7 @@ static void exec_server(const struct cmd *c)
 	char log[64];
 	int fd;
 
-	snprintf(log, sizeof(log), "/tmp/kup%d.log", c->n);
+	snprintf(log, sizeof(log), LOGS "%d.log", c->n);
 	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	dup2(fd, 2);
 	setenv("FUSE_RECOVER_RUNTIME_DIR", RUN, 1);
@@ -81,41 +93,37 @@ static void exec_server(const struct cmd *c)
 		setenv("FUSE_RECOVER_CONFIRM_MS", c->mode == 'c' ? "60000" :
 		       "200", 1);
 	}
-	if (c->mode == 'i')
-		execl(PROG, "passthrough_hp", "-f", "--noreaddirplus", "-o",
-		      OPTS, SRC, MNT, (char *)NULL);
-	else
-		execl(PROG, "passthrough_hp", "-f", "-o", OPTS, SRC, MNT,
-		      (char *)NULL);
+	execv(c->mode == 'i' ? bad_argv[0] : srv_argv[0],
+	      (char **)(c->mode == 'i' ? bad_argv : srv_argv));
 	_exit(127);
 }
 
 /*
  * The tool starts server n itself, detached (its own session): its log is
- * the tool's --log, and what the tool prints goes to /tmp/kupN.tool.
+ * the tool's --log, and what the tool prints goes to LOGS "N.tool".
  */
 static void exec_tool(const struct cmd *c)
 {
+	const char *const *cmd = c->mode == 'i' ? bad_argv : srv_argv;
 	char log[64], out[64];
-	int fd;
+	const char *argv[48] = {
+		"/tests/fuse-recover", "upgrade", "--log", log, "--timeout",
+		"60", "--confirm", c->mode == 'c' ? "60" : "0.2", TAG, "--",
+	};
+	int fd, i, n = 10;
 
-	snprintf(log, sizeof(log), "/tmp/kup%d.log", c->n);
-	snprintf(out, sizeof(out), "/tmp/kup%d.tool", c->n);
+	snprintf(log, sizeof(log), LOGS "%d.log", c->n);
+	snprintf(out, sizeof(out), LOGS "%d.tool", c->n);
 	fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	dup2(fd, 1);
 	dup2(fd, 2);
 	setenv("FUSE_RECOVER_RUNTIME_DIR", RUN, 1);
 	setenv("FUSE_RECOVERD", "/nonexistent", 1);
 	unlink(log);
-	if (c->mode == 'i')
-		execl("/tests/fuse-recover", "fuse-recover", "upgrade", "--log",
-		      log, "--timeout", "60", "ku", "--", PROG, "-f",
-		      "--noreaddirplus", "-o", OPTS, SRC, MNT, (char *)NULL);
-	else
-		execl("/tests/fuse-recover", "fuse-recover", "upgrade", "--log",
-		      log, "--confirm", c->mode == 'c' ? "60" : "0.2",
-		      "--timeout", "60", "ku", "--", PROG, "-f", "-o", OPTS,
-		      SRC, MNT, (char *)NULL);
+	for (i = 0; i < 32 && cmd[i]; i++)
+		argv[n++] = cmd[i];
+	argv[n] = NULL;
+	execv(argv[0], (char **)argv);
 	_exit(127);
 }
 
@@ -167,7 +175,7 @@ static bool tool_names(const char *what, pid_t srv)
 			      "list", (char *)NULL);
 		else
 			execl("/tests/fuse-recover", "fuse-recover", "--json",
-			      "status", "ku", (char *)NULL);
+			      "status", TAG, (char *)NULL);
 		_exit(127);
 	}
 	close(p[1]);
@@ -207,7 +215,7 @@ static char *slurp(int n)
 	ssize_t len;
 	int fd;
 
-	snprintf(path, sizeof(path), "/tmp/kup%d.log", n);
+	snprintf(path, sizeof(path), LOGS "%d.log", n);
 	fd = open(path, O_RDONLY);
 	len = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
 	if (fd >= 0)
@@ -243,8 +251,9 @@ static void show(int n)
 
 /*
  * The load: files written with a pattern of the round, read back and
- * checked, renamed and stat()ed; exits 1 at the first error, with 0 and
- * the number of rounds on SIGTERM.
+ * checked, renamed and stat()ed, and a file open all along (its handle
+ * and node id are the first server's) written and read back; exits 1 at
+ * the first error, with 0 and the number of rounds on SIGTERM.
  */
 static volatile sig_atomic_t load_stop;
 
@@ -263,9 +272,13 @@ static int load_fail(const char *what, long r)
 static int load(int report)
 {
 	char buf[4096], got[4096], a[64], b[64];
+	int kept = open(MNT "/kept", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+			0644);
 	long r;
 
 	signal(SIGTERM, on_term);
+	if (kept < 0)
+		return load_fail("open the kept file", 0);
 	for (r = 0; !load_stop; r++) {
 		int fd, k = r % 4;
 		struct stat st;
@@ -287,6 +300,13 @@ static int load(int report)
 		}
 		if (close(fd) < 0)
 			return load_fail("close", r);
+		if (pwrite(kept, buf, sizeof(buf), 0) != sizeof(buf) ||
+		    pread(kept, got, sizeof(got), 0) != sizeof(got))
+			return load_fail("the kept file", r);
+		if (memcmp(buf, got, sizeof(buf))) {
+			errno = EILSEQ;
+			return load_fail("the kept file read back other data", r);
+		}
 		if (rename(a, b) < 0)
 			return load_fail("rename", r);
 		if (stat(b, &st) < 0 || st.st_size != (r % 3 + 1) * 4096) {
@@ -314,7 +334,7 @@ static const char *about(const char *fmt, pid_t pid)
 }
 
 #define STANDBY_OF "upgrade: standby: pid %d replays"
-#define PARKED_FOR "upgrade: takeover: pid %d serves tag ku after"
+#define PARKED_FOR "upgrade: takeover: pid %d serves tag " TAG " after"
 
 static pid_t start(int n, char mode)
 {
@@ -383,7 +403,7 @@ static const char *tool_out(int n)
 	ssize_t got;
 	int fd;
 
-	snprintf(path, sizeof(path), "/tmp/kup%d.tool", n);
+	snprintf(path, sizeof(path), LOGS "%d.tool", n);
 	buf[0] = '\0';
 	fd = open(path, O_RDONLY);
 	if (fd >= 0) {
@@ -407,9 +427,9 @@ static pid_t tool_upgrade(int o, pid_t old, int n)
 	if (tool <= 0)
 		return -1;
 	st = spawner_do('W', 0, 0, tool);
-	p = strstr(tool_out(n), "upgraded tag ku: pid ");
+	p = strstr(tool_out(n), "upgraded tag " TAG ": pid ");
 	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) || !p ||
-	    sscanf(p, "upgraded tag ku: pid %d", &pid) != 1 || pid <= 0 ||
+	    sscanf(p, "upgraded tag " TAG ": pid %d", &pid) != 1 || pid <= 0 ||
 	    kill(pid, 0) < 0 || !log_has(o, "upgrade: done: confirmed")) {
 		ft_log("fuse-recover upgrade to %d: status %d, said: %s", n, st,
 		       tool_out(n));
@@ -476,6 +496,67 @@ static bool tool_refused(int o, pid_t srv, int n, char mode, const char *why)
 	return true;
 }
 
+/*
+ * Server @b, incompatible, is refused in standby; server @o (pid @srv)
+ * never notices and serves on.
+ */
+static bool refused_in_standby(int o, pid_t srv, int b, pid_t ld)
+{
+	pid_t bad = start(b, 'i');
+	int st = spawner_do('W', 0, 0, bad);
+
+	if (st == -1 || (WIFEXITED(st) && WEXITSTATUS(st) == 0) ||
+	    !log_has(b, "refused in standby") ||
+	    !wait_log(o, "upgrade: failed: refused in standby", 5000) ||
+	    kill(srv, 0) < 0 || !load_alive(ld)) {
+		ft_log("the incompatible successor was not refused in standby (status %d)",
+		       st);
+		show(o);
+		show(b);
+		return false;
+	}
+	ft_log("an incompatible successor was refused in standby");
+	return true;
+}
+
+/* Server @b is SIGKILLed while being confirmed: server @o resumes. */
+static bool rolled_back(int o, pid_t srv, int b, pid_t ld)
+{
+	pid_t bad = start(b, 'c');
+
+	if (bad <= 0 || !wait_log(o, about(PARKED_FOR, bad), 30000)) {
+		ft_log("the successor to be killed never took over");
+		show(o);
+		show(b);
+		return false;
+	}
+	usleep(400000);
+	spawner_do('K', 0, 0, bad);
+	if (!wait_log(o, "served by pid", 10000) || kill(srv, 0) < 0) {
+		ft_log("no rollback after the successor was killed");
+		show(o);
+		return false;
+	}
+	usleep(300000);
+	if (!load_alive(ld)) {
+		ft_log("the load failed around the rollback");
+		return false;
+	}
+	ft_log("a successor killed while being confirmed: rolled back");
+	return true;
+}
+
+#ifndef KUP_OWN_MAIN
+#define PROG "/tests/passthrough_hp"
+#define OPTS "tag=" TAG ",nopassthrough"
+
+static const char *const hp_argv[] = {
+	PROG, "-f", "-o", OPTS, SRC, MNT, NULL
+};
+static const char *const hp_bad_argv[] = {
+	PROG, "-f", "--noreaddirplus", "-o", OPTS, SRC, MNT, NULL
+};
+
 int main(void)
 {
 	int sv_in[2], sv_out[2], rep[2], n = 1, st, i;
@@ -484,6 +565,8 @@ int main(void)
 	long rounds = 0;
 
 	ft_deadline(85);
+	srv_argv = hp_argv;
+	bad_argv = hp_bad_argv;
 	if (access(PROG, X_OK) != 0) {
 		ft_log("no " PROG " in the initramfs");
 		return FT_SKIP;
@@ -532,41 +615,10 @@ int main(void)
 	       UPGRADES, worst);
 
 	/* Incompatible: refused in standby, the old one never notices. */
-	bad = start(n + 1, 'i');
-	st = spawner_do('W', 0, 0, bad);
-	if (st == -1 || (WIFEXITED(st) && WEXITSTATUS(st) == 0) ||
-	    !log_has(n + 1, "refused in standby") ||
-	    !wait_log(n, "upgrade: failed: refused in standby", 5000) ||
-	    kill(srv, 0) < 0 || !load_alive(ld)) {
-		ft_log("the incompatible successor was not refused in standby (status %d)",
-		       st);
-		show(n);
-		show(n + 1);
+	if (!refused_in_standby(n, srv, n + 1, ld) ||
+	    /* Killed while being confirmed: the old one resumes. */
+	    !rolled_back(n, srv, n + 2, ld))
 		goto fail;
-	}
-	ft_log("an incompatible successor was refused in standby");
-
-	/* Killed while being confirmed: the old one resumes. */
-	bad = start(n + 2, 'c');
-	if (bad <= 0 || !wait_log(n, about(PARKED_FOR, bad), 30000)) {
-		ft_log("the successor to be killed never took over");
-		show(n);
-		show(n + 2);
-		goto fail;
-	}
-	usleep(400000);
-	spawner_do('K', 0, 0, bad);
-	if (!wait_log(n, "served by pid", 10000) || kill(srv, 0) < 0) {
-		ft_log("no rollback after the successor was killed");
-		show(n);
-		goto fail;
-	}
-	usleep(300000);
-	if (!load_alive(ld)) {
-		ft_log("the load failed around the rollback");
-		goto fail;
-	}
-	ft_log("a successor killed while being confirmed: rolled back");
 
 	/* The old one killed in standby: the successor takes over. */
 	bad = start(n + 3, 'c');
@@ -647,7 +699,7 @@ int main(void)
 	/* Not the spawner's child: the tool started it. */
 	st = exited_within(srv, 30000) ? 0 : -1;
 	if (st == -1 || ft_file_has("/proc/mounts", MNT " ") ||
-	    access(RUN "/ku.upgrade", F_OK) == 0) {
+	    access(RUN "/" TAG ".upgrade", F_OK) == 0) {
 		ft_log("SIGTERM did not unmount cleanly (status %d)", st);
 		show(n);
 		goto fail;
@@ -665,3 +717,4 @@ fail:
 	umount2(MNT, MNT_DETACH);
 	return FT_FAIL;
 }
+#endif

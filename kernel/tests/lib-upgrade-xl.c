@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lib-upgrade-xl - live upgrade on the kernel path of a server under the
+ * translation layer: test/servers/ptrfs (node ids are addresses, file
+ * handles fd numbers, no state store), which knows nothing of upgrades.
+ * The successor must map the id table the old server kept
+ * (RUNTIME_DIR/TAG.keep-*), the same file, or the kernel's node ids and
+ * handles (a dentry cached for an hour, a file open all along) would name
+ * nothing in it.  lib-upgrade.c's machinery, three loops, each under the
+ * data-verifying load:
+ *  - multi-threaded: UPGRADES_MT upgrades in a row, each old server
+ *    retiring with resent=0, then a successor with the writeback cache
+ *    (other INIT capabilities) refused in standby and one SIGKILLed while
+ *    being confirmed (rollback);
+ *  - clone_fd (a /dev/fuse fd per thread) and single-threaded (-s): three
+ *    upgrades, a refusal and a rollback each;
+ * the id table file the same inode from the first server to the last,
+ * zero errors in the load, and SIGTERM at the end unmounts.
+ */
+#define TAG "kx"
+#define MNT "/mnt/kxl"
+#define SRC "/mnt/kxl-src"
+#define RUN "/tmp/kxl-run"
+#define LOGS "/tmp/kxl"
+#define KUP_OWN_MAIN
+#define KUP_NAME "lib-upgrade-xl"
+/* Its fuse-recover helpers are lib-upgrade's own. */
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "lib-upgrade.c"
+
+#include <dirent.h>
+
+#define PROG "/tests/ptrfs"
+/* Dentries cached long, attributes never: every stat() is a GETATTR of
+ * a node id an earlier server gave out. */
+#define OPTS "tag=" TAG ",entry_timeout=3600,attr_timeout=0,source=" SRC
+#define UPGRADES_MT 40
+
+struct flavour {
+	const char *name;
+	const char *argv[8], *bad[8];
+	int upgrades;
+};
+
+static const struct flavour flavours[] = {
+	{ "multi-threaded", { PROG, "-f", "-o", OPTS, MNT },
+	  { PROG, "-f", "-o", OPTS ",writeback", MNT }, UPGRADES_MT },
+	{ "clone_fd", { PROG, "-f", "-o", OPTS ",clone_fd", MNT },
+	  { PROG, "-f", "-o", OPTS ",clone_fd,writeback", MNT }, 3 },
+	{ "single-threaded", { PROG, "-f", "-s", "-o", OPTS, MNT },
+	  { PROG, "-f", "-s", "-o", OPTS ",writeback", MNT }, 3 },
+};
+
+/*
+ * The inode of the tag's kept id table (key 1 of kind 1, lib/kattach.c's
+ * TAG.keep-KIND-KEY); 0: none.
+ */
+static ino_t id_table(void)
+{
+	struct stat st;
+
+	return stat(RUN "/" TAG ".keep-1-1", &st) == 0 ? st.st_ino : 0;
+}
+
+/* No kept file of the tag is left. */
+static bool none_kept(void)
+{
+	DIR *d = opendir(RUN);
+	struct dirent *e;
+	bool none = true;
+
+	while (d && (e = readdir(d)))
+		if (!strncmp(e->d_name, TAG ".keep-", strlen(TAG ".keep-")))
+			none = false;
+	if (d)
+		closedir(d);
+	return none;
+}
+
+/* No server from @first to @last lost the old one's ids. */
+static bool ids_kept(int first, int last)
+{
+	int i;
+
+	for (i = first; i <= last; i++)
+		if (log_has(i, "left no id map") ||
+		    log_has(i, "id map of the previous server refused")) {
+			ft_log("server %d did not take the id table over", i);
+			show(i);
+			return false;
+		}
+	return true;
+}
+
+/* One mount, its upgrades, a refusal, a rollback, SIGTERM; false: failed. */
+static bool run(const struct flavour *f, int *np, double *worst)
+{
+	int rep[2], n = *np, st, i;
+	pid_t ld = -1, srv;
+	long rounds = 0;
+	ino_t ids;
+
+	if (pipe(rep) < 0)
+		return false;
+	srv = start(n, 'f');
+	if (srv <= 0 || !wait_log(n, "mounted", 10000) ||
+	    !log_has(n, "kernel reattach, no supervisor")) {
+		ft_log("%s: the first server did not mount through the kernel path",
+		       f->name);
+		show(n);
+		goto fail;
+	}
+	ld = fork();
+	if (ld == 0)
+		_exit(load(rep[1]));
+	close(rep[1]);
+	rep[1] = -1;
+	usleep(300000);
+	ids = id_table();
+	if (!ids) {
+		ft_log("%s: no id table " RUN "/" TAG ".keep-1-1", f->name);
+		show(n);
+		goto fail;
+	}
+	for (i = 0; i < f->upgrades; i++, n++) {
+		srv = upgrade(n, srv, n + 1, true, worst);
+		if (srv <= 0)
+			goto fail;
+		if (!load_alive(ld)) {
+			ft_log("%s: the load failed at upgrade %d", f->name,
+			       i + 1);
+			goto fail;
+		}
+	}
+	ft_log("%s: %d upgrades, every old server retired with resent=0",
+	       f->name, f->upgrades);
+	if (!refused_in_standby(n, srv, n + 1, ld) ||
+	    !rolled_back(n, srv, n + 2, ld))
+		goto fail;
+	if (id_table() != ids || !ids_kept(*np, n)) {
+		ft_log("%s: the id table was replaced", f->name);
+		goto fail;
+	}
+	kill(ld, SIGTERM);
+	st = ft_wait_ms(ld, 10000);
+	ld = -1;
+	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) ||
+	    read(rep[0], &rounds, sizeof(rounds)) != sizeof(rounds)) {
+		ft_log("%s: the load failed (status %d)", f->name, st);
+		goto fail;
+	}
+	kill(srv, SIGTERM);
+	st = spawner_do('W', 0, 0, srv);
+	if (st == -1 || ft_file_has("/proc/mounts", MNT " ") ||
+	    access(RUN "/" TAG ".upgrade", F_OK) == 0 || !none_kept()) {
+		ft_log("%s: SIGTERM did not unmount cleanly (status %d)",
+		       f->name, st);
+		show(n);
+		goto fail;
+	}
+	ft_log("%s: %ld load rounds, zero errors, the same id table throughout",
+	       f->name, rounds);
+	close(rep[0]);
+	*np = n + 3;
+	return true;
+fail:
+	if (ld > 0)
+		ft_kill(ld);
+	close(rep[0]);
+	if (rep[1] >= 0)
+		close(rep[1]);
+	umount2(MNT, MNT_DETACH);
+	return false;
+}
+
+/* Its own spawner for each flavour: it execs srv_argv and bad_argv. */
+static bool run_flavour(const struct flavour *f, int *n, double *worst)
+{
+	int sv_in[2], sv_out[2];
+	bool ok;
+	pid_t sp;
+
+	srv_argv = f->argv;
+	bad_argv = f->bad;
+	if (pipe(sv_in) < 0 || pipe(sv_out) < 0)
+		return false;
+	sp = fork();
+	if (sp == 0) {
+		close(sv_in[1]);
+		close(sv_out[0]);
+		setpgid(0, 0);
+		spawner(sv_in[0], sv_out[1]);
+	}
+	close(sv_in[0]);
+	close(sv_out[1]);
+	to_spawner = sv_in[1];
+	from_spawner = sv_out[0];
+	ok = run(f, n, worst);
+	close(to_spawner);
+	close(from_spawner);
+	waitpid(sp, NULL, 0);
+	return ok;
+}
+
+int main(void)
+{
+	double worst = 0;
+	unsigned int i;
+	int n = 1;
+
+	ft_deadline(85);
+	if (access(PROG, X_OK) != 0) {
+		ft_log("no " PROG " in the initramfs");
+		return FT_SKIP;
+	}
+	ft_mkdir("/mnt");
+	ft_mkdir(MNT);
+	ft_mkdir(SRC);
+	mkdir(RUN, 0700);
+	for (i = 0; i < sizeof(flavours) / sizeof(flavours[0]); i++)
+		if (!run_flavour(&flavours[i], &n, &worst))
+			break;
+	if (i < sizeof(flavours) / sizeof(flavours[0]))
+		return FT_FAIL;
+	ft_log("worst pause %.1f ms", worst);
+	return FT_PASS;
+}
