@@ -460,6 +460,7 @@ static int kernel_mount(struct fr_session *s, const struct fuse_recover *fr)
 	int fd = -1, err;
 
 	remove_kept_files(fr->tag); /* from a mount that is gone */
+	fr_kupgrade_counts_reset(fr->tag);
 	err = mount_tagged(fr, s->mountpoint, &fd);
 	if (err)
 		return err;
@@ -513,6 +514,8 @@ static int kernel_take(struct fr_session *s, int *fd, char **mnt)
 		return err;
 	}
 	s->init_add_flags |= FUSE_HAS_RECOVERY;
+	if (s->sock < 0)	/* reattached, not handed over live */
+		fr_kupgrade_count(s->tag, FR_KC_RESTARTS, NULL);
 	/*
 	 * The kernel requeued what the dead server had read when its last fd
 	 * closed; the resend in fr_replay_and_resend() also covers a server
@@ -559,6 +562,7 @@ static void kernel_release(struct fr_session *s)
 	if (init_file_path(path, s->tag) == 0)
 		unlink(path);
 	fr_kupgrade_unlink(s->tag);
+	fr_kupgrade_counts_reset(s->tag);
 	remove_kept_files(s->tag);
 	if (fr_runtime_dir(dir, sizeof(dir)) == 0)
 		fr_remove_tag_files(dir, s->tag);
