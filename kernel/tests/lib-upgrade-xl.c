@@ -24,8 +24,6 @@
 #define LOGS "/tmp/kxl"
 #define KUP_OWN_MAIN
 #define KUP_NAME "lib-upgrade-xl"
-/* Its fuse-recover helpers are lib-upgrade's own. */
-#pragma GCC diagnostic ignored "-Wunused-function"
 #include "lib-upgrade.c"
 
 #include <dirent.h>
@@ -40,11 +38,13 @@ struct flavour {
 	const char *name;
 	const char *argv[8], *bad[8];
 	int upgrades;
+	const char *daemon[8], *daemon_bad[8];	/* for the command */
 };
 
 static const struct flavour flavours[] = {
 	{ "multi-threaded", { PROG, "-f", "-o", OPTS, MNT },
-	  { PROG, "-f", "-o", OPTS ",writeback", MNT }, UPGRADES_MT },
+	  { PROG, "-f", "-o", OPTS ",writeback", MNT }, UPGRADES_MT,
+	  { PROG, "-o", OPTS, MNT }, { PROG, "-o", OPTS ",writeback", MNT } },
 	{ "clone_fd", { PROG, "-f", "-o", OPTS ",clone_fd", MNT },
 	  { PROG, "-f", "-o", OPTS ",clone_fd,writeback", MNT }, 3 },
 	{ "single-threaded", { PROG, "-f", "-s", "-o", OPTS, MNT },
@@ -92,10 +92,39 @@ static bool ids_kept(int first, int last)
 	return true;
 }
 
+/*
+ * `fuse-recover upgrade` with a successor that daemonizes (its parent
+ * exits 0 at once, stderr goes to /dev/null): an incompatible one is
+ * reported refused with the old server's reason, a compatible one as
+ * serving under the daemon's pid.  Server *@n (pid *@srv) then is it.
+ */
+static bool daemonized(int *n, pid_t *srv, pid_t ld)
+{
+	pid_t pid;
+
+	if (!tool_refused(*n, *srv, *n + 3, 'D', "upgrade: failed: "))
+		return false;
+	pid = tool_upgrade(*n, *srv, *n + 4, 'd');
+	if (pid <= 0)
+		return false;
+	*n += 4;
+	*srv = pid;
+	usleep(300000);
+	if (!load_alive(ld)) {
+		ft_log("the load failed around the daemonizing successors");
+		return false;
+	}
+	ft_log("fuse-recover upgrade to daemonizing successors: refused, done");
+	return true;
+}
+
 /* One mount, its upgrades, a refusal, a rollback, SIGTERM; false: failed. */
 static bool run(const struct flavour *f, int *np, double *worst)
 {
 	int rep[2], n = *np, st, i;
+	char want[2][48];
+	const char *counts[] = { want[0], want[1], "\"rollbacks\": 1,",
+				 "\"restarts\": 0,", NULL };
 	pid_t ld = -1, srv;
 	long rounds = 0;
 	ino_t ids;
@@ -141,6 +170,15 @@ static bool run(const struct flavour *f, int *np, double *worst)
 		ft_log("%s: the id table was replaced", f->name);
 		goto fail;
 	}
+	if (f->daemon[0] && !daemonized(&n, &srv, ld))
+		goto fail;
+	/* What the servers counted, in `fuse-recover status`. */
+	snprintf(want[0], sizeof(want[0]), "\"upgrades\": %d,",
+		 f->upgrades + !!f->daemon[0]);
+	snprintf(want[1], sizeof(want[1]), "\"refused_upgrades\": %d,",
+		 1 + !!f->daemon[0]);
+	if (!tool_names("status", srv, counts))
+		goto fail;
 	kill(ld, SIGTERM);
 	st = ft_wait_ms(ld, 10000);
 	ld = -1;
@@ -150,7 +188,8 @@ static bool run(const struct flavour *f, int *np, double *worst)
 		goto fail;
 	}
 	kill(srv, SIGTERM);
-	st = spawner_do('W', 0, 0, srv);
+	/* Not the spawner's child if the command started it. */
+	st = exited_within(srv, 30000) ? 0 : -1;
 	if (st == -1 || ft_file_has("/proc/mounts", MNT " ") ||
 	    access(RUN "/" TAG ".upgrade", F_OK) == 0 || !none_kept()) {
 		ft_log("%s: SIGTERM did not unmount cleanly (status %d)",
@@ -161,7 +200,7 @@ static bool run(const struct flavour *f, int *np, double *worst)
 	ft_log("%s: %ld load rounds, zero errors, the same id table throughout",
 	       f->name, rounds);
 	close(rep[0]);
-	*np = n + 3;
+	*np = n + 5;
 	return true;
 fail:
 	if (ld > 0)
@@ -182,6 +221,8 @@ static bool run_flavour(const struct flavour *f, int *n, double *worst)
 
 	srv_argv = f->argv;
 	bad_argv = f->bad;
+	daemon_argv = f->daemon;
+	daemon_bad_argv = f->daemon_bad;
 	if (pipe(sv_in) < 0 || pipe(sv_out) < 0)
 		return false;
 	sp = fork();

@@ -60,6 +60,8 @@ const char *ft_name = KUP_NAME;
  * capabilities: refused in standby), set by main().
  */
 static const char *const *srv_argv, *const *bad_argv;
+/* The same two, daemonizing (no -f), for `fuse-recover upgrade` only. */
+static const char *const *daemon_argv, *const *daemon_bad_argv;
 
 /*
  * Servers are started by a process forked before anything on the mount
@@ -72,7 +74,8 @@ static const char *const *srv_argv, *const *bad_argv;
  */
 struct cmd {
 	char op, mode;	/* mode: 'f' first, 'u' upgrade, 'i' incompatible,
-			   'c' upgrade with a long confirmation */
+			   'c' upgrade with a long confirmation; 'd' and 'D':
+			   'u' and 'i' daemonizing */
 	int n, pid;
 };
 
@@ -104,7 +107,9 @@ static void exec_server(const struct cmd *c)
  */
 static void exec_tool(const struct cmd *c)
 {
-	const char *const *cmd = c->mode == 'i' ? bad_argv : srv_argv;
+	const char *const *cmd = c->mode == 'i' ? bad_argv :
+				 c->mode == 'd' ? daemon_argv :
+				 c->mode == 'D' ? daemon_bad_argv : srv_argv;
 	char log[64], out[64];
 	const char *argv[48] = {
 		"/tests/fuse-recover", "upgrade", "--log", log, "--timeout",
@@ -155,8 +160,11 @@ static void spawner(int in, int out)
 	_exit(0);
 }
 
-/* `fuse-recover --json @what` names the pid really serving (no shell). */
-static bool tool_names(const char *what, pid_t srv)
+/*
+ * `fuse-recover --json @what` names the pid really serving (no shell),
+ * and says each of @more (NULL-ended, may be NULL).
+ */
+static bool tool_names(const char *what, pid_t srv, const char *const *more)
 {
 	char out[4096], want[64];
 	ssize_t n, got = 0;
@@ -193,6 +201,11 @@ static bool tool_names(const char *what, pid_t srv)
 		       (int)srv, out);
 		return false;
 	}
+	for (; more && *more; more++)
+		if (!strstr(out, *more)) {
+			ft_log("%s does not say %s: %s", what, *more, out);
+			return false;
+		}
 	return true;
 }
 
@@ -418,9 +431,9 @@ static const char *tool_out(int n)
  * `fuse-recover upgrade` from server @o (pid @old) to server @n: exits 0
  * and names the new pid, which then serves; the old one retired.
  */
-static pid_t tool_upgrade(int o, pid_t old, int n)
+static pid_t tool_upgrade(int o, pid_t old, int n, char mode)
 {
-	pid_t tool = spawner_do('U', 'u', n, 0), pid = 0;
+	pid_t tool = spawner_do('U', mode, n, 0), pid = 0;
 	const char *p;
 	int st;
 
@@ -486,9 +499,10 @@ static bool tool_refused(int o, pid_t srv, int n, char mode, const char *why)
 	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 1 ||
 	    !strstr(tool_out(n), "serves on") || kill(srv, 0) < 0 ||
 	    !wait_log(o, why, 10000) ||
-	    (mode == 'i' && !log_has(n, "refused in standby"))) {
+	    (mode == 'i' && !log_has(n, "refused in standby")) ||
+	    (mode != 'c' && !strstr(tool_out(n), "refused in standby"))) {
 		ft_log("fuse-recover upgrade to a %s successor: status %d, said: %s",
-		       mode == 'i' ? "refused" : "killed", st, tool_out(n));
+		       mode == 'c' ? "killed" : "refused", st, tool_out(n));
 		show(o);
 		show(n);
 		return false;
@@ -561,6 +575,10 @@ int main(void)
 {
 	int sv_in[2], sv_out[2], rep[2], n = 1, st, i;
 	pid_t sp, ld = -1, srv, bad;
+	bool as_restart = false;
+	char restarts[32], upgrades[32];
+	const char *counts[] = { restarts, upgrades,
+				 "\"refused_upgrades\": 2,", NULL };
 	double worst = 0;
 	long rounds = 0;
 
@@ -634,9 +652,9 @@ int main(void)
 		show(n + 3);
 		goto fail;
 	}
+	as_restart = log_has(n + 3, "died before GO");
 	ft_log("the old server killed during the upgrade: the successor took over%s",
-	       log_has(n + 3, "died before GO") ? " as a restart" :
-	       " (after GO)");
+	       as_restart ? " as a restart" : " (after GO)");
 	srv = bad;
 	n += 3;
 	usleep(300000);
@@ -672,7 +690,7 @@ int main(void)
 	usleep(300000);
 
 	/* The same through the command. */
-	srv = tool_upgrade(n, srv, n + 1);
+	srv = tool_upgrade(n, srv, n + 1, 'u');
 	if (srv <= 0)
 		goto fail;
 	n++;
@@ -693,7 +711,18 @@ int main(void)
 		ft_log("the load failed (status %d)", st);
 		goto fail;
 	}
-	if (!tool_names("status", srv) || !tool_names("list", srv))
+	/*
+	 * The counts the servers kept: the standby that took over from a
+	 * dead server before GO and the start after both died are restarts;
+	 * the rollbacks are left out (the old server killed right after its
+	 * successor may or may not have begun one).
+	 */
+	snprintf(restarts, sizeof(restarts), "\"restarts\": %d,",
+		 1 + as_restart);
+	snprintf(upgrades, sizeof(upgrades), "\"upgrades\": %d,",
+		 UPGRADES + 2);
+	if (!tool_names("status", srv, counts) ||
+	    !tool_names("list", srv, NULL))
 		goto fail;
 	kill(srv, SIGTERM);
 	/* Not the spawner's child: the tool started it. */
