@@ -11,7 +11,12 @@
  *  - multi-threaded: UPGRADES_MT upgrades in a row, each old server
  *    retiring with resent=0, then a successor with the writeback cache
  *    (other INIT capabilities) refused in standby and one SIGKILLed while
- *    being confirmed (rollback);
+ *    being confirmed (rollback); `fuse-recover upgrade` to daemonizing
+ *    successors (no -f), an incompatible one reported refused with the
+ *    old server's reason, a compatible one serving under the daemon's
+ *    pid; the counts in `fuse-recover status --json`; then CRASHES crash
+ *    restarts (SIGKILL, the next server reattaching), and the worst
+ *    stat() gap of each upgrade and each restart printed (median, p99);
  *  - clone_fd (a /dev/fuse fd per thread) and single-threaded (-s): three
  *    upgrades, a refusal and a rollback each;
  * the id table file the same inode from the first server to the last,
@@ -27,24 +32,30 @@
 #include "lib-upgrade.c"
 
 #include <dirent.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <time.h>
 
 #define PROG "/tests/ptrfs"
 /* Dentries cached long, attributes never: every stat() is a GETATTR of
  * a node id an earlier server gave out. */
 #define OPTS "tag=" TAG ",entry_timeout=3600,attr_timeout=0,source=" SRC
 #define UPGRADES_MT 40
+#define CRASHES 10
 
 struct flavour {
 	const char *name;
 	const char *argv[8], *bad[8];
 	int upgrades;
 	const char *daemon[8], *daemon_bad[8];	/* for the command */
+	int crashes;	/* crash restarts (SIGKILL) timed after all that */
 };
 
 static const struct flavour flavours[] = {
 	{ "multi-threaded", { PROG, "-f", "-o", OPTS, MNT },
 	  { PROG, "-f", "-o", OPTS ",writeback", MNT }, UPGRADES_MT,
-	  { PROG, "-o", OPTS, MNT }, { PROG, "-o", OPTS ",writeback", MNT } },
+	  { PROG, "-o", OPTS, MNT }, { PROG, "-o", OPTS ",writeback", MNT },
+	  CRASHES },
 	{ "clone_fd", { PROG, "-f", "-o", OPTS ",clone_fd", MNT },
 	  { PROG, "-f", "-o", OPTS ",clone_fd,writeback", MNT }, 3 },
 	{ "single-threaded", { PROG, "-f", "-s", "-o", OPTS, MNT },
@@ -89,6 +100,99 @@ static bool ids_kept(int first, int last)
 			show(i);
 			return false;
 		}
+	return true;
+}
+
+/*
+ * What an application sees of a pause: a process stat()ing a file in a
+ * loop (attr_timeout=0: each one a GETATTR) keeps the longest gap between
+ * two of its stat()s returning, in memory shared with us; reset before an
+ * upgrade or a crash restart, read once the new server serves.
+ */
+static _Atomic long long *gap_us;
+static pid_t gapper = -1;
+
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+static bool gapper_start(void)
+{
+	gap_us = mmap(NULL, sizeof(*gap_us), PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (gap_us == MAP_FAILED)
+		return false;
+	gapper = fork();
+	if (gapper == 0) {
+		long long prev = now_us(), t;
+		struct stat st;
+
+		for (;;) {
+			if (stat(MNT "/kept", &st) < 0)
+				_exit(1);
+			t = now_us();
+			if (t - prev > *gap_us)
+				*gap_us = t - prev;
+			prev = t;
+		}
+	}
+	return gapper > 0;
+}
+
+static void gapper_stop(void)
+{
+	if (gapper > 0)
+		ft_kill(gapper);
+	gapper = -1;
+	if (gap_us && gap_us != MAP_FAILED)
+		munmap(gap_us, sizeof(*gap_us));
+	gap_us = NULL;
+}
+
+/* Worst gaps in ms: one per upgrade, one per crash restart. */
+static double up_gaps[UPGRADES_MT], crash_gaps[CRASHES];
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void gap_figures(const char *what, double *g, int n)
+{
+	qsort(g, n, sizeof(*g), cmp_double);
+	ft_log("%s: worst stat() gap median %.1f ms, p99 %.1f ms, max %.1f ms (%d)",
+	       what, g[n / 2], g[(n * 99 + 99) / 100 - 1], g[n - 1], n);
+}
+
+/*
+ * Server *@n (pid *@srv) SIGKILLed @count times under the load, the next
+ * one started each time reattaching through the kernel; the gaps timed.
+ */
+static bool crash_restarts(int *n, pid_t *srv, int count)
+{
+	int i;
+
+	for (i = 0; i < count; i++) {
+		*gap_us = 0;
+		kill(*srv, SIGKILL);
+		if (!exited_within(*srv, 10000))
+			return false;
+		(*n)++;
+		*srv = start(*n, 'f');
+		if (*srv <= 0 || !wait_log(*n, "recovered the mount", 20000)) {
+			ft_log("no recovery after crash %d", i + 1);
+			show(*n);
+			return false;
+		}
+		usleep(100000);	/* the stat() after the new server's first */
+		crash_gaps[i] = *gap_us / 1000.0;
+	}
 	return true;
 }
 
@@ -151,10 +255,16 @@ static bool run(const struct flavour *f, int *np, double *worst)
 		show(n);
 		goto fail;
 	}
+	if (!gapper_start())
+		goto fail;
 	for (i = 0; i < f->upgrades; i++, n++) {
+		*gap_us = 0;
 		srv = upgrade(n, srv, n + 1, true, worst);
 		if (srv <= 0)
 			goto fail;
+		usleep(50000);	/* the stat() after the new server's first */
+		if (i < UPGRADES_MT)
+			up_gaps[i] = *gap_us / 1000.0;
 		if (!load_alive(ld)) {
 			ft_log("%s: the load failed at upgrade %d", f->name,
 			       i + 1);
@@ -179,6 +289,15 @@ static bool run(const struct flavour *f, int *np, double *worst)
 		 1 + !!f->daemon[0]);
 	if (!tool_names("status", srv, counts))
 		goto fail;
+	if (f->crashes) {
+		if (!crash_restarts(&n, &srv, f->crashes) || !load_alive(ld)) {
+			ft_log("%s: crash restarts failed", f->name);
+			goto fail;
+		}
+		gap_figures("upgrade", up_gaps, f->upgrades);
+		gap_figures("crash restart", crash_gaps, f->crashes);
+	}
+	gapper_stop();
 	kill(ld, SIGTERM);
 	st = ft_wait_ms(ld, 10000);
 	ld = -1;
@@ -203,6 +322,7 @@ static bool run(const struct flavour *f, int *np, double *worst)
 	*np = n + 5;
 	return true;
 fail:
+	gapper_stop();
 	if (ld > 0)
 		ft_kill(ld);
 	close(rep[0]);
