@@ -213,13 +213,8 @@ static bool daemonized(int *n, pid_t *srv, pid_t ld)
 		return false;
 	*n += 4;
 	*srv = pid;
-	usleep(300000);
-	if (!load_alive(ld)) {
-		ft_log("the load failed around the daemonizing successors");
-		return false;
-	}
-	ft_log("fuse-recover upgrade to daemonizing successors: refused, done");
-	return true;
+	return settled(ld, "the daemonizing successors",
+		       "fuse-recover upgrade to daemonizing successors: refused, done");
 }
 
 /* One mount, its upgrades, a refusal, a rollback, SIGTERM; false: failed. */
@@ -235,20 +230,9 @@ static bool run(const struct flavour *f, int *np, double *worst)
 
 	if (pipe(rep) < 0)
 		return false;
-	srv = start(n, 'f');
-	if (srv <= 0 || !wait_log(n, "mounted", 10000) ||
-	    !log_has(n, "kernel reattach, no supervisor")) {
-		ft_log("%s: the first server did not mount through the kernel path",
-		       f->name);
-		show(n);
+	ld = first_server(n, rep, &srv);
+	if (ld < 0)
 		goto fail;
-	}
-	ld = fork();
-	if (ld == 0)
-		_exit(load(rep[1]));
-	close(rep[1]);
-	rep[1] = -1;
-	usleep(300000);
 	ids = id_table();
 	if (!ids) {
 		ft_log("%s: no id table " RUN "/" TAG ".keep-1-1", f->name);
@@ -298,14 +282,10 @@ static bool run(const struct flavour *f, int *np, double *worst)
 		gap_figures("crash restart", crash_gaps, f->crashes);
 	}
 	gapper_stop();
-	kill(ld, SIGTERM);
-	st = ft_wait_ms(ld, 10000);
+	rounds = load_end(ld, rep[0]);
 	ld = -1;
-	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) ||
-	    read(rep[0], &rounds, sizeof(rounds)) != sizeof(rounds)) {
-		ft_log("%s: the load failed (status %d)", f->name, st);
+	if (rounds < 0)
 		goto fail;
-	}
 	kill(srv, SIGTERM);
 	/* Not the spawner's child if the command started it. */
 	st = exited_within(srv, 30000) ? 0 : -1;
@@ -335,7 +315,6 @@ fail:
 /* Its own spawner for each flavour: it execs srv_argv and bad_argv. */
 static bool run_flavour(const struct flavour *f, int *n, double *worst)
 {
-	int sv_in[2], sv_out[2];
 	bool ok;
 	pid_t sp;
 
@@ -343,19 +322,9 @@ static bool run_flavour(const struct flavour *f, int *n, double *worst)
 	bad_argv = f->bad;
 	daemon_argv = f->daemon;
 	daemon_bad_argv = f->daemon_bad;
-	if (pipe(sv_in) < 0 || pipe(sv_out) < 0)
+	sp = spawner_start();
+	if (sp < 0)
 		return false;
-	sp = fork();
-	if (sp == 0) {
-		close(sv_in[1]);
-		close(sv_out[0]);
-		setpgid(0, 0);
-		spawner(sv_in[0], sv_out[1]);
-	}
-	close(sv_in[0]);
-	close(sv_out[1]);
-	to_spawner = sv_in[1];
-	from_spawner = sv_out[0];
 	ok = run(f, n, worst);
 	close(to_spawner);
 	close(from_spawner);
@@ -370,14 +339,8 @@ int main(void)
 	int n = 1;
 
 	ft_deadline(85);
-	if (access(PROG, X_OK) != 0) {
-		ft_log("no " PROG " in the initramfs");
+	if (!dirs_for(PROG))
 		return FT_SKIP;
-	}
-	ft_mkdir("/mnt");
-	ft_mkdir(MNT);
-	ft_mkdir(SRC);
-	mkdir(RUN, 0700);
 	for (i = 0; i < sizeof(flavours) / sizeof(flavours[0]); i++)
 		if (!run_flavour(&flavours[i], &n, &worst))
 			break;

@@ -209,6 +209,42 @@ static bool tool_names(const char *what, pid_t srv, const char *const *more)
 	return true;
 }
 
+/* The server @prog is in the initramfs; our directories made. */
+static bool dirs_for(const char *prog)
+{
+	if (access(prog, X_OK) != 0) {
+		ft_log("no %s in the initramfs", prog);
+		return false;
+	}
+	ft_mkdir("/mnt");
+	ft_mkdir(MNT);
+	ft_mkdir(SRC);
+	mkdir(RUN, 0700);
+	return true;
+}
+
+/* The spawner, in its own process group; its pid or -1. */
+static pid_t spawner_start(void)
+{
+	int sv_in[2], sv_out[2];
+	pid_t sp;
+
+	if (pipe(sv_in) < 0 || pipe(sv_out) < 0)
+		return -1;
+	sp = fork();
+	if (sp == 0) {
+		close(sv_in[1]);
+		close(sv_out[0]);
+		setpgid(0, 0);
+		spawner(sv_in[0], sv_out[1]);
+	}
+	close(sv_in[0]);
+	close(sv_out[1]);
+	to_spawner = sv_in[1];
+	from_spawner = sv_out[0];
+	return sp;
+}
+
 static int spawner_do(char op, char mode, int n, int pid)
 {
 	struct cmd c = { .op = op, .mode = mode, .n = n, .pid = pid };
@@ -332,6 +368,35 @@ static int load(int report)
 	return 0;
 }
 
+/* The load, reporting on @rep[1] (closed here); its pid or -1. */
+static pid_t load_start(int rep[2])
+{
+	pid_t ld = fork();
+
+	if (ld == 0)
+		_exit(load(rep[1]));
+	close(rep[1]);
+	rep[1] = -1;
+	usleep(300000);
+	return ld;
+}
+
+/* SIGTERM to the load @ld: its rounds, read on @rep, or -1 if it failed. */
+static long load_end(pid_t ld, int rep)
+{
+	int st;
+	long rounds = -1;
+
+	kill(ld, SIGTERM);
+	st = ft_wait_ms(ld, 10000);
+	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) ||
+	    read(rep, &rounds, sizeof(rounds)) != sizeof(rounds)) {
+		ft_log("the load failed (status %d)", st);
+		return -1;
+	}
+	return rounds;
+}
+
 static bool load_alive(pid_t pid)
 {
 	return waitpid(pid, NULL, WNOHANG) == 0;
@@ -356,6 +421,22 @@ static pid_t start(int n, char mode)
 	if (pid <= 0)
 		ft_log("cannot start server %d", n);
 	return pid;
+}
+
+/*
+ * Server @n mounts, through the kernel path (its pid in *@srv), and the
+ * load starts on it, reporting on @rep: the load's pid, or -1.
+ */
+static pid_t first_server(int n, int rep[2], pid_t *srv)
+{
+	*srv = start(n, 'f');
+	if (*srv <= 0 || !wait_log(n, "mounted", 10000) ||
+	    !log_has(n, "kernel reattach, no supervisor")) {
+		ft_log("the first server did not mount through the kernel path");
+		show(n);
+		return -1;
+	}
+	return load_start(rep);
 }
 
 /*
@@ -533,6 +614,18 @@ static bool refused_in_standby(int o, pid_t srv, int b, pid_t ld)
 	return true;
 }
 
+/* The load still runs a moment after @around; if so, says @done. */
+static bool settled(pid_t ld, const char *around, const char *done)
+{
+	usleep(300000);
+	if (!load_alive(ld)) {
+		ft_log("the load failed around %s", around);
+		return false;
+	}
+	ft_log("%s", done);
+	return true;
+}
+
 /* Server @b is SIGKILLed while being confirmed: server @o resumes. */
 static bool rolled_back(int o, pid_t srv, int b, pid_t ld)
 {
@@ -551,13 +644,8 @@ static bool rolled_back(int o, pid_t srv, int b, pid_t ld)
 		show(o);
 		return false;
 	}
-	usleep(300000);
-	if (!load_alive(ld)) {
-		ft_log("the load failed around the rollback");
-		return false;
-	}
-	ft_log("a successor killed while being confirmed: rolled back");
-	return true;
+	return settled(ld, "the rollback",
+		       "a successor killed while being confirmed: rolled back");
 }
 
 #ifndef KUP_OWN_MAIN
@@ -573,7 +661,7 @@ static const char *const hp_bad_argv[] = {
 
 int main(void)
 {
-	int sv_in[2], sv_out[2], rep[2], n = 1, st, i;
+	int rep[2], n = 1, st, i;
 	pid_t sp, ld = -1, srv, bad;
 	bool as_restart = false;
 	char restarts[32], upgrades[32];
@@ -585,40 +673,15 @@ int main(void)
 	ft_deadline(85);
 	srv_argv = hp_argv;
 	bad_argv = hp_bad_argv;
-	if (access(PROG, X_OK) != 0) {
-		ft_log("no " PROG " in the initramfs");
+	if (!dirs_for(PROG))
 		return FT_SKIP;
-	}
-	ft_mkdir("/mnt");
-	ft_mkdir(MNT);
-	ft_mkdir(SRC);
-	mkdir(RUN, 0700);
-	if (pipe(sv_in) < 0 || pipe(sv_out) < 0 || pipe(rep) < 0)
+	sp = spawner_start();
+	if (sp < 0 || pipe(rep) < 0)
 		return FT_FAIL;
-	sp = fork();
-	if (sp == 0) {
-		close(sv_in[1]);
-		close(sv_out[0]);
-		setpgid(0, 0);
-		spawner(sv_in[0], sv_out[1]);
-	}
-	close(sv_in[0]);
-	close(sv_out[1]);
-	to_spawner = sv_in[1];
-	from_spawner = sv_out[0];
 
-	srv = start(n, 'f');
-	if (srv <= 0 || !wait_log(n, "mounted", 10000) ||
-	    !log_has(n, "kernel reattach, no supervisor")) {
-		ft_log("the first server did not mount through the kernel path");
-		show(n);
+	ld = first_server(n, rep, &srv);
+	if (ld < 0)
 		goto fail;
-	}
-	ld = fork();
-	if (ld == 0)
-		_exit(load(rep[1]));
-	close(rep[1]);
-	usleep(300000);
 
 	for (i = 0; i < UPGRADES; i++, n++) {
 		srv = upgrade(n, srv, n + 1, true, &worst);
@@ -703,14 +766,10 @@ int main(void)
 	}
 	ft_log("fuse-recover upgrade: done, refused, rolled back, as it says");
 
-	kill(ld, SIGTERM);
-	st = ft_wait_ms(ld, 10000);
+	rounds = load_end(ld, rep[0]);
 	ld = -1;
-	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) ||
-	    read(rep[0], &rounds, sizeof(rounds)) != sizeof(rounds)) {
-		ft_log("the load failed (status %d)", st);
+	if (rounds < 0)
 		goto fail;
-	}
 	/*
 	 * The counts the servers kept: the standby that took over from a
 	 * dead server before GO and the start after both died are restarts;
