@@ -375,11 +375,37 @@ static void print_info(const struct info *in, const char *indent)
 	printf("}");
 }
 
+/*
+ * A kernel-path tag (TAG.init, no supervisor's socket) whose server did
+ * not answer (@err): none serves, one attached by an older library, or
+ * it is stopped or busy.  What the kernel knows is said all the same.
+ */
+static bool kernel_unanswered(const char *dir, const char *tag,
+			      struct info *in, int err)
+{
+	char path[FR_PATH_MAX];
+	struct stat st;
+
+	if (fr_tag_path(path, dir, tag, "init") || stat(path, &st) < 0 ||
+	    fr_tag_path(path, dir, tag, "sock") || stat(path, &st) == 0)
+		return false;
+	in->n = 0;
+	info_set(in, "tag", "%s", tag);
+	info_set(in, "path", "kernel");
+	info_set(in, "server_pid", "unknown");
+	info_set(in, "server", "not answering: %s", strerror(-err));
+	kernel_mount(tag, in);
+	add_waiting(in);
+	return true;
+}
+
 static int cmd_status(const char *dir, const char *tag)
 {
 	struct info in = { .n = 0 };
 	int err = query(dir, tag, &in);
 
+	if (err && kernel_unanswered(dir, tag, &in, err))
+		err = 0;
 	if (err == -ENOENT || err == -ECONNREFUSED)
 		die(1, "no supervisor holds tag %s (in %s)", tag, dir);
 	if (err)
@@ -428,15 +454,10 @@ static int cmd_list(const char *dir)
 		} else if (has_suffix(e->d_name, ".init", tag, sizeof(tag)) &&
 			   fr_tag_path(path, dir, tag, "sock") == 0 &&
 			   stat(path, &st) < 0) {
-			/* Its server answers, or says nothing (none serves,
-			 * or one attached by an older library). */
-			if (query(dir, tag, &in) != 0) {
-				in.n = 0;
-				info_set(&in, "tag", "%s", tag);
-				info_set(&in, "path", "kernel");
-				kernel_mount(tag, &in);
-				add_waiting(&in);
-			}
+			/* Its server answers, or says nothing. */
+			err = query(dir, tag, &in);
+			if (err)
+				kernel_unanswered(dir, tag, &in, err);
 		} else {
 			continue;
 		}

@@ -14,9 +14,11 @@
  *    being confirmed (rollback); `fuse-recover upgrade` to daemonizing
  *    successors (no -f), an incompatible one reported refused with the
  *    old server's reason, a compatible one serving under the daemon's
- *    pid; the counts in `fuse-recover status --json`; then CRASHES crash
- *    restarts (SIGKILL, the next server reattaching), and the worst
- *    stat() gap of each upgrade and each restart printed (median, p99);
+ *    pid; the counts in `fuse-recover status --json`, and with the server
+ *    SIGSTOPped the requests waiting for it in `status` and `list`; then
+ *    CRASHES crash restarts (SIGKILL, the next server reattaching), and
+ *    the worst stat() gap of each upgrade and each restart printed
+ *    (median, p99);
  *  - clone_fd (a /dev/fuse fd per thread) and single-threaded (-s): three
  *    upgrades, a refusal and a rollback each;
  * the id table file the same inode from the first server to the last,
@@ -217,6 +219,24 @@ static bool daemonized(int *n, pid_t *srv, pid_t ld)
 		       "fuse-recover upgrade to daemonizing successors: refused, done");
 }
 
+/*
+ * The server @srv stopped (SIGSTOP) while the load and the stat() loop
+ * run: it cannot answer `fuse-recover status`, which still names the
+ * mount and counts the requests waiting for it; `list` too.
+ */
+static bool stopped(pid_t srv)
+{
+	bool ok;
+
+	kill(srv, SIGSTOP);
+	usleep(300000);
+	ok = tool_names("status", 0, NULL) && tool_names("list", 0, NULL);
+	kill(srv, SIGCONT);
+	if (ok)
+		ft_log("a stopped server: status and list count the waiting requests");
+	return ok;
+}
+
 /* One mount, its upgrades, a refusal, a rollback, SIGTERM; false: failed. */
 static bool run(const struct flavour *f, int *np, double *worst)
 {
@@ -271,7 +291,8 @@ static bool run(const struct flavour *f, int *np, double *worst)
 		 f->upgrades + !!f->daemon[0]);
 	snprintf(want[1], sizeof(want[1]), "\"refused_upgrades\": %d,",
 		 1 + !!f->daemon[0]);
-	if (!tool_names("status", srv, counts))
+	if (!tool_names("status", srv, counts) ||
+	    (f->crashes && !stopped(srv)))
 		goto fail;
 	if (f->crashes) {
 		if (!crash_restarts(&n, &srv, f->crashes) || !load_alive(ld)) {

@@ -162,11 +162,13 @@ static void spawner(int in, int out)
 
 /*
  * `fuse-recover --json @what` names the pid really serving (no shell),
- * and says each of @more (NULL-ended, may be NULL).
+ * and says each of @more (NULL-ended, may be NULL); @srv 0: the server
+ * is stopped, no pid is known but requests wait for it.
  */
 static bool tool_names(const char *what, pid_t srv, const char *const *more)
 {
 	char out[4096], want[64];
+	const char *w;
 	ssize_t n, got = 0;
 	int p[2];
 	pid_t c;
@@ -194,7 +196,15 @@ static bool tool_names(const char *what, pid_t srv, const char *const *more)
 	close(p[0]);
 	if (c > 0)
 		ft_wait_ms(c, 10000);
-	snprintf(want, sizeof(want), "\"server_pid\": %d,", (int)srv);
+	if (srv)
+		snprintf(want, sizeof(want), "\"server_pid\": %d,", (int)srv);
+	else	/* stopped: no answer, but requests wait */
+		snprintf(want, sizeof(want), "\"server_pid\": null,");
+	w = strstr(out, "\"waiting\": ");
+	if (!srv && (!w || atoi(w + strlen("\"waiting\": ")) <= 0)) {
+		ft_log("%s does not count waiting requests: %s", what, out);
+		return false;
+	}
 	if (!strstr(out, want) || !strstr(out, "\"path\": \"kernel\"") ||
 	    !strstr(out, "\"mountpoint\": \"" MNT "\"")) {
 		ft_log("%s does not name pid %d and " MNT ": %s", what,
