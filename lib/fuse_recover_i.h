@@ -196,6 +196,9 @@ bool fr_kupgrade_offerer_died(struct fr_session *s);
 int fr_kupgrade_events(struct fr_session *s, int *ev);
 void fr_kupgrade_stop(void);
 void fr_kupgrade_unlink(const char *tag);
+/* A forked child serving its first request takes successors from then. */
+extern bool fr_kupgrade_lost;
+void fr_kupgrade_resume(void);
 /*
  * The tag's counts (and how its last upgrade ended, @why if not NULL),
  * kept in RUNTIME_DIR/TAG.counts for `fuse-recover status`.

@@ -535,11 +535,15 @@ static int kernel_resumed(struct fr_session *s)
 static void kernel_running(struct fr_session *s, const struct fuse_recover *fr)
 {
 	/*
-	 * Nothing to arm for fork(): the kernel keeps the connection while any
-	 * process holds it, and the tag lock is a flock() a child shares.
-	 * A successor can take over from now on (kupgrade.c).
+	 * The kernel keeps the connection while any process holds it, and the
+	 * tag lock is a flock() a child shares.  But a successor that forks
+	 * while its predecessor confirms it (daemonizing after attach) tells
+	 * that one its child's pid (fork.c, on the socket to it), or the
+	 * parent's exit would look like its death.  A successor can take
+	 * over from now on (kupgrade.c).
 	 */
 	(void)fr;
+	fr_fork_arm(s);
 	fr_upgrade_start(s);
 }
 
@@ -570,6 +574,7 @@ static void kernel_release(struct fr_session *s)
 
 static void kernel_close(struct fr_session *s)
 {
+	fr_fork_disarm(s);
 	/* The event thread first: the listener may wait for its answer. */
 	fr_upgrade_stop();
 	fr_kupgrade_stop();

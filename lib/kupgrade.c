@@ -69,6 +69,7 @@ static struct {
 	struct fr_session *s;
 	int offerer_pidfd;	/* standby: the old server */
 	int pred;		/* a dup of the socket to it, once we serve */
+	bool forked;		/* a child of fork(): the thread is the parent's */
 } ku = { .listen_fd = -1, .ev = -1, .stop_fd = -1, .offerer_pidfd = -1,
 	 .pred = -1 };
 
@@ -302,11 +303,33 @@ struct peer {
 enum { KU_MSG, KU_GONE, KU_TIMEOUT, KU_STOP };
 
 /*
+ * The successor forked (fork.c's FRP_NEWPID, with a socket of the child's
+ * whose SO_PEERCRED names it): its child is the one to watch from now on,
+ * as the parent may be about to exit (daemonizing).  Closing the socket
+ * lets the child go on.
+ */
+static void peer_forked(struct peer *p, struct frp_msg *m)
+{
+	pid_t child;
+	int fd;
+
+	if (m->nfd != 1 || peer_ours(m->fd[0], &child) != 0)
+		return;
+	fd = pidfd_open_(child);
+	if (fd < 0)
+		return;
+	fr_log(LOG_INFO, "upgrade: the new server pid %d forked pid %d, watched from now on",
+	       (int)p->pid, (int)child);
+	close(p->pidfd);
+	p->pidfd = fd;
+	p->pid = child;
+}
+
+/*
  * The next message from @p within @ms (-1: forever), into @m, or why
  * none came.  A peer is gone when its socket hangs up or its pid exits.
  */
-static int peer_wait(const struct peer *p, int ms, char *buf,
-		     struct frp_msg *m)
+static int peer_wait(struct peer *p, int ms, char *buf, struct frp_msg *m)
 {
 	double end = now_ms() + ms;
 
@@ -338,7 +361,12 @@ static int peer_wait(const struct peer *p, int ms, char *buf,
 			continue;
 		if (frp_recv(p->fd, buf, m) < 0)
 			return KU_GONE;
-		frp_close_fds(m);	/* nothing a successor sends has any */
+		if (m->type == FRP_NEWPID) {
+			peer_forked(p, m);
+			frp_close_fds(m);
+			continue;
+		}
+		frp_close_fds(m);	/* nothing else a successor sends has any */
 		return KU_MSG;
 	}
 }
@@ -650,6 +678,53 @@ static int listen_here(const char *tag)
 }
 
 /*
+ * In the child of fork(), from its fork handler: the listening thread
+ * stayed in the parent, and its stop eventfd and event socket are the
+ * parent's.  The child's first read() (io.c, as for a supervisor's
+ * watch) calls fr_kupgrade_resume().  Only async-signal-safe calls here.
+ */
+bool fr_kupgrade_lost;
+
+static void after_fork(void)
+{
+	if (!ku.running)
+		return;
+	ku.running = false;
+	if (ku.stop_fd >= 0)
+		close(ku.stop_fd);
+	if (ku.ev >= 0)
+		close(ku.ev);
+	ku.stop_fd = ku.ev = -1;
+	ku.forked = true;
+	__atomic_store_n(&fr_kupgrade_lost, true, __ATOMIC_RELEASE);
+}
+
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void register_fork(void)
+{
+	pthread_atfork(NULL, NULL, after_fork);
+}
+
+/*
+ * A forked child (a daemon) serves: it takes successors from now on, on
+ * the listening socket it inherited, with an event thread of its own
+ * (upgrade.c's fr_upgrade_forked() asks events() again).  A child that
+ * never reads (a helper) never starts either.
+ */
+void fr_kupgrade_resume(void)
+{
+	if (!__atomic_exchange_n(&fr_kupgrade_lost, false, __ATOMIC_ACQ_REL) ||
+	    !ku.forked || !ku.s)
+		return;
+	ku.forked = false;
+	fr_upgrade_forked(ku.s);
+	if (ku.running)
+		fr_log(LOG_INFO, "tag %s: pid %d forked from the server takes successors",
+		       ku.s->tag, (int)getpid());
+}
+
+/*
  * The kernel holder's events(): we serve, so we listen for a successor
  * (on the socket our predecessor handed us, or a new one) and tell our
  * upgrade.c what to do over the other end of *ev.
@@ -672,6 +747,10 @@ int fr_kupgrade_events(struct fr_session *s, int *ev)
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
+	pthread_once(&fork_once, register_fork);
+	if (ku.pred >= 0)	/* a forked child's, from its parent */
+		close(ku.pred);
+	ku.pred = -1;
 	if (s->sock >= 0)
 		ku.pred = fcntl(s->sock, F_DUPFD_CLOEXEC, 3);
 	ku.stop_fd = eventfd(0, EFD_CLOEXEC);

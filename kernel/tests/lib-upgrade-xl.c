@@ -333,6 +333,91 @@ fail:
 	return false;
 }
 
+/* The pid `fuse-recover status` says serves, within @ms; 0: none did. */
+static pid_t serving_pid(int ms)
+{
+	long long end = ft_now_ms() + ms;
+	char out[4096];
+	const char *p;
+	int pid;
+
+	do {
+		tool_json("status", out, sizeof(out));
+		p = strstr(out, "\"server_pid\": ");
+		if (p && sscanf(p, "\"server_pid\": %d", &pid) == 1 && pid > 0)
+			return pid;
+		usleep(200000);
+	} while (ft_now_ms() < end);
+	ft_log("no server says it serves: %s", out);
+	return 0;
+}
+
+static const char *const late_argv[] = {
+	PROG, "-f", "-o", OPTS ",late_daemon", MNT, NULL
+};
+
+/*
+ * Servers that daemonize after attaching (-o late_daemon: the parent
+ * exits once the child runs, as with libfuse's examples): the child,
+ * not the parent, answers `fuse-recover status` and takes successors,
+ * which daemonize the same way; two upgrades in a row under the load.
+ * Their logs go to /dev/null, so only the command tells.
+ */
+static bool late_daemons(int *np)
+{
+	int rep[2] = { -1, -1 }, n = *np, i, st;
+	pid_t srv, old, ld = -1, tool;
+	char want[64];
+	bool ok = false;
+
+	srv_argv = late_argv;
+	if (spawner_start() < 0 || pipe(rep) < 0)
+		return false;
+	ld = first_server(n, rep, &srv);
+	if (ld < 0)
+		goto out;
+	if (spawner_do('W', 0, 0, srv) != 0 || !(srv = serving_pid(10000))) {
+		ft_log("late daemon: the forked child does not answer");
+		goto out;
+	}
+	for (i = 1; i <= 2; i++) {
+		old = srv;
+		tool = spawner_do('U', 'u', n + i, 0);
+		st = spawner_do('W', 0, 0, tool);
+		snprintf(want, sizeof(want), "upgraded tag " TAG ": pid ");
+		if (st != 0 || !strstr(tool_out(n + i), want) ||
+		    !exited_within(old, 10000) ||
+		    !(srv = serving_pid(10000)) || srv == old ||
+		    !load_alive(ld)) {
+			ft_log("late daemon: upgrade %d: status %d, said: %s", i,
+			       st, tool_out(n + i));
+			goto out;
+		}
+	}
+	if (load_end(ld, rep[0]) < 0)
+		goto out;
+	ld = -1;
+	kill(srv, SIGTERM);
+	if (!exited_within(srv, 30000) || ft_file_has("/proc/mounts", MNT " ")) {
+		ft_log("late daemon: SIGTERM did not unmount cleanly");
+		goto out;
+	}
+	ft_log("servers daemonizing after attaching: status answered, 2 upgrades");
+	ok = true;
+out:
+	if (ld > 0)
+		ft_kill(ld);
+	close(rep[0]);
+	if (rep[1] >= 0)
+		close(rep[1]);
+	close(to_spawner);
+	close(from_spawner);
+	if (!ok)
+		umount2(MNT, MNT_DETACH);
+	*np = n + 3;
+	return ok;
+}
+
 /* Its own spawner for each flavour: it execs srv_argv and bad_argv. */
 static bool run_flavour(const struct flavour *f, int *n, double *worst)
 {
@@ -365,7 +450,7 @@ int main(void)
 	for (i = 0; i < sizeof(flavours) / sizeof(flavours[0]); i++)
 		if (!run_flavour(&flavours[i], &n, &worst))
 			break;
-	if (i < sizeof(flavours) / sizeof(flavours[0]))
+	if (i < sizeof(flavours) / sizeof(flavours[0]) || !late_daemons(&n))
 		return FT_FAIL;
 	ft_log("worst pause %.1f ms", worst);
 	return FT_PASS;

@@ -160,21 +160,16 @@ static void spawner(int in, int out)
 	_exit(0);
 }
 
-/*
- * `fuse-recover --json @what` names the pid really serving (no shell),
- * and says each of @more (NULL-ended, may be NULL); @srv 0: the server
- * is stopped, no pid is known but requests wait for it.
- */
-static bool tool_names(const char *what, pid_t srv, const char *const *more)
+/* What `fuse-recover --json @what` (list or status) printed (no shell). */
+static void tool_json(const char *what, char *out, size_t size)
 {
-	char out[4096], want[64];
-	const char *w;
 	ssize_t n, got = 0;
 	int p[2];
 	pid_t c;
 
+	out[0] = '\0';
 	if (pipe(p) < 0)
-		return false;
+		return;
 	c = fork();
 	if (c == 0) {
 		dup2(p[1], 1);
@@ -189,13 +184,26 @@ static bool tool_names(const char *what, pid_t srv, const char *const *more)
 		_exit(127);
 	}
 	close(p[1]);
-	while (c > 0 && got < (ssize_t)sizeof(out) - 1 &&
-	       (n = read(p[0], out + got, sizeof(out) - 1 - got)) > 0)
+	while (c > 0 && got < (ssize_t)size - 1 &&
+	       (n = read(p[0], out + got, size - 1 - got)) > 0)
 		got += n;
 	out[got] = '\0';
 	close(p[0]);
 	if (c > 0)
 		ft_wait_ms(c, 10000);
+}
+
+/*
+ * `fuse-recover --json @what` names the pid really serving,
+ * and says each of @more (NULL-ended, may be NULL); @srv 0: the server
+ * is stopped, no pid is known but requests wait for it.
+ */
+static bool tool_names(const char *what, pid_t srv, const char *const *more)
+{
+	char out[4096], want[64];
+	const char *w;
+
+	tool_json(what, out, sizeof(out));
 	if (srv)
 		snprintf(want, sizeof(want), "\"server_pid\": %d,", (int)srv);
 	else	/* stopped: no answer, but requests wait */
