@@ -21,6 +21,8 @@
  *    (median, p99);
  *  - clone_fd (a /dev/fuse fd per thread) and single-threaded (-s): three
  *    upgrades, a refusal and a rollback each;
+ *  - servers that daemonize after attaching (-o late_daemon): the child
+ *    answers status and is upgraded twice through the command;
  * the id table file the same inode from the first server to the last,
  * zero errors in the load, and SIGTERM at the end unmounts.
  */
