@@ -197,6 +197,18 @@ bool fr_kupgrade_offerer_died(struct fr_session *s);
 int fr_kupgrade_events(struct fr_session *s, int *ev);
 void fr_kupgrade_stop(void);
 void fr_kupgrade_unlink(const char *tag);
+/* A forked child serving its first request takes successors from then. */
+extern bool fr_kupgrade_lost;
+void fr_kupgrade_resume(void);
+/*
+ * The tag's counts (and how its last upgrade ended, @why if not NULL),
+ * kept in RUNTIME_DIR/TAG.counts for `fuse-recover status`.
+ */
+enum fr_kcount { FR_KC_RESTARTS, FR_KC_UPGRADES, FR_KC_ROLLBACKS,
+		 FR_KC_REFUSED, FR_KC_N };
+void fr_kupgrade_count(const char *tag, enum fr_kcount which,
+		       const char *why);
+void fr_kupgrade_counts_reset(const char *tag);
 
 /* state.c: the request journal, driven by the io hooks */
 void fr_journal_request(uint64_t unique);

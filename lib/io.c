@@ -210,8 +210,10 @@ static FR_HOT ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
 		register_clone(s, fd);
 	}
 	/* A forked child (a daemon) serving its first request. */
-	if (__builtin_expect(fr_rehome_lost, 0))
+	if (__builtin_expect(fr_rehome_lost | fr_kupgrade_lost, 0)) {
 		fr_rehome_resume();
+		fr_kupgrade_resume();
+	}
 	for (;;) {
 		size_t got;
 		int done = 0;
