@@ -287,6 +287,39 @@ static void kernel_mount(const char *tag, struct info *in)
 	fclose(f);
 }
 
+/*
+ * A kernel-path tag's kept memory is files, RUNTIME_DIR/TAG.keep-KIND-KEY
+ * (lib/kattach.c), not fds of a supervisor: their count and bytes.
+ */
+static void kernel_kept(const char *dir, const char *tag, struct info *in)
+{
+	char prefix[FR_PATH_MAX];
+	unsigned int n = 0;
+	long long bytes = 0;
+	struct dirent *e;
+	struct stat st;
+	size_t plen;
+	DIR *d = opendir(dir);
+
+	if (!d) {
+		info_set(in, "kept_files", "unknown");
+		info_set(in, "state_bytes", "unknown");
+		return;
+	}
+	plen = snprintf(prefix, sizeof(prefix), "%s.keep-", tag);
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, prefix, plen) != 0 ||
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		n++;
+		bytes += st.st_size;
+	}
+	closedir(d);
+	info_set(in, "kept_files", "%u", n);
+	info_set(in, "state_bytes", "%lld", bytes);
+}
+
 static int query(const char *dir, const char *tag, struct info *in)
 {
 	struct frp_msg m = { .type = FRP_STATUS }, r;
@@ -312,8 +345,10 @@ static int query(const char *dir, const char *tag, struct info *in)
 	if (r.type != FRP_INFO)
 		return -EPROTO;
 	parse_info(in, r.blob[0], r.blob_len[0]);
-	if (kernel)	/* its mount point and connection, for "waiting" */
+	if (kernel) {	/* its mount point and connection, for "waiting" */
 		kernel_mount(tag, in);
+		kernel_kept(dir, tag, in);
+	}
 	pid = info_get(in, "server_pid");
 	up = pid && atoi(pid) > 0 ? uptime_of(atoi(pid)) : -1;
 	if (up >= 0)
@@ -395,6 +430,7 @@ static bool kernel_unanswered(const char *dir, const char *tag,
 	info_set(in, "server_pid", "unknown");
 	info_set(in, "server", "not answering: %s", strerror(-err));
 	kernel_mount(tag, in);
+	kernel_kept(dir, tag, in);
 	add_waiting(in);
 	return true;
 }

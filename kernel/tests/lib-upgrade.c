@@ -219,6 +219,14 @@ static bool tool_names(const char *what, pid_t srv, const char *const *more)
 		       (int)srv, out);
 		return false;
 	}
+	/* Both servers keep memory: a state store, or the id table. */
+	w = strstr(out, "\"state_bytes\": ");
+	if (!w || atoll(w + strlen("\"state_bytes\": ")) <= 0 ||
+	    !(w = strstr(out, "\"kept_files\": ")) ||
+	    atoi(w + strlen("\"kept_files\": ")) <= 0) {
+		ft_log("%s does not count the kept files: %s", what, out);
+		return false;
+	}
 	for (; more && *more; more++)
 		if (!strstr(out, *more)) {
 			ft_log("%s does not say %s: %s", what, *more, out);
