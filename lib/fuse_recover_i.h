@@ -72,13 +72,16 @@ struct fr_kept {
 
 /* The one attached session of this process. */
 struct fr_session {
+	/* What the io hooks read on every request: one cache line. */
+	enum fr_io_mode mode;
+	int main_fd;
+	bool uses_store;		/* state.c: the server keeps its ids */
+	struct fr_xlate *xlate;		/* xlate.c: we keep them for it */
 	struct fuse_session *se;
 	const struct fr_holder *holder;	/* who keeps the connection for us */
 	int sock;		/* supervised.c: to the supervisor */
 	pthread_mutex_t sock_lock;
 	unsigned int acks_owed;	/* to read before the next call on sock */
-	int main_fd;
-	enum fr_io_mode mode;
 	size_t read_len;	/* io.c: libfuse's read size, seen at replay */
 	struct fr_blob init_in;
 	struct fr_blob init_out;	/* the reply the kernel accepted */
@@ -97,8 +100,6 @@ struct fr_session {
 	int lock_fd;			/* kattach.c: held while we live */
 	uint64_t init_add_flags;	/* set in our INIT reply if offered */
 	unsigned int poison_deaths;
-	bool uses_store;		/* state.c: the server keeps its ids */
-	struct fr_xlate *xlate;		/* xlate.c: we keep them for it */
 	bool keep_refused_logged;	/* keep.c: the cap was reported */
 	uint32_t pt_depth;		/* passthrough.c: asked and allowed */
 	bool standby;			/* upgrade.c: INIT replayed, not serving */
@@ -204,6 +205,18 @@ bool fr_kupgrade_offerer_died(struct fr_session *s);
 int fr_kupgrade_events(struct fr_session *s, int *ev);
 void fr_kupgrade_stop(void);
 void fr_kupgrade_unlink(const char *tag);
+/* A forked child serving its first request takes successors from then. */
+extern bool fr_kupgrade_lost;
+void fr_kupgrade_resume(void);
+/*
+ * The tag's counts (and how its last upgrade ended, @why if not NULL),
+ * kept in RUNTIME_DIR/TAG.counts for `fuse-recover status`.
+ */
+enum fr_kcount { FR_KC_RESTARTS, FR_KC_UPGRADES, FR_KC_ROLLBACKS,
+		 FR_KC_REFUSED, FR_KC_N };
+void fr_kupgrade_count(const char *tag, enum fr_kcount which,
+		       const char *why);
+void fr_kupgrade_counts_reset(const char *tag);
 
 /* state.c: the request journal, driven by the io hooks */
 void fr_journal_request(uint64_t unique);

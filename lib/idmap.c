@@ -73,26 +73,48 @@ struct fr_idmap_geom {
 	uint64_t off_dirpos, size;
 };
 
+/*
+ * Slots this process freed last, taken again first: a create after an
+ * unlink reuses a record whose lines and page are still cached, where the
+ * hint alone walks on into lines (and pages: a fault each) never touched.
+ * Only a hint too, kept in process memory: a slot is free by its state
+ * word, and a claim takes it by compare-and-swap as a scan would.
+ */
+#define XL_RECENT 1024
+struct xl_recent {
+	uint32_t n;
+	uint32_t idx[XL_RECENT];
+};
+
 struct srv_slot {
 	uint64_t srv;
 	uint64_t kid;
 };
 
+/*
+ * Every request's look-ups read the first cache line (the struct is
+ * allocated on one): a line missed costs more than the look-up.
+ */
 struct fr_idmap {
+	struct xl_node *nodes;
+	struct xl_handle *handles;
+	uint64_t epoch;
+	uint64_t max_nodes, max_handles;	/* g's, here for the line */
+	/* server id -> kernel id, this run only (process memory) */
+	struct srv_slot *srv;
+	size_t srv_cap;
+	_Atomic uint64_t *index;
+	pthread_mutex_t lock;
+	uint64_t index_mask;
+	size_t srv_used, srv_tombs;
+	bool all_current;		/* no record of an earlier run */
+	struct xl_recent recent_nodes, recent_handles;
 	void *map;
 	struct fr_idmap_geom g;		/* validated, private */
 	struct xl_header *h;
-	struct xl_node *nodes;
-	struct xl_handle *handles;
 	struct xl_longname *names;
-	_Atomic uint64_t *index;
 	struct xl_read *reads;
 	struct xl_dirpos *dirpos;
-	uint64_t epoch;
-	pthread_mutex_t lock;
-	/* server id -> kernel id, this run only (process memory) */
-	struct srv_slot *srv;
-	size_t srv_cap, srv_used, srv_tombs;
 };
 
 static uint64_t align_up(uint64_t v, uint64_t a)
@@ -168,6 +190,9 @@ static void set_pointers(struct fr_idmap *m)
 	m->index = (_Atomic uint64_t *)(b + m->g.off_index);
 	m->reads = (struct xl_read *)(b + m->g.off_reads);
 	m->dirpos = (struct xl_dirpos *)(b + m->g.off_dirpos);
+	m->max_nodes = m->g.max_nodes;
+	m->max_handles = m->g.max_handles;
+	m->index_mask = m->g.index_slots - 1;
 }
 
 static void init_header(struct fr_idmap *m)
@@ -199,9 +224,9 @@ int fr_idmap_open(int fd, uint64_t max_nodes, uint64_t max_handles,
 	bool fresh;
 	int err;
 
-	m = calloc(1, sizeof(*m));
-	if (!m)
+	if (posix_memalign((void **)&m, 64, sizeof(*m)))
 		return -ENOMEM;
+	memset(m, 0, sizeof(*m));
 	pthread_mutex_init(&m->lock, NULL);
 	if (fstat(fd, &sb) < 0) {
 		err = -errno;
@@ -252,6 +277,7 @@ int fr_idmap_open(int fd, uint64_t max_nodes, uint64_t max_handles,
 						  __ATOMIC_ACQ_REL) + 1;
 	atomic_store_explicit(&m->nodes[XL_ROOT].srv_epoch, m->epoch,
 			 __ATOMIC_RELEASE);
+	m->all_current = fresh;
 	*mp = m;
 	return fresh ? 0 : 1;
 fail:
@@ -286,6 +312,7 @@ void fr_idmap_new_epoch(struct fr_idmap *m)
 	free(m->srv);
 	m->srv = NULL;
 	m->srv_cap = m->srv_used = m->srv_tombs = 0;
+	m->all_current = false;
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -294,31 +321,31 @@ uint64_t fr_idmap_epoch(const struct fr_idmap *m)
 	return m->epoch;
 }
 
-void fr_idmap_lock(struct fr_idmap *m)
+FR_HOT void fr_idmap_lock(struct fr_idmap *m)
 {
 	pthread_mutex_lock(&m->lock);
 }
 
-void fr_idmap_unlock(struct fr_idmap *m)
+FR_HOT void fr_idmap_unlock(struct fr_idmap *m)
 {
 	pthread_mutex_unlock(&m->lock);
 }
 
 /* --- kernel ids: slot index in the low 32 bits, generation above --- */
 
-static uint64_t make_id(uint64_t idx, uint64_t state)
+static FR_HOT uint64_t make_id(uint64_t idx, uint64_t state)
 {
 	return (state >> 1) << 32 | idx;
 }
 
-struct xl_node *fr_idmap_node(struct fr_idmap *m, uint64_t kid)
+FR_HOT struct xl_node *fr_idmap_node(struct fr_idmap *m, uint64_t kid)
 {
 	uint64_t idx = kid & 0xffffffffu, state;
 	struct xl_node *n;
 
 	if (kid == XL_ROOT)
 		return &m->nodes[XL_ROOT];
-	if (idx <= XL_ROOT || idx >= m->g.max_nodes)
+	if (idx <= XL_ROOT || idx >= m->max_nodes)
 		return NULL;
 	n = &m->nodes[idx];
 	state = atomic_load_explicit(&n->state, __ATOMIC_ACQUIRE);
@@ -327,7 +354,7 @@ struct xl_node *fr_idmap_node(struct fr_idmap *m, uint64_t kid)
 	return n;
 }
 
-uint64_t fr_idmap_node_id(struct fr_idmap *m, const struct xl_node *n)
+FR_HOT uint64_t fr_idmap_node_id(struct fr_idmap *m, const struct xl_node *n)
 {
 	uint64_t idx = n - m->nodes;
 
@@ -340,7 +367,7 @@ uint64_t fr_idmap_node_id(struct fr_idmap *m, const struct xl_node *n)
  * Claim a free slot: state even (free) -> next generation, live.  The hint
  * makes the common case O(1); a full table costs one sweep and -ENFILE.
  */
-static int64_t claim(_Atomic uint64_t *hint, uint64_t max, void *base,
+static FR_HOT int64_t claim(_Atomic uint64_t *hint, uint64_t max, void *base,
 		     size_t rec, uint64_t first)
 {
 	uint64_t start = atomic_load_explicit(hint, __ATOMIC_RELAXED), i;
@@ -366,16 +393,46 @@ static int64_t claim(_Atomic uint64_t *hint, uint64_t max, void *base,
 	return -ENFILE;
 }
 
-static void release(_Atomic uint64_t *st)
+static FR_HOT void release(_Atomic uint64_t *st)
 {
 	uint64_t s = atomic_load_explicit(st, __ATOMIC_ACQUIRE);
 
 	atomic_store_explicit(st, s & ~1ull, __ATOMIC_RELEASE);
 }
 
+/* As claim(), from the slots freed last first; the caller holds the lock. */
+static FR_HOT int64_t claim_recent(struct xl_recent *r, _Atomic uint64_t *hint,
+				   uint64_t max, void *base, size_t rec,
+				   uint64_t first)
+{
+	while (r->n) {
+		uint64_t idx = r->idx[--r->n];
+		_Atomic uint64_t *st =
+			(_Atomic uint64_t *)((char *)base + idx * rec);
+		uint64_t s = atomic_load_explicit(st, __ATOMIC_ACQUIRE);
+
+		/* Taken by a scan since it was freed: try the next. */
+		if (idx < first || idx >= max || (s & 1))
+			continue;
+		if (atomic_compare_exchange_strong_explicit(st, &s,
+				((s >> 1) + 1) << 1 | 1, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED))
+			return idx;
+	}
+	return claim(hint, max, base, rec, first);
+}
+
+static FR_HOT void release_recent(struct xl_recent *r, _Atomic uint64_t *st,
+				  uint64_t idx)
+{
+	release(st);
+	if (r->n < XL_RECENT)
+		r->idx[r->n++] = idx;
+}
+
 /* --- names --- */
 
-static uint64_t name_hash(uint64_t parent, const char *name, size_t len)
+static FR_HOT uint64_t name_hash(uint64_t parent, const char *name, size_t len)
 {
 	uint64_t h = fr_hash(FR_HASH_INIT ^ parent, name, len);
 
@@ -383,7 +440,7 @@ static uint64_t name_hash(uint64_t parent, const char *name, size_t len)
 	return h;
 }
 
-size_t fr_idmap_name(struct fr_idmap *m, const struct xl_node *n,
+FR_HOT size_t fr_idmap_name(struct fr_idmap *m, const struct xl_node *n,
 		     const char **name)
 {
 	size_t len = n->namelen;
@@ -423,7 +480,7 @@ static int64_t claim_name(struct fr_idmap *m, uint64_t owner)
 	return -ENOSPC;
 }
 
-static bool name_is(struct fr_idmap *m, const struct xl_node *n,
+static FR_HOT bool name_is(struct fr_idmap *m, const struct xl_node *n,
 		    uint64_t parent, const char *name, size_t len)
 {
 	const char *have;
@@ -432,7 +489,7 @@ static bool name_is(struct fr_idmap *m, const struct xl_node *n,
 	       len && memcmp(have, name, len) == 0;
 }
 
-static void drop_name(struct fr_idmap *m, struct xl_node *n)
+static FR_HOT void drop_name(struct fr_idmap *m, struct xl_node *n)
 {
 	uint64_t idx = n - m->nodes, i, slot, h;
 	const char *name;
@@ -442,7 +499,7 @@ static void drop_name(struct fr_idmap *m, struct xl_node *n)
 		h = name_hash(n->parent, name, len);
 		for (i = 0; i < XL_PROBES; i++) {
 			_Atomic uint64_t *e =
-				&m->index[(h + i) & (m->g.index_slots - 1)];
+				&m->index[(h + i) & m->index_mask];
 			uint64_t v = atomic_load_explicit(e, __ATOMIC_ACQUIRE);
 
 			if (v == XL_EMPTY)
@@ -464,7 +521,7 @@ static void drop_name(struct fr_idmap *m, struct xl_node *n)
 	n->parent = 0;
 }
 
-static int set_name(struct fr_idmap *m, struct xl_node *n, uint64_t parent,
+static FR_HOT int set_name(struct fr_idmap *m, struct xl_node *n, uint64_t parent,
 		    const char *name, size_t len)
 {
 	uint64_t idx = n - m->nodes, h, i;
@@ -486,7 +543,7 @@ static int set_name(struct fr_idmap *m, struct xl_node *n, uint64_t parent,
 	atomic_store_explicit(&n->namelen, len, __ATOMIC_RELEASE);
 	h = name_hash(parent, name, len);
 	for (i = 0; i < XL_PROBES; i++) {
-		_Atomic uint64_t *e = &m->index[(h + i) & (m->g.index_slots - 1)];
+		_Atomic uint64_t *e = &m->index[(h + i) & m->index_mask];
 		uint64_t v = atomic_load_explicit(e, __ATOMIC_ACQUIRE);
 
 		if (v == XL_EMPTY || v == XL_TOMB) {
@@ -498,14 +555,14 @@ static int set_name(struct fr_idmap *m, struct xl_node *n, uint64_t parent,
 	return -ENOSPC; /* named, but not findable by name */
 }
 
-struct xl_node *fr_idmap_find_name(struct fr_idmap *m, uint64_t parent,
+FR_HOT struct xl_node *fr_idmap_find_name(struct fr_idmap *m, uint64_t parent,
 				   const char *name, size_t len)
 {
 	uint64_t h = name_hash(parent, name, len), i;
 
 	for (i = 0; i < XL_PROBES; i++) {
 		uint64_t v = atomic_load_explicit(
-			&m->index[(h + i) & (m->g.index_slots - 1)],
+			&m->index[(h + i) & m->index_mask],
 			__ATOMIC_ACQUIRE);
 		uint64_t idx = v & ((1ull << XL_IDX_BITS) - 1);
 		struct xl_node *n;
@@ -513,7 +570,7 @@ struct xl_node *fr_idmap_find_name(struct fr_idmap *m, uint64_t parent,
 		if (v == XL_EMPTY)
 			return NULL;
 		if (v == XL_TOMB || v >> XL_IDX_BITS != h >> 40 ||
-		    idx >= m->g.max_nodes)
+		    idx >= m->max_nodes)
 			continue;
 		n = &m->nodes[idx];
 		if ((atomic_load_explicit(&n->state, __ATOMIC_ACQUIRE) & 1) &&
@@ -523,14 +580,14 @@ struct xl_node *fr_idmap_find_name(struct fr_idmap *m, uint64_t parent,
 	return NULL;
 }
 
-void fr_idmap_unname(struct fr_idmap *m, struct xl_node *n)
+FR_HOT void fr_idmap_unname(struct fr_idmap *m, struct xl_node *n)
 {
 	drop_name(m, n);
 }
 
 /* --- server ids of this run --- */
 
-static uint64_t mix(uint64_t v)
+static FR_HOT uint64_t mix(uint64_t v)
 {
 	v ^= v >> 33;
 	v *= 0xff51afd7ed558ccdull;
@@ -538,7 +595,7 @@ static uint64_t mix(uint64_t v)
 	return v;
 }
 
-static struct srv_slot *srv_find(struct fr_idmap *m, uint64_t srv)
+static FR_HOT struct srv_slot *srv_find(struct fr_idmap *m, uint64_t srv)
 {
 	size_t i, mask = m->srv_cap - 1;
 
@@ -555,7 +612,7 @@ static struct srv_slot *srv_find(struct fr_idmap *m, uint64_t srv)
 }
 
 /* Grow, or just rehash when tombstones are what fills the table. */
-static int srv_grow(struct fr_idmap *m)
+static FR_COLD int srv_grow(struct fr_idmap *m)
 {
 	size_t live = m->srv_used - m->srv_tombs, cap, i;
 	struct srv_slot *old = m->srv, *n;
@@ -583,7 +640,7 @@ static int srv_grow(struct fr_idmap *m)
 	return 0;
 }
 
-static int srv_put(struct fr_idmap *m, uint64_t srv, uint64_t kid)
+static FR_HOT int srv_put(struct fr_idmap *m, uint64_t srv, uint64_t kid)
 {
 	size_t i, mask;
 	struct srv_slot *e = srv_find(m, srv);
@@ -598,15 +655,24 @@ static int srv_put(struct fr_idmap *m, uint64_t srv, uint64_t kid)
 		if (err)
 			return err;
 	}
+	/*
+	 * The first tombstone on the way is as good as the empty slot
+	 * that ends it: a create/unlink loop then keeps its chains short
+	 * instead of filling the table with tombstones until a rehash.
+	 */
 	mask = m->srv_cap - 1;
-	for (i = mix(srv) & mask; m->srv[i].srv; i = (i + 1) & mask)
+	for (i = mix(srv) & mask; m->srv[i].srv && m->srv[i].kid;
+	     i = (i + 1) & mask)
 		;
+	if (m->srv[i].srv)
+		m->srv_tombs--;
+	else
+		m->srv_used++;
 	m->srv[i] = (struct srv_slot){ srv, kid };
-	m->srv_used++;
 	return 0;
 }
 
-static void srv_del(struct fr_idmap *m, uint64_t srv, uint64_t kid)
+static FR_HOT void srv_del(struct fr_idmap *m, uint64_t srv, uint64_t kid)
 {
 	struct srv_slot *e = srv_find(m, srv);
 
@@ -617,7 +683,7 @@ static void srv_del(struct fr_idmap *m, uint64_t srv, uint64_t kid)
 	}
 }
 
-struct xl_node *fr_idmap_by_srv(struct fr_idmap *m, uint64_t srv)
+FR_HOT struct xl_node *fr_idmap_by_srv(struct fr_idmap *m, uint64_t srv)
 {
 	struct srv_slot *e = srv_find(m, srv);
 	struct xl_node *n;
@@ -633,7 +699,7 @@ struct xl_node *fr_idmap_by_srv(struct fr_idmap *m, uint64_t srv)
 	return n;
 }
 
-int fr_idmap_bind(struct fr_idmap *m, struct xl_node *n, uint64_t srv)
+FR_HOT int fr_idmap_bind(struct fr_idmap *m, struct xl_node *n, uint64_t srv)
 {
 	struct xl_node *other;
 
@@ -649,11 +715,12 @@ int fr_idmap_bind(struct fr_idmap *m, struct xl_node *n, uint64_t srv)
 	return srv_put(m, srv, fr_idmap_node_id(m, n));
 }
 
-int fr_idmap_node_new(struct fr_idmap *m, const struct fr_idmap_ident *id,
+FR_HOT int fr_idmap_node_new(struct fr_idmap *m, const struct fr_idmap_ident *id,
 		      struct xl_node **np)
 {
-	int64_t idx = claim(&m->h->node_hint, m->g.max_nodes, m->nodes,
-			    sizeof(*m->nodes), XL_ROOT + 1);
+	int64_t idx = claim_recent(&m->recent_nodes, &m->h->node_hint,
+				   m->g.max_nodes, m->nodes, sizeof(*m->nodes),
+				   XL_ROOT + 1);
 	struct xl_node *n;
 	int err;
 
@@ -675,23 +742,32 @@ int fr_idmap_node_new(struct fr_idmap *m, const struct fr_idmap_ident *id,
 	return 0;
 }
 
-void fr_idmap_node_free(struct fr_idmap *m, struct xl_node *n)
+FR_HOT void fr_idmap_node_free(struct fr_idmap *m, struct xl_node *n)
 {
 	if (n == &m->nodes[XL_ROOT])
 		return;
 	if (atomic_load_explicit(&n->srv_epoch, __ATOMIC_ACQUIRE) == m->epoch)
 		srv_del(m, n->srv_id, fr_idmap_node_id(m, n));
 	drop_name(m, n);
-	release(&n->state);
+	release_recent(&m->recent_nodes, &n->state, n - m->nodes);
 }
 
-bool fr_idmap_current(const struct fr_idmap *m, const struct xl_node *n)
+/*
+ * Whether every record in the map is of this run: opened empty, and no
+ * new epoch since.  Then nothing is ever re-resolved or rebound by name.
+ */
+FR_HOT bool fr_idmap_all_current(const struct fr_idmap *m)
+{
+	return m->all_current;
+}
+
+FR_HOT bool fr_idmap_current(const struct fr_idmap *m, const struct xl_node *n)
 {
 	return atomic_load_explicit(&n->srv_epoch, __ATOMIC_ACQUIRE) == m->epoch;
 }
 
 /* The server id of @kid if it is of this run (the request path's case). */
-bool fr_idmap_node_srv(struct fr_idmap *m, uint64_t kid, uint64_t *srv)
+FR_HOT bool fr_idmap_node_srv(struct fr_idmap *m, uint64_t kid, uint64_t *srv)
 {
 	struct xl_node *n = fr_idmap_node(m, kid);
 
@@ -703,12 +779,12 @@ bool fr_idmap_node_srv(struct fr_idmap *m, uint64_t kid, uint64_t *srv)
 
 /* --- handles --- */
 
-struct xl_handle *fr_idmap_handle(struct fr_idmap *m, uint64_t kfh)
+FR_HOT struct xl_handle *fr_idmap_handle(struct fr_idmap *m, uint64_t kfh)
 {
 	uint64_t idx = kfh & 0xffffffffu, state;
 	struct xl_handle *f;
 
-	if (!idx || idx >= m->g.max_handles)
+	if (!idx || idx >= m->max_handles)
 		return NULL;
 	f = &m->handles[idx];
 	state = atomic_load_explicit(&f->state, __ATOMIC_ACQUIRE);
@@ -717,11 +793,12 @@ struct xl_handle *fr_idmap_handle(struct fr_idmap *m, uint64_t kfh)
 	return f;
 }
 
-int fr_idmap_handle_new(struct fr_idmap *m, struct xl_handle **fp,
+FR_HOT int fr_idmap_handle_new(struct fr_idmap *m, struct xl_handle **fp,
 			uint64_t *kfh)
 {
-	int64_t idx = claim(&m->h->handle_hint, m->g.max_handles, m->handles,
-			    sizeof(*m->handles), 1);
+	int64_t idx = claim_recent(&m->recent_handles, &m->h->handle_hint,
+				   m->g.max_handles, m->handles,
+				   sizeof(*m->handles), 1);
 
 	if (idx < 0)
 		return (int)idx;
@@ -731,14 +808,14 @@ int fr_idmap_handle_new(struct fr_idmap *m, struct xl_handle **fp,
 	return 0;
 }
 
-static uint64_t handle_id(struct fr_idmap *m, const struct xl_handle *f)
+static FR_HOT uint64_t handle_id(struct fr_idmap *m, const struct xl_handle *f)
 {
 	return make_id(f - m->handles,
 		       atomic_load_explicit(&f->state, __ATOMIC_ACQUIRE));
 }
 
 /* The slot of @f's offsets, if it still is @f's (f->dirpos is shared). */
-static struct xl_dirpos *dirpos_of(struct fr_idmap *m,
+static FR_HOT struct xl_dirpos *dirpos_of(struct fr_idmap *m,
 				   const struct xl_handle *f, uint64_t kfh)
 {
 	uint32_t slot = f->dirpos;
@@ -752,14 +829,14 @@ static struct xl_dirpos *dirpos_of(struct fr_idmap *m,
 	return d;
 }
 
-void fr_idmap_handle_free(struct fr_idmap *m, struct xl_handle *f)
+FR_HOT void fr_idmap_handle_free(struct fr_idmap *m, struct xl_handle *f)
 {
 	struct xl_dirpos *d = dirpos_of(m, f, handle_id(m, f));
 
 	if (d)
 		atomic_store_explicit(&d->owner, 0, __ATOMIC_RELEASE);
 	f->dirpos = 0;
-	release(&f->state);
+	release_recent(&m->recent_handles, &f->state, f - m->handles);
 }
 
 /*
@@ -871,14 +948,14 @@ int fr_idmap_dir_find(struct fr_idmap *m, const struct xl_handle *f,
 	return -ENOENT;
 }
 
-bool fr_idmap_handle_current(const struct fr_idmap *m,
+FR_HOT bool fr_idmap_handle_current(const struct fr_idmap *m,
 			     const struct xl_handle *f)
 {
 	return atomic_load_explicit(&f->srv_epoch, __ATOMIC_ACQUIRE) == m->epoch;
 }
 
 /* The server's handle for @kfh if it is of this run (the request path's). */
-bool fr_idmap_handle_srv(struct fr_idmap *m, uint64_t kfh, uint64_t *srv_fh)
+FR_HOT bool fr_idmap_handle_srv(struct fr_idmap *m, uint64_t kfh, uint64_t *srv_fh)
 {
 	struct xl_handle *f = fr_idmap_handle(m, kfh);
 
@@ -888,14 +965,14 @@ bool fr_idmap_handle_srv(struct fr_idmap *m, uint64_t kfh, uint64_t *srv_fh)
 	return true;
 }
 
-void fr_idmap_handle_bind(struct fr_idmap *m, struct xl_handle *f,
+FR_HOT void fr_idmap_handle_bind(struct fr_idmap *m, struct xl_handle *f,
 			  uint64_t srv_fh)
 {
 	f->srv_fh = srv_fh;
 	atomic_store_explicit(&f->srv_epoch, m->epoch, __ATOMIC_RELEASE);
 }
 
-int fr_idmap_set_name(struct fr_idmap *m, struct xl_node *n, uint64_t parent,
+FR_HOT int fr_idmap_set_name(struct fr_idmap *m, struct xl_node *n, uint64_t parent,
 		      const char *name, size_t len)
 {
 	return set_name(m, n, parent, name, len);
@@ -903,7 +980,7 @@ int fr_idmap_set_name(struct fr_idmap *m, struct xl_node *n, uint64_t parent,
 
 /* --- first reads of non-idempotent requests --- */
 
-void fr_idmap_note_read(struct fr_idmap *m, uint64_t unique, int64_t t_ns)
+FR_HOT void fr_idmap_note_read(struct fr_idmap *m, uint64_t unique, int64_t t_ns)
 {
 	struct xl_read *r = &m->reads[(unique >> 1) % XL_READS];
 
@@ -913,7 +990,7 @@ void fr_idmap_note_read(struct fr_idmap *m, uint64_t unique, int64_t t_ns)
 	atomic_store_explicit(&r->unique, unique, memory_order_release);
 }
 
-bool fr_idmap_read_time(struct fr_idmap *m, uint64_t unique, int64_t *t_ns)
+FR_HOT bool fr_idmap_read_time(struct fr_idmap *m, uint64_t unique, int64_t *t_ns)
 {
 	struct xl_read *r = &m->reads[(unique >> 1) % XL_READS];
 

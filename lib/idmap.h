@@ -87,6 +87,12 @@ void fr_idmap_unlock(struct fr_idmap *m);
 struct xl_node *fr_idmap_node(struct fr_idmap *m, uint64_t kid);
 uint64_t fr_idmap_node_id(struct fr_idmap *m, const struct xl_node *n);
 bool fr_idmap_current(const struct fr_idmap *m, const struct xl_node *n);
+bool fr_idmap_all_current(const struct fr_idmap *m);
+/* Whether @n has a name (its parent is never 0 then; the caller locks). */
+static inline bool fr_idmap_named(const struct xl_node *n)
+{
+	return n->parent != 0;
+}
 struct xl_node *fr_idmap_by_srv(struct fr_idmap *m, uint64_t srv);
 /* Both false for an id that is not live or not of this run. */
 bool fr_idmap_node_srv(struct fr_idmap *m, uint64_t kid, uint64_t *srv);

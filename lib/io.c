@@ -159,7 +159,7 @@ void fr_io_prefault(struct fr_session *s)
 	__atomic_store_n(&spare.buf, b, __ATOMIC_RELEASE);
 }
 
-static ssize_t read_request(int fd, void *buf, size_t len)
+static FR_HOT ssize_t read_request(int fd, void *buf, size_t len)
 {
 	void *b = NULL;
 	ssize_t n;
@@ -185,7 +185,7 @@ static ssize_t read_request(int fd, void *buf, size_t len)
  * waits for a re-resolution) would stop every other one.  The common
  * requests reach none, and skip the two calls.
  */
-static ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
+static FR_HOT ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
 {
 	struct fr_session *s = fr_current;
 	struct fuse_in_header *in = buf;
@@ -211,8 +211,10 @@ static ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
 	}
 	fr_readers_enter();
 	/* A forked child (a daemon) serving its first request. */
-	if (__builtin_expect(fr_rehome_lost, 0))
+	if (__builtin_expect(fr_rehome_lost | fr_kupgrade_lost, 0)) {
 		fr_rehome_resume();
+		fr_kupgrade_resume();
+	}
 	for (;;) {
 		size_t got;
 		int done = 0;
@@ -255,7 +257,7 @@ static ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
 	return n;
 }
 
-static ssize_t fr_io_writev(int fd, struct iovec *iov, int count,
+static FR_HOT ssize_t fr_io_writev(int fd, struct iovec *iov, int count,
 			    void *userdata)
 {
 	struct fr_session *s = fr_current;

@@ -460,6 +460,7 @@ static int kernel_mount(struct fr_session *s, const struct fuse_recover *fr)
 	int fd = -1, err;
 
 	remove_kept_files(fr->tag); /* from a mount that is gone */
+	fr_kupgrade_counts_reset(fr->tag);
 	err = mount_tagged(fr, s->mountpoint, &fd);
 	if (err)
 		return err;
@@ -513,6 +514,8 @@ static int kernel_take(struct fr_session *s, int *fd, char **mnt)
 		return err;
 	}
 	s->init_add_flags |= FUSE_HAS_RECOVERY;
+	if (s->sock < 0)	/* reattached, not handed over live */
+		fr_kupgrade_count(s->tag, FR_KC_RESTARTS, NULL);
 	/*
 	 * The kernel requeued what the dead server had read when its last fd
 	 * closed; the resend in fr_replay_and_resend() also covers a server
@@ -532,11 +535,15 @@ static int kernel_resumed(struct fr_session *s)
 static void kernel_running(struct fr_session *s, const struct fuse_recover *fr)
 {
 	/*
-	 * Nothing to arm for fork(): the kernel keeps the connection while any
-	 * process holds it, and the tag lock is a flock() a child shares.
-	 * A successor can take over from now on (kupgrade.c).
+	 * The kernel keeps the connection while any process holds it, and the
+	 * tag lock is a flock() a child shares.  But a successor that forks
+	 * while its predecessor confirms it (daemonizing after attach) tells
+	 * that one its child's pid (fork.c, on the socket to it), or the
+	 * parent's exit would look like its death.  A successor can take
+	 * over from now on (kupgrade.c).
 	 */
 	(void)fr;
+	fr_fork_arm(s);
 	fr_upgrade_start(s);
 }
 
@@ -559,6 +566,7 @@ static void kernel_release(struct fr_session *s)
 	if (init_file_path(path, s->tag) == 0)
 		unlink(path);
 	fr_kupgrade_unlink(s->tag);
+	fr_kupgrade_counts_reset(s->tag);
 	remove_kept_files(s->tag);
 	if (fr_runtime_dir(dir, sizeof(dir)) == 0)
 		fr_remove_tag_files(dir, s->tag);
@@ -566,6 +574,7 @@ static void kernel_release(struct fr_session *s)
 
 static void kernel_close(struct fr_session *s)
 {
+	fr_fork_disarm(s);
 	/* The event thread first: the listener may wait for its answer. */
 	fr_upgrade_stop();
 	fr_kupgrade_stop();

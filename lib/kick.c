@@ -65,7 +65,7 @@ static inline bool known(uint64_t nodeid)
  * Only free slots are filled, so that the slots (read on every request)
  * are written about as rarely as the kernel forgets a node.
  */
-void fr_kick_seen(uint64_t nodeid)
+FR_HOT void fr_kick_seen(uint64_t nodeid)
 {
 	unsigned long e = atomic_load_explicit(&epoch, memory_order_relaxed);
 	uint64_t v, empty = 0;
@@ -93,7 +93,7 @@ out:
 }
 
 /* Locked only where the node is: a FORGET of any other costs loads. */
-static void gone(uint64_t nodeid)
+static FR_HOT void gone(uint64_t nodeid)
 {
 	uint64_t v;
 	int i;
@@ -113,7 +113,7 @@ static void gone(uint64_t nodeid)
  * the kernel caches any regular file we know of.  Not "a target now": in
  * a create/unlink loop the last one is forgotten on every unlink.
  */
-bool fr_kick_fast(void)
+FR_HOT bool fr_kick_fast(void)
 {
 	return atomic_load_explicit(&fast, memory_order_relaxed);
 }
@@ -124,7 +124,7 @@ void fr_kick_none_works(void)
 }
 
 /* Returns true for our own kick, which is to be swallowed. */
-bool fr_kick_note_request(const void *buf, size_t n)
+FR_HOT bool fr_kick_note_request(const void *buf, size_t n)
 {
 	const struct fuse_in_header *in = buf;
 	const struct fuse_batch_forget_in *bf = (const void *)(in + 1);
@@ -199,7 +199,7 @@ static inline bool reply_field(const struct iovec *iov, int count,
 	return reply_gather(iov, count, off, out, len);
 }
 
-void fr_kick_note_reply(const struct iovec *iov, int count, bool kernel_ids)
+FR_HOT void fr_kick_note_reply(const struct iovec *iov, int count, bool kernel_ids)
 {
 	const struct fuse_out_header *h = iov[0].iov_base;
 	uint64_t nodeid;

@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -68,6 +69,7 @@ static struct {
 	struct fr_session *s;
 	int offerer_pidfd;	/* standby: the old server */
 	int pred;		/* a dup of the socket to it, once we serve */
+	bool forked;		/* a child of fork(): the thread is the parent's */
 } ku = { .listen_fd = -1, .ev = -1, .stop_fd = -1, .offerer_pidfd = -1,
 	 .pred = -1 };
 
@@ -100,6 +102,74 @@ void fr_kupgrade_unlink(const char *tag)
 
 	if (sock_path(tag, &a) == 0)
 		unlink(a.sun_path);
+}
+
+/*
+ * What a supervisor would count, kept where every server of the tag finds
+ * it: RUNTIME_DIR/TAG.counts, a struct kcounts.  The old server and its
+ * successor may both count at once (a restart in standby, a rollback),
+ * so each bump is a read-modify-write under flock().  Lost on a reboot or
+ * a fresh mount, as the connection is.
+ */
+struct kcounts {
+	uint32_t n[FR_KC_N];
+	char last[224];		/* how the last upgrade ended */
+};
+
+static int counts_open(const char *tag)
+{
+	char dir[FR_PATH_MAX], path[FR_PATH_MAX];
+	int fd, err = fr_runtime_dir(dir, sizeof(dir));
+
+	if (!err)
+		err = fr_tag_path(path, dir, tag, "counts");
+	if (err)
+		return err;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static void counts_read(int fd, struct kcounts *c)
+{
+	if (pread(fd, c, sizeof(*c), 0) != (ssize_t)sizeof(*c))
+		memset(c, 0, sizeof(*c));
+	c->last[sizeof(c->last) - 1] = '\0';
+}
+
+void fr_kupgrade_count(const char *tag, enum fr_kcount which,
+		       const char *why)
+{
+	struct kcounts c;
+	int fd = counts_open(tag);
+
+	if (fd < 0)
+		return;
+	counts_read(fd, &c);
+	c.n[which]++;
+	if (why)
+		snprintf(c.last, sizeof(c.last), "%s: %s",
+			 which == FR_KC_UPGRADES ? "done" :
+			 which == FR_KC_ROLLBACKS ? "rolled back" : "failed",
+			 why);
+	if (pwrite(fd, &c, sizeof(c), 0) != (ssize_t)sizeof(c))
+		fr_log(LOG_WARNING, "tag %s: cannot update its counts", tag);
+	close(fd);
+}
+
+void fr_kupgrade_counts_reset(const char *tag)
+{
+	char dir[FR_PATH_MAX], path[FR_PATH_MAX];
+
+	if (fr_runtime_dir(dir, sizeof(dir)) == 0 &&
+	    fr_tag_path(path, dir, tag, "counts") == 0)
+		unlink(path);
 }
 
 /* Same euid as ours (root on the kernel path), and its pid. */
@@ -216,10 +286,10 @@ bool fr_kupgrade_offerer_died(struct fr_session *s)
 {
 	struct pollfd p = { .fd = ku.offerer_pidfd, .events = POLLIN };
 
-	(void)s;
-	if (ku.offerer_pidfd < 0)
+	if (ku.offerer_pidfd < 0 || poll(&p, 1, KU_EXIT_WAIT_MS) != 1)
 		return false;
-	return poll(&p, 1, KU_EXIT_WAIT_MS) == 1;
+	fr_kupgrade_count(s->tag, FR_KC_RESTARTS, NULL); /* we take over */
+	return true;
 }
 
 /* ---- the old server's side: supervisor of its own upgrade ---- */
@@ -233,11 +303,33 @@ struct peer {
 enum { KU_MSG, KU_GONE, KU_TIMEOUT, KU_STOP };
 
 /*
+ * The successor forked (fork.c's FRP_NEWPID, with a socket of the child's
+ * whose SO_PEERCRED names it): its child is the one to watch from now on,
+ * as the parent may be about to exit (daemonizing).  Closing the socket
+ * lets the child go on.
+ */
+static void peer_forked(struct peer *p, struct frp_msg *m)
+{
+	pid_t child;
+	int fd;
+
+	if (m->nfd != 1 || peer_ours(m->fd[0], &child) != 0)
+		return;
+	fd = pidfd_open_(child);
+	if (fd < 0)
+		return;
+	fr_log(LOG_INFO, "upgrade: the new server pid %d forked pid %d, watched from now on",
+	       (int)p->pid, (int)child);
+	close(p->pidfd);
+	p->pidfd = fd;
+	p->pid = child;
+}
+
+/*
  * The next message from @p within @ms (-1: forever), into @m, or why
  * none came.  A peer is gone when its socket hangs up or its pid exits.
  */
-static int peer_wait(const struct peer *p, int ms, char *buf,
-		     struct frp_msg *m)
+static int peer_wait(struct peer *p, int ms, char *buf, struct frp_msg *m)
 {
 	double end = now_ms() + ms;
 
@@ -269,7 +361,12 @@ static int peer_wait(const struct peer *p, int ms, char *buf,
 			continue;
 		if (frp_recv(p->fd, buf, m) < 0)
 			return KU_GONE;
-		frp_close_fds(m);	/* nothing a successor sends has any */
+		if (m->type == FRP_NEWPID) {
+			peer_forked(p, m);
+			frp_close_fds(m);
+			continue;
+		}
+		frp_close_fds(m);	/* nothing else a successor sends has any */
 		return KU_MSG;
 	}
 }
@@ -297,7 +394,8 @@ static int event_call(uint16_t type, uint64_t arg, char *why, size_t len)
  * and must be dead before we take them back (its fds closed: the kernel
  * requeued what its clone fds had read; resend brings back the rest).
  */
-static void rollback(struct peer *p, uint64_t flags, const char *why)
+static void rollback(struct fr_session *s, struct peer *p, uint64_t flags,
+		     const char *why)
 {
 	struct pollfd f = { .fd = p->pidfd, .events = POLLIN };
 	int err;
@@ -308,16 +406,19 @@ static void rollback(struct peer *p, uint64_t flags, const char *why)
 	}
 	fr_log(LOG_WARNING, "upgrade: rollback: %s; pid %d resumes", why,
 	       (int)getpid());
+	fr_kupgrade_count(s->tag, FR_KC_ROLLBACKS, why);
 	err = event_call(FRP_RESUME, flags, NULL, 0);
 	if (err)
 		fr_log(LOG_ERR, "upgrade: rollback: resume failed: %s",
 		       strerror(-err));
 }
 
-static int refuse(const struct peer *p, int err, const char *why)
+static int refuse(struct fr_session *s, const struct peer *p, int err,
+		  const char *why)
 {
 	fr_log(LOG_WARNING, "upgrade: failed: %s; pid %d serves on", why,
 	       (int)getpid());
+	fr_kupgrade_count(s->tag, FR_KC_REFUSED, why);
 	frp_send_ack(p->fd, err, why);
 	return err;
 }
@@ -330,10 +431,21 @@ static int refuse(const struct peer *p, int err, const char *why)
 static int send_status(struct fr_session *s, const struct peer *p)
 {
 	struct frp_msg r = { .type = FRP_INFO };
-	char text[256];
-	int n = snprintf(text, sizeof(text),
-			 "tag=%s\nstate=serving\npath=kernel\nserver_pid=%d\n",
-			 s->tag, (int)getpid());
+	struct kcounts c = { { 0 } };
+	char text[640];
+	int fd = counts_open(s->tag), n;
+
+	if (fd >= 0) {
+		counts_read(fd, &c);
+		close(fd);
+	}
+	n = snprintf(text, sizeof(text),
+		     "tag=%s\nstate=serving\npath=kernel\nserver_pid=%d\n"
+		     "restarts=%u\nupgrades=%u\nrollbacks=%u\n"
+		     "refused_upgrades=%u\nlast_upgrade=%s\n",
+		     s->tag, (int)getpid(), c.n[FR_KC_RESTARTS],
+		     c.n[FR_KC_UPGRADES], c.n[FR_KC_ROLLBACKS],
+		     c.n[FR_KC_REFUSED], c.last[0] ? c.last : "none");
 
 	r.blob[0] = text;
 	r.blob_len[0] = n < (int)sizeof(text) ? (size_t)n : sizeof(text) - 1;
@@ -356,9 +468,9 @@ static int check_hello(struct fr_session *s, struct peer *p)
 	if (m.type != FRP_HELLO || m.blob_len[0] != strlen(s->tag) ||
 	    memcmp(m.blob[0], s->tag, m.blob_len[0]) != 0 ||
 	    m.arg[0] != (uint64_t)p->pid)
-		return refuse(p, -EPROTO, "not a HELLO for this tag");
+		return refuse(s, p, -EPROTO, "not a HELLO for this tag");
 	if (!(m.arg[1] & FRP_HELLO_STANDBY) || (m.arg[1] & FRP_HELLO_HOT))
-		return refuse(p, -EOPNOTSUPP,
+		return refuse(s, p, -EOPNOTSUPP,
 			      "on the kernel path only an upgrade's successor (FUSE_RECOVER_UPGRADE=1) can wait in standby");
 	confirm = m.arg[1] >> 32;
 	p->confirm_ms = !confirm ? KU_CONFIRM_MS :
@@ -386,24 +498,31 @@ static bool upgrade_one(struct fr_session *s, struct peer *p)
 	w = peer_wait(p, KU_READY_MS, buf, &m);
 	if (w != KU_MSG) {
 		if (w == KU_TIMEOUT)
-			refuse(p, -ETIMEDOUT, "not ready in time");
+			refuse(s, p, -ETIMEDOUT, "not ready in time");
 		else if (w == KU_STOP)
 			/* Said, or it would take our hang-up for our death
 			 * and serve a connection we are unmounting. */
-			refuse(p, -ESHUTDOWN, "the serving server is ending its session");
-		else
-			fr_log(LOG_WARNING, "upgrade: failed: the new server pid %d exited before taking over; pid %d serves on",
-			       (int)p->pid, (int)getpid());
+			refuse(s, p, -ESHUTDOWN, "the serving server is ending its session");
+		else {
+			snprintf(why, sizeof(why), "the new server pid %d exited before taking over",
+				 (int)p->pid);
+			fr_log(LOG_WARNING, "upgrade: failed: %s; pid %d serves on",
+			       why, (int)getpid());
+			fr_kupgrade_count(s->tag, FR_KC_REFUSED, why);
+		}
 		return false;
 	}
 	if (m.type == FRP_DECLINE) {
-		fr_log(LOG_WARNING, "upgrade: failed: refused in standby: pid %d: %.*s; pid %d serves on",
-		       (int)p->pid, (int)m.blob_len[0],
-		       (const char *)m.blob[0], (int)getpid());
+		snprintf(why, sizeof(why), "refused in standby: pid %d: %.*s",
+			 (int)p->pid, (int)m.blob_len[0],
+			 (const char *)m.blob[0]);
+		fr_log(LOG_WARNING, "upgrade: failed: %s; pid %d serves on",
+		       why, (int)getpid());
+		fr_kupgrade_count(s->tag, FR_KC_REFUSED, why);
 		return false;
 	}
 	if (m.type != FRP_STANDBY_READY) {
-		refuse(p, -EPROTO, "unexpected in standby");
+		refuse(s, p, -EPROTO, "unexpected in standby");
 		return false;
 	}
 	t_drain = now_ms();
@@ -411,14 +530,14 @@ static bool upgrade_one(struct fr_session *s, struct peer *p)
 	       (int)getpid());
 	err = event_call(FRP_DRAIN, KU_DRAIN_MS, why, sizeof(why));
 	if (err) {
-		refuse(p, err, "the old server could not drain");
+		refuse(s, p, err, "the old server could not drain");
 		return false;
 	}
 	fr_log(LOG_INFO, "upgrade: drained: pid %d answered everything it read; GO to pid %d",
 	       (int)getpid(), (int)p->pid);
 	if (frp_send(p->fd, &go)) {
 		/* Nothing was read by it: no resend needed. */
-		rollback(p, 0, "the new server cannot be reached");
+		rollback(s, p, 0, "the new server cannot be reached");
 		return false;
 	}
 	w = peer_wait(p, KU_TAKEOVER_MS, buf, &m);
@@ -426,14 +545,14 @@ static bool upgrade_one(struct fr_session *s, struct peer *p)
 		snprintf(why, sizeof(why), "pid %d declined at takeover: %.*s",
 			 (int)p->pid, (int)m.blob_len[0],
 			 (const char *)m.blob[0]);
-		rollback(p, 0, why);
+		rollback(s, p, 0, why);
 		return false;
 	}
 	if (w != KU_MSG || m.type != FRP_RESUMED) {
 		snprintf(why, sizeof(why), "the new server pid %d %s at takeover",
 			 (int)p->pid, w == KU_TIMEOUT ? "did not serve in time" :
 			 "died");
-		rollback(p, FRP_GO_RESEND | FRP_GO_RESYNC, why);
+		rollback(s, p, FRP_GO_RESEND | FRP_GO_RESYNC, why);
 		return false;
 	}
 	frp_send_ack(p->fd, 0, NULL);
@@ -447,13 +566,15 @@ static bool upgrade_one(struct fr_session *s, struct peer *p)
 	if (w == KU_GONE) {
 		snprintf(why, sizeof(why), "the new server pid %d died while being confirmed",
 			 (int)p->pid);
-		rollback(p, FRP_GO_RESEND | FRP_GO_RESYNC, why);
+		rollback(s, p, FRP_GO_RESEND | FRP_GO_RESYNC, why);
 		return false;
 	}
 	if (w == KU_STOP)
 		return false;
 	fr_log(LOG_INFO, "upgrade: done: confirmed: pid %d serves tag %s (pause %.3f ms); pid %d retires",
 	       (int)p->pid, s->tag, t_served - t_drain, (int)getpid());
+	snprintf(why, sizeof(why), "pid %d serves", (int)p->pid);
+	fr_kupgrade_count(s->tag, FR_KC_UPGRADES, why);
 	m = (struct frp_msg){ .type = FRP_RETIRE };
 	frp_send(ku.ev, &m);
 	return true;
@@ -557,6 +678,53 @@ static int listen_here(const char *tag)
 }
 
 /*
+ * In the child of fork(), from its fork handler: the listening thread
+ * stayed in the parent, and its stop eventfd and event socket are the
+ * parent's.  The child's first read() (io.c, as for a supervisor's
+ * watch) calls fr_kupgrade_resume().  Only async-signal-safe calls here.
+ */
+bool fr_kupgrade_lost;
+
+static void after_fork(void)
+{
+	if (!ku.running)
+		return;
+	ku.running = false;
+	if (ku.stop_fd >= 0)
+		close(ku.stop_fd);
+	if (ku.ev >= 0)
+		close(ku.ev);
+	ku.stop_fd = ku.ev = -1;
+	ku.forked = true;
+	__atomic_store_n(&fr_kupgrade_lost, true, __ATOMIC_RELEASE);
+}
+
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void register_fork(void)
+{
+	pthread_atfork(NULL, NULL, after_fork);
+}
+
+/*
+ * A forked child (a daemon) serves: it takes successors from now on, on
+ * the listening socket it inherited, with an event thread of its own
+ * (upgrade.c's fr_upgrade_forked() asks events() again).  A child that
+ * never reads (a helper) never starts either.
+ */
+void fr_kupgrade_resume(void)
+{
+	if (!__atomic_exchange_n(&fr_kupgrade_lost, false, __ATOMIC_ACQ_REL) ||
+	    !ku.forked || !ku.s)
+		return;
+	ku.forked = false;
+	fr_upgrade_forked(ku.s);
+	if (ku.running)
+		fr_log(LOG_INFO, "tag %s: pid %d forked from the server takes successors",
+		       ku.s->tag, (int)getpid());
+}
+
+/*
  * The kernel holder's events(): we serve, so we listen for a successor
  * (on the socket our predecessor handed us, or a new one) and tell our
  * upgrade.c what to do over the other end of *ev.
@@ -579,6 +747,10 @@ int fr_kupgrade_events(struct fr_session *s, int *ev)
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
+	pthread_once(&fork_once, register_fork);
+	if (ku.pred >= 0)	/* a forked child's, from its parent */
+		close(ku.pred);
+	ku.pred = -1;
 	if (s->sock >= 0)
 		ku.pred = fcntl(s->sock, F_DUPFD_CLOEXEC, 3);
 	ku.stop_fd = eventfd(0, EFD_CLOEXEC);

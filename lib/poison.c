@@ -110,7 +110,7 @@ static struct poison_rec *find(uint64_t unique)
 	return NULL;
 }
 
-bool fr_poison_check(int fd, const struct fuse_in_header *in)
+FR_COLD bool fr_poison_check(int fd, const struct fuse_in_header *in)
 {
 	struct poison_rec *r;
 	uint64_t free_ = 0;

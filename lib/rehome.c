@@ -380,7 +380,7 @@ static void after_fork(void)
 }
 
 /* A forked child serves: it watches the supervisor from now on. */
-void fr_rehome_resume(void)
+FR_COLD void fr_rehome_resume(void)
 {
 	if (!__atomic_exchange_n(&fr_rehome_lost, false, __ATOMIC_ACQ_REL))
 		return;

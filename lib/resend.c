@@ -20,7 +20,7 @@ static __thread uint64_t tls_unique;
 static __thread uint32_t tls_pid;
 static __thread bool tls_valid;
 
-void fr_resend_note(uint64_t unique, uint32_t pid)
+FR_HOT void fr_resend_note(uint64_t unique, uint32_t pid)
 {
 	tls_unique = unique;
 	tls_pid = pid;

@@ -80,12 +80,16 @@ struct up_thread {
 } __attribute__((aligned(64)));
 
 static struct {
+	/* Read on every request: first, in one cache line. */
+	_Atomic bool enabled;	/* an event socket exists */
+	_Atomic bool draining;
+	/* Bumped in a forked child: entries of older generations are the
+	 * parent's threads and no longer on any list. */
+	unsigned int gen;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;	/* parked threads and the drainer wait here */
 	struct up_thread *threads;
 	unsigned int nthreads, nparked;
-	_Atomic bool enabled;	/* an event socket exists */
-	_Atomic bool draining;
 	bool exiting;
 	/* Read and not answered: of threads that are not (or no longer)
 	 * loop threads; theirs are in struct up_thread. */
@@ -104,9 +108,6 @@ static struct {
 	pthread_t thread;
 	sem_t started;		/* the event thread is in its loop */
 	bool running;
-	/* Bumped in a forked child: entries of older generations are the
-	 * parent's threads and no longer on any list. */
-	unsigned int gen;
 	bool forked;		/* the event thread stayed in the parent */
 } up = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -142,7 +143,7 @@ static void thread_gone(void *data)
 static __thread struct up_thread *tls_self;
 
 /* The calling loop thread, known from its first read on. */
-static struct up_thread *self_new(void)
+static FR_COLD struct up_thread *self_new(void)
 {
 	struct up_thread *t = tls_self;
 
@@ -178,7 +179,7 @@ static inline struct up_thread *self(void)
 }
 
 /* Returns true when the session is to end (retired). */
-static bool park(struct up_thread *t)
+static FR_COLD bool park(struct up_thread *t)
 {
 	bool exiting;
 	int old;
@@ -199,7 +200,7 @@ static bool park(struct up_thread *t)
 }
 
 /* Our kick, read by whoever reads next (also another server): gone. */
-static void kick_swallowed(void)
+static FR_COLD void kick_swallowed(void)
 {
 	long k = atomic_load(&up.kicks);
 
@@ -211,7 +212,7 @@ static void kick_swallowed(void)
 }
 
 /* One read, or -1 with EINTR when a drain woke it without a request. */
-static ssize_t drainable_read(struct up_thread *t, int fd, void *buf,
+static FR_HOT ssize_t drainable_read(struct up_thread *t, int fd, void *buf,
 			      size_t len)
 {
 	ssize_t n;
@@ -259,7 +260,7 @@ static ssize_t drainable_read(struct up_thread *t, int fd, void *buf,
 	return n;
 }
 
-ssize_t fr_upgrade_read(int fd, void *buf, size_t len)
+FR_HOT ssize_t fr_upgrade_read(int fd, void *buf, size_t len)
 {
 	struct up_thread *t;
 	ssize_t n;
@@ -345,7 +346,7 @@ static long outstanding_locked(void)
 }
 
 /* Requests that get no reply do not keep a drain waiting. */
-void fr_upgrade_note_read(const void *in_header)
+FR_HOT void fr_upgrade_note_read(const void *in_header)
 {
 	const struct fuse_in_header *in = in_header;
 
@@ -361,7 +362,7 @@ void fr_upgrade_note_read(const void *in_header)
 	count_outstanding(1);
 }
 
-void fr_upgrade_note_reply(const struct iovec *iov, int count,
+FR_HOT void fr_upgrade_note_reply(const struct iovec *iov, int count,
 			   bool kernel_ids)
 {
 	const struct fuse_out_header *h = iov[0].iov_base;

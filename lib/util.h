@@ -16,7 +16,21 @@
  * (proto.c, runtime.c, mount.c) may log too.
  */
 void fr_log(int level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+	__attribute__((cold, format(printf, 2, 3)));
+
+/*
+ * Where a request's code goes.  Between two requests the kernel's work
+ * evicts the server's caches and TLB entries, so what a request costs in
+ * the library is mostly the code lines and pages it touches, not the
+ * instructions it runs (perf: the samples of the io hooks sit on the
+ * first instructions of functions and after returns from read/writev).
+ * The functions every request runs are kept together (.text.hot); those
+ * only the rare cases run (re-resolution, answers of our own, logging)
+ * are moved out of their way (.text.unlikely), and so are the branches
+ * that call them.
+ */
+#define FR_HOT __attribute__((hot))
+#define FR_COLD __attribute__((cold))
 
 /* A malloc'ed copy of some bytes (a FUSE_INIT request or reply). */
 struct fr_blob {

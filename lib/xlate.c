@@ -100,7 +100,7 @@ struct fr_xlate {
 
 /* ---- answering the kernel ourselves ---- */
 
-static void answer(int fd, uint64_t unique, int err)
+static FR_COLD void answer(int fd, uint64_t unique, int err)
 {
 	struct fuse_out_header h = {
 		.len = sizeof(h), .error = -err, .unique = unique
@@ -119,7 +119,7 @@ static size_t bucket(uint64_t unique)
 }
 
 /* Requests whose error, when resent, may only mean "already done". */
-static bool may_be_done(uint32_t opcode)
+static FR_HOT bool may_be_done(uint32_t opcode)
 {
 	switch (opcode) {
 	case FUSE_MKDIR: case FUSE_MKNOD: case FUSE_SYMLINK: case FUSE_LINK:
@@ -129,7 +129,7 @@ static bool may_be_done(uint32_t opcode)
 	return false;
 }
 
-static int64_t now_ns(void)
+static FR_HOT int64_t now_ns(void)
 {
 	struct timespec ts;
 
@@ -164,7 +164,7 @@ static void spare_key_make(void)
 	spare_key_made = pthread_key_create(&spare_key, spare_gone) == 0;
 }
 
-static struct xl_pending *pend_alloc(size_t names)
+static FR_HOT struct xl_pending *pend_alloc(size_t names)
 {
 	struct xl_pending *p = tls_spare;
 
@@ -184,7 +184,7 @@ static struct xl_pending *pend_alloc(size_t names)
 	return p;
 }
 
-static void pend_free(struct xl_pending *p)
+static FR_HOT void pend_free(struct xl_pending *p)
 {
 	if (!p || !p->small || tls_spare) {
 		free(p);
@@ -208,7 +208,7 @@ static void pend_free(struct xl_pending *p)
  * is stored after the claim: its reply, the only reader of this unique,
  * comes after the read hook returned.
  */
-static bool claim_slot(struct fr_xlate *x, uint64_t unique,
+static FR_HOT bool claim_slot(struct fr_xlate *x, uint64_t unique,
 		       struct xl_pending *p)
 {
 	struct xl_pslot *sl = &x->slot[(unique >> 1) % XL_PEND_SLOTS];
@@ -224,7 +224,7 @@ static bool claim_slot(struct fr_xlate *x, uint64_t unique,
 	return true;
 }
 
-static int pend_add(struct fr_xlate *x, const struct fuse_in_header *in,
+static FR_HOT int pend_add(struct fr_xlate *x, const struct fuse_in_header *in,
 		    uint64_t node, uint64_t node2, uint32_t flags, uint64_t kfh,
 		    const char *n1, size_t l1, const char *n2, size_t l2)
 {
@@ -268,7 +268,7 @@ static int pend_add(struct fr_xlate *x, const struct fuse_in_header *in,
 	return 0;
 }
 
-static struct xl_pending *pend_take(struct fr_xlate *x, uint64_t unique)
+static FR_HOT struct xl_pending *pend_take(struct fr_xlate *x, uint64_t unique)
 {
 	struct xl_pslot *sl = &x->slot[(unique >> 1) % XL_PEND_SLOTS];
 	struct xl_pending **pp, *p = NULL;
@@ -335,7 +335,7 @@ static void synth_deliver(struct fr_xlate *x, const struct iovec *iov,
  * from another thread are waited for.  Returns the server's -errno, or the
  * reply body in @sy.
  */
-static int synth_call_buf(struct fr_xlate *x, uint32_t opcode,
+static FR_COLD int synth_call_buf(struct fr_xlate *x, uint32_t opcode,
 			  uint64_t nodeid, uint32_t uid, uint32_t gid,
 			  uint32_t pid, const void *a1, size_t l1,
 			  const void *a2, size_t l2, struct xl_synth *sy,
@@ -396,7 +396,7 @@ static int synth_call_buf(struct fr_xlate *x, uint32_t opcode,
 	return sy->error;
 }
 
-static int synth_call(struct fr_xlate *x, uint32_t opcode, uint64_t nodeid,
+static FR_COLD int synth_call(struct fr_xlate *x, uint32_t opcode, uint64_t nodeid,
 		      uint32_t uid, uint32_t gid, uint32_t pid,
 		      const void *a1, size_t l1, const void *a2, size_t l2,
 		      struct xl_synth *sy)
@@ -405,7 +405,7 @@ static int synth_call(struct fr_xlate *x, uint32_t opcode, uint64_t nodeid,
 			      sy, NULL, 0);
 }
 
-static void synth_forget(struct fr_xlate *x, uint64_t srv, uint64_t count)
+static FR_COLD void synth_forget(struct fr_xlate *x, uint64_t srv, uint64_t count)
 {
 	struct fuse_forget_in f = { .nlookup = count };
 	struct xl_synth sy;
@@ -413,7 +413,7 @@ static void synth_forget(struct fr_xlate *x, uint64_t srv, uint64_t count)
 	synth_call(x, FUSE_FORGET, srv, 0, 0, 0, &f, sizeof(f), NULL, 0, &sy);
 }
 
-static void synth_release(struct fr_xlate *x, uint64_t srv_node,
+static FR_COLD void synth_release(struct fr_xlate *x, uint64_t srv_node,
 			  uint64_t srv_fh, bool dir, uint32_t flags)
 {
 	struct fuse_release_in r = { .fh = srv_fh, .flags = flags };
@@ -433,7 +433,7 @@ static bool same_object(const struct xl_node *n, const struct fuse_entry_out *e)
 }
 
 /* Look @n up again by its name in its (already resolved) parent. */
-static int relookup(struct fr_xlate *x, struct xl_node *n, uint64_t srv_parent,
+static FR_COLD int relookup(struct fr_xlate *x, struct xl_node *n, uint64_t srv_parent,
 		    const struct fuse_in_header *cred)
 {
 	struct fr_idmap *m = x->map;
@@ -479,7 +479,7 @@ static int relookup(struct fr_xlate *x, struct xl_node *n, uint64_t srv_parent,
  * nodes are rare (only after a restart), so one lock for all of them keeps
  * racing threads from looking the same node up twice.
  */
-static int resolve(struct fr_xlate *x, struct xl_node *n,
+static FR_COLD int resolve(struct fr_xlate *x, struct xl_node *n,
 		   const struct fuse_in_header *cred, uint64_t *srv)
 {
 	struct fr_idmap *m = x->map;
@@ -533,7 +533,7 @@ static int node_srv(struct fr_xlate *x, uint64_t kid,
 }
 
 /* Reopen a handle of an earlier run with the opener's flags and identity. */
-static int reopen(struct fr_xlate *x, struct xl_handle *f)
+static FR_COLD int reopen(struct fr_xlate *x, struct xl_handle *f)
 {
 	struct fuse_in_header cred = { .uid = f->uid, .gid = f->gid,
 				       .pid = f->pid };
@@ -767,7 +767,7 @@ out:
 enum { XL_PASS = 0, XL_DONE = 1 };
 
 /* Where the fh of a request is, if it has one. */
-static uint64_t *fh_field(uint32_t opcode, void *arg, size_t alen)
+static FR_HOT uint64_t *fh_field(uint32_t opcode, void *arg, size_t alen)
 {
 	size_t off = 0, need = 8;
 
@@ -824,7 +824,7 @@ static int translate_fh(struct fr_xlate *x, uint64_t *fh)
 	return err;
 }
 
-static const char *arg_name(const void *arg, size_t alen, size_t skip,
+static FR_HOT const char *arg_name(const void *arg, size_t alen, size_t skip,
 			    size_t *len)
 {
 	const char *p = (const char *)arg + skip;
@@ -837,7 +837,7 @@ static const char *arg_name(const void *arg, size_t alen, size_t skip,
 	return *len < max ? p : NULL;
 }
 
-static int forget_one(struct fr_xlate *x, uint64_t kid, uint64_t count,
+static FR_HOT int forget_one(struct fr_xlate *x, uint64_t kid, uint64_t count,
 		      uint64_t *srv, uint64_t *fwd)
 {
 	struct fr_idmap *m = x->map;
@@ -866,7 +866,7 @@ static int forget_one(struct fr_xlate *x, uint64_t kid, uint64_t count,
 	return 0;
 }
 
-static int do_forget(struct fr_xlate *x, struct fuse_in_header *in, size_t n)
+static FR_HOT int do_forget(struct fr_xlate *x, struct fuse_in_header *in, size_t n)
 {
 	struct fuse_forget_in *f = (void *)(in + 1);
 	uint64_t srv, fwd;
@@ -881,7 +881,7 @@ static int do_forget(struct fr_xlate *x, struct fuse_in_header *in, size_t n)
 	return XL_PASS;
 }
 
-static int do_batch_forget(struct fr_xlate *x, struct fuse_in_header *in,
+static FR_HOT int do_batch_forget(struct fr_xlate *x, struct fuse_in_header *in,
 			   size_t *n)
 {
 	struct fuse_batch_forget_in *b = (void *)(in + 1);
@@ -908,7 +908,7 @@ static int do_batch_forget(struct fr_xlate *x, struct fuse_in_header *in,
 	return XL_PASS;
 }
 
-static void warn_op(struct fr_xlate *x, uint32_t opcode)
+static FR_COLD void warn_op(struct fr_xlate *x, uint32_t opcode)
 {
 	if (opcode < 64 && x->warned_op[opcode])
 		return;
@@ -920,7 +920,7 @@ static void warn_op(struct fr_xlate *x, uint32_t opcode)
 }
 
 /* Remember what the reply will need; names are copied out of the request. */
-static int note_request(struct fr_xlate *x, const struct fuse_in_header *in,
+static FR_HOT int note_request(struct fr_xlate *x, const struct fuse_in_header *in,
 			void *arg, size_t alen)
 {
 	const char *n1 = NULL, *n2 = NULL;
@@ -997,14 +997,14 @@ static int note_request(struct fr_xlate *x, const struct fuse_in_header *in,
 /* The last request this thread passed with no record: its reply needs none. */
 static __thread uint64_t tls_plain;
 
-int fr_xlate_quick(struct fr_session *s, void *buf, size_t *n)
+FR_HOT int fr_xlate_quick(struct fr_session *s, void *buf, size_t *n)
 {
 	struct fr_xlate *x = s->xlate;
 	struct fuse_in_header *in = buf;
 	void *arg = in + 1;
 	size_t alen = *n - sizeof(*in);
 	uint64_t srv = 0, srv_fh = 0, *fh = NULL;
-	bool note = false;
+	bool note = false, release = false;
 
 	switch (in->opcode) {
 	case FUSE_FORGET:
@@ -1025,24 +1025,31 @@ int fr_xlate_quick(struct fr_session *s, void *buf, size_t *n)
 	case FUSE_FALLOCATE: case FUSE_LSEEK: case FUSE_SYNCFS:
 		fh = fh_field(in->opcode, arg, alen);
 		break;
+	case FUSE_RELEASE: case FUSE_RELEASEDIR:
+		/* Its reply frees the handle: a record of the kernel's fh. */
+		fh = fh_field(in->opcode, arg, alen);
+		release = true;
+		break;
 	default:
 		return -1;
 	}
 	if (in->nodeid && !fr_idmap_node_srv(x->map, in->nodeid, &srv))
 		return -1;
-	/* A FLUSH of a handle this run never opened is answered there. */
-	if (in->opcode == FUSE_FLUSH && (!fh || !*fh))
+	/* Closing a handle this run never opened is answered there. */
+	if ((in->opcode == FUSE_FLUSH || release) && (!fh || !*fh))
 		return -1;
 	if (fh && *fh && !fr_idmap_handle_srv(x->map, *fh, &srv_fh))
 		return -1;
 	/* Last: a record made is the request's, whatever follows. */
 	if (note && note_request(x, in, arg, alen))
 		return -1;
+	if (release && pend_add(x, in, in->nodeid, 0, 0, *fh, NULL, 0, NULL, 0))
+		return -1;
 	if (in->nodeid)
 		in->nodeid = srv;
 	if (fh && *fh)
 		*fh = srv_fh;
-	if (!note)
+	if (!note && !release)
 		tls_plain = in->unique;
 	return XL_PASS;
 }
@@ -1172,7 +1179,7 @@ fail:
 /* ---- replies ---- */
 
 /* Give the kernel its id for the entry the server returned. */
-static int entry_out(struct fr_xlate *x, struct fuse_entry_out *e,
+static FR_HOT int entry_out(struct fr_xlate *x, struct fuse_entry_out *e,
 		     uint64_t parent, const char *name, size_t len)
 {
 	struct fr_idmap *m = x->map;
@@ -1180,7 +1187,6 @@ static int entry_out(struct fr_xlate *x, struct fuse_entry_out *e,
 				     .generation = e->generation,
 				     .mode = e->attr.mode };
 	struct xl_node *n;
-	const char *have;
 	int err = 0;
 
 	if (!e->nodeid)
@@ -1188,7 +1194,7 @@ static int entry_out(struct fr_xlate *x, struct fuse_entry_out *e,
 	fr_idmap_lock(m);
 	n = fr_idmap_by_srv(m, e->nodeid);
 	/* A node of an earlier run the kernel revalidates by name. */
-	if (!n && len) {
+	if (!n && len && !fr_idmap_all_current(m)) {
 		n = fr_idmap_find_name(m, parent, name, len);
 		if (n && (fr_idmap_current(m, n) || !same_object(n, e)))
 			n = NULL;
@@ -1203,9 +1209,13 @@ static int entry_out(struct fr_xlate *x, struct fuse_entry_out *e,
 	}
 	n->nlookup++;
 	n->srv_nlookup++;
-	/* One name per node: a hard link keeps the name it was found by. */
-	if (len && !is_dot(name, len) && n != fr_idmap_node(m, XL_ROOT) &&
-	    !fr_idmap_name(m, n, &have))
+	/*
+	 * One name per node: a hard link keeps the name it was found by.
+	 * The parent says so from the record's first line, the one the
+	 * counts are on (the name itself is on the next).
+	 */
+	if (len && !fr_idmap_named(n) && !is_dot(name, len) &&
+	    n != fr_idmap_node(m, XL_ROOT))
 		fr_idmap_set_name(m, n, parent, name, len);
 	e->nodeid = fr_idmap_node_id(m, n);
 	fr_idmap_unlock(m);
@@ -1215,7 +1225,7 @@ static int entry_out(struct fr_xlate *x, struct fuse_entry_out *e,
 	return 0;
 }
 
-static int open_out(struct fr_xlate *x, const struct xl_pending *p,
+static FR_HOT int open_out(struct fr_xlate *x, const struct xl_pending *p,
 		    uint64_t node, struct fuse_open_out *o)
 {
 	struct fr_idmap *m = x->map;
@@ -1239,7 +1249,7 @@ static int open_out(struct fr_xlate *x, const struct xl_pending *p,
 	return err;
 }
 
-static void names_changed(struct fr_xlate *x, const struct xl_pending *p)
+static FR_HOT void names_changed(struct fr_xlate *x, const struct xl_pending *p)
 {
 	struct fr_idmap *m = x->map;
 	const char *n1 = p->names, *n2 = p->names + p->len1;
@@ -1310,7 +1320,7 @@ static ssize_t gather(const struct iovec *iov, int count, char **out)
 }
 
 /* The reply failed here: tell the server to drop what it handed out. */
-static void undo_reply(struct fr_xlate *x, const struct xl_pending *p,
+static FR_COLD void undo_reply(struct fr_xlate *x, const struct xl_pending *p,
 		       const struct fuse_entry_out *e,
 		       const struct fuse_open_out *o)
 {
@@ -1356,7 +1366,7 @@ static bool is_own(const struct xl_pending *p, const struct fuse_entry_out *e)
 	return false;
 }
 
-static int lookup_srv(struct fr_xlate *x, const struct xl_pending *p,
+static FR_COLD int lookup_srv(struct fr_xlate *x, const struct xl_pending *p,
 		      uint64_t kdir, const char *name, size_t len,
 		      struct fuse_entry_out *e)
 {
@@ -1379,7 +1389,7 @@ static int lookup_srv(struct fr_xlate *x, const struct xl_pending *p,
 	return e->nodeid ? 0 : -ENOENT;
 }
 
-static ssize_t answer_done(int fd, const struct xl_pending *p, const void *body,
+static FR_COLD ssize_t answer_done(int fd, const struct xl_pending *p, const void *body,
 			   size_t len)
 {
 	char buf[sizeof(struct fuse_out_header) + sizeof(struct fuse_entry_out)];
@@ -1397,7 +1407,7 @@ static ssize_t answer_done(int fd, const struct xl_pending *p, const void *body,
 }
 
 /* Returns what it wrote, or 0 when the error stands. */
-static ssize_t judge_resent(struct fr_xlate *x, int fd,
+static FR_COLD ssize_t judge_resent(struct fr_xlate *x, int fd,
 			    const struct xl_pending *p, int err)
 {
 	const char *n1 = p->names, *n2 = p->names + p->len1;
@@ -1456,7 +1466,7 @@ static ssize_t judge_resent(struct fr_xlate *x, int fd,
 	return answer_done(fd, p, NULL, 0);
 }
 
-static ssize_t reply_pending(struct fr_xlate *x, int fd,
+static FR_HOT ssize_t reply_pending(struct fr_xlate *x, int fd,
 			     struct xl_pending *p, const struct iovec *iov,
 			     int count)
 {
@@ -1585,7 +1595,7 @@ send:
 }
 
 /* Notifications name nodes too; one the kernel never got is dropped. */
-static ssize_t notify_out(struct fr_xlate *x, int fd, const struct iovec *iov,
+static FR_COLD ssize_t notify_out(struct fr_xlate *x, int fd, const struct iovec *iov,
 			  int count)
 {
 	struct fr_idmap *m = x->map;
@@ -1663,7 +1673,7 @@ static ssize_t notify_out(struct fr_xlate *x, int fd, const struct iovec *iov,
 	return ret;
 }
 
-ssize_t fr_xlate_reply(struct fr_session *s, int fd, struct iovec *iov,
+FR_HOT ssize_t fr_xlate_reply(struct fr_session *s, int fd, struct iovec *iov,
 		       int count)
 {
 	struct fr_xlate *x = s->xlate;

@@ -287,6 +287,39 @@ static void kernel_mount(const char *tag, struct info *in)
 	fclose(f);
 }
 
+/*
+ * A kernel-path tag's kept memory is files, RUNTIME_DIR/TAG.keep-KIND-KEY
+ * (lib/kattach.c), not fds of a supervisor: their count and bytes.
+ */
+static void kernel_kept(const char *dir, const char *tag, struct info *in)
+{
+	char prefix[FR_PATH_MAX];
+	unsigned int n = 0;
+	long long bytes = 0;
+	struct dirent *e;
+	struct stat st;
+	size_t plen;
+	DIR *d = opendir(dir);
+
+	if (!d) {
+		info_set(in, "kept_files", "unknown");
+		info_set(in, "state_bytes", "unknown");
+		return;
+	}
+	plen = snprintf(prefix, sizeof(prefix), "%s.keep-", tag);
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, prefix, plen) != 0 ||
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		n++;
+		bytes += st.st_size;
+	}
+	closedir(d);
+	info_set(in, "kept_files", "%u", n);
+	info_set(in, "state_bytes", "%lld", bytes);
+}
+
 static int query(const char *dir, const char *tag, struct info *in)
 {
 	struct frp_msg m = { .type = FRP_STATUS }, r;
@@ -312,8 +345,10 @@ static int query(const char *dir, const char *tag, struct info *in)
 	if (r.type != FRP_INFO)
 		return -EPROTO;
 	parse_info(in, r.blob[0], r.blob_len[0]);
-	if (kernel)	/* its mount point and connection, for "waiting" */
+	if (kernel) {	/* its mount point and connection, for "waiting" */
 		kernel_mount(tag, in);
+		kernel_kept(dir, tag, in);
+	}
 	pid = info_get(in, "server_pid");
 	up = pid && atoi(pid) > 0 ? uptime_of(atoi(pid)) : -1;
 	if (up >= 0)
@@ -375,11 +410,38 @@ static void print_info(const struct info *in, const char *indent)
 	printf("}");
 }
 
+/*
+ * A kernel-path tag (TAG.init, no supervisor's socket) whose server did
+ * not answer (@err): none serves, one attached by an older library, or
+ * it is stopped or busy.  What the kernel knows is said all the same.
+ */
+static bool kernel_unanswered(const char *dir, const char *tag,
+			      struct info *in, int err)
+{
+	char path[FR_PATH_MAX];
+	struct stat st;
+
+	if (fr_tag_path(path, dir, tag, "init") || stat(path, &st) < 0 ||
+	    fr_tag_path(path, dir, tag, "sock") || stat(path, &st) == 0)
+		return false;
+	in->n = 0;
+	info_set(in, "tag", "%s", tag);
+	info_set(in, "path", "kernel");
+	info_set(in, "server_pid", "unknown");
+	info_set(in, "server", "not answering: %s", strerror(-err));
+	kernel_mount(tag, in);
+	kernel_kept(dir, tag, in);
+	add_waiting(in);
+	return true;
+}
+
 static int cmd_status(const char *dir, const char *tag)
 {
 	struct info in = { .n = 0 };
 	int err = query(dir, tag, &in);
 
+	if (err && kernel_unanswered(dir, tag, &in, err))
+		err = 0;
 	if (err == -ENOENT || err == -ECONNREFUSED)
 		die(1, "no supervisor holds tag %s (in %s)", tag, dir);
 	if (err)
@@ -428,15 +490,10 @@ static int cmd_list(const char *dir)
 		} else if (has_suffix(e->d_name, ".init", tag, sizeof(tag)) &&
 			   fr_tag_path(path, dir, tag, "sock") == 0 &&
 			   stat(path, &st) < 0) {
-			/* Its server answers, or says nothing (none serves,
-			 * or one attached by an older library). */
-			if (query(dir, tag, &in) != 0) {
-				in.n = 0;
-				info_set(&in, "tag", "%s", tag);
-				info_set(&in, "path", "kernel");
-				kernel_mount(tag, &in);
-				add_waiting(&in);
-			}
+			/* Its server answers, or says nothing. */
+			err = query(dir, tag, &in);
+			if (err)
+				kernel_unanswered(dir, tag, &in, err);
 		} else {
 			continue;
 		}
@@ -517,25 +574,59 @@ static bool kernel_path_tag(const char *dir, const char *tag)
 	       stat(up, &st) == 0;
 }
 
+/* Upgrades of a kernel-path tag that failed so far (its server counts). */
+static unsigned long failed_upgrades(const struct info *in)
+{
+	const char *r = info_get(in, "refused_upgrades");
+	const char *b = info_get(in, "rollbacks");
+
+	return (r ? strtoul(r, NULL, 10) : 0) + (b ? strtoul(b, NULL, 10) : 0);
+}
+
+/*
+ * The old server @old serves on: says why, from its own account if it
+ * counted a failure since @base (else the successor never got as far as
+ * offering itself), with @what the successor's end.
+ */
+static int kernel_failed(const char *dir, const char *tag, pid_t old,
+			 unsigned long base, const char *what)
+{
+	struct info in = { .n = 0 };
+	const char *why = NULL;
+
+	if (query(dir, tag, &in) == 0 && failed_upgrades(&in) > base)
+		why = info_get(&in, "last_upgrade");
+	fprintf(stderr, "fuse-recover: upgrade of tag %s failed: %s (%s); pid %d serves on\n",
+		tag, why ? why : "the new server was never offered (see its log)",
+		what, (int)old);
+	return 1;
+}
+
 /*
  * No supervisor to start the successor: we start it, detached, with
  * FUSE_RECOVER_UPGRADE=1 (the rest of our environment, FUSE_RECOVER_*
  * included, goes with it) and learn the outcome by watching both: the
  * old pid exiting while the successor lives is a retirement (the old
  * one retires only once the confirmation period passed); the successor
- * exiting first is a refusal or a rollback (the old one resumed).  The
- * old one is watched through a pidfd: it is not our child, and its
- * parent may not reap it at once (kill(pid, 0) succeeds on a zombie) or
- * the pid could be reused.
+ * exiting first with an error is a refusal or a rollback (the old one
+ * resumed), and the old server's status says which.  A successor that
+ * exits 0 first has daemonized (its child goes on): from then on the old
+ * server's counts tell a failure, its exit success, and the serving pid
+ * is asked for.  The old one is watched through a pidfd: it is not our
+ * child, and its parent may not reap it at once (kill(pid, 0) succeeds
+ * on a zombie) or the pid could be reused.
  */
 static int kernel_upgrade(const char *dir, const char *tag, char **argv,
 			  const char *confirm_ms, int out, double timeout)
 {
 	struct info in = { .n = 0 };
 	const char *s;
-	pid_t old, child;
-	double end;
+	pid_t old, child, serving;
+	double end, ask = 0;
+	unsigned long base;
+	bool detached = false;
 	int err = query(dir, tag, &in), status, old_fd;
+	char what[96];
 
 	if (err)
 		die(1, "tag %s: the serving server does not answer: %s", tag,
@@ -544,6 +635,7 @@ static int kernel_upgrade(const char *dir, const char *tag, char **argv,
 	old = s ? atoi(s) : 0;
 	if (old <= 0)
 		die(1, "tag %s: the serving server did not say its pid", tag);
+	base = failed_upgrades(&in);
 	old_fd = syscall(SYS_pidfd_open, old, 0);
 	if (old_fd < 0)
 		die(1, "tag %s: pid %d: %s", tag, (int)old, strerror(errno));
@@ -566,23 +658,54 @@ static int kernel_upgrade(const char *dir, const char *tag, char **argv,
 			strerror(errno));
 		_exit(127);
 	}
+	serving = child;
 	for (end = now_sec() + timeout; now_sec() < end; usleep(50000)) {
-		if (waitpid(child, &status, WNOHANG) == child) {
-			fprintf(stderr, "fuse-recover: upgrade of tag %s failed: the new server (pid %d) %s %d (refused or rolled back; see its log); pid %d serves on\n",
-				tag, (int)child,
-				WIFEXITED(status) ? "exited with status" :
-						    "was killed by signal",
-				WIFEXITED(status) ? WEXITSTATUS(status) :
-						    WTERMSIG(status),
-				(int)old);
-			return 1;
-		}
 		struct pollfd p = { .fd = old_fd, .events = POLLIN };
 
+		if (!detached && waitpid(child, &status, WNOHANG) == child) {
+			if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+				detached = true;
+				serving = 0;
+			} else {
+				snprintf(what, sizeof(what), "the new server pid %d %s %d",
+					 (int)child,
+					 WIFEXITED(status) ? "exited with status" :
+							     "was killed by signal",
+					 WIFEXITED(status) ? WEXITSTATUS(status) :
+							     WTERMSIG(status));
+				return kernel_failed(dir, tag, old, base, what);
+			}
+		}
 		if (poll(&p, 1, 0) == 1) {
-			printf("upgraded tag %s: pid %d serves\n", tag,
-			       (int)child);
+			struct info now = { .n = 0 };
+
+			/* The successor listens once the old one is gone. */
+			while (!serving && now_sec() < end &&
+			       query(dir, tag, &now) == 0) {
+				s = info_get(&now, "server_pid");
+				serving = s && atoi(s) != old ? atoi(s) : 0;
+				now.n = 0;
+				if (!serving)
+					usleep(50000);
+			}
+			if (serving)
+				printf("upgraded tag %s: pid %d serves\n", tag,
+				       (int)serving);
+			else
+				printf("upgraded tag %s: the new server serves (its pid did not answer)\n",
+				       tag);
 			return 0;
+		}
+		if (detached && now_sec() >= ask) {
+			struct info now = { .n = 0 };
+
+			/* Answered once the old one is idle again. */
+			if (query(dir, tag, &now) == 0 &&
+			    (s = info_get(&now, "server_pid")) &&
+			    atoi(s) == old && failed_upgrades(&now) > base)
+				return kernel_failed(dir, tag, old, base,
+						     "the new server daemonized");
+			ask = now_sec() + 0.5;
 		}
 	}
 	die(1, "tag %s: no outcome within %.0f s (pid %d still serves, pid %d left running)",

@@ -46,6 +46,7 @@ static const char * const tests[] = {
 	"lib-passthrough",
 	"lib-passthrough-hp",
 	"lib-upgrade",
+	"lib-upgrade-xl",
 };
 
 static void try_mount(const char *src, const char *dst, const char *type)

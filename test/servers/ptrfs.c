@@ -12,6 +12,8 @@
  *	-o clone_fd	one /dev/fuse fd per thread
  *	-o snapdir	directory offsets that mean something only to one
  *			open stream of one process (see below)
+ *	-o late_daemon	daemonize after attaching (libfuse's own examples'
+ *			order), -f or not
  *
  * What makes it "ordinary":
  *  - a node id is the address of a malloc'ed struct inode that holds an
@@ -810,6 +812,7 @@ struct ptrfs_opts {
 	char *attr_timeout;
 	int writeback;
 	int snapdir;
+	int late_daemon;
 };
 
 static const struct fuse_opt ptrfs_opt_spec[] = {
@@ -819,6 +822,7 @@ static const struct fuse_opt ptrfs_opt_spec[] = {
 	{ "attr_timeout=%s", offsetof(struct ptrfs_opts, attr_timeout), 0 },
 	{ "writeback", offsetof(struct ptrfs_opts, writeback), 1 },
 	{ "snapdir", offsetof(struct ptrfs_opts, snapdir), 1 },
+	{ "late_daemon", offsetof(struct ptrfs_opts, late_daemon), 1 },
 	FUSE_OPT_END
 };
 
@@ -930,10 +934,12 @@ int main(int argc, char *argv[])
 	se = fuse_session_new(&args, &ptrfs_ops, sizeof(ptrfs_ops), NULL);
 	if (!se || fuse_set_signal_handlers(se) != 0)
 		goto out;
-	if (fuse_daemonize(opts.foreground) != 0)
+	if (fuse_daemonize(opts.foreground || po.late_daemon) != 0)
 		goto out_signals;
 	res = fuse_session_attach(se, opts.mountpoint, fr);
 	if (res < 0)
+		goto out_signals;
+	if (po.late_daemon && fuse_daemonize(0) != 0)
 		goto out_signals;
 	ret = run_loop(se, &opts);
 	fuse_recover_unmount(se);
