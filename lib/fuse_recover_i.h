@@ -103,6 +103,7 @@ struct fr_session {
 	bool keep_refused_logged;	/* keep.c: the cap was reported */
 	uint32_t pt_depth;		/* passthrough.c: asked and allowed */
 	bool standby;			/* upgrade.c: INIT replayed, not serving */
+	bool readers_sent;	/* FRP_READERS went out (supervised.c) */
 	bool retired;			/* upgrade.c: a successor serves */
 };
 
@@ -116,6 +117,13 @@ int fr_io_init(struct fr_session *s);
 /* A standby: a faulted-in buffer for the first read after GO. */
 void fr_io_prefault(struct fr_session *s);
 void fr_io_fini(struct fr_session *s);
+
+/* readers.c: the reader slots the supervisor watches. */
+int fr_readers_fd(void);
+void fr_readers_enter(void);
+void fr_readers_enter_slow(void);
+void fr_readers_claim(void);
+void fr_readers_leave(void);
 
 /*
  * xlate.c: node id and handle translation for servers without a state

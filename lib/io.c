@@ -209,6 +209,7 @@ static FR_HOT ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
 		}
 		register_clone(s, fd);
 	}
+	fr_readers_enter();
 	/* A forked child (a daemon) serving its first request. */
 	if (__builtin_expect(fr_rehome_lost | fr_kupgrade_lost, 0)) {
 		fr_rehome_resume();
@@ -365,6 +366,7 @@ void fr_io_fini(struct fr_session *s)
 {
 	struct fr_thread_fd *t = pthread_getspecific(s->fd_key);
 
+	fr_readers_leave();
 	pthread_setspecific(s->fd_key, NULL);
 	free(t);
 	pthread_key_delete(s->fd_key);

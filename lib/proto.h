@@ -40,6 +40,12 @@ enum frp_type {
 	FRP_STANDBY_READY,
 	FRP_DRAINED,	 /* on the event socket: status 0 or -errno */
 	/*
+	 * fd a sealed memfd of FRP_READERS_SIZE bytes: the reader slots of
+	 * the server's threads (lib/readers.c, supervisor/readers.c); no
+	 * reply.
+	 */
+	FRP_READERS,
+	/*
 	 * A recovering server that cannot serve this connection (other mount
 	 * point, other capabilities) and has not read from it: status -errno,
 	 * blob0 a reason; no reply.  Not a death: the mount waits on.
@@ -92,6 +98,22 @@ enum frp_type {
 /* Never sent: a standby's own GO when the old server that offered the
  * connection died (the kernel path, lib/kupgrade.c) */
 #define FRP_GO_ORPHANED (1u << 31)
+
+/*
+ * The reader area: slot 0 is a header (word 0 bumped and woken when a
+ * thread claims a slot, word 1 non-zero once a reader found no free
+ * slot); slots 1.. each begin with the futex word of a robust,
+ * process-shared mutex that a thread holds while it may read requests.
+ */
+#define FRP_READERS_SIZE 4096u
+/*
+ * A slot word the supervisor wrote when it handed the connection on
+ * (no tid, no FUTEX_OWNER_DIED: glibc's trylock fails with EBUSY): a
+ * thread that finds one must not read.
+ */
+#define FRP_READER_SEALED 0x3fffffffu
+#define FRP_READER_SLOT 64u
+#define FRP_READER_SLOTS (FRP_READERS_SIZE / FRP_READER_SLOT)
 
 /* Kinds of fds a server leaves with its supervisor. */
 enum frp_fd_kind {

@@ -107,10 +107,13 @@ static int supervisor_mount(struct fr_session *s, const struct fuse_recover *fr)
 	return err ? err : fr_mount_fresh(s);
 }
 
+static void send_readers(struct fr_session *s);
+
 static int supervisor_hold(struct fr_session *s)
 {
 	struct frp_msg m;
 
+	send_readers(s);
 	fr_attached_msg(s, &m);
 	return fr_client_expect_ack(s, &m, "the new connection");
 }
@@ -179,12 +182,40 @@ static int supervisor_resumed(struct fr_session *s)
 {
 	struct frp_msg m = { .type = FRP_RESUMED };
 
+	send_readers(s);
 	return fr_client_expect_ack(s, &m, "the takeover");
+}
+
+/*
+ * Lets the supervisor see our readers die before the pidfd fires (see
+ * readers.c).  Sent before we serve (ATTACHED, RESUMED), so that a death
+ * right after the takeover is seen too; the calling thread holds a slot
+ * from now on, so that a process killed before any thread read is seen
+ * to die.  No reply: this is on a standby's path to its first answer, and
+ * without it the supervisor only waits longer.
+ */
+static void send_readers(struct fr_session *s)
+{
+	int fd = fr_readers_fd();
+	struct frp_msg m = { .type = FRP_READERS, .nfd = 1, .fd = { fd } };
+
+	if (s->readers_sent)
+		return;
+	if (fd < 0) {
+		fr_log(LOG_WARNING, "no reader slots: %s", strerror(-fd));
+		return;
+	}
+	fr_readers_claim();
+	pthread_mutex_lock(&s->sock_lock);
+	if (s->sock >= 0 && !frp_send(s->sock, &m))
+		s->readers_sent = true;
+	pthread_mutex_unlock(&s->sock_lock);
 }
 
 static void supervisor_running(struct fr_session *s,
 			       const struct fuse_recover *fr)
 {
+	send_readers(s);
 	fr_fork_arm(s);
 	fr_rehome_start(s, fr);
 	fr_upgrade_start(s);

@@ -180,6 +180,14 @@ enum hold_event hold_drop_client(struct recoverd *rd, int idx)
 	struct client *c = &rd->clients[idx];
 	bool launched = c->launched;
 
+	/* Dropped before its exit ended: watched on (hold_dying_server()). */
+	if (c->pidfd >= 0 && readers_seen_gone(c)) {
+		if (rd->dying_pidfd >= 0)
+			close(rd->dying_pidfd);
+		rd->dying_pidfd = c->pidfd;
+		c->pidfd = -1;
+	}
+	readers_stop(c);
 	if (c->fd >= 0)
 		close(c->fd);
 	if (c->pidfd >= 0)
@@ -205,19 +213,36 @@ enum hold_event hold_drop_client(struct recoverd *rd, int idx)
 	return HOLD_NOTHING;
 }
 
+/* Whether a server dropped on its readers' death is still exiting. */
+bool hold_dying_server(struct recoverd *rd)
+{
+	struct pollfd p = { .fd = rd->dying_pidfd, .events = POLLIN };
+
+	if (rd->dying_pidfd < 0)
+		return false;
+	if (poll(&p, 1, 0) == 0)
+		return true;
+	close(rd->dying_pidfd);
+	rd->dying_pidfd = -1;
+	return false;
+}
+
 /*
  * The one death signal: the server's process has exited.  A broken or
  * misbehaving socket is not a death; only without a pidfd does a hang-up
  * have to stand in for it.
  */
-bool hold_server_exited(const struct recoverd *rd)
+bool hold_server_exited(struct recoverd *rd)
 {
-	const struct client *c;
+	struct client *c;
 	struct pollfd p;
 
 	if (rd->server < 0)
 		return true;
 	c = &rd->clients[rd->server];
+	/* Its readers are gone for good: as good as exited (readers.c). */
+	if (readers_all_gone(c))
+		return true;
 	if (c->pidfd >= 0) {
 		p = (struct pollfd){ .fd = c->pidfd, .events = POLLIN };
 		return poll(&p, 1, 0) == 1;
@@ -628,7 +653,8 @@ uint64_t hold_go_flags(const struct recoverd *rd, int idx, uint64_t flags)
 /* Messages that get no reply: answering them would put the peer out of step. */
 static bool no_reply(uint16_t type)
 {
-	return type == FRP_DEL_FD || type == FRP_BYE || type == FRP_DECLINE;
+	return type == FRP_DEL_FD || type == FRP_BYE || type == FRP_DECLINE ||
+	       type == FRP_READERS;
 }
 
 /*
@@ -649,7 +675,8 @@ static enum hold_event server_sock_error(struct recoverd *rd, int idx,
 		 * A dying process closes its files a moment before its pidfd
 		 * says it exited; the usual hang-up is that.
 		 */
-		if (c->pidfd < 0 || poll(&p, 1, 100) == 1)
+		if (c->pidfd < 0 || readers_all_gone(c) ||
+		    poll(&p, 1, 100) == 1)
 			return hold_drop_client(rd, idx);
 		fr_log(LOG_WARNING,
 		       "server pid %d closed its socket; holding the connection until it exits",
@@ -784,6 +811,13 @@ enum hold_event hold_client_input(struct recoverd *rd, int idx)
 	case FRP_EVENTS:
 		err = hold_take_events(rd, idx, &m);
 		break;
+	case FRP_READERS:
+		/* No reply; without it we wait for the pidfd as before. */
+		if (m.nfd == 1 && readers_watch(&rd->clients[idx], m.fd[0]))
+			fr_log(LOG_WARNING, "pid %d: unusable reader slots",
+			       (int)rd->clients[idx].pid);
+		frp_close_fds(&m);
+		return HOLD_NOTHING;
 	case FRP_BYE:
 		rd->bye = true;
 		frp_close_fds(&m);

@@ -8,6 +8,7 @@
 #include "fuse_recover.h"
 
 #include <errno.h>
+#include <linux/mount.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -33,6 +34,8 @@
 static struct recoverd rd_global;
 
 /* @code -1: exit with the launched server's status. */
+static void abort_connection(struct recoverd *rd);
+
 static void __attribute__((noreturn)) rd_finish(struct recoverd *rd, int code)
 {
 	int i, status;
@@ -44,6 +47,16 @@ static void __attribute__((noreturn)) rd_finish(struct recoverd *rd, int code)
 			close(rd->clients[i].fd);
 			rd->clients[i].fd = -1;
 		}
+	/*
+	 * A server dropped on its readers' death may still hang in its exit
+	 * (a FLUSH of a file of its own mount) holding an fd of the
+	 * connection; with no successor only an abort frees it.
+	 */
+	if (rd->fuse_fd >= 0 && hold_dying_server(rd)) {
+		fr_log(LOG_WARNING, "a dead server has not finished its exit; aborting connection %u",
+		       rd->conn_id);
+		abort_connection(rd);
+	}
 	hold_release_fds(rd);
 	if (rd->child > 0) {
 		/* Bounded wait: a stuck server must not keep us here. */
@@ -66,20 +79,59 @@ static void __attribute__((noreturn)) rd_finish(struct recoverd *rd, int code)
 	exit(code);
 }
 
+/*
+ * Writes to connection @id's abort file in a fusectl of our own, mounted
+ * nowhere (fsopen/fsmount): where /sys/fs/fuse/connections is not
+ * mounted, the abort must still happen.  Needs CAP_SYS_ADMIN.
+ */
+static int abort_detached(unsigned int id)
+{
+	char path[32];
+	int fs, mnt, fd, err = 0;
+
+	fs = syscall(SYS_fsopen, "fusectl", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return -errno;
+	mnt = syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) <
+			      0 ? -1 :
+		      syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
+	if (mnt < 0)
+		err = -errno;
+	close(fs);
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), "%u/abort", id);
+	fd = openat(mnt, path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "1", 1) < 0)
+		err = -errno;
+	if (fd >= 0)
+		close(fd);
+	close(mnt);
+	return err;
+}
+
 static void abort_connection(struct recoverd *rd)
 {
 	char path[64];
-	int fd;
+	int fd, err = 0;
 
 	snprintf(path, sizeof(path), "/sys/fs/fuse/connections/%u/abort",
 		 rd->conn_id);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		if (write(fd, "1", 1) < 0)
-			fr_log(LOG_WARNING, "cannot abort via %s", path);
+			err = -errno;
 		close(fd);
+	} else {
+		err = abort_detached(rd->conn_id);
 	}
-	/* Closing the last fd aborts it too, where fusectl is missing. */
+	/*
+	 * Closing the last fd aborts it too, but a server that holds one
+	 * while it hangs in its exit keeps the connection (see rd_finish).
+	 */
+	if (err)
+		fr_log(LOG_WARNING, "cannot abort connection %u: %s",
+		       rd->conn_id, strerror(-err));
 	hold_release_fds(rd);
 }
 
@@ -343,8 +395,8 @@ static int poll_timeout_ms(const struct recoverd *rd)
 static void run(struct recoverd *rd)
 {
 	for (;;) {
-		struct pollfd p[4 + 2 * MAX_CLIENTS];
-		int who[4 + 2 * MAX_CLIENTS];
+		struct pollfd p[5 + 2 * MAX_CLIENTS];
+		int who[5 + 2 * MAX_CLIENTS];
 		int n = 0, i;
 
 		p[n] = (struct pollfd){ .fd = rd->sig_fd, .events = POLLIN };
@@ -385,6 +437,11 @@ static void run(struct recoverd *rd)
 				.fd = rd->clients[rd->server].pidfd,
 				.events = POLLIN };
 			who[n++] = -4;
+			/* Its readers, which all leave before that fires. */
+			p[n] = (struct pollfd){
+				.fd = readers_evfd(&rd->clients[rd->server]),
+				.events = POLLIN };
+			who[n++] = -5;
 		}
 		if (poll(p, n, poll_timeout_ms(rd)) < 0 && errno != EINTR)
 			rd_give_up(rd, "poll failed");
@@ -404,6 +461,11 @@ static void run(struct recoverd *rd)
 			 * this round has another pidfd. */
 			else if (who[i] == -4 && rd->server >= 0 &&
 				 rd->clients[rd->server].pidfd == p[i].fd)
+				server_exited(rd);
+			else if (who[i] == -5 && rd->server >= 0 &&
+				 readers_evfd(&rd->clients[rd->server]) ==
+					 p[i].fd &&
+				 readers_all_gone(&rd->clients[rd->server]))
 				server_exited(rd);
 			else if (who[i] >= 0 && rd->clients[who[i]].fd >= 0)
 				client_input(rd, who[i]);
@@ -617,6 +679,7 @@ int main(int argc, char *argv[])
 	rd->owner = geteuid();
 	rd->server = -1;
 	rd->fuse_fd = -1;
+	rd->dying_pidfd = -1;
 	rd->listen_fd = -1;
 	for (i = 0; i < MAX_CLIENTS; i++)
 		rd->clients[i] = (struct client){ .fd = -1, .pidfd = -1,

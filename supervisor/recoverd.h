@@ -75,6 +75,7 @@ struct client {
 	enum hot_state hot;	/* a hot standby (standby.c), or HOT_NONE */
 	bool hot_stale;	/* killed by us: its leaving is no failure */
 	uint64_t kept_seen;	/* rd->kept_version when it fetched */
+	struct readers *readers;	/* its reader slots (readers.c) */
 };
 
 /* A live upgrade in progress (upgrade.c). */
@@ -135,6 +136,11 @@ struct recoverd {
 	uint64_t gen;
 	int fuse_fd;
 	unsigned int conn_id;
+	/*
+	 * The pidfd of the last server dropped on its readers' death before
+	 * its process exited (readers.c), or -1.
+	 */
+	int dying_pidfd;
 	char *mountpoint;
 	struct blob init_in, init_out;
 	struct held_fd *clones;
@@ -200,7 +206,17 @@ bool heirs_take_over(struct recoverd *rd);
 /* hold.c */
 void hold_accept(struct recoverd *rd);
 void hold_set_kept_cap(struct recoverd *rd);
-bool hold_server_exited(const struct recoverd *rd);
+bool hold_server_exited(struct recoverd *rd);
+bool hold_dying_server(struct recoverd *rd);
+
+/* readers.c: a server's reader slots, a death seen before its pidfd */
+struct readers;
+int readers_watch(struct client *c, int fd);
+void readers_stop(struct client *c);
+int readers_evfd(const struct client *c);
+bool readers_all_gone(struct client *c);
+bool readers_seen_gone(const struct client *c);
+void readers_counts(const struct client *c, int *live, int *dead);
 double hold_idle_deadline(const struct recoverd *rd);
 void hold_drop_idle(struct recoverd *rd);
 int hold_add_client(struct recoverd *rd, int fd, pid_t pid, bool launched);

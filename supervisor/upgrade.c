@@ -328,11 +328,13 @@ static void on_status(struct recoverd *rd, int idx)
 	struct frp_msg m = { .type = FRP_INFO };
 	char text[2048];
 	unsigned int i, nclones = 0, hot_n, hot_ready;
-	int n;
+	int n, live = -1, dead = -1;
 
 	for (i = 0; i < rd->nclones; i++)
 		nclones += rd->clones[i].kind == FRP_FD_CLONE;
 	hot_counts(rd, &hot_n, &hot_ready);
+	if (rd->server >= 0)
+		readers_counts(&rd->clients[rd->server], &live, &dead);
 	n = snprintf(text, sizeof(text),
 		     "tag=%s\npath=supervisor\nsupervisor_pid=%d\nmountpoint=%s\n"
 		     "connection=%u\nstate=%s\nserver_pid=%d\nrestarts=%u\n"
@@ -341,7 +343,8 @@ static void on_status(struct recoverd *rd, int idx)
 		     "upgrades=%u\nrollbacks=%u\nrefused_upgrades=%u\n"
 		     "upgrade_phase=%s\nlaunches_server=%d\n"
 		     "standbys_wanted=%u\nstandbys=%u\nstandbys_ready=%u\n"
-		     "standby_takeovers=%u\nstandbys_refused=%u\n",
+		     "standby_takeovers=%u\nstandbys_refused=%u\n"
+		     "readers=%d\nreaders_dead=%d\n",
 		     rd->tag, (int)getpid(),
 		     rd->mountpoint ? rd->mountpoint : "", rd->conn_id,
 		     state_name(rd->state),
@@ -351,7 +354,7 @@ static void on_status(struct recoverd *rd, int idx)
 		     rd->upg.upgrades, rd->upg.rollbacks, rd->upg.refusals,
 		     phase_names[rd->upg.phase], rd->argv != NULL,
 		     rd->hot.want, hot_n, hot_ready, rd->hot.takeovers,
-		     rd->hot.refused);
+		     rd->hot.refused, live, dead);
 	m.blob[0] = text;
 	m.blob_len[0] = n < (int)sizeof(text) ? n : (int)sizeof(text) - 1;
 	frp_send(rd->clients[idx].fd, &m);

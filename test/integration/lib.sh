@@ -48,6 +48,8 @@ cleanup() {
 	# the test's own shell cleans up.
 	[ "$BASHPID" = "$$" ] || exit $rc
 	set +e
+	# A test's own teardown first (test_teardown, if it defines one).
+	declare -F test_teardown >/dev/null && test_teardown
 	# Servers first (they hold the mount), then anything mounted here.
 	pkill -KILL -f "$T" 2>/dev/null
 	grep -o " $T/[^ ]*" /proc/self/mounts | sort -r |
@@ -56,6 +58,20 @@ cleanup() {
 	exit $rc
 }
 trap cleanup EXIT
+
+# abort_mount DIR: aborts the FUSE connection mounted on DIR through a
+# fusectl mounted in this test's private mount namespace: the last resort
+# for a server that hangs in its exit on a FLUSH of its own mount.
+abort_mount() {
+	local id
+	id=$(awk -v m="$1" '$5 == m { split($3, d, ":"); print d[2] }' \
+		/proc/self/mountinfo | tail -n 1)
+	[ -n "$id" ] || return 0
+	findmnt /sys/fs/fuse/connections >/dev/null ||
+		mount -t fusectl fusectl /sys/fs/fuse/connections || return 1
+	[ -e "/sys/fs/fuse/connections/$id/abort" ] &&
+		echo 1 >"/sys/fs/fuse/connections/$id/abort"
+}
 
 # wait_until SECONDS COMMAND...: poll COMMAND every 10 ms, bounded.
 wait_until() {

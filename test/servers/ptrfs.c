@@ -848,6 +848,9 @@ static int run_loop(struct fuse_session *se, struct fuse_cmdline_opts *opts)
 		return -1;
 	fuse_loop_cfg_set_clone_fd(config, opts->clone_fd);
 	fuse_loop_cfg_set_max_threads(config, opts->max_threads);
+	/* -o max_idle_threads=N: idle workers exit (readers-idle-workers). */
+	if (opts->max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(config, opts->max_idle_threads);
 	ret = fuse_session_loop_mt(se, config);
 	fuse_loop_cfg_destroy(config);
 	return ret;
