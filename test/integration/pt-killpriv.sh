@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # FUSE_HANDLE_KILLPRIV_V2 (fuse_recover_set_killpriv()): the kernel leaves
 # set-id kills to passthrough_hp, which must do them as the VFS would.
-# User 65534 writing, truncating, open(O_TRUNC)ing or fallocating a 06777
-# file clears both bits; root keeps them; a file with security.capability
-# loses it on a non-root write.  And what the flag is for: after the first
+# User 65534 writing, truncating, open(O_TRUNC)ing, fallocating or
+# copy_file_range()ing into a 06777 file clears both bits; root keeps
+# them; a file with security.capability loses it on a non-root write.  And what the flag is for: after the first
 # write of a file no more GETXATTR per write (counted in the server's -d
 # log).  A SIGKILL and restart keeps the negotiated flag (the replayed INIT
 # compares equal) and the behaviour.
@@ -41,6 +41,13 @@ kills() {
 	setid ${1}f
 	asnobody fallocate -l 64k "$MNT/${1}f"
 	mode_is ${1}f 777 "fallocate by 65534"
+	setid ${1}d
+	printf 'from' >"$SRC/${1}s"
+	asnobody /usr/bin/python3 -c 'import os, sys
+i = os.open(sys.argv[1], os.O_RDONLY)
+o = os.open(sys.argv[2], os.O_WRONLY)
+os.copy_file_range(i, o, 4)' "$MNT/${1}s" "$MNT/${1}d"
+	mode_is ${1}d 777 "copy_file_range to it by 65534"
 	# S_ISGID without S_IXGRP is a mandatory-locking mark: it stays.
 	setid ${1}g
 	chmod 02767 "$SRC/${1}g"
@@ -74,6 +81,7 @@ xattr_per_writes() {
 }
 
 command -v setcap >/dev/null || skip "no setcap"
+[ -x /usr/bin/python3 ] || skip "no /usr/bin/python3 (copy_file_range)"
 start_pt -d
 grep -q "passthrough off\|no kernel passthrough" "$SERVER_LOG" &&
 	[ "${1:-}" != nopassthrough ] && skip "no passthrough here"
