@@ -32,9 +32,9 @@
 #include <string.h>
 
 /* The attribute bits of fuse_setattr_in.valid, FATTR_MODE to FATTR_CTIME. */
-#define FR_FATTR_ATTRS (FATTR_MODE | FATTR_UID | FATTR_GID | FATTR_SIZE | \
-			FATTR_ATIME | FATTR_MTIME | FATTR_ATIME_NOW | \
-			FATTR_MTIME_NOW | FATTR_CTIME)
+#define FR_FATTR_ATTRS                                                         \
+	(FATTR_MODE | FATTR_UID | FATTR_GID | FATTR_SIZE | FATTR_ATIME |       \
+	 FATTR_MTIME | FATTR_ATIME_NOW | FATTR_MTIME_NOW | FATTR_CTIME)
 
 static __thread uint64_t kill_unique;
 
@@ -60,12 +60,12 @@ static bool negotiated(const struct fr_session *s)
 
 	if (!h || s->init_out.len < sizeof(*h) + 16)
 		return false;
-	memcpy(&flags, (const char *)(h + 1) + 12, 4);	/* fuse_init_out */
+	/* fuse_init_out.flags */
+	memcpy(&flags, (const char *)(h + 1) + 12, 4);
 	return flags & FUSE_HANDLE_KILLPRIV_V2;
 }
 
-static uint32_t field(const struct fuse_in_header *in, size_t len,
-		      size_t off)
+static uint32_t field(const struct fuse_in_header *in, size_t len, size_t off)
 {
 	uint32_t v = 0;
 
@@ -80,16 +80,16 @@ void fr_killpriv_note(const struct fr_session *s,
 	bool kill;
 
 	switch (in->opcode) {
-	case FUSE_WRITE:	/* fuse_write_in.write_flags */
+	case FUSE_WRITE: /* fuse_write_in.write_flags */
 		kill = field(in, len, 20) & FUSE_WRITE_KILL_SUIDGID;
 		break;
-	case FUSE_OPEN:		/* fuse_open_in.open_flags */
+	case FUSE_OPEN: /* fuse_open_in.open_flags */
 		kill = field(in, len, 4) & FUSE_OPEN_KILL_SUIDGID;
 		break;
-	case FUSE_CREATE:	/* fuse_create_in.open_flags */
+	case FUSE_CREATE: /* fuse_create_in.open_flags */
 		kill = field(in, len, 12) & FUSE_OPEN_KILL_SUIDGID;
 		break;
-	case FUSE_SETATTR: {	/* fuse_setattr_in.valid */
+	case FUSE_SETATTR: { /* fuse_setattr_in.valid */
 		uint32_t valid = field(in, len, 0);
 
 		kill = (valid & FATTR_KILL_SUIDGID) ||
