@@ -48,12 +48,18 @@
  *    node's previous open (size, mtime, ctime) keeps the kernel's page
  *    cache of it, like libfuse's auto_cache; our own writes count as no
  *    change, so a file written and read back is read from memory.
+ *  - Set-id bits (FUSE_HANDLE_KILLPRIV_V2, fuse_recover_set_killpriv()):
+ *    the kernel stops asking for security.capability before every write,
+ *    and this server clears S_ISUID, and S_ISGID with S_IXGRP, itself when
+ *    the library says the request kills them (kill_suidgid()): it writes
+ *    as root and the kernel's passthrough writes use its credentials, so
+ *    the backing filesystem would keep them.  --nokillpriv turns it off.
  *  - Reopening nodes by handle needs CAP_DAC_READ_SEARCH: as another user
  *    than root, give it that capability (it refuses to start otherwise).
  *
  * Options: --norecover (ignore tag=, e.g. for benchmarks), --timeout=SEC
  * (entry/attribute cache, default 1; 0 also drops the page cache at every
- * open), --noxattr, --noreaddirplus, plus the
+ * open), --noxattr, --noreaddirplus, --nokillpriv, plus the
  * usual -s, -f, -d, -o clone_fd, -o max_threads=N, -o allow_other.
  *
  * The tests build this file a second time with -DPASSTHROUGH_HP_TEST_HOOKS
@@ -154,6 +160,7 @@ struct pt_conf {
 	int nodefperm;
 	int allow_other;
 	int nopassthrough;
+	int nokillpriv;
 };
 
 static struct {
@@ -784,6 +791,33 @@ static int do_setattr(int pfd, int ffd, struct stat *attr, int valid)
 	return 0;
 }
 
+/*
+ * The kill the kernel leaves to us (fuse_recover_req_kill_suidgid()):
+ * S_ISUID, and S_ISGID with S_IXGRP, as the VFS clears them after a write
+ * or truncate by a caller without CAP_FSETID.  As root: the caller may not
+ * own the file.  Idempotent, so a resent request may do it again.  Through
+ * @ffd if open, else node fd @pfd (O_PATH).  1 if it cleared a bit.
+ */
+static int kill_suidgid(int pfd, int ffd)
+{
+	struct stat st;
+	mode_t keep;
+	int err;
+
+	if ((ffd >= 0 ? fstat(ffd, &st) :
+			fstatat(pfd, "", &st, AT_EMPTY_PATH |
+				AT_SYMLINK_NOFOLLOW)) < 0)
+		return -errno;
+	keep = st.st_mode & 07777 & ~S_ISUID;
+	if ((keep & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		keep &= ~S_ISGID;
+	if (!S_ISREG(st.st_mode) || keep == (st.st_mode & 07777))
+		return 0;
+	st.st_mode = keep;
+	err = do_setattr(pfd, ffd, &st, FUSE_SET_ATTR_MODE);
+	return err < 0 ? err : 1;
+}
+
 static void pt_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int valid, struct fuse_file_info *fi)
 {
@@ -822,6 +856,12 @@ static void pt_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	creds_push(req, &c);
 	err = do_setattr(pfd, ffd, attr, valid);
 	creds_pop(&c);
+	/* After the truncate or chown: a refused one kills nothing. */
+	if (!err && fuse_recover_req_kill_suidgid(req) == 1) {
+		err = kill_suidgid(pfd, ffd);
+		if (err > 0)
+			err = 0;
+	}
 	if (!err && fstatat(pfd, "", &st, AT_EMPTY_PATH |
 			    AT_SYMLINK_NOFOLLOW) < 0)
 		err = -errno;
@@ -1245,6 +1285,22 @@ static void pt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	err = fd < 0 ? -errno : 0;
 	creds_pop(&c);
 	close(pfd);
+	/*
+	 * O_TRUNC by a caller without CAP_FSETID (the backing filesystem may
+	 * have cleared the bits already, for a caller we act as).  The kernel
+	 * drops only the size and times it cached
+	 * (fuse_truncate_update_attr()): its mode would show the bits until
+	 * the attribute timeout.
+	 */
+	if (!err && fuse_recover_req_kill_suidgid(req) == 1) {
+		err = kill_suidgid(-1, fd);
+		if (err < 0) {
+			close(fd);
+		} else {
+			fuse_lowlevel_notify_inval_inode(pt.se, ino, -1, 0);
+			err = 0;
+		}
+	}
 	if (!err)
 		err = new_handle(ino, fd, fi->flags, fi);
 	if (err) {
@@ -1264,7 +1320,9 @@ static void pt_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct fuse_entry_param e;
 	struct pt_creds c;
+	struct stat st;
 	int pfd, fd, err = 0, flags;
+	bool kill;
 
 	pfd = node_fd(parent);
 	if (pfd < 0) {
@@ -1272,6 +1330,9 @@ static void pt_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	flags = (fi->flags & ~(O_NOCTTY | O_APPEND)) | O_CREAT | O_CLOEXEC;
+	/* O_TRUNC of a file that exists; a new one keeps its mode. */
+	kill = fuse_recover_req_kill_suidgid(req) == 1 &&
+	       fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 	pt_hook_crash(PT_BEFORE, "create", name);
 	creds_push(req, &c);
 	fuse_recover_req_mark_started(pt.st);
@@ -1286,6 +1347,9 @@ static void pt_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (!err)
 		err = lookup_at(pfd, name, &e);
 	creds_pop(&c);
+	/* The reply carries the mode (no invalidation needed). */
+	if (!err && kill && kill_suidgid(-1, fd) >= 0 && fstat(fd, &e.attr) < 0)
+		err = -errno;
 	close(pfd);
 	if (err) {
 		if (fd >= 0)
@@ -1442,6 +1506,16 @@ static void pt_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		}
 		memcpy(bounce, buf, size);
 		buf = bounce;
+	}
+	/* A writer without CAP_FSETID; before the write, like the VFS. */
+	if (fuse_recover_req_kill_suidgid(req) == 1) {
+		int err = kill_suidgid(-1, fd);
+
+		if (err < 0) {
+			fuse_reply_err(req, -err);
+			free(bounce);
+			return;
+		}
 	}
 	/* O_DIRECT writes bypass the kernel's page cache: not ours to track. */
 	track = !direct && seen_write(ino, fd, false, &before);
@@ -1911,6 +1985,7 @@ static const struct fuse_opt pt_opts[] = {
 	PT_OPT("--no-default-permissions", nodefperm, 1),
 	PT_OPT("--nopassthrough", nopassthrough, 1),
 	PT_OPT("nopassthrough", nopassthrough, 1),
+	PT_OPT("--nokillpriv", nokillpriv, 1),
 	FUSE_OPT_KEY("allow_other", PT_KEY_ALLOW_OTHER),
 	FUSE_OPT_END
 };
@@ -1941,7 +2016,8 @@ static void usage(const char *prog)
 	       "    --noxattr           no extended attributes\n"
 	       "    --noreaddirplus     no READDIRPLUS\n"
 	       "    --no-default-permissions  leave all permission checks to SOURCE\n"
-	       "    -o nopassthrough    no kernel passthrough (default: on where possible)\n\n",
+	       "    -o nopassthrough    no kernel passthrough (default: on where possible)\n"
+	       "    --nokillpriv        kernel checks security.capability before every write\n\n",
 	       prog);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
@@ -2042,6 +2118,8 @@ int main(int argc, char *argv[])
 		fprintf(stderr,
 			"passthrough_hp: no kernel passthrough without recovery (tag=)\n");
 	}
+	if (!pt.conf.nokillpriv)
+		fuse_recover_set_killpriv(fr, 1);
 	if (fuse_parse_cmdline(&args, &opts) != 0)
 		goto out;
 	if (opts.show_help || !opts.mountpoint || !pt.conf.source) {

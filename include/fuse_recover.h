@@ -555,6 +555,50 @@ int fuse_recover_passthrough_open(fuse_req_t req,
  */
 int fuse_recover_passthrough_count(struct fuse_recover_store *st);
 
+/*
+ * Set-id kills (FUSE_HANDLE_KILLPRIV_V2, Linux 5.12 and later).  Without
+ * it the kernel asks the server for security.capability (a GETXATTR)
+ * before every write of every file, passthrough writes too; with it a file
+ * without set-id bits is checked once.  In exchange the server clears
+ * S_ISUID, and S_ISGID when S_IXGRP is set, itself when the kernel says
+ * so; libfuse 3.14 neither negotiates the flag nor passes those requests'
+ * kill flags on.
+ */
+
+/**
+ * Ask for FUSE_HANDLE_KILLPRIV_V2 in FUSE_INIT.  Call before
+ * fuse_session_attach().
+ *
+ * The library adds the flag to the INIT reply when the kernel offers it.
+ * It is part of the negotiated capabilities: a restarted server must ask
+ * the same.  Needs a tag (the io hooks of an attached session).  A server
+ * that asks must call fuse_recover_req_kill_suidgid() in its SETATTR,
+ * OPEN, CREATE and WRITE handlers and clear the bits when it says so.
+ * 0 turns it off (the default).
+ *
+ * @return 0, -EINVAL for a NULL @fr.
+ */
+int fuse_recover_set_killpriv(struct fuse_recover *fr, int on);
+
+/**
+ * Whether the current request tells the server to clear set-id bits.
+ *
+ * 1 for a SETATTR with FATTR_KILL_SUIDGID (truncate by a caller without
+ * CAP_FSETID, chown), an OPEN or CREATE with FUSE_OPEN_KILL_SUIDGID
+ * (O_TRUNC by such a caller), a WRITE with FUSE_WRITE_KILL_SUIDGID (such a
+ * writer), and, once FUSE_HANDLE_KILLPRIV_V2 is negotiated, a SETATTR
+ * with no attribute to set: the kernel's kill after a write on the page
+ * cache or passthrough path, fallocate, copy_file_range's destination, or
+ * chown(-1, -1).  The server then clears S_ISUID, and S_ISGID if S_IXGRP
+ * is set, of a regular file, after the rest of the request succeeded (for
+ * a CREATE: only if the file existed).  Clearing is idempotent, so a
+ * resent request may clear again.  Call on the thread that handles @req.
+ *
+ * @return 1 or 0 (also for a request not read through the library's
+ *   hooks), -EINVAL for a NULL @req.
+ */
+int fuse_recover_req_kill_suidgid(fuse_req_t req);
+
 #ifdef __cplusplus
 }
 #endif

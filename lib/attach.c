@@ -127,6 +127,7 @@ static struct fr_session *session_new(struct fuse_session *se,
 	s->tag = strdup(fr->tag);
 	s->poison_deaths = fr->poison_deaths;
 	fr_passthrough_setup(s, fr);
+	fr_killpriv_setup(s, fr);
 	if (s->mountpoint && s->tag && fr_io_init(s) == 0)
 		return s;
 	free(s->mountpoint);

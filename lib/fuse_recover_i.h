@@ -40,6 +40,7 @@ struct fuse_recover {
 	struct fr_mount_opts mnt;
 	bool io_uring;		/* -o io_uring seen: refused with a tag */
 	unsigned int pt_depth;	/* passthrough asked for: max_stack_depth */
+	bool killpriv;		/* FUSE_HANDLE_KILLPRIV_V2 asked for */
 };
 
 /* What the kernel offered in its FUSE_INIT request (probe.c). */
@@ -154,6 +155,10 @@ bool fr_passthrough_patch_init(const struct fr_session *s,
 			       struct fr_blob *out);
 void fr_passthrough_started(const struct fr_session *s);
 void fr_passthrough_reply(struct iovec *iov, int count);
+/* killpriv.c: FUSE_HANDLE_KILLPRIV_V2, the kills libfuse 3.14 drops */
+void fr_killpriv_setup(struct fr_session *s, const struct fuse_recover *fr);
+void fr_killpriv_note(const struct fr_session *s,
+		      const struct fuse_in_header *in, size_t len);
 /* backing.c: the ioctls; the id (> 0) or -errno, 0 or -errno */
 int fr_backing_open(int fd);
 int fr_backing_close(int32_t id);

@@ -245,6 +245,7 @@ static FR_HOT ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
 		break;
 	}
 	fr_resend_note(in->unique, in->pid);
+	fr_killpriv_note(s, in, n);
 	if (s->mode == FR_IO_NORMAL)
 		fr_upgrade_note_read(in);
 	if (s->uses_store && s->mode == FR_IO_NORMAL)
