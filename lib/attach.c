@@ -10,6 +10,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,9 +225,18 @@ static void forget_mountpoint(struct fuse_session *se)
 		close(dead);
 }
 
+/* The kernel ended the connection: its fd polls POLLERR. */
+static bool connection_aborted(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
+}
+
 int fuse_recover_unmount(struct fuse_session *se)
 {
 	struct fr_session *s = fr_current;
+	bool aborted;
 	int err = 0;
 
 	if (!s || s->se != se) {
@@ -240,11 +250,18 @@ int fuse_recover_unmount(struct fuse_session *se)
 		session_free(s);
 		return 0;
 	}
+	/*
+	 * An aborted connection (fuse-recover abort, a give-up) keeps its
+	 * dead mount until an administrator unmounts it: unmounting here
+	 * would let applications write into the directory underneath.
+	 * libfuse's own unmount checks the same.
+	 */
+	aborted = connection_aborted(s->main_fd);
 	s->holder->release(s);
 	fr_mount_unrecord(s->tag);
 	if (s->mounted_here)
 		fuse_session_unmount(se);
-	else if (!s->leave_mount)
+	else if (!s->leave_mount && !aborted)
 		err = fr_unmount(s->mountpoint);
 	session_free(s);
 	return err;

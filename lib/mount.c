@@ -7,10 +7,12 @@
 #include "runtime.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -87,4 +89,50 @@ int fr_unmount(const char *mountpoint)
 		if (errno != EINTR)
 			return -errno;
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+/*
+ * Writes to connection @id's abort file in a fusectl of our own, mounted
+ * nowhere (fsopen/fsmount): where /sys/fs/fuse/connections is not
+ * mounted, the abort must still happen.  Needs CAP_SYS_ADMIN.
+ */
+static int abort_detached(unsigned int id)
+{
+	char path[32];
+	int fs, mnt, fd, err = 0;
+
+	fs = syscall(SYS_fsopen, "fusectl", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return -errno;
+	mnt = syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) <
+			      0 ? -1 :
+		      syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
+	if (mnt < 0)
+		err = -errno;
+	close(fs);
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), "%u/abort", id);
+	fd = openat(mnt, path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "1", 1) < 0)
+		err = -errno;
+	if (fd >= 0)
+		close(fd);
+	close(mnt);
+	return err;
+}
+
+int fr_abort_connection(unsigned int id)
+{
+	char path[64];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "/sys/fs/fuse/connections/%u/abort", id);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return abort_detached(id);
+	if (write(fd, "1", 1) < 0)
+		err = -errno;
+	close(fd);
+	return err;
 }

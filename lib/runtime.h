@@ -49,5 +49,11 @@ int fr_mount_conn_id(const char *mountpoint, unsigned int *id);
 
 /* mount.c: lazy unmount, through fusermount3 when not root. */
 int fr_unmount(const char *mountpoint);
+/*
+ * Aborts FUSE connection @id (ENOTCONN for everything) through its
+ * fusectl abort file, in a fusectl of our own where none is mounted
+ * (CAP_SYS_ADMIN then).  Returns 0 or -errno.
+ */
+int fr_abort_connection(unsigned int id);
 
 #endif

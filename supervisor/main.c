@@ -8,7 +8,6 @@
 #include "fuse_recover.h"
 
 #include <errno.h>
-#include <linux/mount.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -79,52 +78,10 @@ static void __attribute__((noreturn)) rd_finish(struct recoverd *rd, int code)
 	exit(code);
 }
 
-/*
- * Writes to connection @id's abort file in a fusectl of our own, mounted
- * nowhere (fsopen/fsmount): where /sys/fs/fuse/connections is not
- * mounted, the abort must still happen.  Needs CAP_SYS_ADMIN.
- */
-static int abort_detached(unsigned int id)
-{
-	char path[32];
-	int fs, mnt, fd, err = 0;
-
-	fs = syscall(SYS_fsopen, "fusectl", FSOPEN_CLOEXEC);
-	if (fs < 0)
-		return -errno;
-	mnt = syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) <
-			      0 ? -1 :
-		      syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
-	if (mnt < 0)
-		err = -errno;
-	close(fs);
-	if (err)
-		return err;
-	snprintf(path, sizeof(path), "%u/abort", id);
-	fd = openat(mnt, path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, "1", 1) < 0)
-		err = -errno;
-	if (fd >= 0)
-		close(fd);
-	close(mnt);
-	return err;
-}
-
 static void abort_connection(struct recoverd *rd)
 {
-	char path[64];
-	int fd, err = 0;
+	int err = fr_abort_connection(rd->conn_id);
 
-	snprintf(path, sizeof(path), "/sys/fs/fuse/connections/%u/abort",
-		 rd->conn_id);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		if (write(fd, "1", 1) < 0)
-			err = -errno;
-		close(fd);
-	} else {
-		err = abort_detached(rd->conn_id);
-	}
 	/*
 	 * Closing the last fd aborts it too, but a server that holds one
 	 * while it hangs in its exit keeps the connection (see rd_finish).

@@ -878,12 +878,42 @@ static int cmd_stop(const char *dir, const char *tag)
 	return 0;
 }
 
+/*
+ * A kernel-path tag has no supervisor to ask: the connection is aborted
+ * here, through fusectl.  Its connection is root's (the kernel path is
+ * for root only), and so is this.
+ */
+static int kernel_abort(const char *tag)
+{
+	struct info in = { .n = 0 };
+	const char *conn;
+	int err;
+
+	kernel_mount(tag, &in);
+	conn = info_get(&in, "connection");
+	if (!conn)
+		die(1, "tag %s: no mount", tag);
+	if (geteuid() != 0)
+		die(1, "tag %s: a kernel-path tag is aborted by root", tag);
+	err = fr_abort_connection((unsigned int)strtoul(conn, NULL, 10));
+	if (err)
+		die(1, "tag %s: cannot abort connection %s: %s", tag, conn,
+		    strerror(-err));
+	printf("aborted tag %s: %s answers ENOTCONN until unmounted\n", tag,
+	       info_get(&in, "mountpoint"));
+	return 0;
+}
+
 static int cmd_abort(const char *dir, const char *tag)
 {
 	struct frp_msg m = { .type = FRP_ABORT }, r;
 	char buf[FRP_MAX_MSG];
-	int sock = connect_tag(dir, tag);
-	int err = call(sock, &m, buf, &r, 5000);
+	int sock, err;
+
+	if (kernel_path_tag(dir, tag))
+		return kernel_abort(tag);
+	sock = connect_tag(dir, tag);
+	err = call(sock, &m, buf, &r, 5000);
 
 	if (!err && r.type == FRP_ACK && r.status)
 		err = r.status;

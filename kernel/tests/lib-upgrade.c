@@ -678,6 +678,51 @@ static bool rolled_back(int o, pid_t srv, int b, pid_t ld)
 #define PROG "/tests/passthrough_hp"
 #define OPTS "tag=" TAG ",nopassthrough"
 
+/*
+ * `fuse-recover abort` on a kernel-path tag (no supervisor: the tool
+ * goes through fusectl): server @n's fresh mount answers ENOTCONN, stays
+ * mounted (nothing may land underneath), and the server ends.
+ */
+static bool aborted(int n)
+{
+	pid_t srv = start(n, 'f'), c;
+	struct stat st;
+	int status = -1;
+
+	if (srv <= 0 || !wait_log(n, "mounted", 10000)) {
+		ft_log("no server to abort");
+		return false;
+	}
+	c = fork();
+	if (c == 0) {
+		char out[64];
+		int fd;
+
+		snprintf(out, sizeof(out), LOGS "%d.tool", n);
+		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		setenv("FUSE_RECOVER_RUNTIME_DIR", RUN, 1);
+		execl("/tests/fuse-recover", "fuse-recover", "abort", TAG,
+		      (char *)NULL);
+		_exit(127);
+	}
+	if (c > 0)
+		status = ft_wait_ms(c, 10000);
+	if (status != 0 || stat(MNT, &st) == 0 || errno != ENOTCONN ||
+	    !ft_file_has("/proc/mounts", MNT " ") ||
+	    spawner_do('W', 0, 0, srv) < 0) {
+		ft_log("fuse-recover abort: exit status %d, %s: %m: %s",
+		       status, MNT, tool_out(n));
+		show(n);
+		spawner_do('K', 0, 0, srv);
+		return false;
+	}
+	umount2(MNT, MNT_DETACH);
+	ft_log("fuse-recover abort: ENOTCONN, still mounted, server ended");
+	return true;
+}
+
 static const char *const hp_argv[] = {
 	PROG, "-f", "-o", OPTS, SRC, MNT, NULL
 };
@@ -818,6 +863,8 @@ int main(void)
 		show(n);
 		goto fail;
 	}
+	if (!aborted(n + 1))
+		goto fail;
 	ft_log("%ld load rounds, zero errors, worst pause %.1f ms", rounds,
 	       worst);
 	close(to_spawner);
