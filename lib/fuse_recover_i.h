@@ -77,6 +77,7 @@ struct fr_session {
 	enum fr_io_mode mode;
 	int main_fd;
 	bool uses_store;		/* state.c: the server keeps its ids */
+	bool killpriv;			/* killpriv.c: the kills are noted */
 	struct fr_xlate *xlate;		/* xlate.c: we keep them for it */
 	struct fuse_session *se;
 	const struct fr_holder *holder;	/* who keeps the connection for us */

@@ -51,6 +51,7 @@ void fr_killpriv_setup(struct fr_session *s, const struct fuse_recover *fr)
 	/* fr_init_patch_reply() sets it only where the kernel offers it. */
 	if (fr->killpriv)
 		s->init_add_flags |= FUSE_HANDLE_KILLPRIV_V2;
+	s->killpriv = fr->killpriv;
 }
 
 static bool negotiated(const struct fr_session *s)
@@ -79,6 +80,9 @@ void fr_killpriv_note(const struct fr_session *s,
 {
 	bool kill;
 
+	/* The kernel sends none of these kills unless it was asked to. */
+	if (!s->killpriv)
+		return;
 	switch (in->opcode) {
 	case FUSE_WRITE: /* fuse_write_in.write_flags */
 		kill = field(in, len, 20) & FUSE_WRITE_KILL_SUIDGID;
