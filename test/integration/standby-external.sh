@@ -23,8 +23,6 @@ L1=$!
 wait_until 10 is_mounted "$MNT" || fail "not mounted"
 loop 2 &
 L2=$!
-ready_count() { grep -c "standby: pid .* ready (INIT" "$RLOG" || true; }
-hot_takeovers() { grep -c "takeover: hot standby" "$RLOG" || true; }
 ready_at_least() { [ "$(ready_count)" -ge "$1" ]; }
 serving() { [ "$("$FRCMD" status "$PT_TAG" 2>/dev/null | awk '$1 == "state" { print $2 }')" = serving ]; }
 start_exerciser

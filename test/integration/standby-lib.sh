@@ -22,8 +22,6 @@ start_standby_family() {
 	wait_until 10 is_mounted "$MNT" || fail "not mounted"
 }
 
-ready_count() { grep -c "standby: pid .* ready (INIT" "$RLOG" || true; }
-hot_takeovers() { grep -c "takeover: hot standby" "$RLOG" || true; }
 launches() { grep -c "\]: started " "$RLOG" || true; }
 # Pids of the standbys the supervisor has started and not seen go.
 standby_pids() { pgrep -P "$SUP" | grep -vx "$(serving_pid "$TAG")" || true; }

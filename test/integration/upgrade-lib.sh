@@ -32,6 +32,9 @@ json_field() {
 
 # The pid of the server that serves TAG now, from fuse-recover status.
 serving_pid() { "$FRCMD" status "$1" | awk '$1 == "server_pid" { print $2 }'; }
+# The hot standby tests' counts, from the supervisor's log.
+ready_count() { grep -c "standby: pid .* ready (INIT" "$FUSE_RECOVERD_LOG" || true; }
+hot_takeovers() { grep -c "takeover: hot standby" "$FUSE_RECOVERD_LOG" || true; }
 
 # resent=N summed over the retire lines of every server log.
 resent_total() {
