@@ -23,7 +23,6 @@
 #include "fuse_recover_i.h"
 #include "../kernel/fuse_recover_uapi.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -323,59 +322,43 @@ static void kernel_unkeep(struct fr_session *s, uint32_t kind, uint64_t key)
 	fr_kept_drop(s, kind, key);
 }
 
+static int take_kept_file(int dirfd, const char *name, unsigned int kind,
+			  uint64_t key, void *arg)
+{
+	int fd;
+
+	if (kind != FR_KEEP_STATE)
+		return 0;
+	fd = openat(dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	return fd < 0 ? 0 : fr_kept_add(arg, FR_KEEP_STATE, key, fd);
+}
+
 /* What the previous server linked, as kept fds. */
 static int kernel_take_kept(struct fr_session *s)
 {
-	char dir[FR_PATH_MAX], prefix[FR_PATH_MAX];
-	struct dirent *e;
-	size_t plen;
-	DIR *d;
+	char dir[FR_PATH_MAX];
 	int err = fr_runtime_dir(dir, sizeof(dir));
 
-	if (err)
-		return err;
-	d = opendir(dir);
-	if (!d)
-		return -errno;
-	plen = snprintf(prefix, sizeof(prefix), "%s.keep-%u-", s->tag,
-			FR_KEEP_STATE);
-	while ((e = readdir(d))) {
-		char *end;
-		uint64_t key;
-		int fd;
+	return err ? err : fr_kept_files_each(dir, s->tag, take_kept_file, s);
+}
 
-		if (strncmp(e->d_name, prefix, plen) != 0)
-			continue;
-		key = strtoull(e->d_name + plen, &end, 10);
-		if (*end)
-			continue;
-		fd = openat(dirfd(d), e->d_name,
-			    O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-		if (fd < 0)
-			continue;
-		err = fr_kept_add(s, FR_KEEP_STATE, key, fd);
-		if (err)
-			break;
-	}
-	closedir(d);
-	return err;
+static int remove_kept_file(int dirfd, const char *name, unsigned int kind,
+			    uint64_t key, void *arg)
+{
+	(void)kind;
+	(void)key;
+	(void)arg;
+	unlinkat(dirfd, name, 0);
+	return 0;
 }
 
 /* A fresh mount or a clean unmount leaves no kept file. */
 static void remove_kept_files(const char *tag)
 {
-	char dir[FR_PATH_MAX], prefix[FR_PATH_MAX];
-	struct dirent *e;
-	size_t plen;
-	DIR *d;
+	char dir[FR_PATH_MAX];
 
-	if (fr_runtime_dir(dir, sizeof(dir)) || !(d = opendir(dir)))
-		return;
-	plen = snprintf(prefix, sizeof(prefix), "%s.keep-", tag);
-	while ((e = readdir(d)))
-		if (strncmp(e->d_name, prefix, plen) == 0)
-			unlinkat(dirfd(d), e->d_name, 0);
-	closedir(d);
+	if (fr_runtime_dir(dir, sizeof(dir)) == 0)
+		fr_kept_files_each(dir, tag, remove_kept_file, NULL);
 }
 
 /* The fd FUSE_DEV_IOC_ATTACH bound, from find() to take(). */

@@ -7,8 +7,10 @@
 #include "runtime.h"
 #include "fuse_recover.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,4 +169,49 @@ void fr_remove_tag_files(const char *dir, const char *tag)
 		unlink(path);
 	if (fr_tag_path(path, dir, tag, "lock") == 0)
 		unlink(path);
+}
+
+/* A decimal number ending at @stop (no sign, no space: strtoull takes both). */
+static bool parse_decimal(const char *s, char stop, const char **end,
+			  unsigned long long *v)
+{
+	char *e;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	*v = strtoull(s, &e, 10);
+	if (errno || *e != stop)
+		return false;
+	*end = e;
+	return true;
+}
+
+int fr_kept_files_each(const char *dir, const char *tag,
+		       int (*fn)(int dirfd, const char *name,
+				 unsigned int kind, uint64_t key, void *arg),
+		       void *arg)
+{
+	size_t tlen = strlen(tag);
+	struct dirent *e;
+	int err = 0;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return -errno;
+	while (!err && (e = readdir(d))) {
+		const char *p = e->d_name, *end;
+		unsigned long long kind, key;
+
+		if (strncmp(p, tag, tlen) != 0 ||
+		    strncmp(p + tlen, ".keep-", 6) != 0)
+			continue;
+		p += tlen + 6;
+		if (!parse_decimal(p, '-', &end, &kind) || kind > UINT32_MAX ||
+		    !parse_decimal(end + 1, '\0', &end, &key))
+			continue;
+		err = fn(dirfd(d), e->d_name, (unsigned int)kind, key, arg);
+	}
+	closedir(d);
+	return err;
 }

@@ -10,6 +10,7 @@
 #include "util.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define FR_PATH_MAX 108 /* sizeof(sun_path) */
 
@@ -43,6 +44,18 @@ int fr_lock_tag(const char *dir, const char *tag, int *fd);
 
 /* Removes the socket and lock files; call while holding the lock. */
 void fr_remove_tag_files(const char *dir, const char *tag);
+
+/*
+ * Calls @fn(dirfd, name, kind, key, @arg) for each kept-memory file of a
+ * kernel-path tag in @dir: DIR/TAG.keep-KIND-KEY, both decimal (written by
+ * lib/kattach.c).  Other names are skipped, also another tag's whose name
+ * begins with TAG (tags may contain '.' and '-').  Stops at the first
+ * nonzero return of @fn and returns it; -errno when @dir cannot be read.
+ */
+int fr_kept_files_each(const char *dir, const char *tag,
+		       int (*fn)(int dirfd, const char *name,
+				 unsigned int kind, uint64_t key, void *arg),
+		       void *arg);
 
 /* mount.c: the connection number of the FUSE mount on @mountpoint. */
 int fr_mount_conn_id(const char *mountpoint, unsigned int *id);

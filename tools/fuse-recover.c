@@ -287,37 +287,42 @@ static void kernel_mount(const char *tag, struct info *in)
 	fclose(f);
 }
 
+struct kept_sum {
+	unsigned int files;
+	long long bytes;
+};
+
+static int add_kept_file(int dirfd, const char *name, unsigned int kind,
+			 uint64_t key, void *arg)
+{
+	struct kept_sum *sum = arg;
+	struct stat st;
+
+	(void)kind;
+	(void)key;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode)) {
+		sum->files++;
+		sum->bytes += st.st_size;
+	}
+	return 0;
+}
+
 /*
  * A kernel-path tag's kept memory is files, RUNTIME_DIR/TAG.keep-KIND-KEY
  * (lib/kattach.c), not fds of a supervisor: their count and bytes.
  */
 static void kernel_kept(const char *dir, const char *tag, struct info *in)
 {
-	char prefix[FR_PATH_MAX];
-	unsigned int n = 0;
-	long long bytes = 0;
-	struct dirent *e;
-	struct stat st;
-	size_t plen;
-	DIR *d = opendir(dir);
+	struct kept_sum sum = { 0, 0 };
 
-	if (!d) {
+	if (fr_kept_files_each(dir, tag, add_kept_file, &sum) < 0) {
 		info_set(in, "kept_files", "unknown");
 		info_set(in, "state_bytes", "unknown");
 		return;
 	}
-	plen = snprintf(prefix, sizeof(prefix), "%s.keep-", tag);
-	while ((e = readdir(d))) {
-		if (strncmp(e->d_name, prefix, plen) != 0 ||
-		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
-		    !S_ISREG(st.st_mode))
-			continue;
-		n++;
-		bytes += st.st_size;
-	}
-	closedir(d);
-	info_set(in, "kept_files", "%u", n);
-	info_set(in, "state_bytes", "%lld", bytes);
+	info_set(in, "kept_files", "%u", sum.files);
+	info_set(in, "state_bytes", "%lld", sum.bytes);
 }
 
 static int query(const char *dir, const char *tag, struct info *in)
