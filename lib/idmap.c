@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -34,8 +35,12 @@
 #include <unistd.h>
 
 #define XL_MAGIC 0x31544c5852524628ull /* "(FRRXLT1" */
-/* 2: directory offsets (xl_dirpos) after the first reads. */
-#define XL_VERSION 2
+/*
+ * 2: directory offsets (xl_dirpos) after the first reads.  3: the node's
+ * name length and the start of its name on its first line, the identity
+ * at the end.
+ */
+#define XL_VERSION 3
 #define XL_PAGE 4096ull
 /* Probes before the name index gives up (a node then cannot be renamed
  * or re-resolved: ESTALE, never a wrong answer). */
@@ -61,6 +66,10 @@ struct xl_read {
 };
 #define XL_READS 4096
 
+_Static_assert(sizeof(struct xl_node) == 128, "a node record is two lines");
+_Static_assert(offsetof(struct xl_node, name) + XL_NAME_LINE1 == 64,
+	       "XL_NAME_LINE1 bytes of the name on the first line");
+
 struct xl_longname {
 	_Atomic uint64_t owner;	/* kernel id of the node, 0: free */
 	char name[XL_LONGNAME_MAX];
@@ -78,9 +87,12 @@ struct fr_idmap_geom {
  * unlink reuses a record whose lines and page are still cached, where the
  * hint alone walks on into lines (and pages: a fault each) never touched.
  * Only a hint too, kept in process memory: a slot is free by its state
- * word, and a claim takes it by compare-and-swap as a scan would.
+ * word, and a claim takes it by compare-and-swap as a scan would.  Deep
+ * enough for a directory of a few thousand files removed and made again
+ * (1024 left the rest of such a batch to the hint: fresh lines and a page
+ * fault every 32 records); 32 KiB each, its pages touched only as used.
  */
-#define XL_RECENT 1024
+#define XL_RECENT 8192
 struct xl_recent {
 	uint32_t n;
 	uint32_t idx[XL_RECENT];
@@ -489,12 +501,31 @@ static FR_HOT bool name_is(struct fr_idmap *m, const struct xl_node *n,
 	       len && memcmp(have, name, len) == 0;
 }
 
+/* The record's name, once its index entry (if any) is gone. */
+static FR_HOT void forget_name(struct fr_idmap *m, struct xl_node *n)
+{
+	uint64_t slot;
+
+	if (n->namelen > XL_NAME_INLINE) {
+		memcpy(&slot, n->name, sizeof(slot));
+		if (slot < m->g.max_names)
+			atomic_store_explicit(&m->names[slot].owner, 0,
+					      __ATOMIC_RELEASE);
+	}
+	n->namelen = 0;
+	n->parent = 0;
+}
+
 static FR_HOT void drop_name(struct fr_idmap *m, struct xl_node *n)
 {
-	uint64_t idx = n - m->nodes, i, slot, h;
+	uint64_t idx = n - m->nodes, i, h;
 	const char *name;
-	size_t len = fr_idmap_name(m, n, &name);
+	size_t len;
 
+	/* The parent is set before the length and cleared after it. */
+	if (!fr_idmap_named(n))
+		return;
+	len = fr_idmap_name(m, n, &name);
 	if (len) {
 		h = name_hash(n->parent, name, len);
 		for (i = 0; i < XL_PROBES; i++) {
@@ -511,14 +542,7 @@ static FR_HOT void drop_name(struct fr_idmap *m, struct xl_node *n)
 			}
 		}
 	}
-	if (n->namelen > XL_NAME_INLINE) {
-		memcpy(&slot, n->name, sizeof(slot));
-		if (slot < m->g.max_names)
-			atomic_store_explicit(&m->names[slot].owner, 0,
-					 __ATOMIC_RELEASE);
-	}
-	n->namelen = 0;
-	n->parent = 0;
+	forget_name(m, n);
 }
 
 static FR_HOT int set_name(struct fr_idmap *m, struct xl_node *n, uint64_t parent,
@@ -555,15 +579,16 @@ static FR_HOT int set_name(struct fr_idmap *m, struct xl_node *n, uint64_t paren
 	return -ENOSPC; /* named, but not findable by name */
 }
 
-FR_HOT struct xl_node *fr_idmap_find_name(struct fr_idmap *m, uint64_t parent,
-				   const char *name, size_t len)
+/* The live node named @name in @parent, and its index entry in *@ep. */
+static FR_HOT struct xl_node *find_name(struct fr_idmap *m, uint64_t parent,
+					const char *name, size_t len,
+					_Atomic uint64_t **ep)
 {
 	uint64_t h = name_hash(parent, name, len), i;
 
 	for (i = 0; i < XL_PROBES; i++) {
-		uint64_t v = atomic_load_explicit(
-			&m->index[(h + i) & m->index_mask],
-			__ATOMIC_ACQUIRE);
+		_Atomic uint64_t *e = &m->index[(h + i) & m->index_mask];
+		uint64_t v = atomic_load_explicit(e, __ATOMIC_ACQUIRE);
 		uint64_t idx = v & ((1ull << XL_IDX_BITS) - 1);
 		struct xl_node *n;
 
@@ -574,15 +599,42 @@ FR_HOT struct xl_node *fr_idmap_find_name(struct fr_idmap *m, uint64_t parent,
 			continue;
 		n = &m->nodes[idx];
 		if ((atomic_load_explicit(&n->state, __ATOMIC_ACQUIRE) & 1) &&
-		    name_is(m, n, parent, name, len))
+		    name_is(m, n, parent, name, len)) {
+			*ep = e;
 			return n;
+		}
 	}
 	return NULL;
+}
+
+FR_HOT struct xl_node *fr_idmap_find_name(struct fr_idmap *m, uint64_t parent,
+					  const char *name, size_t len)
+{
+	_Atomic uint64_t *e;
+
+	return find_name(m, parent, name, len, &e);
 }
 
 FR_HOT void fr_idmap_unname(struct fr_idmap *m, struct xl_node *n)
 {
 	drop_name(m, n);
+}
+
+/*
+ * An UNLINK's or RMDIR's reply: the entry found is the one drop_name()
+ * would search for again (each node has one name, indexed once).
+ */
+FR_HOT bool fr_idmap_unname_by(struct fr_idmap *m, uint64_t parent,
+			       const char *name, size_t len)
+{
+	_Atomic uint64_t *e;
+	struct xl_node *n = find_name(m, parent, name, len, &e);
+
+	if (!n)
+		return false;
+	atomic_store_explicit(e, XL_TOMB, __ATOMIC_RELEASE);
+	forget_name(m, n);
+	return true;
 }
 
 /* --- server ids of this run --- */
@@ -640,15 +692,11 @@ static FR_COLD int srv_grow(struct fr_idmap *m)
 	return 0;
 }
 
-static FR_HOT int srv_put(struct fr_idmap *m, uint64_t srv, uint64_t kid)
+/* @srv is not in the table (srv_find() said so). */
+static FR_HOT int srv_insert(struct fr_idmap *m, uint64_t srv, uint64_t kid)
 {
 	size_t i, mask;
-	struct srv_slot *e = srv_find(m, srv);
 
-	if (e) {
-		e->kid = kid;
-		return 0;
-	}
 	if ((m->srv_used + 1) * 4 > m->srv_cap * 3) {
 		int err = srv_grow(m);
 
@@ -683,36 +731,46 @@ static FR_HOT void srv_del(struct fr_idmap *m, uint64_t srv, uint64_t kid)
 	}
 }
 
-FR_HOT struct xl_node *fr_idmap_by_srv(struct fr_idmap *m, uint64_t srv)
+/* The node of this run that @e (server id @srv) stands for, if any. */
+static FR_HOT struct xl_node *srv_node(struct fr_idmap *m,
+				       const struct srv_slot *e, uint64_t srv)
 {
-	struct srv_slot *e = srv_find(m, srv);
-	struct xl_node *n;
+	struct xl_node *n = fr_idmap_node(m, e->kid);
 
-	if (srv == 1)
-		return &m->nodes[XL_ROOT];
-	if (!e)
-		return NULL;
-	n = fr_idmap_node(m, e->kid);
 	if (!n || atomic_load_explicit(&n->srv_epoch, __ATOMIC_ACQUIRE) != m->epoch ||
 	    n->srv_id != srv)
 		return NULL;
 	return n;
 }
 
+FR_HOT struct xl_node *fr_idmap_by_srv(struct fr_idmap *m, uint64_t srv)
+{
+	struct srv_slot *e;
+
+	if (srv == 1)
+		return &m->nodes[XL_ROOT];
+	e = srv_find(m, srv);
+	return e ? srv_node(m, e, srv) : NULL;
+}
+
 FR_HOT int fr_idmap_bind(struct fr_idmap *m, struct xl_node *n, uint64_t srv)
 {
 	struct xl_node *other;
+	struct srv_slot *e;
 
 	n->srv_id = srv;
 	n->srv_nlookup = 0;
 	atomic_store_explicit(&n->srv_epoch, m->epoch, __ATOMIC_RELEASE);
-	if (n == &m->nodes[XL_ROOT])
-		return 0;
-	other = fr_idmap_by_srv(m, srv);
 	/* Two kernel nodes may stand for one server node; the first stays. */
-	if (other && other != n)
+	if (n == &m->nodes[XL_ROOT] || srv == 1)
 		return 0;
-	return srv_put(m, srv, fr_idmap_node_id(m, n));
+	e = srv_find(m, srv);
+	if (!e)
+		return srv_insert(m, srv, fr_idmap_node_id(m, n));
+	other = srv_node(m, e, srv);
+	if (!other || other == n)
+		e->kid = fr_idmap_node_id(m, n);
+	return 0;
 }
 
 FR_HOT int fr_idmap_node_new(struct fr_idmap *m, const struct fr_idmap_ident *id,

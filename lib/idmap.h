@@ -13,7 +13,15 @@
 #define XL_MAX_NODES (1ull << 31)
 #define XL_MAX_HANDLES (1ull << 31)
 
-/* One node the kernel knows, 128 bytes in shared memory. */
+/*
+ * One node the kernel knows, 128 bytes (two cache lines) in shared memory.
+ * The first line has what the request path and the name index read: the
+ * ids, the counts, the parent, the name's length and its first
+ * XL_NAME_LINE1 bytes, so that an UNLINK finding a short name by its
+ * parent touches one line of the record.  The identity, read only when
+ * the node is made and when it is resolved again, is at the end.
+ */
+#define XL_NAME_LINE1 14
 struct xl_node {
 	_Atomic uint64_t state;		/* generation << 1 | live */
 	_Atomic uint64_t srv_epoch;	/* run that srv_id belongs to */
@@ -21,10 +29,10 @@ struct xl_node {
 	uint64_t parent;		/* kernel id; 0: no name known */
 	_Atomic uint64_t nlookup;	/* the kernel's lookup count */
 	uint64_t srv_nlookup;		/* lookups this run's server gave */
-	uint64_t ino, generation;	/* identity, checked on re-resolution */
-	uint32_t mode;			/* S_IFMT bits */
 	_Atomic uint16_t namelen;
 	char name[XL_NAME_INLINE];	/* or a long-name slot number */
+	uint32_t mode;			/* S_IFMT bits */
+	uint64_t ino, generation;	/* identity, checked on re-resolution */
 };
 
 /* One handle the kernel holds, 64 bytes. */
@@ -108,6 +116,9 @@ size_t fr_idmap_name(struct fr_idmap *m, const struct xl_node *n,
 int fr_idmap_set_name(struct fr_idmap *m, struct xl_node *n, uint64_t parent,
 		      const char *name, size_t len);
 void fr_idmap_unname(struct fr_idmap *m, struct xl_node *n);
+/* Unname the node named @name in @parent; false if none is. */
+bool fr_idmap_unname_by(struct fr_idmap *m, uint64_t parent, const char *name,
+			size_t len);
 struct xl_node *fr_idmap_find_name(struct fr_idmap *m, uint64_t parent,
 				   const char *name, size_t len);
 

@@ -1256,12 +1256,11 @@ static FR_HOT void names_changed(struct fr_xlate *x, const struct xl_pending *p)
 	struct xl_node *from, *to;
 
 	fr_idmap_lock(m);
-	from = fr_idmap_find_name(m, p->node, n1, p->len1);
 	if (p->opcode == FUSE_UNLINK || p->opcode == FUSE_RMDIR) {
-		if (from)
-			fr_idmap_unname(m, from);
+		fr_idmap_unname_by(m, p->node, n1, p->len1);
 		goto out;
 	}
+	from = fr_idmap_find_name(m, p->node, n1, p->len1);
 	to = fr_idmap_find_name(m, p->node2, n2, p->len2);
 	if (p->flags & RENAME_EXCHANGE) {
 		if (to)

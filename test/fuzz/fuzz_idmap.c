@@ -128,7 +128,11 @@ static void exercise(struct fr_idmap *m, int fd, const uint8_t *p, size_t n)
 			}
 			break;
 		case 1:
-			fr_idmap_find_name(m, kid, name, len);
+			/* An UNLINK's reply unnames by what it finds. */
+			if (v & 1)
+				fr_idmap_unname_by(m, kid, name, len);
+			else
+				fr_idmap_find_name(m, kid, name, len);
 			break;
 		case 2:
 			if (node && len)

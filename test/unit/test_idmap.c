@@ -5,7 +5,10 @@
  * a new generation, so the id the kernel gave up never names the new
  * record; server ids bound and freed in a loop stay found (tombstones
  * reused); a map opened empty has only records of its run until a new
- * epoch or a reopen; a node is named exactly while its parent is set.
+ * epoch or a reopen; a node is named exactly while its parent is set;
+ * a batch of a few thousand freed and made again reuses its own slots;
+ * an UNLINK's reply unnames just the node of that parent and name; a
+ * server node bound to a second kernel node keeps the first.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -217,15 +220,155 @@ static void named_by_parent(void **state)
 	close(fd);
 }
 
+/* A directory of 3000 files removed and made again: no fresh slot. */
+static void batch_reused(void **state)
+{
+	static struct xl_node *batch[3000];
+	struct fr_idmap *m;
+	uintptr_t last = 0;
+	int fd = new_memfd(), i;
+
+	(void)state;
+	assert_int_equal(fr_idmap_open(fd, 4 * 3000, HANDLES, &m), 0);
+	for (i = 0; i < 3000; i++) {
+		batch[i] = node_new(m, 0x100000 + i * 16);
+		if ((uintptr_t)batch[i] > last)
+			last = (uintptr_t)batch[i];
+	}
+	for (i = 0; i < 3000; i++)
+		node_free(m, batch[i]);
+	for (i = 0; i < 3000; i++)
+		assert_true((uintptr_t)node_new(m, 0x900000 + i * 16) <= last);
+	fr_idmap_close(m);
+	close(fd);
+}
+
+static struct xl_node *named(struct fr_idmap *m, uint64_t srv, uint64_t parent,
+			     const char *name)
+{
+	struct xl_node *n = node_new(m, srv);
+
+	fr_idmap_lock(m);
+	assert_int_equal(fr_idmap_set_name(m, n, parent, name, strlen(name)),
+			 0);
+	fr_idmap_unlock(m);
+	return n;
+}
+
+static bool unname_by(struct fr_idmap *m, uint64_t parent, const char *name)
+{
+	bool found;
+
+	fr_idmap_lock(m);
+	found = fr_idmap_unname_by(m, parent, name, strlen(name));
+	fr_idmap_unlock(m);
+	return found;
+}
+
+static void unlinked_by_name(void **state)
+{
+	/* Short (first line), on the line's edge, past it, a long-name slot. */
+	static const char *const names[] = {
+	    "f",
+	    "fourteen-chars",
+	    "fifteen-chars-x",
+	    "a-name-longer-than-the-fifty-eight-bytes-a-record-holds-inline",
+	};
+	struct xl_node *in_root[4], *in_dir[4], *dir;
+	uint64_t d;
+	int fd = new_memfd(), i;
+	struct fr_idmap *m;
+
+	(void)state;
+	assert_int_equal(fr_idmap_open(fd, NODES, HANDLES, &m), 0);
+	dir = named(m, 0x10, XL_ROOT, "dir");
+	d = fr_idmap_node_id(m, dir);
+	for (i = 0; i < 4; i++) {
+		in_root[i] = named(m, 0x100 + i * 16, XL_ROOT, names[i]);
+		in_dir[i] = named(m, 0x200 + i * 16, d, names[i]);
+	}
+	for (i = 0; i < 4; i++) {
+		assert_true(unname_by(m, d, names[i]));
+		assert_false(fr_idmap_named(in_dir[i]));
+		assert_null(
+		    fr_idmap_find_name(m, d, names[i], strlen(names[i])));
+		assert_false(unname_by(m, d, names[i]));
+		/* The same name in another directory stays. */
+		assert_ptr_equal(
+		    fr_idmap_find_name(m, XL_ROOT, names[i], strlen(names[i])),
+		    in_root[i]);
+	}
+	/* Named again after the unlink (a create of the same name). */
+	for (i = 0; i < 4; i++) {
+		fr_idmap_lock(m);
+		assert_int_equal(fr_idmap_set_name(m, in_dir[i], d, names[i],
+						   strlen(names[i])),
+				 0);
+		fr_idmap_unlock(m);
+		assert_ptr_equal(
+		    fr_idmap_find_name(m, d, names[i], strlen(names[i])),
+		    in_dir[i]);
+	}
+	assert_ptr_equal(fr_idmap_find_name(m, XL_ROOT, "dir", 3), dir);
+	/*
+	 * Unlinked and made again under one name a hundred times: an index
+	 * entry left behind each time would exhaust the name's probes.
+	 */
+	for (i = 0; i < 100; i++) {
+		assert_true(unname_by(m, d, "f"));
+		fr_idmap_lock(m);
+		assert_int_equal(fr_idmap_set_name(m, in_dir[0], d, "f", 1), 0);
+		fr_idmap_unlock(m);
+	}
+	assert_ptr_equal(fr_idmap_find_name(m, d, "f", 1), in_dir[0]);
+	fr_idmap_close(m);
+	close(fd);
+}
+
+/* Two kernel nodes for one server node: the first stays its node. */
+static void srv_bound_twice(void **state)
+{
+	struct fr_idmap *m;
+	struct xl_node *a, *b;
+	int fd = new_memfd();
+
+	(void)state;
+	assert_int_equal(fr_idmap_open(fd, NODES, HANDLES, &m), 0);
+	a = node_new(m, 0x40);
+	b = node_new(m, 0x40);
+	assert_ptr_equal(fr_idmap_by_srv(m, 0x40), a);
+	fr_idmap_lock(m);
+	assert_int_equal(fr_idmap_bind(m, b, 0x40), 0);
+	fr_idmap_unlock(m);
+	assert_ptr_equal(fr_idmap_by_srv(m, 0x40), a);
+	node_free(m, a);
+	assert_null(fr_idmap_by_srv(m, 0x40));
+	/* Bound again, the one left takes the server node over. */
+	fr_idmap_lock(m);
+	assert_int_equal(fr_idmap_bind(m, b, 0x40), 0);
+	fr_idmap_unlock(m);
+	assert_ptr_equal(fr_idmap_by_srv(m, 0x40), b);
+	/* The server's root is never rebound to another node. */
+	fr_idmap_lock(m);
+	assert_int_equal(fr_idmap_bind(m, b, 1), 0);
+	fr_idmap_unlock(m);
+	assert_ptr_equal(fr_idmap_by_srv(m, 1), fr_idmap_node(m, XL_ROOT));
+	fr_idmap_close(m);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(slot_reused),
-		cmocka_unit_test(handle_slot_reused),
-		cmocka_unit_test(recent_slot_taken_meanwhile),
-		cmocka_unit_test(srv_ids_churn),
-		cmocka_unit_test(all_current),
-		cmocka_unit_test(named_by_parent),
+	    cmocka_unit_test(slot_reused),
+	    cmocka_unit_test(handle_slot_reused),
+	    cmocka_unit_test(recent_slot_taken_meanwhile),
+	    cmocka_unit_test(srv_ids_churn),
+	    cmocka_unit_test(all_current),
+	    cmocka_unit_test(named_by_parent),
+	    cmocka_unit_test(batch_reused),
+	    cmocka_unit_test(unlinked_by_name),
+	    cmocka_unit_test(srv_bound_twice),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
