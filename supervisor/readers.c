@@ -271,9 +271,9 @@ void readers_stop(struct client *c)
 }
 
 /*
- * Like readers_stop(), but the thread is joined later, in readers_reap():
- * a dead server's watcher is told to end on the way to GO, and waiting
- * for it there would cost the takeover a wake-up and a context switch.
+ * Like readers_stop(), but later, in readers_reap(): a dead server is
+ * dropped on the way to GO, and waking its watcher and waiting for it
+ * there would cost the takeover a thread on the CPU and a context switch.
  */
 void readers_retire(struct client *c)
 {
@@ -281,23 +281,24 @@ void readers_retire(struct client *c)
 
 	if (!c->readers)
 		return;
-	tell_stop(c->readers);
 	for (i = 0; i < MAX_CLIENTS + 1 && retired[i]; i++)
 		;
-	if (i < MAX_CLIENTS + 1)
+	if (i < MAX_CLIENTS + 1) {
 		retired[i] = c->readers;
-	else
-		release(c->readers);
-	c->readers = NULL;
+		c->readers = NULL;
+	} else {
+		readers_stop(c);
+	}
 }
 
-/* Joins and frees the watchers readers_retire() told to stop. */
+/* Stops, joins and frees the watchers readers_retire() set aside. */
 void readers_reap(void)
 {
 	unsigned int i;
 
 	for (i = 0; i < MAX_CLIENTS + 1; i++)
 		if (retired[i]) {
+			tell_stop(retired[i]);
 			release(retired[i]);
 			retired[i] = NULL;
 		}
