@@ -50,9 +50,10 @@ void fr_hot_mark(enum fr_hot_mark m)
 
 void fr_hot_marks_from(const void *data, size_t len)
 {
+	size_t max = FR_HM_GO * sizeof(uint64_t);
+
 	memset(hot_ns, 0, sizeof(hot_ns));
-	memcpy(hot_ns, data, len < FR_HM_GO * sizeof(uint64_t) ? len :
-			     FR_HM_GO * sizeof(uint64_t));
+	memcpy(hot_ns, data, len < max ? len : max);
 	fr_hot_mark(FR_HM_GO);
 }
 
