@@ -125,54 +125,78 @@ static bool died_in_slot(const struct readers *r, pid_t tid)
 	return false;
 }
 
+#define FR_PF_EXITING 0x00000004	/* the kernel's PF_EXITING */
+
+/*
+ * The flags (field 9) and vsize (field 23) of /proc/@pid/stat, or of
+ * its thread @tid's with @tid; 0 or -errno.
+ */
+static int task_stat(pid_t pid, const char *tid, unsigned long *flags,
+		     unsigned long long *vsize)
+{
+	char path[64], buf[512];
+	ssize_t n;
+	char *p;
+	int fd;
+
+	if (tid)
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/stat",
+			 (int)pid, tid);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	/* The 7th and 21st fields after the comm's closing parenthesis. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu %*u %*u %*u "
+			 "%*u %*u %*u %*d %*d %*d %*d %*d %*d %*u %llu",
+			 flags, vsize) != 2)
+		return -EPROTO;
+	return 0;
+}
+
 /*
  * Whether every thread of the server is past its robust list or its
  * memory (exit_mm(); vsize 0 in its stat), and so in no syscall any more.
  * The slots cover the threads that read requests and the library's own;
  * a thread the server runs itself (a pool writing to the backing store)
  * holds none, and its write must not land after the successor served: it
- * is looked at in /proc.  A dying process starts no threads.  False when
- * /proc cannot tell.
+ * is looked at in /proc.  A slot's death counts only while the process
+ * exits (its leader is PF_EXITING): execve() walks the robust list too,
+ * and a process that exec'ed lives on.  A dying process starts no
+ * threads.  False when /proc cannot tell.
  */
 static bool threads_left(struct readers *r)
 {
-	char path[64], buf[512];
+	unsigned long long vsize;
+	unsigned long flags = 0;
+	char path[32];
 	struct dirent *e;
-	bool left = true;
+	bool left = true, dying;
 	DIR *d;
 
 	if (__atomic_load_n(&r->left, __ATOMIC_ACQUIRE))
 		return true;
+	if (task_stat(r->pid, NULL, &flags, &vsize) == -ENOENT)
+		return true;	/* reaped already */
+	dying = flags & FR_PF_EXITING;
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)r->pid);
 	d = opendir(path);
 	if (!d)
-		return errno == ENOENT;	/* reaped already */
+		return errno == ENOENT;
 	while (left && (e = readdir(d))) {
-		unsigned long long vsize = 1;
-		ssize_t n;
-		char *p;
-		int fd;
+		int err;
 
-		if (e->d_name[0] == '.' || died_in_slot(r, atoi(e->d_name)))
+		if (e->d_name[0] == '.' ||
+		    (dying && died_in_slot(r, atoi(e->d_name))))
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/stat",
-			 (int)r->pid, e->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			left = errno == ENOENT;	/* that thread is gone */
-			continue;
-		}
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		buf[n > 0 ? n : 0] = 0;
-		/* Field 23, the 21st after the comm's closing parenthesis. */
-		p = strrchr(buf, ')');
-		if (p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u "
-				"%*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %*u %llu",
-				&vsize) == 1)
-			left = vsize == 0;
-		else
-			left = false;
+		err = task_stat(r->pid, e->d_name, &flags, &vsize);
+		/* A thread gone is no thread left. */
+		left = err ? err == -ENOENT : vsize == 0;
 	}
 	closedir(d);
 	if (left)
