@@ -95,6 +95,23 @@ static int baseline;
 static FILE *out_log;
 static long errors;
 
+/*
+ * A hot standby's takeover step by step (its "hottrace" line: the
+ * supervisor's marks, then the standby's; CLOCK_MONOTONIC ns, 0 = none).
+ */
+#define HOT_MARKS 13
+static const char *const hot_mark_name[HOT_MARKS] = {
+	"first slot owner-died", "all slots owner-died",
+	"threads past their robust list or memory", "eventfd written",
+	"main loop woke", "readers gone (sealed, killed)", "GO sent", NULL,
+	"GO received", "store taken", "session started", "resend written",
+	"RESUMED sent (attach returns)",
+};
+static uint64_t hot_marks[HOT_MARKS];
+static bool hot_marks_seen;
+static double *hot_steps[HOT_MARKS + 1];
+static int hot_nsteps;
+
 static int trace_rd = -1, trace_wr = -1;
 static bool warm_seen, standby_seen;
 static char linebuf[8192];
@@ -173,6 +190,53 @@ static bool parse_trace(const char *line, struct trace *t)
 	return true;
 }
 
+/* The marks of a "hottrace" line, comma-separated. */
+static void parse_hot(const char *q)
+{
+	int i;
+
+	for (i = 0; i < HOT_MARKS && *q; i++) {
+		hot_marks[i] = strtoull(q, (char **)&q, 10);
+		if (*q == ',')
+			q++;
+	}
+	hot_marks_seen = true;
+}
+
+static bool wait_trace(uint64_t deadline, struct trace *t);
+
+/*
+ * Kill @k's hot standby steps, each from the one before (from the kill
+ * for the first); a mark missing or before that one is no step.
+ */
+static void note_hot_steps(int k, uint64_t t_kill, uint64_t t_first)
+{
+	uint64_t deadline = now_ns() + 1000000000ull, prev = t_kill;
+	int i;
+
+	while (!hot_marks_seen && now_ns() < deadline)
+		wait_trace(now_ns() + 100000000ull, NULL);
+	if (!hot_marks_seen)
+		return;
+	hot_marks_seen = false;
+	for (i = 0; i < HOT_MARKS; i++) {
+		uint64_t m = hot_marks[i];
+
+		hot_steps[i][hot_nsteps] = m && m >= prev ? (m - prev) / 1e6 :
+							     -1;
+		if (m && m >= prev)
+			prev = m;
+	}
+	hot_steps[HOT_MARKS][hot_nsteps++] = (t_first - prev) / 1e6;
+	if (!debug)
+		return;
+	fprintf(stderr, "hot kill %d, ms after it:", k);
+	for (i = 0; i < HOT_MARKS; i++)
+		fprintf(stderr, " %.3f", hot_marks[i] ?
+			((double)hot_marks[i] - (double)t_kill) / 1e6 : 0.0);
+	fprintf(stderr, " stat %.3f\n", (t_first - t_kill) / 1e6);
+}
+
 /*
  * Read server output until a trace line arrives or @deadline (ns) passes.
  * Other lines go to the log.  Returns true with @t filled.
@@ -194,6 +258,8 @@ static bool wait_trace(uint64_t deadline, struct trace *t)
 				warm_seen = true;
 			if (strstr(linebuf, "upgrade: standby: INIT replayed"))
 				standby_seen = true;
+			if (strstr(linebuf, "hottrace "))
+				parse_hot(strstr(linebuf, "hottrace ") + 9);
 			if (!got && out_log)
 				fprintf(out_log, "%s\n", linebuf);
 			linelen -= nl + 1 - linebuf;
@@ -473,6 +539,8 @@ static void run_block(int c, int b, int nkills)
 		}
 		sm->first = (t_first - t.done) / 1e6;
 		sm->stall = worst;
+		if (cf->hot)
+			note_hot_steps(k, t_kill, t_first);
 		tot[n++] = sm->total;
 		if (debug)
 			fprintf(stderr, "%s kill %d: total %.2f start %.2f handoff %.2f replay %.2f resend %.2f first %.2f stall %.2f\n",
@@ -549,6 +617,33 @@ static void print_targets(void)
 	}
 }
 
+/* Median of each hot standby step over the kills that had it. */
+static void print_hot_steps(void)
+{
+	static const char last[] =
+		"the application's stat() returned (loop start, read, reply, wake-up)";
+	double v[4096];
+	int i, k, n;
+
+	if (!hot_nsteps)
+		return;
+	printf("\nHot standby, step by step (%d kills; ms since the step before, median / p90):\n\n",
+	       hot_nsteps);
+	printf("| step | median | p90 | kills with it |\n|---|---|---|---|\n");
+	for (i = 0; i <= HOT_MARKS; i++) {
+		if (i < HOT_MARKS && !hot_mark_name[i])
+			continue;
+		for (k = n = 0; k < hot_nsteps && n < 4096; k++)
+			if (hot_steps[i][k] >= 0)
+				v[n++] = hot_steps[i][k];
+		if (!n)
+			continue;
+		printf("| %s | %.3f | %.3f | %d |\n",
+		       i < HOT_MARKS ? hot_mark_name[i] : last,
+		       quantile(v, n, 0.5), quantile(v, n, 0.9), n);
+	}
+}
+
 static void print_results(void)
 {
 	int c, b;
@@ -565,6 +660,7 @@ static void print_results(void)
 	}
 	printf("\nPhases are medians in ms: start = SIGKILL -> fuse_session_attach() entered (death, reaping, exec, loading); handoff = connection received; INIT replay; resend = NOTIFY_RESEND + takeover acknowledged; first reply = attach returned -> the application's stat() returned.\n");
 	print_targets();
+	print_hot_steps();
 	if (!want_ratio || nconfigs < 2)
 		return;
 	printf("\n| configuration | recovery median / %s median, per block: median (min-max) |%s\n|---|---|%s\n",
@@ -710,6 +806,8 @@ int main(int argc, char *argv[])
 	ring = calloc(RING, sizeof(*ring));
 	for (c = 0; c < nconfigs; c++)
 		samples[c] = calloc(kills + blocks, sizeof(**samples));
+	for (c = 0; c <= HOT_MARKS; c++)
+		hot_steps[c] = calloc(kills + blocks, sizeof(double));
 	if (!ring || pthread_create(&th, NULL, stat_loop, NULL))
 		die("out of memory");
 	srand(getpid());

@@ -247,6 +247,14 @@ enum fr_phase { FR_PH_START, FR_PH_HANDOFF, FR_PH_REPLAY, FR_PH_RESEND,
 		FR_PH_DONE, FR_PH_N };
 void fr_trace_mark(enum fr_phase p);
 void fr_trace_print(void);
+/*
+ * A hot standby's takeover step by step, for the trace: the supervisor's
+ * marks (sent with GO when it traces too), then ours.
+ */
+enum fr_hot_mark { FR_HM_SUP = 0, FR_HM_GO = 8, FR_HM_STORE, FR_HM_START,
+		   FR_HM_RESEND, FR_HM_RESUMED, FR_HM_N };
+void fr_hot_mark(enum fr_hot_mark m);
+void fr_hot_marks_from(const void *data, size_t len);
 
 /* init_replay.c */
 int fr_init_capture(struct fr_session *s);

@@ -264,6 +264,8 @@ static void *watch(void *arg)
 	if (s->sock >= 0)
 		watch_fd = fcntl(s->sock, F_DUPFD_CLOEXEC, 3);
 	pthread_mutex_unlock(&s->sock_lock);
+	/* Its death is then seen at its exit_mm() too (readers.c). */
+	fr_readers_claim();
 	sem_post(&rh.started);
 	while (watch_fd >= 0) {
 		struct pollfd p[2] = {

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -73,6 +74,8 @@ static int wait_go(struct fr_session *s, uint64_t *flags)
 		frp_close_fds(&r);
 		if (r.type == FRP_GO) {
 			*flags = r.arg[0];
+			if (r.blob_len[0])
+				fr_hot_marks_from(r.blob[0], r.blob_len[0]);
 			return 0;
 		}
 		if (r.type == FRP_ACK && r.status < 0) {
@@ -82,6 +85,32 @@ static int wait_go(struct fr_session *s, uint64_t *flags)
 		}
 		return -EPROTO;
 	}
+}
+
+static void *warm_thread(void *arg)
+{
+	volatile char frame[8192];
+
+	frame[0] = frame[sizeof(frame) - 1] = 0;
+	/* Its malloc arena, too, is the next thread's (no new heap). */
+	free(malloc(64));
+	return arg;
+}
+
+/*
+ * The server's loop starts its first thread once attach returned, on
+ * the takeover's path: a thread started and joined now leaves the C
+ * library a stack of the default size in its cache, mapped, its top
+ * pages (thread control block, TLS, first frames) faulted in, and a
+ * malloc arena, which that thread then gets.  Only a thread of another
+ * stack size misses the stack.
+ */
+static void warm_thread_start(void)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, warm_thread, NULL) == 0)
+		pthread_join(t, NULL);
 }
 
 /*
@@ -135,6 +164,7 @@ int fr_upgrade_standby(struct fr_session *s, const struct fuse_recover *fr)
 	if (s->holder->standing_by)
 		s->holder->standing_by(s, fr);
 	fr_io_prefault(s);
+	warm_thread_start();
 	fr_log(LOG_INFO, "upgrade: standby: INIT replayed and compared; waiting for %s",
 	       fr_hot_standby_wanted() ? "the serving server to die (hot standby)" :
 	       "the old server to drain");
@@ -158,8 +188,10 @@ int fr_upgrade_standby(struct fr_session *s, const struct fuse_recover *fr)
 				       "could not fetch the kept files again");
 	}
 	err = fr_store_activate();
+	fr_hot_mark(FR_HM_STORE);
 	if (!err)
 		err = fr_session_start(s);
+	fr_hot_mark(FR_HM_START);
 	if (err)
 		return decline(s, err, "could not start serving");
 	if ((flags & FRP_GO_RESEND) && s->kernel.resend) {
@@ -168,6 +200,7 @@ int fr_upgrade_standby(struct fr_session *s, const struct fuse_recover *fr)
 			fr_log(LOG_ERR, "FUSE_NOTIFY_RESEND failed: %s",
 			       strerror(-err));
 	}
+	fr_hot_mark(FR_HM_RESEND);
 	/* In case it could not be set up before: drainable from now on. */
 	fr_upgrade_start(s);
 	/*
@@ -183,6 +216,7 @@ int fr_upgrade_standby(struct fr_session *s, const struct fuse_recover *fr)
 	if (!err)
 		s->acks_owed++;
 	pthread_mutex_unlock(&s->sock_lock);
+	fr_hot_mark(FR_HM_RESUMED);
 	if (!err)
 		fr_log(LOG_INFO, "upgrade: takeover: pid %d serves tag %s%s",
 		       (int)getpid(), s->tag,

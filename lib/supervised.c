@@ -252,6 +252,15 @@ static int supervisor_events(struct fr_session *s, int *ev)
 static void supervisor_standing_by(struct fr_session *s,
 				   const struct fuse_recover *fr)
 {
+	/*
+	 * The slots first: the threads below hold one each (readers.c).  A
+	 * hot standby sends them now, so that the supervisor's watch is set
+	 * up before GO, not on the way to the first reply after it.
+	 */
+	if (fr_hot_standby_wanted())
+		send_readers(s);
+	else
+		fr_readers_fd();
 	fr_upgrade_start(s);
 	fr_rehome_start(s, fr);
 }

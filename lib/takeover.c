@@ -22,6 +22,7 @@
  * FUSE_RECOVER_TRACE=1 prints when each takeover phase ended (CLOCK_MONOTONIC
  * ns), for bench/ to split recovery time.  Phases: start of attach, handoff
  * (connected and holding the fd), replay (INIT replayed), resend, done.
+ * A hot standby's takeover adds a line of its steps (hot_ns).
  */
 static uint64_t phase_ns[FR_PH_N];
 
@@ -31,6 +32,29 @@ void fr_trace_mark(enum fr_phase p)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	phase_ns[p] = ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/*
+ * A hot standby's steps: before FR_HM_GO the supervisor's (sent with GO
+ * when it traces: supervisor/util.c), then ours; 0 = none.
+ */
+static uint64_t hot_ns[FR_HM_N];
+
+void fr_hot_mark(enum fr_hot_mark m)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	hot_ns[m] = ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+void fr_hot_marks_from(const void *data, size_t len)
+{
+	size_t max = FR_HM_GO * sizeof(uint64_t);
+
+	memset(hot_ns, 0, sizeof(hot_ns));
+	memcpy(hot_ns, data, len < max ? len : max);
+	fr_hot_mark(FR_HM_GO);
 }
 
 void fr_trace_print(void)
@@ -46,6 +70,17 @@ void fr_trace_print(void)
 	       (unsigned long long)phase_ns[FR_PH_REPLAY],
 	       (unsigned long long)phase_ns[FR_PH_RESEND],
 	       (unsigned long long)phase_ns[FR_PH_DONE]);
+	if (hot_ns[FR_HM_GO]) {
+		char buf[21 * FR_HM_N + 1];
+		int i, n = 0;
+
+		for (i = 0; i < FR_HM_N; i++)
+			n += snprintf(buf + n, sizeof(buf) - n, "%s%llu",
+				      i ? "," : "",
+				      (unsigned long long)hot_ns[i]);
+		fr_log(LOG_INFO, "hottrace %s", buf);
+		hot_ns[FR_HM_GO] = 0;
+	}
 }
 
 void fr_probe_kernel(struct fr_session *s)

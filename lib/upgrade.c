@@ -647,6 +647,8 @@ static void *event_thread(void *arg)
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	/* Its death is then seen at its exit_mm() too (readers.c). */
+	fr_readers_claim();
 	sem_post(&up.started);
 	for (;;) {
 		struct pollfd p[2] = {

@@ -187,7 +187,7 @@ enum hold_event hold_drop_client(struct recoverd *rd, int idx)
 		rd->dying_pidfd = c->pidfd;
 		c->pidfd = -1;
 	}
-	readers_stop(c);
+	readers_retire(c);
 	if (c->fd >= 0)
 		close(c->fd);
 	if (c->pidfd >= 0)

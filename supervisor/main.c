@@ -421,7 +421,7 @@ static void run(struct recoverd *rd)
 				server_exited(rd);
 			else if (who[i] == -5 && rd->server >= 0 &&
 				 readers_evfd(&rd->clients[rd->server]) ==
-					 p[i].fd &&
+					 p[i].fd && (rd_mark(RDM_MAIN), 1) &&
 				 readers_all_gone(&rd->clients[rd->server]))
 				server_exited(rd);
 			else if (who[i] >= 0 && rd->clients[who[i]].fd >= 0)
@@ -431,6 +431,8 @@ static void run(struct recoverd *rd)
 				upg_event_input(rd, -16 - who[i]);
 		}
 		hold_drop_idle(rd);
+		/* After this round's GO, if it had one. */
+		readers_reap();
 		upg_tick(rd);
 		hot_tick(rd);
 		if (rd->next_launch && now_sec() >= rd->next_launch &&
@@ -571,9 +573,12 @@ int main(int argc, char *argv[])
 	};
 	struct recoverd *rd = &rd_global;
 	const char *tag = NULL, *log = secure_getenv("FUSE_RECOVERD_LOG");
+	const char *trace;
 	int client_fd = -1, c, i, err;
 	sigset_t mask;
 
+	trace = secure_getenv("FUSE_RECOVER_TRACE");
+	rd_tracing = trace && strcmp(trace, "1") == 0;
 	rd->max_restarts = 10;
 	rd->window_sec = 60;
 	rd->takeover_timeout_sec = 60;

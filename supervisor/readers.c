@@ -19,13 +19,13 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -53,7 +53,15 @@ struct readers {
 	pid_t pid;		/* the process that sent it */
 	uint32_t stop;		/* ours: set and woken to end the thread */
 	bool gone;		/* readers_all_gone() said so */
+	bool left;		/* threads_left() said so (for good) */
 	pthread_t thread;
+	/*
+	 * The thread last seen holding each slot (the kernel clears the
+	 * owner's tid when it marks a slot owner-died): one whose slot then
+	 * died is past its robust list, in exit_mm(), out of every syscall.
+	 * Written by the watcher only, before it raises the eventfd.
+	 */
+	pid_t tid[FRP_READER_SLOTS];
 };
 
 static uint32_t *slot_word(const struct readers *r, unsigned int i)
@@ -62,11 +70,11 @@ static uint32_t *slot_word(const struct readers *r, unsigned int i)
 }
 
 /*
- * Counts the held slots, marking each as waited on, into @w.  Returns the
- * number of entries of @w, or -1 when the server has no reader left and
- * at least one died.
+ * Counts the held slots, marking each as waited on, into @w (and with
+ * @track, notes their owners).  Returns the number of entries of @w, or -1
+ * when the server has no reader left and at least one died.
  */
-static int scan(struct readers *r, struct fr_waitv *w)
+static int scan(struct readers *r, struct fr_waitv *w, bool track)
 {
 	unsigned int i, died = 0;
 	int n = 0;
@@ -78,9 +86,15 @@ static int scan(struct readers *r, struct fr_waitv *w)
 again:
 		if (v == FRP_READER_SEALED)
 			continue;
-		if (v & FUTEX_OWNER_DIED)
+		if (v & FUTEX_OWNER_DIED) {
 			died++;
-		if (!v || (v & FUTEX_OWNER_DIED))
+			rd_mark(RDM_DIED);
+			continue;
+		}
+		if (track)
+			__atomic_store_n(&r->tid[i], v & FUTEX_TID_MASK,
+					 __ATOMIC_RELAXED);
+		if (!v)
 			continue;
 		/* Asks the kernel (or the unlock) to wake us. */
 		if (!(v & FUTEX_WAITERS) &&
@@ -98,77 +112,115 @@ again:
 		       -1 : n;
 }
 
+/* Whether @tid held a slot that a death left (see struct readers). */
+static bool died_in_slot(const struct readers *r, pid_t tid)
+{
+	unsigned int i;
+
+	for (i = 1; i < FRP_READER_SLOTS; i++)
+		if (__atomic_load_n(&r->tid[i], __ATOMIC_RELAXED) == tid &&
+		    (__atomic_load_n(slot_word(r, i), __ATOMIC_ACQUIRE) &
+		     FUTEX_OWNER_DIED))
+			return true;
+	return false;
+}
+
+#define FR_PF_EXITING 0x00000004	/* the kernel's PF_EXITING */
+
 /*
- * Whether every thread of @pid has torn down its memory (exit_mm(), which
- * also released its robust futexes: vsize 0 in its stat) and so is in no
- * syscall any more.  The slots cover the threads that read requests; a
- * thread the server runs itself (a pool writing to the backing store)
- * holds none, and its write must not land after the successor served.
- * A dying process starts no threads.  False when /proc cannot tell.
+ * The flags (field 9) and vsize (field 23) of /proc/@pid/stat, or of
+ * its thread @tid's with @tid; 0 or -errno.
  */
-static bool threads_left(pid_t pid)
+static int task_stat(pid_t pid, const char *tid, unsigned long *flags,
+		     unsigned long long *vsize)
 {
 	char path[64], buf[512];
+	ssize_t n;
+	char *p;
+	int fd;
+
+	if (tid)
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/stat",
+			 (int)pid, tid);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	/* The 7th and 21st fields after the comm's closing parenthesis. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu %*u %*u %*u "
+			 "%*u %*u %*u %*d %*d %*d %*d %*d %*d %*u %llu",
+			 flags, vsize) != 2)
+		return -EPROTO;
+	return 0;
+}
+
+/*
+ * Whether every thread of the server is past its robust list or its
+ * memory (exit_mm(); vsize 0 in its stat), and so in no syscall any more.
+ * The slots cover the threads that read requests and the library's own;
+ * a thread the server runs itself (a pool writing to the backing store)
+ * holds none, and its write must not land after the successor served: it
+ * is looked at in /proc.  A slot's death counts only while the process
+ * exits (its leader is PF_EXITING): execve() walks the robust list too,
+ * and a process that exec'ed lives on.  A dying process starts no
+ * threads.  False when /proc cannot tell.
+ */
+static bool threads_left(struct readers *r)
+{
+	unsigned long long vsize;
+	unsigned long flags = 0;
+	char path[32];
 	struct dirent *e;
-	bool left = true;
+	bool left = true, dying;
 	DIR *d;
 
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if (__atomic_load_n(&r->left, __ATOMIC_ACQUIRE))
+		return true;
+	if (task_stat(r->pid, NULL, &flags, &vsize) == -ENOENT)
+		return true;	/* reaped already */
+	dying = flags & FR_PF_EXITING;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)r->pid);
 	d = opendir(path);
 	if (!d)
-		return errno == ENOENT;	/* reaped already */
+		return errno == ENOENT;
 	while (left && (e = readdir(d))) {
-		unsigned long long vsize = 1;
-		ssize_t n;
-		char *p;
-		int fd;
+		int err;
 
-		if (e->d_name[0] == '.')
+		if (e->d_name[0] == '.' ||
+		    (dying && died_in_slot(r, atoi(e->d_name))))
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/stat",
-			 (int)pid, e->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			left = errno == ENOENT;	/* that thread is gone */
-			continue;
-		}
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		buf[n > 0 ? n : 0] = 0;
-		/* Field 23, the 21st after the comm's closing parenthesis. */
-		p = strrchr(buf, ')');
-		if (p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u "
-				"%*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %*u %llu",
-				&vsize) == 1)
-			left = vsize == 0;
-		else
-			left = false;
+		err = task_stat(r->pid, e->d_name, &flags, &vsize);
+		/* A thread gone is no thread left. */
+		left = err ? err == -ENOENT : vsize == 0;
 	}
 	closedir(d);
+	if (left)
+		__atomic_store_n(&r->left, true, __ATOMIC_RELEASE);
 	return left;
 }
 
 /*
- * Every held slot was left by a death: waits (yielding 50 times, then
- * backing off from 20 us to 10 ms) until the process's other threads
- * left their memory too.
+ * Every held slot was left by a death: waits (sleeping 20 us, doubling
+ * to 10 ms) until the process's threads that hold none left their memory
+ * too.  Never spins: on a small machine the dying threads need the CPU
+ * this thread would take, and the last death's wake-up would often put
+ * us on the CPU of the thread that woke us, ahead of it.
  */
 static bool wait_threads_left(struct readers *r)
 {
-	useconds_t us = 20;
-	int spins = 0;
+	struct timespec ts = { .tv_nsec = 20000 };
 
-	while (!threads_left(r->pid)) {
+	while (!threads_left(r)) {
 		if (__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE))
 			return false;
-		/* They are a few microseconds behind, usually. */
-		if (++spins <= 50) {
-			sched_yield();
-			continue;
-		}
-		usleep(us);
-		if (us < 10000)
-			us *= 2;
+		nanosleep(&ts, NULL);
+		if (ts.tv_nsec < 10000000)
+			ts.tv_nsec *= 2;
 	}
 	return true;
 }
@@ -178,6 +230,9 @@ static void *watch(void *arg)
 	struct readers *r = arg;
 	struct fr_waitv w[FRP_READER_SLOTS + 1];
 	bool told = false;
+
+	/* Its short sleeps (wait_threads_left()) end when they should. */
+	prctl(PR_SET_TIMERSLACK, 1000UL);
 
 	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
 		/* The header's word first: read before the slots. */
@@ -190,13 +245,17 @@ static void *watch(void *arg)
 		w[1] = (struct fr_waitv){ .val = gen,
 					  .uaddr = (uintptr_t)&r->words[0],
 					  .flags = FUTEX_32 };
-		n = scan(r, w + 2);
+		n = scan(r, w + 2, true);
 		if (n < 0) {
 			uint64_t one = 1;
 
-			if (!told && (!wait_threads_left(r) ||
-				      write(r->evfd, &one, sizeof(one)) < 0))
+			rd_mark(RDM_ALL_DIED);
+			if (!told && !wait_threads_left(r))
 				break;
+			rd_mark(RDM_LEFT);
+			if (!told && write(r->evfd, &one, sizeof(one)) < 0)
+				break;
+			rd_mark(RDM_EVFD);
 			told = true;
 			n = 0;
 		} else if (n) {
@@ -209,19 +268,64 @@ static void *watch(void *arg)
 	return NULL;
 }
 
-void readers_stop(struct client *c)
-{
-	struct readers *r = c->readers;
+/* Watchers told to stop and not joined yet (readers_retire()). */
+static struct readers *retired[MAX_CLIENTS + 1];
 
-	if (!r)
-		return;
+static void tell_stop(struct readers *r)
+{
 	__atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE);
 	syscall(SYS_futex, &r->stop, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static void release(struct readers *r)
+{
 	pthread_join(r->thread, NULL);
 	munmap(r->words, FRP_READERS_SIZE);
 	close(r->evfd);
 	free(r);
+}
+
+void readers_stop(struct client *c)
+{
+	if (!c->readers)
+		return;
+	tell_stop(c->readers);
+	release(c->readers);
 	c->readers = NULL;
+}
+
+/*
+ * Like readers_stop(), but later, in readers_reap(): a dead server is
+ * dropped on the way to GO, and waking its watcher and waiting for it
+ * there would cost the takeover a thread on the CPU and a context switch.
+ */
+void readers_retire(struct client *c)
+{
+	unsigned int i;
+
+	if (!c->readers)
+		return;
+	for (i = 0; i < MAX_CLIENTS + 1 && retired[i]; i++)
+		;
+	if (i < MAX_CLIENTS + 1) {
+		retired[i] = c->readers;
+		c->readers = NULL;
+	} else {
+		readers_stop(c);
+	}
+}
+
+/* Stops, joins and frees the watchers readers_retire() set aside. */
+void readers_reap(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < MAX_CLIENTS + 1; i++)
+		if (retired[i]) {
+			tell_stop(retired[i]);
+			release(retired[i]);
+			retired[i] = NULL;
+		}
 }
 
 /* The sealed memfd @fd from the server at @c; 0 or -errno. */
@@ -322,7 +426,7 @@ bool readers_all_gone(struct client *c)
 	 */
 	if (read(c->readers->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return false;
-	if (scan(c->readers, w) >= 0 || !threads_left(c->pid))
+	if (scan(c->readers, w, false) >= 0 || !threads_left(c->readers))
 		return false;
 	/*
 	 * Killed even when a late reader makes us wait: it claimed its slot
@@ -332,6 +436,8 @@ bool readers_all_gone(struct client *c)
 	sealed = seal(c->readers);
 	c->readers->gone = syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL,
 				   NULL, 0) == 0 && sealed;
+	if (c->readers->gone)
+		rd_mark(RDM_GONE);
 	return c->readers->gone;
 }
 

@@ -197,6 +197,16 @@ enum hold_event {
 /* util.c */
 void rd_log_to(FILE *f, const char *tag);
 double now_sec(void);
+/*
+ * FUSE_RECOVER_TRACE=1: when each step from a server's death to GO
+ * happened (CLOCK_MONOTONIC ns, the first time each), sent with GO for
+ * the standby's trace (bench/recover prints the steps).
+ */
+enum rd_mark { RDM_DIED, RDM_ALL_DIED, RDM_LEFT, RDM_EVFD, RDM_MAIN,
+	       RDM_GONE, RDM_GO, RDM_N };
+extern bool rd_tracing;
+extern uint64_t rd_marks[RDM_N];
+void rd_mark(enum rd_mark m);
 
 /* heirs.c */
 void heirs_on_newpid(struct recoverd *rd, const struct frp_msg *m);
@@ -213,6 +223,8 @@ bool hold_dying_server(struct recoverd *rd);
 struct readers;
 int readers_watch(struct client *c, int fd);
 void readers_stop(struct client *c);
+void readers_retire(struct client *c);
+void readers_reap(void);
 int readers_evfd(const struct client *c);
 bool readers_all_gone(struct client *c);
 bool readers_seen_gone(const struct client *c);

@@ -246,6 +246,13 @@ bool hot_input(struct recoverd *rd, int idx, struct frp_msg *m)
 		err = hold_take_events(rd, idx, m);
 		frp_send_ack(c->fd, err, err ? "no event socket" : NULL);
 		break;
+	case FRP_READERS:
+		/* No reply, as from a server (hold.c); watched from now on. */
+		if (m->nfd == 1 && readers_watch(c, m->fd[0]))
+			fr_log(LOG_WARNING,
+			       "standby: pid %d: unusable reader slots",
+			       (int)c->pid);
+		break;
 	case FRP_STANDBY_READY:
 		c->hot = HOT_READY;
 		rd->hot.backoff_ms = 0;
@@ -306,6 +313,11 @@ bool hot_take(struct recoverd *rd)
 		if (c->hot != HOT_READY || c->hot_stale || !alive(c))
 			continue;
 		go.arg[0] = hold_go_flags(rd, i, FRP_GO_RESEND);
+		rd_mark(RDM_GO);
+		if (rd_tracing) {
+			go.blob[0] = rd_marks;
+			go.blob_len[0] = sizeof(rd_marks);
+		}
 		if (frp_send(c->fd, &go)) {
 			c->hot_stale = true;
 			kill_client(c);
@@ -322,6 +334,7 @@ bool hot_take(struct recoverd *rd)
 			forget_child(rd, c->pid);
 			rd->child = c->pid;
 		}
+		memset(rd_marks, 0, sizeof(rd_marks));
 		rd->hot.takeovers++;
 		rd->hot.taking = i;
 		rd->hot.go_deadline = now_sec() + HOT_GO_TIMEOUT_SEC;

@@ -37,6 +37,20 @@ void fr_log(int level, const char *fmt, ...)
 	fflush(f);
 }
 
+bool rd_tracing;
+uint64_t rd_marks[RDM_N];
+
+void rd_mark(enum rd_mark m)
+{
+	struct timespec ts;
+
+	if (!rd_tracing || __atomic_load_n(&rd_marks[m], __ATOMIC_RELAXED))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	__atomic_store_n(&rd_marks[m], ts.tv_sec * 1000000000ull + ts.tv_nsec,
+			 __ATOMIC_RELAXED);
+}
+
 double now_sec(void)
 {
 	struct timespec ts;
