@@ -1,0 +1,64 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# A worker's request buffer is populated in full before its first read
+# (lib/io.c touch_buffer()): a request copied into it while the server
+# is being killed cannot fault, which would fail the request with EIO
+# instead of leaving it for the next server.  Checked in /proc/PID/smaps:
+# every anonymous mapping the size of libfuse's buffer is resident in
+# full.  The same server without a tag (plain libfuse, no io hooks)
+# leaves its buffers mostly untouched, which is what this would see if
+# the populate went missing or stopped after its first slices.
+# The multi-threaded loop only: the single-threaded one's buffer may come
+# from the heap (glibc's mmap threshold rises after a large free), where
+# smaps cannot tell it apart.
+. "$(dirname "$0")/lib.sh"
+# meson test sets it: malloc would then fill (and so populate) every
+# buffer itself, and neither check would mean anything.
+unset MALLOC_PERTURB_
+
+# buffers PID: "SIZE RSS" in kB of each anonymous mapping of 1 MiB + 4 KiB
+# to 1 MiB + 64 KiB (libfuse 3.14's buffer is max_pages pages and one
+# more, malloc'ed: mmap'ed on its own).
+buffers() {
+	awk '/^[0-9a-f]+-[0-9a-f]+ / { anon = ($6 == "") }
+	     /^Size:/ { size = $2 }
+	     /^Rss:/ && anon && size >= 1028 && size <= 1088 { print size, $2 }' \
+		/proc/"$1"/smaps
+}
+
+# busy: requests enough to have the loop's workers read.
+busy() {
+	local i
+	for i in $(seq 20); do
+		stat "$MNT" >/dev/null
+		cat "$MNT/hello" >/dev/null
+	done
+}
+
+check() {
+	local what=$1 want=$2 n=0 full=0 size rss
+	while read -r size rss; do
+		n=$((n + 1))
+		[ "$rss" -ge $((size - 8)) ] && full=$((full + 1))
+	done < <(buffers "$SERVER_PID")
+	[ $n -gt 0 ] || fail "$what: no request buffer found in smaps"
+	log "$what: $full of $n buffers resident in full"
+	case $want in
+	all) [ $full = $n ] || fail "$what: $((n - full)) of $n buffers not populated" ;;
+	none) [ $full = 0 ] || fail "$what: plain libfuse populated $full of $n buffers; this test cannot tell" ;;
+	esac
+}
+
+start_server "$TESTFS" -f -o tag=bp "$MNT"
+busy
+check "tagged" all
+umount "$MNT"
+wait_until 10 exited "$SERVER_PID" || fail "server did not exit on unmount"
+
+# No tag: fuse_session_attach() is fuse_session_mount(), no io hooks.
+"$TESTFS" -f "$MNT" 2>"$T/plain.log" &
+SERVER_PID=$!
+wait_until 10 is_mounted "$MNT" || fail "plain server did not mount"
+busy
+check "no tag" none
+umount "$MNT"
+wait_until 10 exited "$SERVER_PID" || fail "plain server did not exit on unmount"
