@@ -271,14 +271,10 @@ static int load_init(struct fr_session *s, char **mnt)
 static int keep_path(char *path, const char *tag, unsigned int kind,
 		     uint64_t key)
 {
-	char dir[FR_PATH_MAX], name[FR_PATH_MAX];
+	char dir[FR_PATH_MAX];
 	int err = fr_runtime_dir(dir, sizeof(dir));
 
-	if (err)
-		return err;
-	snprintf(name, sizeof(name), "keep-%u-%llu", kind,
-		 (unsigned long long)key);
-	return fr_tag_path(path, dir, tag, name);
+	return err ? err : fr_kept_file_path(path, dir, tag, kind, key);
 }
 
 static int kernel_state_memfd(struct fr_session *s, const char *name)

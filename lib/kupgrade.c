@@ -78,14 +78,6 @@ static int pidfd_open_(pid_t pid)
 	return syscall(SYS_pidfd_open, pid, 0);
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static int sock_path(const char *tag, struct sockaddr_un *a)
 {
 	char dir[FR_PATH_MAX];
@@ -331,7 +323,7 @@ static void peer_forked(struct peer *p, struct frp_msg *m)
  */
 static int peer_wait(struct peer *p, int ms, char *buf, struct frp_msg *m)
 {
-	double end = now_ms() + ms;
+	double end = fr_now_ms() + ms;
 
 	for (;;) {
 		struct pollfd f[3] = {
@@ -339,7 +331,7 @@ static int peer_wait(struct peer *p, int ms, char *buf, struct frp_msg *m)
 			{ .fd = p->pidfd, .events = POLLIN },
 			{ .fd = ku.stop_fd, .events = POLLIN },
 		};
-		int left = ms < 0 ? -1 : (int)(end - now_ms()), n;
+		int left = ms < 0 ? -1 : (int)(end - fr_now_ms()), n;
 
 		if (ms >= 0 && left <= 0)
 			return KU_TIMEOUT;
@@ -525,7 +517,7 @@ static bool upgrade_one(struct fr_session *s, struct peer *p)
 		refuse(s, p, -EPROTO, "unexpected in standby");
 		return false;
 	}
-	t_drain = now_ms();
+	t_drain = fr_now_ms();
 	fr_log(LOG_INFO, "upgrade: drain: pid %d stops reading; requests wait in the kernel",
 	       (int)getpid());
 	err = event_call(FRP_DRAIN, KU_DRAIN_MS, why, sizeof(why));
@@ -556,11 +548,11 @@ static bool upgrade_one(struct fr_session *s, struct peer *p)
 		return false;
 	}
 	frp_send_ack(p->fd, 0, NULL);
-	t_served = now_ms();
+	t_served = fr_now_ms();
 	fr_log(LOG_INFO, "upgrade: takeover: pid %d serves tag %s after a pause of %.3f ms; pid %d parked for %u ms",
 	       (int)p->pid, s->tag, t_served - t_drain, (int)getpid(),
 	       p->confirm_ms);
-	while ((w = peer_wait(p, p->confirm_ms - (now_ms() - t_served), buf,
+	while ((w = peer_wait(p, p->confirm_ms - (fr_now_ms() - t_served), buf,
 			      &m)) == KU_MSG)
 		;	/* it has nothing to say now */
 	if (w == KU_GONE) {

@@ -187,6 +187,16 @@ static bool parse_decimal(const char *s, char stop, const char **end,
 	return true;
 }
 
+int fr_kept_file_path(char *out, const char *dir, const char *tag,
+		      unsigned int kind, uint64_t key)
+{
+	char name[FR_PATH_MAX];
+
+	snprintf(name, sizeof(name), "keep-%u-%llu", kind,
+		 (unsigned long long)key);
+	return fr_tag_path(out, dir, tag, name);
+}
+
 int fr_kept_files_each(const char *dir, const char *tag,
 		       int (*fn)(int dirfd, const char *name,
 				 unsigned int kind, uint64_t key, void *arg),

@@ -46,9 +46,15 @@ int fr_lock_tag(const char *dir, const char *tag, int *fd);
 void fr_remove_tag_files(const char *dir, const char *tag);
 
 /*
+ * A kept-memory file of a kernel-path tag (lib/kattach.c):
+ * DIR/TAG.keep-KIND-KEY, both decimal; -ENAMETOOLONG as fr_tag_path().
+ */
+int fr_kept_file_path(char *out, const char *dir, const char *tag,
+		      unsigned int kind, uint64_t key);
+
+/*
  * Calls @fn(dirfd, name, kind, key, @arg) for each kept-memory file of a
- * kernel-path tag in @dir: DIR/TAG.keep-KIND-KEY, both decimal (written by
- * lib/kattach.c).  Other names are skipped, also another tag's whose name
+ * kernel-path tag in @dir (named as fr_kept_file_path() names them).  Other names are skipped, also another tag's whose name
  * begins with TAG (tags may contain '.' and '-').  Stops at the first
  * nonzero return of @fn and returns it; -errno when @dir cannot be read.
  */

@@ -26,12 +26,23 @@
  */
 static uint64_t phase_ns[FR_PH_N];
 
+/* Read once: the marks are skipped (no clock reads) when nobody asked. */
+static bool tracing(void)
+{
+	static int on = -1;
+
+	if (on < 0) {
+		const char *env = secure_getenv("FUSE_RECOVER_TRACE");
+
+		on = env && strcmp(env, "1") == 0;
+	}
+	return on;
+}
+
 void fr_trace_mark(enum fr_phase p)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	phase_ns[p] = ts.tv_sec * 1000000000ull + ts.tv_nsec;
+	if (tracing())
+		phase_ns[p] = fr_clock_ns(CLOCK_MONOTONIC);
 }
 
 /*
@@ -42,10 +53,8 @@ static uint64_t hot_ns[FR_HM_N];
 
 void fr_hot_mark(enum fr_hot_mark m)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	hot_ns[m] = ts.tv_sec * 1000000000ull + ts.tv_nsec;
+	if (tracing())
+		hot_ns[m] = fr_clock_ns(CLOCK_MONOTONIC);
 }
 
 void fr_hot_marks_from(const void *data, size_t len)
@@ -59,9 +68,7 @@ void fr_hot_marks_from(const void *data, size_t len)
 
 void fr_trace_print(void)
 {
-	const char *env = secure_getenv("FUSE_RECOVER_TRACE");
-
-	if (!env || strcmp(env, "1") != 0)
+	if (!tracing())
 		return;
 	fr_log(LOG_INFO,
 	       "trace start=%llu handoff=%llu replay=%llu resend=%llu done=%llu",

@@ -395,14 +395,6 @@ static void deadline_in(struct timespec *ts, long ns)
 	}
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* Wakes the threads; the caller holds up.lock. */
 static void undrain_locked(bool exiting)
 {
@@ -472,7 +464,7 @@ static int kick(void)
  */
 static int drain(unsigned int timeout_ms, char *why, size_t why_len)
 {
-	double end = now_ms() + timeout_ms;
+	double end = fr_now_ms() + timeout_ms;
 	struct timespec ts;
 	double last_kick = 0;
 	struct up_thread *t;
@@ -486,7 +478,7 @@ static int drain(unsigned int timeout_ms, char *why, size_t why_len)
 		left = outstanding_locked();
 		if (up.nparked == up.nthreads && left <= 0)
 			break;
-		if (now_ms() >= end) {
+		if (fr_now_ms() >= end) {
 			snprintf(why, why_len,
 				 "%u of %u loop threads parked, %ld requests unanswered after %u ms",
 				 up.nparked, up.nthreads, left, timeout_ms);
@@ -511,7 +503,7 @@ static int drain(unsigned int timeout_ms, char *why, size_t why_len)
 			}
 		}
 		/* A kick may have been read by a server of the past, or lost. */
-		if (need && now_ms() - last_kick >= UP_REKICK_MS)
+		if (need && fr_now_ms() - last_kick >= UP_REKICK_MS)
 			atomic_store(&up.kicks, 0);
 		/* Once: readers swallowing meanwhile lower the count. */
 		for (need -= atomic_load(&up.kicks); need > 0; need--) {
@@ -534,7 +526,7 @@ static int drain(unsigned int timeout_ms, char *why, size_t why_len)
 				warned = true;
 				break;
 			}
-			last_kick = now_ms();
+			last_kick = fr_now_ms();
 		}
 		/*
 		 * On the clock of the deadline: up.cond is a CLOCK_REALTIME
@@ -611,7 +603,7 @@ static void on_event(struct fr_session *s, struct frp_msg *m)
 
 	switch (m->type) {
 	case FRP_DRAIN:
-		t0 = now_ms();
+		t0 = fr_now_ms();
 		r.status = drain(m->arg[0] ? m->arg[0] : 5000, why,
 				 sizeof(why));
 		if (r.status)
@@ -619,7 +611,7 @@ static void on_event(struct fr_session *s, struct frp_msg *m)
 			       why);
 		else
 			fr_log(LOG_INFO, "upgrade: drained in %.3f ms: every request read was answered (kicks=%lu swallowed=%lu pokes=%lu)",
-			       now_ms() - t0,
+			       fr_now_ms() - t0,
 			       atomic_load(&up.kicks_written),
 			       atomic_load(&up.kicks_swallowed),
 			       atomic_load(&up.pokes));

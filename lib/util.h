@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Helpers every file of lib/ uses: logging, byte blobs, hashing.  Nothing
+ * Helpers every file of lib/ uses: logging, byte blobs, hashing, clocks.  Nothing
  * here calls into any other file of the library, so any file may include
  * it without making a cycle.
  */
@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /*
  * Logging.  The library's (util.c) goes through fuse_log(); fuse-recoverd
@@ -56,6 +57,20 @@ static inline uint64_t fr_hash(uint64_t h, const void *p, size_t len)
 	while (len--)
 		h = (h ^ *c++) * 0x100000001b3ULL;
 	return h;
+}
+
+/* @clock's time in ns, and CLOCK_MONOTONIC's in ms. */
+static inline uint64_t fr_clock_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static inline double fr_now_ms(void)
+{
+	return fr_clock_ns(CLOCK_MONOTONIC) / 1e6;
 }
 
 #endif

@@ -129,14 +129,6 @@ static FR_HOT bool may_be_done(uint32_t opcode)
 	return false;
 }
 
-static FR_HOT int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /*
  * A record is made for about every second request and freed with its
  * reply, mostly by the thread that read the request: one spare per thread
@@ -247,7 +239,8 @@ static FR_HOT int pend_add(struct fr_xlate *x, const struct fuse_in_header *in,
 	p->judge = false;
 	if (may_be_done(in->opcode)) {
 		if (!(in->unique & FR_UNIQUE_RESEND))
-			fr_idmap_note_read(x->map, in->unique, now_ns());
+			fr_idmap_note_read(x->map, in->unique,
+					   (int64_t)fr_clock_ns(CLOCK_REALTIME));
 		else
 			p->judge = fr_idmap_read_time(x->map,
 						      in->unique & ~FR_UNIQUE_RESEND,
@@ -766,6 +759,56 @@ out:
 
 enum { XL_PASS = 0, XL_DONE = 1 };
 
+/*
+ * What each opcode is to the layer, for the quick path and the full one
+ * alike.  Not in the table (op_is() false for every flag): refused with
+ * ENOSYS, never passed through untranslated.
+ */
+enum {
+	OP_KNOWN = 1,	/* translated by fr_xlate_request() */
+	OP_QUICK = 2,	/* fr_xlate_quick() may pass it in place... */
+	OP_NOTE = 4,	/* ...its reply needing a record (note_request()) */
+	OP_RELEASE = 8,	/* ...its reply freeing the handle */
+	OP_FH = 16,	/* may carry an fh (fh_field() says where) */
+};
+#define K OP_KNOWN
+#define Q (OP_KNOWN | OP_QUICK)
+#define QF (OP_KNOWN | OP_QUICK | OP_FH)
+static const uint8_t op_table[64] = {
+	[FUSE_LOOKUP] = Q | OP_NOTE,	[FUSE_FORGET] = K,
+	[FUSE_GETATTR] = QF,		[FUSE_SETATTR] = QF,
+	[FUSE_READLINK] = Q,		[FUSE_SYMLINK] = Q | OP_NOTE,
+	[FUSE_MKNOD] = Q | OP_NOTE,	[FUSE_MKDIR] = Q | OP_NOTE,
+	[FUSE_UNLINK] = Q | OP_NOTE,	[FUSE_RMDIR] = Q | OP_NOTE,
+	[FUSE_RENAME] = K,		[FUSE_LINK] = K,
+	[FUSE_OPEN] = Q | OP_NOTE,	[FUSE_READ] = QF,
+	[FUSE_WRITE] = QF,		[FUSE_STATFS] = Q,
+	[FUSE_RELEASE] = QF | OP_RELEASE, [FUSE_FSYNC] = QF,
+	[FUSE_SETXATTR] = Q,		[FUSE_GETXATTR] = Q,
+	[FUSE_LISTXATTR] = Q,		[FUSE_REMOVEXATTR] = Q,
+	[FUSE_FLUSH] = QF,		[FUSE_INIT] = K,
+	[FUSE_OPENDIR] = Q | OP_NOTE,	[FUSE_READDIR] = K | OP_FH,
+	[FUSE_RELEASEDIR] = QF | OP_RELEASE, [FUSE_FSYNCDIR] = QF,
+	[FUSE_GETLK] = QF,		[FUSE_SETLK] = QF,
+	[FUSE_SETLKW] = QF,		[FUSE_ACCESS] = Q,
+	[FUSE_CREATE] = Q | OP_NOTE,	[FUSE_INTERRUPT] = K,
+	[FUSE_BMAP] = Q,		[FUSE_DESTROY] = K,
+	[FUSE_IOCTL] = QF,		[FUSE_POLL] = QF,
+	[FUSE_NOTIFY_REPLY] = K,	[FUSE_BATCH_FORGET] = K,
+	[FUSE_FALLOCATE] = QF,		[FUSE_READDIRPLUS] = K | OP_FH,
+	[FUSE_RENAME2] = K,		[FUSE_LSEEK] = QF,
+	[FUSE_COPY_FILE_RANGE] = K | OP_FH, [FUSE_SYNCFS] = Q,
+	[FUSE_TMPFILE] = Q | OP_NOTE,	[FUSE_STATX] = QF,
+};
+#undef K
+#undef Q
+#undef QF
+
+static FR_HOT bool op_is(uint32_t opcode, unsigned int flags)
+{
+	return opcode < sizeof(op_table) && (op_table[opcode] & flags);
+}
+
 /* Where the fh of a request is, if it has one. */
 static FR_HOT uint64_t *fh_field(uint32_t opcode, void *arg, size_t alen)
 {
@@ -791,14 +834,10 @@ static FR_HOT uint64_t *fh_field(uint32_t opcode, void *arg, size_t alen)
 			return NULL;
 		off = 8;
 		break;
-	case FUSE_READ: case FUSE_WRITE: case FUSE_FLUSH: case FUSE_RELEASE:
-	case FUSE_RELEASEDIR: case FUSE_FSYNC: case FUSE_FSYNCDIR:
-	case FUSE_READDIR: case FUSE_READDIRPLUS: case FUSE_GETLK:
-	case FUSE_SETLK: case FUSE_SETLKW: case FUSE_IOCTL: case FUSE_POLL:
-	case FUSE_FALLOCATE: case FUSE_LSEEK: case FUSE_COPY_FILE_RANGE:
-		break;
 	default:
-		return NULL;
+		/* The rest have it first in their struct. */
+		if (!op_is(opcode, OP_FH))
+			return NULL;
 	}
 	if (alen < off + need)
 		return NULL;
@@ -1004,35 +1043,19 @@ FR_HOT int fr_xlate_quick(struct fr_session *s, void *buf, size_t *n)
 	void *arg = in + 1;
 	size_t alen = *n - sizeof(*in);
 	uint64_t srv = 0, srv_fh = 0, *fh = NULL;
-	bool note = false, release = false;
+	bool note, release;
 
-	switch (in->opcode) {
-	case FUSE_FORGET:
+	if (in->opcode == FUSE_FORGET)
 		return do_forget(x, in, *n);
-	case FUSE_BATCH_FORGET:
+	if (in->opcode == FUSE_BATCH_FORGET)
 		return do_batch_forget(x, in, n);
-	case FUSE_LOOKUP: case FUSE_MKNOD: case FUSE_MKDIR: case FUSE_SYMLINK:
-	case FUSE_UNLINK: case FUSE_RMDIR: case FUSE_OPEN: case FUSE_OPENDIR:
-	case FUSE_CREATE: case FUSE_TMPFILE:
-		note = true;
-		break;
-	case FUSE_READLINK: case FUSE_GETATTR: case FUSE_SETATTR:
-	case FUSE_STATX: case FUSE_READ: case FUSE_WRITE: case FUSE_STATFS:
-	case FUSE_FSYNC: case FUSE_FSYNCDIR: case FUSE_SETXATTR:
-	case FUSE_GETXATTR: case FUSE_LISTXATTR: case FUSE_REMOVEXATTR:
-	case FUSE_FLUSH: case FUSE_GETLK: case FUSE_SETLK: case FUSE_SETLKW:
-	case FUSE_ACCESS: case FUSE_BMAP: case FUSE_IOCTL: case FUSE_POLL:
-	case FUSE_FALLOCATE: case FUSE_LSEEK: case FUSE_SYNCFS:
-		fh = fh_field(in->opcode, arg, alen);
-		break;
-	case FUSE_RELEASE: case FUSE_RELEASEDIR:
-		/* Its reply frees the handle: a record of the kernel's fh. */
-		fh = fh_field(in->opcode, arg, alen);
-		release = true;
-		break;
-	default:
+	if (!op_is(in->opcode, OP_QUICK))
 		return -1;
-	}
+	note = op_is(in->opcode, OP_NOTE);
+	/* A RELEASE's reply frees the handle: a record of the kernel's fh. */
+	release = op_is(in->opcode, OP_RELEASE);
+	if (op_is(in->opcode, OP_FH))
+		fh = fh_field(in->opcode, arg, alen);
 	if (in->nodeid && !fr_idmap_node_srv(x->map, in->nodeid, &srv))
 		return -1;
 	/* Closing a handle this run never opened is answered there. */
@@ -1070,21 +1093,8 @@ int fr_xlate_request(struct fr_session *s, int fd, void *buf, size_t *n)
 		return do_batch_forget(x, in, n);
 	case FUSE_INTERRUPT: case FUSE_DESTROY: case FUSE_INIT:
 		return XL_PASS;
-	case FUSE_LOOKUP: case FUSE_MKNOD: case FUSE_MKDIR: case FUSE_SYMLINK:
-	case FUSE_UNLINK: case FUSE_RMDIR: case FUSE_RENAME: case FUSE_RENAME2:
-	case FUSE_LINK: case FUSE_OPEN: case FUSE_OPENDIR: case FUSE_CREATE:
-	case FUSE_TMPFILE: case FUSE_READLINK: case FUSE_GETATTR:
-	case FUSE_SETATTR: case FUSE_STATX: case FUSE_READ: case FUSE_WRITE:
-	case FUSE_STATFS: case FUSE_RELEASE: case FUSE_RELEASEDIR:
-	case FUSE_FSYNC: case FUSE_FSYNCDIR: case FUSE_SETXATTR:
-	case FUSE_GETXATTR: case FUSE_LISTXATTR: case FUSE_REMOVEXATTR:
-	case FUSE_FLUSH: case FUSE_READDIR: case FUSE_READDIRPLUS:
-	case FUSE_GETLK: case FUSE_SETLK: case FUSE_SETLKW: case FUSE_ACCESS:
-	case FUSE_BMAP: case FUSE_IOCTL: case FUSE_POLL: case FUSE_NOTIFY_REPLY:
-	case FUSE_FALLOCATE: case FUSE_LSEEK: case FUSE_COPY_FILE_RANGE:
-	case FUSE_SYNCFS:
-		break;
-	default:
+	}
+	if (!op_is(in->opcode, OP_KNOWN)) {
 		warn_op(x, in->opcode);
 		answer(fd, in->unique, ENOSYS);
 		return XL_DONE;
