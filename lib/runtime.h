@@ -54,9 +54,10 @@ int fr_kept_file_path(char *out, const char *dir, const char *tag,
 
 /*
  * Calls @fn(dirfd, name, kind, key, @arg) for each kept-memory file of a
- * kernel-path tag in @dir (named as fr_kept_file_path() names them).  Other names are skipped, also another tag's whose name
- * begins with TAG (tags may contain '.' and '-').  Stops at the first
- * nonzero return of @fn and returns it; -errno when @dir cannot be read.
+ * kernel-path tag in @dir (named as fr_kept_file_path() names them).
+ * Other names are skipped, also another tag's whose name begins with TAG
+ * (tags may contain '.' and '-').  Stops at the first nonzero return of
+ * @fn and returns it; -errno when @dir cannot be read.
  */
 int fr_kept_files_each(const char *dir, const char *tag,
 		       int (*fn)(int dirfd, const char *name,

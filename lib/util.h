@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Helpers every file of lib/ uses: logging, byte blobs, hashing, clocks.  Nothing
- * here calls into any other file of the library, so any file may include
- * it without making a cycle.
+ * Helpers every file of lib/ uses: logging, byte blobs, hashing, clocks.
+ * Nothing here calls into any other file of the library, so any file may
+ * include it without making a cycle.
  */
 #ifndef FR_UTIL_H_
 #define FR_UTIL_H_
