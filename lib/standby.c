@@ -38,13 +38,18 @@ static const char *mode_mismatch(const struct fr_session *s)
 
 /*
  * The socket to whoever offered the connection failed with @err: on the
- * kernel path the old server itself, whose death before GO makes this a
- * restart (GO with resend, as a supervisor would say).
+ * kernel path that is the old server itself; did it die?
  */
+static bool offerer_died(struct fr_session *s, int err)
+{
+	return (err == -ECONNRESET || err == -EPIPE) &&
+	       s->holder->offerer_died && s->holder->offerer_died(s);
+}
+
+/* Its death before GO makes this a restart, as a supervisor would say. */
 static int offerer_gone(struct fr_session *s, int err, uint64_t *flags)
 {
-	if ((err != -ECONNRESET && err != -EPIPE) ||
-	    !s->holder->offerer_died || !s->holder->offerer_died(s))
+	if (!offerer_died(s, err))
 		return err;
 	fr_log(LOG_WARNING, "upgrade: the old server died before GO: taking over as a restart (resend)");
 	*flags = FRP_GO_RESEND | FRP_GO_ORPHANED;
@@ -216,6 +221,14 @@ int fr_upgrade_standby(struct fr_session *s, const struct fuse_recover *fr)
 	if (!err)
 		s->acks_owed++;
 	pthread_mutex_unlock(&s->sock_lock);
+	/*
+	 * The old server sent GO once it had drained: killed since, it
+	 * left nothing to resend and nobody to tell, and we serve already.
+	 */
+	if (err && offerer_died(s, err)) {
+		fr_log(LOG_WARNING, "upgrade: the old server died after GO; serving without telling it");
+		err = 0;
+	}
 	fr_hot_mark(FR_HM_RESUMED);
 	if (!err)
 		fr_log(LOG_INFO, "upgrade: takeover: pid %d serves tag %s%s",
