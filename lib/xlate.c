@@ -118,15 +118,57 @@ static size_t bucket(uint64_t unique)
 	return (unique >> 1) % XL_PEND_BUCKETS;
 }
 
-/* Requests whose error, when resent, may only mean "already done". */
-static FR_HOT bool may_be_done(uint32_t opcode)
+/*
+ * What each opcode is to the layer, for the quick path and the full one
+ * alike.  Not in the table (op_is() false for every flag): refused with
+ * ENOSYS, never passed through untranslated.
+ */
+enum {
+	OP_KNOWN = 1,	/* translated by fr_xlate_request() */
+	OP_QUICK = 2,	/* fr_xlate_quick() may pass it in place... */
+	OP_NOTE = 4,	/* ...its reply needing a record (note_request()) */
+	OP_RELEASE = 8,	/* ...its reply freeing the handle */
+	OP_FH = 16,	/* may carry an fh (fh_field() says where) */
+	OP_REDO = 32,	/* its error when resent may mean "already done" */
+};
+#define K OP_KNOWN
+#define R OP_REDO
+#define Q (OP_KNOWN | OP_QUICK)
+#define QF (OP_KNOWN | OP_QUICK | OP_FH)
+static const uint8_t op_table[64] = {
+	[FUSE_LOOKUP] = Q | OP_NOTE,	[FUSE_FORGET] = K,
+	[FUSE_GETATTR] = QF,		[FUSE_SETATTR] = QF,
+	[FUSE_READLINK] = Q,		[FUSE_SYMLINK] = Q | OP_NOTE | R,
+	[FUSE_MKNOD] = Q | OP_NOTE | R,	[FUSE_MKDIR] = Q | OP_NOTE | R,
+	[FUSE_UNLINK] = Q | OP_NOTE | R,	[FUSE_RMDIR] = Q | OP_NOTE | R,
+	[FUSE_RENAME] = K | R,		[FUSE_LINK] = K | R,
+	[FUSE_OPEN] = Q | OP_NOTE,	[FUSE_READ] = QF,
+	[FUSE_WRITE] = QF,		[FUSE_STATFS] = Q,
+	[FUSE_RELEASE] = QF | OP_RELEASE, [FUSE_FSYNC] = QF,
+	[FUSE_SETXATTR] = Q,		[FUSE_GETXATTR] = Q,
+	[FUSE_LISTXATTR] = Q,		[FUSE_REMOVEXATTR] = Q,
+	[FUSE_FLUSH] = QF,		[FUSE_INIT] = K,
+	[FUSE_OPENDIR] = Q | OP_NOTE,	[FUSE_READDIR] = K | OP_FH,
+	[FUSE_RELEASEDIR] = QF | OP_RELEASE, [FUSE_FSYNCDIR] = QF,
+	[FUSE_GETLK] = QF,		[FUSE_SETLK] = QF,
+	[FUSE_SETLKW] = QF,		[FUSE_ACCESS] = Q,
+	[FUSE_CREATE] = Q | OP_NOTE,	[FUSE_INTERRUPT] = K,
+	[FUSE_BMAP] = Q,		[FUSE_DESTROY] = K,
+	[FUSE_IOCTL] = QF,		[FUSE_POLL] = QF,
+	[FUSE_NOTIFY_REPLY] = K,	[FUSE_BATCH_FORGET] = K,
+	[FUSE_FALLOCATE] = QF,		[FUSE_READDIRPLUS] = K | OP_FH,
+	[FUSE_RENAME2] = K | R,		[FUSE_LSEEK] = QF,
+	[FUSE_COPY_FILE_RANGE] = K | OP_FH, [FUSE_SYNCFS] = Q,
+	[FUSE_TMPFILE] = Q | OP_NOTE,	[FUSE_STATX] = QF,
+};
+#undef K
+#undef R
+#undef Q
+#undef QF
+
+static FR_HOT bool op_is(uint32_t opcode, unsigned int flags)
 {
-	switch (opcode) {
-	case FUSE_MKDIR: case FUSE_MKNOD: case FUSE_SYMLINK: case FUSE_LINK:
-	case FUSE_UNLINK: case FUSE_RMDIR: case FUSE_RENAME: case FUSE_RENAME2:
-		return true;
-	}
-	return false;
+	return opcode < sizeof(op_table) && (op_table[opcode] & flags);
 }
 
 /*
@@ -237,7 +279,7 @@ static FR_HOT int pend_add(struct fr_xlate *x, const struct fuse_in_header *in,
 	p->len1 = l1;
 	p->len2 = l2;
 	p->judge = false;
-	if (may_be_done(in->opcode)) {
+	if (op_is(in->opcode, OP_REDO)) {
 		if (!(in->unique & FR_UNIQUE_RESEND))
 			fr_idmap_note_read(x->map, in->unique,
 					   (int64_t)fr_clock_ns(CLOCK_REALTIME));
@@ -758,56 +800,6 @@ out:
 /* ---- requests ---- */
 
 enum { XL_PASS = 0, XL_DONE = 1 };
-
-/*
- * What each opcode is to the layer, for the quick path and the full one
- * alike.  Not in the table (op_is() false for every flag): refused with
- * ENOSYS, never passed through untranslated.
- */
-enum {
-	OP_KNOWN = 1,	/* translated by fr_xlate_request() */
-	OP_QUICK = 2,	/* fr_xlate_quick() may pass it in place... */
-	OP_NOTE = 4,	/* ...its reply needing a record (note_request()) */
-	OP_RELEASE = 8,	/* ...its reply freeing the handle */
-	OP_FH = 16,	/* may carry an fh (fh_field() says where) */
-};
-#define K OP_KNOWN
-#define Q (OP_KNOWN | OP_QUICK)
-#define QF (OP_KNOWN | OP_QUICK | OP_FH)
-static const uint8_t op_table[64] = {
-	[FUSE_LOOKUP] = Q | OP_NOTE,	[FUSE_FORGET] = K,
-	[FUSE_GETATTR] = QF,		[FUSE_SETATTR] = QF,
-	[FUSE_READLINK] = Q,		[FUSE_SYMLINK] = Q | OP_NOTE,
-	[FUSE_MKNOD] = Q | OP_NOTE,	[FUSE_MKDIR] = Q | OP_NOTE,
-	[FUSE_UNLINK] = Q | OP_NOTE,	[FUSE_RMDIR] = Q | OP_NOTE,
-	[FUSE_RENAME] = K,		[FUSE_LINK] = K,
-	[FUSE_OPEN] = Q | OP_NOTE,	[FUSE_READ] = QF,
-	[FUSE_WRITE] = QF,		[FUSE_STATFS] = Q,
-	[FUSE_RELEASE] = QF | OP_RELEASE, [FUSE_FSYNC] = QF,
-	[FUSE_SETXATTR] = Q,		[FUSE_GETXATTR] = Q,
-	[FUSE_LISTXATTR] = Q,		[FUSE_REMOVEXATTR] = Q,
-	[FUSE_FLUSH] = QF,		[FUSE_INIT] = K,
-	[FUSE_OPENDIR] = Q | OP_NOTE,	[FUSE_READDIR] = K | OP_FH,
-	[FUSE_RELEASEDIR] = QF | OP_RELEASE, [FUSE_FSYNCDIR] = QF,
-	[FUSE_GETLK] = QF,		[FUSE_SETLK] = QF,
-	[FUSE_SETLKW] = QF,		[FUSE_ACCESS] = Q,
-	[FUSE_CREATE] = Q | OP_NOTE,	[FUSE_INTERRUPT] = K,
-	[FUSE_BMAP] = Q,		[FUSE_DESTROY] = K,
-	[FUSE_IOCTL] = QF,		[FUSE_POLL] = QF,
-	[FUSE_NOTIFY_REPLY] = K,	[FUSE_BATCH_FORGET] = K,
-	[FUSE_FALLOCATE] = QF,		[FUSE_READDIRPLUS] = K | OP_FH,
-	[FUSE_RENAME2] = K,		[FUSE_LSEEK] = QF,
-	[FUSE_COPY_FILE_RANGE] = K | OP_FH, [FUSE_SYNCFS] = Q,
-	[FUSE_TMPFILE] = Q | OP_NOTE,	[FUSE_STATX] = QF,
-};
-#undef K
-#undef Q
-#undef QF
-
-static FR_HOT bool op_is(uint32_t opcode, unsigned int flags)
-{
-	return opcode < sizeof(op_table) && (op_table[opcode] & flags);
-}
 
 /* Where the fh of a request is, if it has one. */
 static FR_HOT uint64_t *fh_field(uint32_t opcode, void *arg, size_t alen)
