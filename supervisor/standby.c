@@ -31,13 +31,11 @@
 #include "recoverd.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -73,85 +71,17 @@ static void hot_adopt_child(struct recoverd *rd, pid_t pid)
 }
 
 /*
- * The server's environment: ours (or, after a live upgrade, the one it
- * was given) with FUSE_RECOVER_FD set, FUSE_RECOVER_UPGRADE unset and,
- * for a standby, FUSE_RECOVER_STANDBY=1.  Built before the vfork(), whose
- * child may not allocate.  The strings are borrowed.
- */
-static bool named(const char *var, const char *name)
-{
-	size_t len = strlen(name);
-
-	return !strncmp(var, name, len) && var[len] == '=';
-}
-
-static char **server_env(char **from, const char *fd_var, bool standby)
-{
-	size_t n = 0, i, k = 0;
-	char **env;
-
-	while (from[n])
-		n++;
-	env = calloc(n + 3, sizeof(*env));
-	if (!env)
-		return NULL;
-	for (i = 0; i < n; i++)
-		if (!named(from[i], "FUSE_RECOVER_FD") &&
-		    !named(from[i], "FUSE_RECOVER_UPGRADE") &&
-		    !(standby && named(from[i], "FUSE_RECOVER_STANDBY")))
-			env[k++] = from[i];
-	env[k++] = (char *)fd_var;
-	if (standby)
-		env[k++] = "FUSE_RECOVER_STANDBY=1";
-	return env;
-}
-
-static void say(const char *s)
-{
-	if (write(STDERR_FILENO, s, strlen(s)) < 0)
-		return;
-}
-
-/* The vfork() itself: nothing of ours is used in the parent after it. */
-static __attribute__((noinline)) pid_t start(char *const argv[], char **env,
-					     int fd, const struct rlimit *nofile)
-{
-	sigset_t all;
-	pid_t pid;
-
-	sigfillset(&all);
-	pid = vfork();
-	if (pid)
-		return pid;
-	sigprocmask(SIG_UNBLOCK, &all, NULL);
-	/* Our raised fd limit is ours; the server gets what we got. */
-	if (nofile->rlim_max)
-		setrlimit(RLIMIT_NOFILE, nofile);
-	fcntl(fd, F_SETFD, 0);
-	execvpe(argv[0], argv, env);
-	say("fuse-recoverd: cannot run ");
-	say(argv[0]);
-	say(": ");
-	say(strerror(errno));
-	say("\n");
-	_exit(127);
-}
-
-/*
  * Starts rd->argv with a control socket of its own in FUSE_RECOVER_FD and
  * gives it a client slot.  @standby: as a hot standby, which
  * FUSE_RECOVER_STANDBY=1 makes the library wait for GO after its INIT
- * replay.  Returns its pid, or -1 (logged).  main.c launches servers
- * with it too.
- *
- * With vfork(): a fork copied our page tables and descriptor table, up to
- * 1 ms on this project's VM, on a CPU the server we hold for and its
- * applications may be waiting for (the next standby starts 0.1 s after a
- * takeover).  The child shares our memory until it execs, so it only
- * makes system calls on what was prepared before it.
+ * replay.  Its environment is ours, or after a live upgrade the one the
+ * successor was given.  Returns its pid, or -1 (logged).  main.c
+ * launches servers with it too.
  */
 pid_t spawn_server(struct recoverd *rd, bool standby)
 {
+	struct launch l = { .argv = rd->argv, .out = -1,
+			    .nofile = &rd->nofile_orig };
 	char fd_var[48], **env;
 	int sv[2], idx, status;
 	pid_t pid;
@@ -161,19 +91,22 @@ pid_t spawn_server(struct recoverd *rd, bool standby)
 		return -1;
 	}
 	snprintf(fd_var, sizeof(fd_var), "FUSE_RECOVER_FD=%d", sv[1]);
-	env = server_env(rd->envp ? rd->envp : environ, fd_var, standby);
+	env = launch_env(rd->envp ? rd->envp : environ, fd_var,
+			 standby ? LAUNCH_STANDBY : LAUNCH_SERVER);
 	if (!env) {
 		fr_log(LOG_ERR, "out of memory starting %s", rd->argv[0]);
 		close(sv[0]);
 		close(sv[1]);
 		return -1;
 	}
-	pid = start(rd->argv, env, sv[1], &rd->nofile_orig);
+	l.env = env;
+	l.fd = sv[1];
+	pid = launch_process(&l);
 	free(env);
 	close(sv[1]);
 	if (pid < 0) {
 		close(sv[0]);
-		fr_log(LOG_ERR, "vfork: %s", strerror(errno));
+		fr_log(LOG_ERR, "vfork: %s", strerror((int)-pid));
 		return -1;
 	}
 	idx = hold_add_client(rd, sv[0], pid, true);

@@ -18,7 +18,6 @@
 #include "recoverd.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -136,8 +135,7 @@ void upg_reap(struct recoverd *rd)
 /* ---- fuse-recover's requests ---- */
 
 /* Splits @len bytes of NUL-terminated strings into a NULL-ended array. */
-static char **split(char *buf, size_t len, const char *drop1,
-		    const char *drop2)
+static char **split(char *buf, size_t len)
 {
 	size_t n = 0, i, k = 0;
 	char **v;
@@ -151,12 +149,8 @@ static char **split(char *buf, size_t len, const char *drop1,
 	v = calloc(n + 1, sizeof(*v));
 	if (!v)
 		return NULL;
-	for (i = 0; i < len; i += strlen(buf + i) + 1) {
-		if ((drop1 && !strncmp(buf + i, drop1, strlen(drop1))) ||
-		    (drop2 && !strncmp(buf + i, drop2, strlen(drop2))))
-			continue;
+	for (i = 0; i < len; i += strlen(buf + i) + 1)
 		v[k++] = buf + i;
-	}
 	return v;
 }
 
@@ -164,8 +158,9 @@ static void on_upgrade(struct recoverd *rd, int idx, struct frp_msg *m)
 {
 	struct upgrade *u = &rd->upg;
 	int fd = rd->clients[idx].fd, out = m->nfd ? m->fd[0] : -1;
-	char why[192], env[32], *buf, *cwd;
-	char **argv = NULL, **envp = NULL;
+	char why[192], fd_var[48], *buf, *cwd;
+	char **argv = NULL, **envp = NULL, **env;
+	struct launch l;
 	size_t alen = m->blob_len[0], elen = m->blob_len[1];
 	int sv[2], child;
 	pid_t pid;
@@ -204,9 +199,8 @@ static void on_upgrade(struct recoverd *rd, int idx, struct frp_msg *m)
 	cwd = buf + alen + elen;
 	memcpy(cwd, m->blob[2], m->blob_len[2]);
 	cwd[m->blob_len[2]] = '\0';
-	argv = split(buf, alen, NULL, NULL);
-	envp = split(buf + alen, elen, "FUSE_RECOVER_FD=",
-		     "FUSE_RECOVER_UPGRADE=");
+	argv = split(buf, alen);
+	envp = split(buf + alen, elen);
 	if (!argv || !argv[0] || argv[0][0] != '/' || !envp) {
 		frp_send_ack(fd, -EINVAL, "malformed command line");
 		goto fail;
@@ -215,38 +209,17 @@ static void on_upgrade(struct recoverd *rd, int idx, struct frp_msg *m)
 		frp_send_ack(fd, -errno, "socketpair failed");
 		goto fail;
 	}
-	pid = fork();
-	if (pid == 0) {
-		sigset_t all;
-		int null = open("/dev/null", O_RDONLY);
-
-		sigfillset(&all);
-		sigprocmask(SIG_UNBLOCK, &all, NULL);
-		setsid();
-		if (rd->nofile_orig.rlim_max)
-			setrlimit(RLIMIT_NOFILE, &rd->nofile_orig);
-		if (null >= 0)
-			dup2(null, 0);
-		if (out >= 0) {
-			dup2(out, 1);
-			dup2(out, 2);
-		}
-		fcntl(sv[1], F_SETFD, 0);
-		if (*cwd && chdir(cwd) < 0)
-			_exit(126);
-		environ = envp;
-		snprintf(env, sizeof(env), "%d", sv[1]);
-		setenv("FUSE_RECOVER_FD", env, 1);
-		setenv("FUSE_RECOVER_UPGRADE", "1", 1);
-		execv(argv[0], argv);
-		fprintf(stderr, "fuse-recoverd: cannot run %s: %s\n", argv[0],
-			strerror(errno));
-		_exit(127);
-	}
+	snprintf(fd_var, sizeof(fd_var), "FUSE_RECOVER_FD=%d", sv[1]);
+	env = launch_env(envp, fd_var, LAUNCH_SUCCESSOR);
+	l = (struct launch){ .argv = argv, .env = env, .fd = sv[1], .out = out,
+			     .cwd = cwd, .nofile = &rd->nofile_orig,
+			     .session = true };
+	pid = env ? launch_process(&l) : -ENOMEM;
+	free(env);
 	close(sv[1]);
 	if (pid < 0) {
 		close(sv[0]);
-		frp_send_ack(fd, -errno, "fork failed");
+		frp_send_ack(fd, (int)pid, "could not start the new server");
 		goto fail;
 	}
 	child = hold_add_client(rd, sv[0], pid, true);

@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # What a server fuse-recoverd starts finds in its environment (it builds it
-# before a vfork(), supervisor/standby.c): FUSE_RECOVER_FD once, naming
+# before a vfork(), supervisor/launch.c): FUSE_RECOVER_FD once, naming
 # its own socket, not the one the supervisor's environment had;
 # FUSE_RECOVER_UPGRADE never; FUSE_RECOVER_STANDBY=1 once in a hot standby
 # and not in the server; everything else as the supervisor had it.  A
 # SERVER that cannot be run is logged with the reason.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/upgrade-lib.sh"
 
 env_of() { tr '\0' '\n' <"/proc/$1/environ"; }
 count() { env_of "$1" | grep -c "^$2=" || true; }
@@ -39,6 +40,46 @@ done
 umount "$MNT"
 wait_until 10 exited $sup || fail "supervisor survived umount"
 log "server and standby got the environment they should"
+
+# A live upgrade's successor (supervisor/upgrade.c): the environment of
+# fuse-recover upgrade, FUSE_RECOVER_FD its own, FUSE_RECOVER_UPGRADE=1
+# once, its working directory, a session of its own; a restart after
+# the upgrade gets that environment without FUSE_RECOVER_UPGRADE.
+"$FUSE_RECOVERD" --tag lu -- "$TESTFS" -f -o tag=lu "$MNT" \
+	2>"$T/supervisor-lu.log" &
+sup=$!
+wait_until 10 is_mounted "$MNT" || fail "not mounted (upgrade)"
+old=$(serving_pid lu)
+[ -n "$old" ] || fail "no serving pid"
+mkdir "$T/cwd"
+(cd "$T/cwd" && FUSE_RECOVER_FD=98 FUSE_RECOVER_UPGRADE=0 LAUNCH_ENV_MARK=tool \
+	upgrade lu "$TESTFS" -f -o tag=lu,slow_ms=1 "$MNT") ||
+	fail "upgrade: $(cat "$T/upgrade.out" "$T/upgrade.err")"
+new=$(json_field pid <"$T/upgrade.out")
+[ -n "$new" ] && [ -e "/proc/$new" ] || fail "no successor pid ($new)"
+[ "$(count "$new" FUSE_RECOVER_FD)" = 1 ] ||
+	fail "successor: FUSE_RECOVER_FD $(count "$new" FUSE_RECOVER_FD) times"
+env_of "$new" | grep -qx "FUSE_RECOVER_FD=98" && fail "successor got the tool's FUSE_RECOVER_FD"
+[ "$(env_of "$new" | grep -c '^FUSE_RECOVER_UPGRADE=')" = 1 ] &&
+	env_of "$new" | grep -qx "FUSE_RECOVER_UPGRADE=1" ||
+	fail "successor: FUSE_RECOVER_UPGRADE not once and 1"
+env_of "$new" | grep -qx "LAUNCH_ENV_MARK=tool" ||
+	fail "successor: the tool's environment was not passed on"
+[ "$(readlink "/proc/$new/cwd")" = "$T/cwd" ] ||
+	fail "successor: cwd $(readlink "/proc/$new/cwd"), want $T/cwd"
+[ "$(ps -o sid= -p "$new" | tr -d ' ')" = "$new" ] ||
+	fail "successor: not in a session of its own"
+wait_until 10 exited "$old" || fail "old server $old still runs"
+kill -KILL "$new"
+relaunched() { p=$(serving_pid lu); [ "${p:-0}" -gt 0 ] && [ "$p" != "$new" ]; }
+wait_until 10 relaunched || fail "no restart after the upgrade"
+[ "$(count "$p" FUSE_RECOVER_UPGRADE)" = 0 ] ||
+	fail "restart after the upgrade: FUSE_RECOVER_UPGRADE passed on"
+env_of "$p" | grep -qx "LAUNCH_ENV_MARK=tool" ||
+	fail "restart after the upgrade: not the upgrade's environment"
+umount "$MNT"
+wait_until 10 exited $sup || fail "supervisor survived umount (upgrade)"
+log "a successor and the restart after it got the environment they should"
 
 timeout 20 "$FUSE_RECOVERD" --tag nx --max-restarts 0 -- "$T/missing" \
 	2>"$T/nx.log" || true
