@@ -11,6 +11,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,16 +28,19 @@
 static uint64_t phase_ns[FR_PH_N];
 
 /* Read once: the marks are skipped (no clock reads) when nobody asked. */
+/* Threads may race to cache it: each stores the same value. */
 static bool tracing(void)
 {
-	static int on = -1;
+	static _Atomic int on = -1;
+	int v = atomic_load_explicit(&on, memory_order_relaxed);
 
-	if (on < 0) {
+	if (v < 0) {
 		const char *env = secure_getenv("FUSE_RECOVER_TRACE");
 
-		on = env && strcmp(env, "1") == 0;
+		v = env && strcmp(env, "1") == 0;
+		atomic_store_explicit(&on, v, memory_order_relaxed);
 	}
-	return on;
+	return v;
 }
 
 void fr_trace_mark(enum fr_phase p)
