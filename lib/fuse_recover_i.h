@@ -207,7 +207,7 @@ void fr_upgrade_forked(struct fr_session *s);
  * its connection over itself (kattach.c's events(), its standby).
  */
 int fr_kupgrade_connect(struct fr_session *s, int *fd);
-bool fr_kupgrade_offerer_died(struct fr_session *s);
+bool fr_kupgrade_offerer_died(struct fr_session *s, bool restart);
 int fr_kupgrade_events(struct fr_session *s, int *ev);
 void fr_kupgrade_stop(void);
 void fr_kupgrade_unlink(const char *tag);

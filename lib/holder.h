@@ -64,11 +64,12 @@ struct fr_holder {
 	 */
 	int (*events)(struct fr_session *s, int *ev);
 	/*
-	 * A standby whose socket to the offerer hung up before GO: true when
-	 * that means the old server died (take over as a restart, resend),
-	 * false when the upgrade is off.  NULL: always off.
+	 * A standby whose socket to the offerer hung up: true when that
+	 * means the old server died, false when the upgrade is off.  Before
+	 * GO (@restart) we then take over as a restart (resend), counted as
+	 * one; after GO we only serve on.  NULL: always off.
 	 */
-	bool (*offerer_died)(struct fr_session *s);
+	bool (*offerer_died)(struct fr_session *s, bool restart);
 	/* A standby about to wait for GO: what can be set up ahead. */
 	void (*standing_by)(struct fr_session *s,
 			    const struct fuse_recover *fr);

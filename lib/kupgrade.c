@@ -273,14 +273,15 @@ int fr_kupgrade_connect(struct fr_session *s, int *fd)
 	return 0;
 }
 
-/* The old server hung up before GO: did it die (then we take over)? */
-bool fr_kupgrade_offerer_died(struct fr_session *s)
+/* The old server hung up: did it die (then we take over or serve on)? */
+bool fr_kupgrade_offerer_died(struct fr_session *s, bool restart)
 {
 	struct pollfd p = { .fd = ku.offerer_pidfd, .events = POLLIN };
 
 	if (ku.offerer_pidfd < 0 || poll(&p, 1, KU_EXIT_WAIT_MS) != 1)
 		return false;
-	fr_kupgrade_count(s->tag, FR_KC_RESTARTS, NULL); /* we take over */
+	if (restart)
+		fr_kupgrade_count(s->tag, FR_KC_RESTARTS, NULL);
 	return true;
 }
 

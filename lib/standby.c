@@ -40,16 +40,16 @@ static const char *mode_mismatch(const struct fr_session *s)
  * The socket to whoever offered the connection failed with @err: on the
  * kernel path that is the old server itself; did it die?
  */
-static bool offerer_died(struct fr_session *s, int err)
+static bool offerer_died(struct fr_session *s, int err, bool restart)
 {
 	return (err == -ECONNRESET || err == -EPIPE) &&
-	       s->holder->offerer_died && s->holder->offerer_died(s);
+	       s->holder->offerer_died && s->holder->offerer_died(s, restart);
 }
 
 /* Its death before GO makes this a restart, as a supervisor would say. */
 static int offerer_gone(struct fr_session *s, int err, uint64_t *flags)
 {
-	if (!offerer_died(s, err))
+	if (!offerer_died(s, err, true))
 		return err;
 	fr_log(LOG_WARNING, "upgrade: the old server died before GO: taking over as a restart (resend)");
 	*flags = FRP_GO_RESEND | FRP_GO_ORPHANED;
@@ -225,7 +225,7 @@ int fr_upgrade_standby(struct fr_session *s, const struct fuse_recover *fr)
 	 * The old server sent GO once it had drained: killed since, it
 	 * left nothing to resend and nobody to tell, and we serve already.
 	 */
-	if (err && offerer_died(s, err)) {
+	if (err && offerer_died(s, err, false)) {
 		fr_log(LOG_WARNING, "upgrade: the old server died after GO; serving without telling it");
 		err = 0;
 	}
