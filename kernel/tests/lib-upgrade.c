@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -618,6 +619,78 @@ static bool tool_refused(int o, pid_t srv, int n, char mode, const char *why)
 }
 
 /*
+ * The old server @o (pid @srv) killed after it sent GO to successor @b
+ * and before the successor's RESUMED reached it: the successor serves on
+ * (nothing was left to resend: the old one had drained).  The window is
+ * microseconds wide, so the successor's main thread (the one in attach)
+ * runs under ptrace, stopped at every system call while the old server's
+ * log is looked at: once it says GO, the successor is held where it is
+ * (at the latest at the RESUMED send), the old one is killed and reaped,
+ * and the successor let go.  Returns the successor's pid, or -1.
+ */
+static pid_t killed_after_go(int o, pid_t srv, int b, pid_t ld)
+{
+	pid_t succ = start(b, 'u');
+	char go[64];
+	bool held = false;
+	int st, stops = 0;
+
+	if (succ <= 0)
+		return -1;
+	snprintf(go, sizeof(go), "GO to pid %d", (int)succ);
+	if (ptrace(PTRACE_SEIZE, succ, NULL,
+		   (void *)(long)PTRACE_O_TRACESYSGOOD) < 0 ||
+	    ptrace(PTRACE_INTERRUPT, succ, NULL, NULL) < 0) {
+		ft_log("ptrace of the successor: %s", strerror(errno));
+		return -1;
+	}
+	while (!held && waitpid(succ, &st, __WALL) == succ) {
+		int sig = 0;
+
+		if (!WIFSTOPPED(st))
+			break;	/* it exited */
+		if (WSTOPSIG(st) == (SIGTRAP | 0x80) ||
+		    (st >> 16) == PTRACE_EVENT_STOP) {
+			stops++;
+			if (log_has(o, go)) {
+				held = true;
+				break;
+			}
+		} else {
+			sig = WSTOPSIG(st);	/* its own signal: deliver */
+		}
+		if (ptrace(PTRACE_SYSCALL, succ, NULL, (void *)(long)sig) < 0)
+			break;
+	}
+	if (!held) {
+		ft_log("the successor (pid %d) ended before GO (%d stops)",
+		       (int)succ, stops);
+		show(o);
+		show(b);
+		return -1;
+	}
+	spawner_do('K', 0, 0, srv);
+	if (ptrace(PTRACE_DETACH, succ, NULL, NULL) < 0) {
+		ft_log("ptrace detach: %s", strerror(errno));
+		return -1;
+	}
+	if (!wait_log(b, "upgrade: takeover: pid", 30000) ||
+	    !log_has(b, "the old server died after GO")) {
+		ft_log("the successor did not serve on after its old server died after GO");
+		show(o);
+		show(b);
+		return -1;
+	}
+	if (!load_alive(ld)) {
+		ft_log("the load failed around the kill after GO");
+		return -1;
+	}
+	ft_log("the old server killed after GO (%d system call stops watched): the successor serves on",
+	       stops);
+	return succ;
+}
+
+/*
  * Server @b, incompatible, is refused in standby; server @o (pid @srv)
  * never notices and serves on.
  */
@@ -791,6 +864,13 @@ int main(void)
 	       as_restart ? " as a restart" : " (after GO)");
 	srv = bad;
 	n += 3;
+	usleep(300000);
+
+	/* The old one killed after GO: the successor serves on. */
+	srv = killed_after_go(n, srv, n + 1, ld);
+	if (srv <= 0)
+		goto fail;
+	n++;
 	usleep(300000);
 
 	/* Both killed while it is confirmed: the next start recovers. */
