@@ -74,7 +74,7 @@ static __attribute__((noinline)) pid_t start(const struct launch *l, int null)
 	if (pid)
 		return pid;
 	sigprocmask(SIG_UNBLOCK, &all, NULL);
-	if (l->session)
+	if (l->detach)
 		setsid();
 	/* Our raised fd limit is ours; the server gets what we got. */
 	if (l->nofile && l->nofile->rlim_max)
@@ -103,7 +103,7 @@ pid_t launch_process(const struct launch *l)
 	int null = -1, err;
 	pid_t pid;
 
-	if (l->out >= 0)
+	if (l->detach)
 		null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	pid = start(l, null);
 	err = errno;

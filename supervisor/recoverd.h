@@ -279,21 +279,21 @@ void upg_tick(struct recoverd *rd);
 double upg_deadline(const struct recoverd *rd);
 void upg_reap(struct recoverd *rd);
 
-/* standby.c: hot standbys (main.c's hooks call them before upgrade.c's) */
 /* launch.c */
 enum launch_kind { LAUNCH_SERVER, LAUNCH_STANDBY, LAUNCH_SUCCESSOR };
 struct launch {
 	char *const *argv;		/* argv[0] searched in PATH */
 	char **env;			/* launch_env()'s */
 	int fd;				/* its control socket, inherited */
-	int out;			/* stdout and stderr (stdin /dev/null), or -1 */
+	int out;			/* its stdout and stderr, or -1: ours */
 	const char *cwd;		/* or NULL: ours */
 	const struct rlimit *nofile;	/* or NULL: ours */
-	bool session;			/* in a session of its own */
+	bool detach;			/* own session, stdin /dev/null */
 };
 char **launch_env(char **from, const char *fd_var, enum launch_kind kind);
 pid_t launch_process(const struct launch *l);
 
+/* standby.c: hot standbys (main.c's hooks call them before upgrade.c's) */
 pid_t spawn_server(struct recoverd *rd, bool standby);
 int hot_hello(struct recoverd *rd, int idx, bool external);
 bool hot_input(struct recoverd *rd, int idx, struct frp_msg *m);

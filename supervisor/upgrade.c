@@ -213,7 +213,7 @@ static void on_upgrade(struct recoverd *rd, int idx, struct frp_msg *m)
 	env = launch_env(envp, fd_var, LAUNCH_SUCCESSOR);
 	l = (struct launch){ .argv = argv, .env = env, .fd = sv[1], .out = out,
 			     .cwd = cwd, .nofile = &rd->nofile_orig,
-			     .session = true };
+			     .detach = true };
 	pid = env ? launch_process(&l) : -ENOMEM;
 	free(env);
 	close(sv[1]);

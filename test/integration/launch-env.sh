@@ -43,10 +43,13 @@ log "server and standby got the environment they should"
 
 # A live upgrade's successor (supervisor/upgrade.c): the environment of
 # fuse-recover upgrade, FUSE_RECOVER_FD its own, FUSE_RECOVER_UPGRADE=1
-# once, its working directory, a session of its own; a restart after
+# once, its working directory, a session of its own with stdin from
+# /dev/null; a restart after
 # the upgrade gets that environment without FUSE_RECOVER_UPGRADE.
+# (the supervisor's stdin a file, so that an inherited one would show)
+: >"$T/stdin"
 "$FUSE_RECOVERD" --tag lu -- "$TESTFS" -f -o tag=lu "$MNT" \
-	2>"$T/supervisor-lu.log" &
+	<"$T/stdin" 2>"$T/supervisor-lu.log" &
 sup=$!
 wait_until 10 is_mounted "$MNT" || fail "not mounted (upgrade)"
 old=$(serving_pid lu)
@@ -69,6 +72,8 @@ env_of "$new" | grep -qx "LAUNCH_ENV_MARK=tool" ||
 	fail "successor: cwd $(readlink "/proc/$new/cwd"), want $T/cwd"
 [ "$(ps -o sid= -p "$new" | tr -d ' ')" = "$new" ] ||
 	fail "successor: not in a session of its own"
+[ "$(readlink "/proc/$new/fd/0")" = /dev/null ] ||
+	fail "successor: stdin is $(readlink "/proc/$new/fd/0"), not /dev/null"
 wait_until 10 exited "$old" || fail "old server $old still runs"
 kill -KILL "$new"
 relaunched() { p=$(serving_pid lu); [ "${p:-0}" -gt 0 ] && [ "$p" != "$new" ]; }
