@@ -27,8 +27,10 @@
  */
 static uint64_t phase_ns[FR_PH_N];
 
-/* Read once: the marks are skipped (no clock reads) when nobody asked. */
-/* Threads may race to cache it: each stores the same value. */
+/*
+ * Read once: the marks are skipped (no clock reads) when nobody asked.
+ * Threads may race to cache it; each stores the same value.
+ */
 static bool tracing(void)
 {
 	static _Atomic int on = -1;
