@@ -22,15 +22,23 @@
  *   4k random read     O_DIRECT preads (every one reaches the server on a
  *                      FUSE mount without passthrough), SECS s, 1 and 4
  *                      threads with an fd each
+ *   ..., one CPU       the one-job run again with the job and every
+ *                      thread of the directory's server (--pid) on one
+ *                      CPU: one job is latency-bound, and on a VM whose
+ *                      idle vCPUs halt each cross-CPU wake-up costs what
+ *                      the hypervisor makes of it (A/A runs of the row
+ *                      above swing by tens of percent; this one by a few)
  *   4k random read,    with --buffered: the same without O_DIRECT, on fds
  *   buffered           opened after the sequential read (what the mount's
  *                      page cache keeps across opens decides these)
  */
 #include "bench.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sched.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,8 +52,8 @@
 #define MAX_JOBS 4
 
 enum {
-	W_CREATE, W_STAT, W_UNLINK, W_SEQWRITE, W_SEQREAD, W_RAND1, W_RAND4,
-	W_BRAND1, W_BRAND4, W_N
+	W_CREATE, W_STAT, W_UNLINK, W_SEQWRITE, W_SEQREAD, W_RAND1, W_RAND1P,
+	W_RAND4, W_BRAND1, W_BRAND4, W_N
 };
 
 static const struct {
@@ -58,6 +66,7 @@ static const struct {
 	[W_SEQWRITE] = { "1 MiB seq write", "MiB/s" },
 	[W_SEQREAD] = { "1 MiB seq read", "MiB/s" },
 	[W_RAND1] = { "4k random read, 1 job", "IOPS" },
+	[W_RAND1P] = { "4k random read, 1 job, one CPU", "IOPS" },
 	[W_RAND4] = { "4k random read, 4 jobs", "IOPS" },
 	[W_BRAND1] = { "4k random read, buffered, 1 job", "IOPS" },
 	[W_BRAND4] = { "4k random read, buffered, 4 jobs", "IOPS" },
@@ -273,6 +282,59 @@ static void randread(int d, int w, int r, int njobs, int flags)
 	meter_end(d, w, r, ios);
 }
 
+/*
+ * Every thread of @pid on the CPUs of @set.  Threads the server starts
+ * meanwhile get their creator's, so a pinned server stays pinned.
+ */
+static int set_server_cpus(pid_t pid, const cpu_set_t *set)
+{
+	char path[64];
+	struct dirent *de;
+	int err = 0;
+	DIR *dd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dd = opendir(path);
+	if (!dd)
+		return -errno;
+	while ((de = readdir(dd)))
+		if (de->d_name[0] != '.' &&
+		    sched_setaffinity(atoi(de->d_name), sizeof(*set), set) < 0 &&
+		    errno != ESRCH)
+			err = -errno;
+	closedir(dd);
+	return err;
+}
+
+static cpu_set_t all_cpus;
+
+/* The one-job run with the job and the server on our last CPU. */
+static void randread_one_cpu(int d, int r)
+{
+	static bool warned;
+	cpu_set_t one;
+	int cpu, err = 0;
+
+	for (cpu = CPU_SETSIZE - 1; cpu > 0 && !CPU_ISSET(cpu, &all_cpus);
+	     cpu--)
+		;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	if (server[d])
+		err = set_server_cpus(server[d], &one);
+	if (!err && sched_setaffinity(0, sizeof(one), &one) < 0)
+		err = -errno;
+	if (err && !warned) {
+		fprintf(stderr, "ptbench: cannot pin to CPU %d: %s; the one-CPU row runs unpinned\n",
+			cpu, strerror(-err));
+		warned = true;
+	}
+	randread(d, W_RAND1P, r, 1, O_DIRECT);
+	sched_setaffinity(0, sizeof(all_cpus), &all_cpus);
+	if (server[d])
+		set_server_cpus(server[d], &all_cpus);
+}
+
 static bool wanted(int w)
 {
 	if (w <= W_UNLINK)
@@ -303,6 +365,9 @@ static void run_round(int w, int r)
 		case W_RAND1:
 		case W_RAND4:
 			randread(d, w, r, w == W_RAND1 ? 1 : 4, O_DIRECT);
+			break;
+		case W_RAND1P:
+			randread_one_cpu(d, r);
 			break;
 		default:
 			randread(d, w, r, w == W_BRAND1 ? 1 : 4, 0);
@@ -412,6 +477,8 @@ int main(int argc, char **argv)
 	if (ndirs < 1 || rounds < 1 || rounds > MAX_ROUNDS || mib < 1 ||
 	    nfiles < 0)
 		die("bad arguments");
+	if (sched_getaffinity(0, sizeof(all_cpus), &all_cpus) < 0)
+		die("sched_getaffinity: %s", strerror(errno));
 	buf = malloc(MIB);
 	if (!buf)
 		die("no memory");
