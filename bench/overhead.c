@@ -219,6 +219,19 @@ static void unlink_chunk(int m, int c, void *arg)
 	}
 }
 
+/* dirs[m]: a new directory @what-M-@r on each mount. */
+static void make_dirs(const char *what, int r)
+{
+	int m;
+
+	for (m = 0; m < 2; m++) {
+		snprintf(dirs[m], sizeof(dirs[m]), "%s/%s-%d-%d", mnt[m], what,
+			 m, r);
+		if (mkdir(dirs[m], 0755) < 0)
+			die("mkdir %s: %s", dirs[m], strerror(errno));
+	}
+}
+
 /*
  * Each round's servers are new: the first requests start the loop's
  * worker threads, and a tagged server's workers populate their 1 MiB
@@ -237,12 +250,7 @@ static void warm_up(int r)
 
 	nfiles = nfiles < WARM_FILES ? nfiles : WARM_FILES;
 	n = (nfiles + META_CHUNK - 1) / META_CHUNK;
-	for (m = 0; m < 2; m++) {
-		snprintf(dirs[m], sizeof(dirs[m]), "%s/warm-%d-%d", mnt[m], m,
-			 r);
-		if (mkdir(dirs[m], 0755) < 0)
-			die("mkdir %s: %s", dirs[m], strerror(errno));
-	}
+	make_dirs("warm", r);
 	phase_begin();
 	run_chunks(n, create_chunk, NULL);
 	run_chunks(n, stat_chunk, NULL);
@@ -263,12 +271,7 @@ static void metadata(int r)
 {
 	int m, n = (nfiles + META_CHUNK - 1) / META_CHUNK;
 
-	for (m = 0; m < 2; m++) {
-		snprintf(dirs[m], sizeof(dirs[m]), "%s/meta-%d-%d", mnt[m], m,
-			 r);
-		if (mkdir(dirs[m], 0755) < 0)
-			die("mkdir %s: %s", dirs[m], strerror(errno));
-	}
+	make_dirs("meta", r);
 	ops_on += 3L * nfiles;
 	phase_begin();
 	run_chunks(n, create_chunk, NULL);
