@@ -208,6 +208,7 @@ static int ft_do_init(struct ft_server *srv, struct fuse_in_header *ih,
 	struct fuse_init_out out;
 	uint64_t offered = in->flags;
 	uint64_t accept;
+	int err;
 
 	if (in->flags & FUSE_INIT_EXT)
 		offered |= (uint64_t)in->flags2 << 32;
@@ -226,9 +227,16 @@ static int ft_do_init(struct ft_server *srv, struct fuse_in_header *ih,
 	out.max_pages = FT_MAX_WRITE / 4096;
 	out.flags |= FUSE_MAX_PAGES;
 
+	/*
+	 * Answer first: the line is the test's "ready", and a test that
+	 * kills the server as soon as it reads it must find the connection
+	 * initialised (with recovery negotiated), not aborted because the
+	 * server died before its INIT reply was written.
+	 */
+	err = ft_answer(srv->fd, ih->unique, 0, &out, sizeof(out));
 	ft_notify(srv, "init offered=%llx accepted=%llx",
 		  (unsigned long long)offered, (unsigned long long)accept);
-	return ft_answer(srv->fd, ih->unique, 0, &out, sizeof(out));
+	return err;
 }
 
 static int ft_do_read(struct ft_server *srv, struct fuse_in_header *ih,
