@@ -637,19 +637,16 @@ int main(int argc, char *argv[])
 		 * Each round mounts anew, and the two mount points swap roles
 		 * from round to round: an A/A run showed the mount started
 		 * first costing a few percent more CPU per operation, which
-		 * would otherwise count against (or for) recovery.  The
-		 * servers swap their start order too (until 2026-12-03 the
-		 * recovery-on one always started first).
+		 * would otherwise count against (or for) recovery.  So the
+		 * servers swap their start order too.
 		 */
 		mnt[0] = slot[r % 2];
 		mnt[1] = slot[1 - r % 2];
 		build_argv(argv_on, argv_off);
-		if (r % 2) {
-			pid[1] = spawn(argv_off, logfd);
-			pid[0] = spawn(argv_on, logfd);
-		} else {
-			pid[0] = spawn(argv_on, logfd);
-			pid[1] = spawn(argv_off, logfd);
+		for (m = 0; m < 2; m++) {
+			int i = (m + r) % 2;
+
+			pid[i] = spawn(i ? argv_off : argv_on, logfd);
 		}
 		for (m = 0; m < 2; m++)
 			if (!wait_mounted(mnt[m], pid[m], 10000))

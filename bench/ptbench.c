@@ -309,11 +309,11 @@ static int set_server_cpus(pid_t pid, const cpu_set_t *set)
 static cpu_set_t all_cpus;
 
 /*
- * Why a row has no figures, or NULL.  A row some directory ran in another
- * way than the others (one pinned, one not) compares unlike things: it is
- * printed as not measured rather than as a ratio.
+ * The errno that kept a row from being pinned, or 0.  A row some
+ * directory ran in another way than the others (one pinned, one not)
+ * compares unlike things: it is printed as not measured, not as a ratio.
  */
-static const char *row_void[W_N];
+static int unpinned[W_N];
 
 /* The one-job run with the job and the server on our last CPU. */
 static void randread_one_cpu(int d, int r)
@@ -330,13 +330,13 @@ static void randread_one_cpu(int d, int r)
 		err = set_server_cpus(server[d], &one);
 	if (!err && sched_setaffinity(0, sizeof(one), &one) < 0)
 		err = -errno;
-	if (err && !row_void[W_RAND1P]) {
+	if (err && !unpinned[W_RAND1P]) {
 		fprintf(stderr, "ptbench: cannot pin %s to CPU %d: %s; the one-CPU row is not measured\n",
 			server[d] ? "the server and the job" : "the job", cpu,
 			strerror(-err));
-		row_void[W_RAND1P] = strerror(-err);
+		unpinned[W_RAND1P] = -err;
 	}
-	if (!row_void[W_RAND1P])
+	if (!unpinned[W_RAND1P])
 		randread(d, W_RAND1P, r, 1, O_DIRECT);
 	sched_setaffinity(0, sizeof(all_cpus), &all_cpus);
 	if (server[d])
@@ -408,8 +408,9 @@ static void print_table(double v[MAX_DIRS][W_N][MAX_ROUNDS],
 		if (!wanted(w))
 			continue;
 		printf("| %s (%s) |", wl[w].name, inverse ? "us" : wl[w].unit);
-		if (row_void[w]) {
-			printf(" not measured (cannot pin: %s) |", row_void[w]);
+		if (unpinned[w]) {
+			printf(" not measured (cannot pin: %s) |",
+			       strerror(unpinned[w]));
 			for (d = 1; d < 2 * ndirs - 1; d++)
 				printf(" |");
 			printf("\n");

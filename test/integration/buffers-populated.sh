@@ -65,18 +65,17 @@ all_full() { count; [ $n -gt 0 ] && [ $full = $n ]; }
 # read into a spare buffer: its own is populated before its next read.
 # So the tagged check waits for every buffer to fill, boundedly.
 check() {
-	local what=$1 want=$2 n full
+	local what=$1 want=$2 n full maps
 	case $want in
 	all) wait_until 5 all_full || true ;;
 	none) count ;;
 	esac
 	[ $n -gt 0 ] || fail "$what: no request buffer found in smaps"
 	log "$what: $full of $n buffers resident in full"
-	[ $full = 0 ] || [ $full = $n ] ||
-		log "$what: buffers, size, rss (kB): $(buffers "$SERVER_PID" | tr '\n' ' ')"
+	maps="buffers, size, rss (kB): $(buffers "$SERVER_PID" | tr '\n' ' ')"
 	case $want in
-	all) [ $full = $n ] || fail "$what: $((n - full)) of $n buffers not populated after 5 s" ;;
-	none) [ $full = 0 ] || fail "$what: plain libfuse populated $full of $n buffers; this test cannot tell" ;;
+	all) [ $full = $n ] || fail "$what: $((n - full)) of $n buffers not populated after 5 s; $maps" ;;
+	none) [ $full = 0 ] || fail "$what: plain libfuse populated $full of $n buffers; this test cannot tell; $maps" ;;
 	esac
 }
 
