@@ -9,6 +9,9 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#ifdef __GLIBC__
+#include <gnu/lib-names.h>
+#endif
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -153,6 +156,30 @@ static bool daemonizing_early(void)
 	return active && active();
 }
 
+/*
+ * libfuse ends its multi-threaded loop by cancelling the workers, and
+ * glibc loads libgcc_s (it unwinds the cancelled thread) at a process's
+ * first pthread_cancel(), aborting when it cannot.  Loading needs a free
+ * fd: a server that keeps an fd per open file would abort on its way out
+ * once the mount's users have filled its fd table, and under a tag an
+ * abort is a crash, so a stopped server would leave its mount waiting
+ * for a successor.  Loaded now, it is only a reference then.
+ */
+static void load_unwinder(void)
+{
+#ifdef LIBGCC_S_SO
+	static bool loaded;
+
+	if (loaded)
+		return;
+	loaded = dlopen(LIBGCC_S_SO, RTLD_NOW | RTLD_NODELETE) != NULL;
+	if (!loaded)
+		fr_log(LOG_WARNING,
+		       "cannot load %s (%s): a multi-threaded loop may abort when it ends with no free fd",
+		       LIBGCC_S_SO, dlerror());
+#endif
+}
+
 int fuse_session_attach(struct fuse_session *se, const char *mountpoint,
 			struct fuse_recover *fr)
 {
@@ -182,6 +209,7 @@ int fuse_session_attach(struct fuse_session *se, const char *mountpoint,
 	s = session_new(se, real, fr);
 	if (!s)
 		return -ENOMEM;
+	load_unwinder();
 	fr_current = s;
 	fr_trace_mark(FR_PH_START);
 	s->holder = pick_holder();
