@@ -168,12 +168,8 @@ static bool daemonizing_early(void)
 static void load_unwinder(void)
 {
 #ifdef LIBGCC_S_SO
-	static bool loaded;
-
-	if (loaded)
-		return;
-	loaded = dlopen(LIBGCC_S_SO, RTLD_NOW | RTLD_NODELETE) != NULL;
-	if (!loaded)
+	/* Loaded already (a second attach), it only gains a reference. */
+	if (!dlopen(LIBGCC_S_SO, RTLD_NOW | RTLD_NODELETE))
 		fr_log(LOG_WARNING,
 		       "cannot load %s (%s): a multi-threaded loop may abort when it ends with no free fd",
 		       LIBGCC_S_SO, dlerror());
