@@ -104,6 +104,16 @@ struct srv_slot {
 };
 
 /*
+ * The nodes whose names the kernel was given last, by a hash of parent
+ * and name, in process memory.  An UNLINK or RMDIR names a node a LOOKUP
+ * has just returned: found here, its name index entry (a cache miss each:
+ * the entries are spread over megabytes of shared memory) is not read
+ * but left behind, to be taken over by the next insert that meets it
+ * (entry_stale()).  A hint only: what it holds is checked.
+ */
+#define XL_SEEN 256	/* the top byte of seen_slot()'s hash */
+
+/*
  * Every request's look-ups read the first cache line (the struct is
  * allocated on one): a line missed costs more than the look-up.
  */
@@ -121,6 +131,7 @@ struct fr_idmap {
 	size_t srv_used, srv_tombs;
 	bool all_current;		/* no record of an earlier run */
 	struct xl_recent recent_nodes, recent_handles;
+	uint32_t seen[XL_SEEN];		/* node slot, 0: none */
 	void *map;
 	struct fr_idmap_geom g;		/* validated, private */
 	struct xl_header *h;
@@ -444,6 +455,14 @@ static FR_HOT void release_recent(struct xl_recent *r, _Atomic uint64_t *st,
 
 /* --- names --- */
 
+static FR_HOT uint64_t mix(uint64_t v)
+{
+	v ^= v >> 33;
+	v *= 0xff51afd7ed558ccdull;
+	v ^= v >> 33;
+	return v;
+}
+
 static FR_HOT uint64_t name_hash(uint64_t parent, const char *name, size_t len)
 {
 	uint64_t h = fr_hash(FR_HASH_INIT ^ parent, name, len);
@@ -535,7 +554,7 @@ static FR_HOT void drop_name(struct fr_idmap *m, struct xl_node *n)
 
 			if (v == XL_EMPTY)
 				break;
-			if (v != XL_TOMB &&
+			if (v != XL_TOMB && v >> XL_IDX_BITS == h >> 40 &&
 			    (v & ((1ull << XL_IDX_BITS) - 1)) == idx) {
 				atomic_store_explicit(e, XL_TOMB, __ATOMIC_RELEASE);
 				break;
@@ -543,6 +562,29 @@ static FR_HOT void drop_name(struct fr_idmap *m, struct xl_node *n)
 		}
 	}
 	forget_name(m, n);
+}
+
+/*
+ * An index entry whose node no longer carries the name it was made for:
+ * unnamed through the seen hint, or freed, or named anew.  As free as a
+ * tombstone.  Called for occupied entries an insert probes, rarely more
+ * than one: the index is at most half full.
+ */
+static bool entry_stale(struct fr_idmap *m, uint64_t v)
+{
+	uint64_t idx = v & ((1ull << XL_IDX_BITS) - 1);
+	const struct xl_node *n;
+	const char *name;
+	size_t len;
+
+	if (idx >= m->max_nodes)
+		return true;
+	n = &m->nodes[idx];
+	if (!(atomic_load_explicit(&n->state, __ATOMIC_ACQUIRE) & 1) ||
+	    !fr_idmap_named(n))
+		return true;
+	len = fr_idmap_name(m, n, &name);
+	return !len || name_hash(n->parent, name, len) >> 40 != v >> XL_IDX_BITS;
 }
 
 static FR_HOT int set_name(struct fr_idmap *m, struct xl_node *n, uint64_t parent,
@@ -570,7 +612,10 @@ static FR_HOT int set_name(struct fr_idmap *m, struct xl_node *n, uint64_t paren
 		_Atomic uint64_t *e = &m->index[(h + i) & m->index_mask];
 		uint64_t v = atomic_load_explicit(e, __ATOMIC_ACQUIRE);
 
-		if (v == XL_EMPTY || v == XL_TOMB) {
+		/* Its own entry, left behind when it lost this name. */
+		if (v == ((h >> 40) << XL_IDX_BITS | idx))
+			return 0;
+		if (v == XL_EMPTY || v == XL_TOMB || entry_stale(m, v)) {
 			atomic_store_explicit(e, (h >> 40) << XL_IDX_BITS | idx,
 					 __ATOMIC_RELEASE);
 			return 0;
@@ -620,16 +665,51 @@ FR_HOT void fr_idmap_unname(struct fr_idmap *m, struct xl_node *n)
 	drop_name(m, n);
 }
 
+static FR_HOT uint32_t *seen_slot(struct fr_idmap *m, uint64_t parent,
+				   const char *name, size_t len)
+{
+	uint64_t a = 0, b = 0;
+
+	/* Cheaper than name_hash(): its first and last eight bytes. */
+	if (len >= 8) {
+		memcpy(&a, name, 8);
+		memcpy(&b, name + len - 8, 8);
+	} else {
+		memcpy(&a, name, len);
+	}
+	a = (a * 0x9e3779b97f4a7c15ull ^ b ^ parent ^ len) * 0xff51afd7ed558ccdull;
+	return &m->seen[a >> 56];
+}
+
+FR_HOT void fr_idmap_seen(struct fr_idmap *m, const struct xl_node *n,
+			  uint64_t parent, const char *name, size_t len)
+{
+	*seen_slot(m, parent, name, len) = n - m->nodes;
+}
+
 /*
- * An UNLINK's or RMDIR's reply: the entry found is the one drop_name()
- * would search for again (each node has one name, indexed once).
+ * An UNLINK's or RMDIR's reply.  The node the seen hint names keeps its
+ * index entry, stale from here on; otherwise the entry found is the one
+ * drop_name() would search for again (each node has one name, indexed
+ * once).
  */
 FR_HOT bool fr_idmap_unname_by(struct fr_idmap *m, uint64_t parent,
 			       const char *name, size_t len)
 {
+	uint32_t *hint = seen_slot(m, parent, name, len);
 	_Atomic uint64_t *e;
-	struct xl_node *n = find_name(m, parent, name, len, &e);
+	struct xl_node *n;
 
+	if (*hint && *hint < m->max_nodes) {
+		n = &m->nodes[*hint];
+		*hint = 0;
+		if ((atomic_load_explicit(&n->state, __ATOMIC_ACQUIRE) & 1) &&
+		    name_is(m, n, parent, name, len)) {
+			forget_name(m, n);
+			return true;
+		}
+	}
+	n = find_name(m, parent, name, len, &e);
 	if (!n)
 		return false;
 	atomic_store_explicit(e, XL_TOMB, __ATOMIC_RELEASE);
@@ -638,14 +718,6 @@ FR_HOT bool fr_idmap_unname_by(struct fr_idmap *m, uint64_t parent,
 }
 
 /* --- server ids of this run --- */
-
-static FR_HOT uint64_t mix(uint64_t v)
-{
-	v ^= v >> 33;
-	v *= 0xff51afd7ed558ccdull;
-	v ^= v >> 33;
-	return v;
-}
 
 static FR_HOT struct srv_slot *srv_find(struct fr_idmap *m, uint64_t srv)
 {

@@ -116,6 +116,9 @@ size_t fr_idmap_name(struct fr_idmap *m, const struct xl_node *n,
 int fr_idmap_set_name(struct fr_idmap *m, struct xl_node *n, uint64_t parent,
 		      const char *name, size_t len);
 void fr_idmap_unname(struct fr_idmap *m, struct xl_node *n);
+/* The kernel was given @n as @name in @parent (a hint for the next). */
+void fr_idmap_seen(struct fr_idmap *m, const struct xl_node *n,
+		   uint64_t parent, const char *name, size_t len);
 /* Unname the node named @name in @parent; false if none is. */
 bool fr_idmap_unname_by(struct fr_idmap *m, uint64_t parent, const char *name,
 			size_t len);

@@ -166,9 +166,14 @@ static const uint8_t op_table[64] = {
 #undef Q
 #undef QF
 
+static FR_HOT unsigned int op_flags(uint32_t opcode)
+{
+	return opcode < sizeof(op_table) ? op_table[opcode] : 0;
+}
+
 static FR_HOT bool op_is(uint32_t opcode, unsigned int flags)
 {
-	return opcode < sizeof(op_table) && (op_table[opcode] & flags);
+	return op_flags(opcode) & flags;
 }
 
 /*
@@ -281,8 +286,9 @@ static FR_HOT int pend_add(struct fr_xlate *x, const struct fuse_in_header *in,
 	p->judge = false;
 	if (op_is(in->opcode, OP_REDO)) {
 		if (!(in->unique & FR_UNIQUE_RESEND))
+			/* Coarse, a tick behind at most: in the slack. */
 			fr_idmap_note_read(x->map, in->unique,
-					   (int64_t)fr_clock_ns(CLOCK_REALTIME));
+					   (int64_t)fr_clock_ns(CLOCK_REALTIME_COARSE));
 		else
 			p->judge = fr_idmap_read_time(x->map,
 						      in->unique & ~FR_UNIQUE_RESEND,
@@ -1034,19 +1040,21 @@ FR_HOT int fr_xlate_quick(struct fr_session *s, void *buf, size_t *n)
 	struct fuse_in_header *in = buf;
 	void *arg = in + 1;
 	size_t alen = *n - sizeof(*in);
+	unsigned int op = op_flags(in->opcode);
 	uint64_t srv = 0, srv_fh = 0, *fh = NULL;
 	bool note, release;
 
-	if (in->opcode == FUSE_FORGET)
-		return do_forget(x, in, *n);
-	if (in->opcode == FUSE_BATCH_FORGET)
-		return do_batch_forget(x, in, n);
-	if (!op_is(in->opcode, OP_QUICK))
+	if (!(op & OP_QUICK)) {
+		if (in->opcode == FUSE_FORGET)
+			return do_forget(x, in, *n);
+		if (in->opcode == FUSE_BATCH_FORGET)
+			return do_batch_forget(x, in, n);
 		return -1;
-	note = op_is(in->opcode, OP_NOTE);
+	}
+	note = op & OP_NOTE;
 	/* A RELEASE's reply frees the handle: a record of the kernel's fh. */
-	release = op_is(in->opcode, OP_RELEASE);
-	if (op_is(in->opcode, OP_FH))
+	release = op & OP_RELEASE;
+	if (op & OP_FH)
 		fh = fh_field(in->opcode, arg, alen);
 	if (in->nodeid && !fr_idmap_node_srv(x->map, in->nodeid, &srv))
 		return -1;
@@ -1216,9 +1224,11 @@ static FR_HOT int entry_out(struct fr_xlate *x, struct fuse_entry_out *e,
 	 * The parent says so from the record's first line, the one the
 	 * counts are on (the name itself is on the next).
 	 */
-	if (len && !fr_idmap_named(n) && !is_dot(name, len) &&
-	    n != fr_idmap_node(m, XL_ROOT))
-		fr_idmap_set_name(m, n, parent, name, len);
+	if (len && !is_dot(name, len) && n != fr_idmap_node(m, XL_ROOT)) {
+		if (!fr_idmap_named(n))
+			fr_idmap_set_name(m, n, parent, name, len);
+		fr_idmap_seen(m, n, parent, name, len);
+	}
 	e->nodeid = fr_idmap_node_id(m, n);
 	fr_idmap_unlock(m);
 	/* The kernel caches it from this reply on: a target for a kick. */
@@ -1340,7 +1350,8 @@ static FR_COLD void undo_reply(struct fr_xlate *x, const struct xl_pending *p,
  * whether the object changed after that first attempt was read.  Only
  * then is the error taken for "done" and answered as success, so a
  * genuine error of a tree nobody touched since stays an error.  The
- * kernel stamps times from a clock that may lag by a tick.
+ * kernel stamps times from a clock that may lag by a tick, and the read
+ * time is taken from one that does (CLOCK_REALTIME_COARSE, cheaper).
  */
 #define XL_TIME_SLACK_NS 20000000LL
 

@@ -7,8 +7,9 @@
  * reused); a map opened empty has only records of its run until a new
  * epoch or a reopen; a node is named exactly while its parent is set;
  * a batch of a few thousand freed and made again reuses its own slots;
- * an UNLINK's reply unnames just the node of that parent and name; a
- * server node bound to a second kernel node keeps the first.
+ * an UNLINK's reply unnames just the node of that parent and name, also
+ * through the hint of the last lookup, whose index entry is taken over
+ * later; a server node bound to a second kernel node keeps the first.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -325,6 +326,77 @@ static void unlinked_by_name(void **state)
 	close(fd);
 }
 
+static void seen(struct fr_idmap *m, struct xl_node *n, uint64_t parent,
+		 const char *name)
+{
+	fr_idmap_lock(m);
+	fr_idmap_seen(m, n, parent, name, strlen(name));
+	fr_idmap_unlock(m);
+}
+
+/*
+ * An UNLINK of a node a LOOKUP just returned (fr_idmap_seen()) leaves its
+ * index entry behind: the entry is taken over by the next insert that
+ * meets it, also by the node's own name again; a hint whose node has
+ * another name by now is not followed.
+ */
+static void unlinked_seen(void **state)
+{
+	struct xl_node *a, *b, *c;
+	int fd = new_memfd(), i;
+	struct fr_idmap *m;
+
+	(void)state;
+	assert_int_equal(fr_idmap_open(fd, NODES, HANDLES, &m), 0);
+	/*
+	 * One name made, unlinked and freed again and again: entries left
+	 * and never taken over would exhaust its probes (set_name() fails).
+	 */
+	for (i = 0; i < 1000; i++) {
+		a = named(m, 0x1000 + i * 16, XL_ROOT, "same");
+		seen(m, a, XL_ROOT, "same");
+		assert_true(unname_by(m, XL_ROOT, "same"));
+		assert_false(fr_idmap_named(a));
+		assert_null(fr_idmap_find_name(m, XL_ROOT, "same", 4));
+		node_free(m, a);
+	}
+	/* Named again by the name it lost: found, and unnamed by probing. */
+	b = named(m, 0x20, XL_ROOT, "b");
+	seen(m, b, XL_ROOT, "b");
+	assert_true(unname_by(m, XL_ROOT, "b"));
+	for (i = 0; i < 100; i++) {
+		fr_idmap_lock(m);
+		assert_int_equal(fr_idmap_set_name(m, b, XL_ROOT, "b", 1), 0);
+		fr_idmap_unlock(m);
+		assert_ptr_equal(fr_idmap_find_name(m, XL_ROOT, "b", 1), b);
+		if (i % 2)
+			seen(m, b, XL_ROOT, "b");
+		assert_true(unname_by(m, XL_ROOT, "b"));
+		assert_null(fr_idmap_find_name(m, XL_ROOT, "b", 1));
+	}
+	/* Renamed since it was seen: the old name's unlink finds nothing. */
+	c = named(m, 0x30, XL_ROOT, "old");
+	seen(m, c, XL_ROOT, "old");
+	fr_idmap_lock(m);
+	assert_int_equal(fr_idmap_set_name(m, c, XL_ROOT, "new", 3), 0);
+	fr_idmap_unlock(m);
+	assert_false(unname_by(m, XL_ROOT, "old"));
+	assert_ptr_equal(fr_idmap_find_name(m, XL_ROOT, "new", 3), c);
+	/* Unlinked through the hint, renamed: the new name is indexed. */
+	seen(m, c, XL_ROOT, "new");
+	assert_true(unname_by(m, XL_ROOT, "new"));
+	fr_idmap_lock(m);
+	assert_int_equal(fr_idmap_set_name(m, c, XL_ROOT, "other", 5), 0);
+	fr_idmap_unlock(m);
+	assert_null(fr_idmap_find_name(m, XL_ROOT, "new", 3));
+	assert_ptr_equal(fr_idmap_find_name(m, XL_ROOT, "other", 5), c);
+	a = named(m, 0x40, XL_ROOT, "new");
+	assert_ptr_equal(fr_idmap_find_name(m, XL_ROOT, "new", 3), a);
+	assert_ptr_equal(fr_idmap_find_name(m, XL_ROOT, "other", 5), c);
+	fr_idmap_close(m);
+	close(fd);
+}
+
 /* Two kernel nodes for one server node: the first stays its node. */
 static void srv_bound_twice(void **state)
 {
@@ -368,6 +440,7 @@ int main(void)
 	    cmocka_unit_test(named_by_parent),
 	    cmocka_unit_test(batch_reused),
 	    cmocka_unit_test(unlinked_by_name),
+	    cmocka_unit_test(unlinked_seen),
 	    cmocka_unit_test(srv_bound_twice),
 	};
 
