@@ -455,14 +455,6 @@ static FR_HOT void release_recent(struct xl_recent *r, _Atomic uint64_t *st,
 
 /* --- names --- */
 
-static FR_HOT uint64_t mix(uint64_t v)
-{
-	v ^= v >> 33;
-	v *= 0xff51afd7ed558ccdull;
-	v ^= v >> 33;
-	return v;
-}
-
 static FR_HOT uint64_t name_hash(uint64_t parent, const char *name, size_t len)
 {
 	uint64_t h = fr_hash(FR_HASH_INIT ^ parent, name, len);
@@ -718,6 +710,14 @@ FR_HOT bool fr_idmap_unname_by(struct fr_idmap *m, uint64_t parent,
 }
 
 /* --- server ids of this run --- */
+
+static FR_HOT uint64_t mix(uint64_t v)
+{
+	v ^= v >> 33;
+	v *= 0xff51afd7ed558ccdull;
+	v ^= v >> 33;
+	return v;
+}
 
 static FR_HOT struct srv_slot *srv_find(struct fr_idmap *m, uint64_t srv)
 {

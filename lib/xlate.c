@@ -284,11 +284,12 @@ static FR_HOT int pend_add(struct fr_xlate *x, const struct fuse_in_header *in,
 	p->len1 = l1;
 	p->len2 = l2;
 	p->judge = false;
+	/* A coarse read time, a tick behind at most: inside the slack. */
 	if (op_is(in->opcode, OP_REDO)) {
+		int64_t now = fr_clock_ns(CLOCK_REALTIME_COARSE);
+
 		if (!(in->unique & FR_UNIQUE_RESEND))
-			/* Coarse, a tick behind at most: in the slack. */
-			fr_idmap_note_read(x->map, in->unique,
-					   (int64_t)fr_clock_ns(CLOCK_REALTIME_COARSE));
+			fr_idmap_note_read(x->map, in->unique, now);
 		else
 			p->judge = fr_idmap_read_time(x->map,
 						      in->unique & ~FR_UNIQUE_RESEND,
