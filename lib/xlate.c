@@ -284,12 +284,11 @@ static FR_HOT int pend_add(struct fr_xlate *x, const struct fuse_in_header *in,
 	p->len1 = l1;
 	p->len2 = l2;
 	p->judge = false;
-	/* A coarse read time, a tick behind at most: inside the slack. */
 	if (op_is(in->opcode, OP_REDO)) {
-		int64_t now = fr_clock_ns(CLOCK_REALTIME_COARSE);
-
+		/* Coarse, a tick behind at most: inside the slack. */
 		if (!(in->unique & FR_UNIQUE_RESEND))
-			fr_idmap_note_read(x->map, in->unique, now);
+			fr_idmap_note_read(x->map, in->unique,
+					   fr_clock_ns(CLOCK_REALTIME_COARSE));
 		else
 			p->judge = fr_idmap_read_time(x->map,
 						      in->unique & ~FR_UNIQUE_RESEND,
