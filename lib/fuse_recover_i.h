@@ -183,6 +183,8 @@ bool fr_kick_fast(void);
 void fr_kick_none_works(void);
 bool fr_kick_note_request(const void *buf, size_t n);
 void fr_kick_note_reply(const struct iovec *iov, int count, bool kernel_ids);
+/* A translated session notes its targets itself (xlate.c). */
+void fr_kick_from_entries(bool on);
 int fr_kick_write(int fd);
 
 /*

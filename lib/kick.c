@@ -42,6 +42,20 @@ static __thread struct {
 } tls_req;
 
 /*
+ * Set while a translated session runs: every node it hands the kernel is
+ * made in an entry reply or bound again after a restart, and xlate.c
+ * notes the regular files there.  Its requests and attribute replies then
+ * teach only while no target works (fast is false), which spares each
+ * request the note and each READ the look at the slots.
+ */
+static bool from_entries;
+
+void fr_kick_from_entries(bool on)
+{
+	from_entries = on;
+}
+
+/*
  * Bumped whenever a slot is emptied.  A thread that found its node in a
  * slot at some epoch knows it is still there while the epoch stays: the
  * same file read or stat'ed again costs no scan.  A wrong guess would only
@@ -133,6 +147,10 @@ FR_HOT bool fr_kick_note_request(const void *buf, size_t n)
 
 	if (in->opcode == FUSE_NOTIFY_REPLY && in->unique == FR_KICK_UNIQUE)
 		return true;
+	if (from_entries && in->opcode != FUSE_FORGET &&
+	    in->opcode != FUSE_BATCH_FORGET &&
+	    atomic_load_explicit(&fast, memory_order_relaxed))
+		return false;
 	tls_req.unique = in->unique;
 	tls_req.opcode = in->opcode;
 	tls_req.nodeid = in->nodeid;
@@ -205,7 +223,8 @@ FR_HOT void fr_kick_note_reply(const struct iovec *iov, int count, bool kernel_i
 	uint64_t nodeid;
 	uint32_t mode;
 
-	if (h->unique != tls_req.unique || h->error)
+	if ((from_entries && atomic_load_explicit(&fast, memory_order_relaxed)) ||
+	    h->unique != tls_req.unique || h->error)
 		return;
 	switch (tls_req.opcode) {
 	case FUSE_GETATTR:

@@ -143,14 +143,16 @@ static void thread_gone(void *data)
 	free(t);
 }
 
+/* Cleared in a forked child (after_fork()): it registers again. */
 static __thread struct up_thread *tls_self;
 
 /* The calling loop thread, known from its first read on. */
 static FR_COLD struct up_thread *self_new(void)
 {
-	struct up_thread *t = tls_self;
+	struct up_thread *t = pthread_getspecific(up.key);
 
-	free(t);	/* from before a fork, see after_fork() */
+	if (t && t->gen != up.gen)
+		free(t);	/* from before a fork, see after_fork() */
 	if (posix_memalign((void **)&t, _Alignof(struct up_thread),
 			   sizeof(*t)))
 		return NULL;
@@ -212,7 +214,7 @@ static inline struct up_thread *self(void)
 {
 	struct up_thread *t = tls_self;
 
-	if (__builtin_expect(t && t->gen == up.gen, 1))
+	if (__builtin_expect(t != NULL, 1))
 		return t;
 	return self_new();
 }
@@ -310,17 +312,17 @@ FR_HOT ssize_t fr_upgrade_read(int fd, void *buf, size_t len)
 		if (!atomic_load_explicit(&up.enabled, memory_order_relaxed) ||
 		    !(t = self())) {
 			n = read(fd, buf, len);
-		} else if (atomic_load(&up.draining)) {
-			if (park(t)) {
-				errno = EINTR;	/* libfuse: session exited */
-				return -1;
-			}
-			continue;
 		} else {
+			/* It looks at draining itself, after saying it reads. */
 			n = drainable_read(t, fd, buf, len);
 			if (n < 0 && errno == EINTR &&
-			    atomic_load(&up.draining))
+			    atomic_load(&up.draining)) {
+				if (park(t)) {
+					errno = EINTR;	/* session exited */
+					return -1;
+				}
 				continue;
+			}
 		}
 		if (n >= (ssize_t)sizeof(struct fuse_in_header) &&
 		    fr_kick_note_request(buf, n)) {
@@ -364,7 +366,7 @@ void count_outstanding(long d)
 {
 	struct up_thread *t = tls_self;
 
-	if (!t || t->gen != up.gen)
+	if (!t)
 		atomic_fetch_add(&up.outstanding, d);
 	else	/* this thread's own count: no other writer */
 		atomic_store_explicit(&t->outstanding,
@@ -722,6 +724,7 @@ static void after_fork(void)
 	up.nthreads = 0;
 	up.nparked = 0;
 	up.gen++;
+	tls_self = NULL;	/* the caller's entry is the parent's */
 	atomic_store(&up.draining, false);
 	atomic_store(&up.asym, false);	/* registered again on start */
 	atomic_store(&poking, false);	/* its thread stayed in the parent */

@@ -483,6 +483,7 @@ static FR_COLD int relookup(struct fr_xlate *x, struct xl_node *n, uint64_t srv_
 	size_t len;
 	struct xl_synth sy;
 	struct fuse_entry_out e;
+	uint64_t kid;
 	int err;
 
 	fr_idmap_lock(m);
@@ -509,9 +510,13 @@ static FR_COLD int relookup(struct fr_xlate *x, struct xl_node *n, uint64_t srv_
 	fr_idmap_lock(m);
 	err = fr_idmap_bind(m, n, e.nodeid);
 	n->srv_nlookup = 1;
+	kid = fr_idmap_node_id(m, n);
 	fr_idmap_unlock(m);
 	if (err)
 		synth_forget(x, e.nodeid, 1);
+	/* The kernel holds it (it named it): a target, as in entry_out(). */
+	else if (S_ISREG(e.attr.mode))
+		fr_kick_seen(kid);
 	return err;
 }
 
@@ -1780,6 +1785,7 @@ int fr_xlate_start(struct fr_session *s)
 		}
 	}
 	s->xlate = x;
+	fr_kick_from_entries(true);
 	return 0;
 fail:
 	pthread_mutex_destroy(&x->resolve_lock);
@@ -1805,6 +1811,7 @@ void fr_xlate_stop(struct fr_session *s)
 	if (!x)
 		return;
 	s->xlate = NULL;
+	fr_kick_from_entries(false);
 	for (i = 0; i < XL_PEND_SLOTS; i++)
 		if (x->slot[i].unique)
 			free(x->slot[i].p);

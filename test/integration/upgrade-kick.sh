@@ -5,9 +5,14 @@
 # swallows, once that file is gone by a GETATTR of the root.  passthrough_hp_test carries test/kick_guard.c: a kick that
 # reaches libfuse aborts the server, and the test fails on its line.
 # Then upgrades under a data-verifying load: every request answered, none
-# resent, no server died.
-# Usage: upgrade-kick.sh [st|mt|mt-clone]
-. "$(dirname "$0")/pt-lib.sh"
+# resent, no server died.  The xl-* variants do the same for a server
+# under the translation layer (ptrfs), whose targets are the regular
+# files its entry replies and re-resolutions hand the kernel.
+# Usage: upgrade-kick.sh [st|mt|mt-clone|xl-ptrfs-mt|xl-ptrfs-st]
+case ${1:-mt} in
+xl-*) . "$(dirname "$0")/xl-lib.sh" "${1#xl-}" ;;
+*) . "$(dirname "$0")/pt-lib.sh" ;;
+esac
 . "$(dirname "$0")/upgrade-lib.sh"
 need_resend
 
@@ -16,8 +21,15 @@ st) loop=(-s) ;;
 mt) loop=() ;;
 mt-clone) loop=(-o clone_fd) ;;
 esac
-start_pt "${loop[@]}"
-CMD=("${PT[@]}" "${PT_ARGS[@]}" "${loop[@]}" "$SRC" "$MNT")
+if [ -n "${XL_VARIANT:-}" ]; then
+	start_x
+	CMD=("${XL_CMD[@]}")
+	TAG=$XL_TAG
+else
+	start_pt "${loop[@]}"
+	CMD=("${PT[@]}" "${PT_ARGS[@]}" "${loop[@]}" "$SRC" "$MNT")
+	TAG=$PT_TAG
+fi
 old_log=$SERVER_LOG
 
 # field NAME: a count of the old server's drain report, e.g.
@@ -33,7 +45,7 @@ no_guard_hits() {
 upgrade_idle() {
 	# Idle: every loop thread back in read().
 	sleep 0.3
-	upgrade "$PT_TAG" "${CMD[@]}" ||
+	upgrade "$TAG" "${CMD[@]}" ||
 		fail "$1: $(cat "$T/upgrade.out" "$T/upgrade.err") $(tail -n 5 "$old_log")"
 	grep -q "upgrade: drained in" "$old_log" ||
 		fail "$1: no drain reported: $(tail -n 5 "$old_log")"
@@ -72,8 +84,8 @@ upgrade_idle "no file left"
 [ "${POKES:-0}" -ge 1 ] || fail "no file left: no GETATTR was sent"
 
 # 4. Under load: nothing consumed, nothing leaked, no server died.
-upgrade_under_load 10 "$PT_TAG" "${CMD[@]}"
+upgrade_under_load 10 "$TAG" "${CMD[@]}"
 no_guard_hits || fail "a kick reached libfuse under load"
-deaths=$("$FRCMD" status "$PT_TAG" | awk '$1 == "deaths_in_window" { print $2 }')
+deaths=$("$FRCMD" status "$TAG" | awk '$1 == "deaths_in_window" { print $2 }')
 [ "${deaths:-x}" = 0 ] || fail "${deaths:-unknown} server deaths during the upgrades"
 log "drains by signal and by kick; no kick reached libfuse"
