@@ -197,31 +197,60 @@ static FR_HOT ssize_t read_request(int fd, void *buf, size_t len)
 	return n;
 }
 
+/* A restart's first read: the saved INIT, for the server to answer. */
+static FR_COLD __attribute__((noinline)) ssize_t replay_init(
+	struct fr_session *s, void *buf, size_t len)
+{
+	if (s->init_in.len > len) {
+		errno = EINVAL;
+		return -1;
+	}
+	s->read_len = len;	/* for fr_io_prefault() */
+	memcpy(buf, s->init_in.data, s->init_in.len);
+	return s->init_in.len;
+}
+
 /*
  * Everything past the read that may reach a cancellation point runs with
  * cancellation off: libfuse cancels idle workers while they sit in this
  * hook, and a worker cancelled while it holds a translation lock (or
- * waits for a re-resolution) would stop every other one.  The common
- * requests reach none, and skip the two calls.
+ * waits for a re-resolution) would stop every other one.
+ *
+ * A request the quick translation cannot pass, or a resent one, is
+ * judged here.  Returns true when it was answered here (the hook reads
+ * the next), false when it is for the server, *@got bytes long.
+ */
+static FR_COLD __attribute__((noinline)) bool judge_slow(
+	struct fr_session *s, int fd, void *buf, size_t *got)
+{
+	struct fuse_in_header *in = buf;
+	int done = 0, old;
+
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	if (in->unique & FR_UNIQUE_RESEND)
+		done = fr_poison_check(fd, in);
+	if (!done && s->xlate && s->mode == FR_IO_NORMAL)
+		done = fr_xlate_request(s, fd, buf, got);
+	pthread_setcancelstate(old, NULL);
+	return done;
+}
+
+/*
+ * Laid out for the common request, one the quick translation passes (or
+ * none needs); the rest is out of line (see fr_likely()).
  */
 static FR_HOT ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
 {
 	struct fr_session *s = fr_current;
 	struct fuse_in_header *in = buf;
 	ssize_t n;
-	int old;
+	size_t got;
+	int done = 0;
 
 	(void)userdata;
-	if (s->mode == FR_IO_REPLAY) {
-		if (s->init_in.len > len) {
-			errno = EINVAL;
-			return -1;
-		}
-		s->read_len = len;	/* for fr_io_prefault() */
-		memcpy(buf, s->init_in.data, s->init_in.len);
-		return s->init_in.len;
-	}
-	if (fd != s->main_fd) {
+	if (fr_unlikely(s->mode == FR_IO_REPLAY))
+		return replay_init(s, buf, len);
+	if (fr_unlikely(fd != s->main_fd)) {
 		if (fr_upgrade_gate()) {
 			errno = EINTR;	/* retired: libfuse ends the loop */
 			return -1;
@@ -230,51 +259,63 @@ static FR_HOT ssize_t fr_io_read(int fd, void *buf, size_t len, void *userdata)
 	}
 	fr_readers_enter();
 	/* A forked child (a daemon) serving its first request. */
-	if (__builtin_expect(fr_rehome_lost | fr_kupgrade_lost, 0)) {
+	if (fr_unlikely(fr_rehome_lost | fr_kupgrade_lost)) {
 		fr_rehome_resume();
 		fr_kupgrade_resume();
 	}
 	for (;;) {
-		size_t got;
-		int done = 0;
-
 		n = read_request(fd, buf, len);
-		if (n < (ssize_t)sizeof(*in))
+		if (fr_unlikely(n < (ssize_t)sizeof(*in)))
 			return n;
 		got = n;
 		/* The rest is two stores and counters: no cancellation point. */
-		if (!(in->unique & FR_UNIQUE_RESEND) &&
-		    !(s->xlate && s->mode == FR_IO_NORMAL))
+		if (fr_unlikely(in->unique & FR_UNIQUE_RESEND))
+			done = -1;
+		else if (s->xlate && s->mode == FR_IO_NORMAL)
+			/* Translated in place, without one either (xlate.c). */
+			done = fr_xlate_quick(s, buf, &got);
+		if (fr_likely(!done) ||
+		    (done < 0 && !judge_slow(s, fd, buf, &got)))
 			break;
-		/* Translated in place, without one either (xlate.c). */
-		done = in->unique & FR_UNIQUE_RESEND ? -1 :
-						       fr_xlate_quick(s, buf, &got);
-		if (done < 0) {
-			done = 0;
-			pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
-			if (in->unique & FR_UNIQUE_RESEND)
-				done = fr_poison_check(fd, in);
-			if (!done && s->xlate && s->mode == FR_IO_NORMAL)
-				done = fr_xlate_request(s, fd, buf, &got);
-			pthread_setcancelstate(old, NULL);
-		}
-		if (done)
-			continue;
-		n = got;
-		break;
+		done = 0;	/* answered here: the next one */
 	}
+	n = got;
 	fr_resend_note(in->unique, in->pid);
 	fr_killpriv_note(s, in, n);
-	if (s->mode == FR_IO_NORMAL)
+	if (fr_likely(s->mode == FR_IO_NORMAL))
 		fr_upgrade_note_read(in);
 	if (s->uses_store && s->mode == FR_IO_NORMAL)
 		fr_journal_request(in->unique);
-	if (s->mode == FR_IO_CAPTURE && in->opcode == FUSE_INIT &&
-	    fr_blob_dup(&s->init_in, buf, n) < 0) {
+	if (fr_unlikely(s->mode == FR_IO_CAPTURE) &&
+	    in->opcode == FUSE_INIT && fr_blob_dup(&s->init_in, buf, n) < 0) {
 		errno = ENOMEM;
 		return -1;
 	}
 	return n;
+}
+
+/* INIT's reply: kept (first start) or swallowed (restart), patched. */
+static FR_COLD __attribute__((noinline)) ssize_t init_reply(
+	struct fr_session *s, int fd, struct iovec *iov, int count)
+{
+	struct iovec one;
+
+	if (s->mode == FR_IO_REPLAY) {
+		if (gather(&s->replay_out, iov, count) < 0)
+			return -1;
+		fr_init_patch_reply(&s->replay_out, &s->init_in,
+				    s->init_add_flags);
+		fr_passthrough_patch_init(s, &s->replay_out);
+		return s->replay_out.len;
+	}
+	if (gather(&s->init_out, iov, count) < 0)
+		return -1;
+	fr_init_patch_reply(&s->init_out, &s->init_in, s->init_add_flags);
+	if (!fr_passthrough_patch_init(s, &s->init_out) && !s->init_add_flags)
+		return writev(fd, iov, count);
+	one.iov_base = s->init_out.data;
+	one.iov_len = s->init_out.len;
+	return writev(fd, &one, 1);
 }
 
 static FR_HOT ssize_t fr_io_writev(int fd, struct iovec *iov, int count,
@@ -284,47 +325,24 @@ static FR_HOT ssize_t fr_io_writev(int fd, struct iovec *iov, int count,
 	const struct fuse_out_header *h = iov[0].iov_base;
 
 	(void)userdata;
-	switch (s->mode) {
-	case FR_IO_REPLAY:
-		if (gather(&s->replay_out, iov, count) < 0)
-			return -1;
-		fr_init_patch_reply(&s->replay_out, &s->init_in,
-				    s->init_add_flags);
-		fr_passthrough_patch_init(s, &s->replay_out);
-		return s->replay_out.len;
-	case FR_IO_CAPTURE:
-		if (gather(&s->init_out, iov, count) < 0)
-			return -1;
-		fr_init_patch_reply(&s->init_out, &s->init_in,
-				    s->init_add_flags);
-		if (fr_passthrough_patch_init(s, &s->init_out) ||
-		    s->init_add_flags) {
-			struct iovec one;
+	if (fr_unlikely(s->mode != FR_IO_NORMAL))
+		return init_reply(s, fd, iov, count);
+	if (fr_unlikely(count < 1 || iov[0].iov_len < sizeof(*h)))
+		return writev(fd, iov, count);
+	if (fr_unlikely(h->unique & FR_UNIQUE_RESEND))
+		fr_poison_answered(h->unique);
+	if (fr_unlikely(fr_pt_pending))
+		fr_passthrough_reply(iov, count);
+	fr_upgrade_note_reply(iov, count, !s->xlate);
+	if (s->xlate)
+		return fr_xlate_reply(s, fd, iov, count);
+	if (s->uses_store) {
+		/* The record outlives the reply's way to the kernel. */
+		uint64_t unique = h->unique;
+		ssize_t n = writev(fd, iov, count);
 
-			one.iov_base = s->init_out.data;
-			one.iov_len = s->init_out.len;
-			return writev(fd, &one, 1);
-		}
-		break;
-	case FR_IO_NORMAL:
-		if (count < 1 || iov[0].iov_len < sizeof(*h))
-			break;
-		if (h->unique & FR_UNIQUE_RESEND)
-			fr_poison_answered(h->unique);
-		if (fr_pt_pending)
-			fr_passthrough_reply(iov, count);
-		fr_upgrade_note_reply(iov, count, !s->xlate);
-		if (s->xlate)
-			return fr_xlate_reply(s, fd, iov, count);
-		if (s->uses_store) {
-			/* The record outlives the reply's way to the kernel. */
-			uint64_t unique = h->unique;
-			ssize_t n = writev(fd, iov, count);
-
-			fr_journal_reply(unique);
-			return n;
-		}
-		break;
+		fr_journal_reply(unique);
+		return n;
 	}
 	return writev(fd, iov, count);
 }

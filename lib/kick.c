@@ -137,20 +137,14 @@ void fr_kick_none_works(void)
 	atomic_store(&fast, false);
 }
 
-/* Returns true for our own kick, which is to be swallowed. */
-FR_HOT bool fr_kick_note_request(const void *buf, size_t n)
+/* What a request tells of the targets: see fr_kick_note_request(). */
+static FR_HOT __attribute__((noinline)) void learn(const void *buf, size_t n)
 {
 	const struct fuse_in_header *in = buf;
 	const struct fuse_batch_forget_in *bf = (const void *)(in + 1);
 	const struct fuse_forget_one *one = (const void *)(bf + 1);
 	uint32_t i, count;
 
-	if (in->opcode == FUSE_NOTIFY_REPLY && in->unique == FR_KICK_UNIQUE)
-		return true;
-	if (from_entries && in->opcode != FUSE_FORGET &&
-	    in->opcode != FUSE_BATCH_FORGET &&
-	    atomic_load_explicit(&fast, memory_order_relaxed))
-		return false;
 	tls_req.unique = in->unique;
 	tls_req.opcode = in->opcode;
 	tls_req.nodeid = in->nodeid;
@@ -174,6 +168,25 @@ FR_HOT bool fr_kick_note_request(const void *buf, size_t n)
 			gone(one[i].nodeid);
 		break;
 	}
+}
+
+/*
+ * Returns true for our own kick, which is to be swallowed.  Inlined in
+ * the read hook; what the request teaches is out of line, and skipped
+ * for a translated session's requests while a target works (forgets
+ * still empty their slots).
+ */
+FR_HOT bool fr_kick_note_request(const void *buf, size_t n)
+{
+	const struct fuse_in_header *in = buf;
+
+	if (fr_unlikely(in->opcode == FUSE_NOTIFY_REPLY))
+		return in->unique == FR_KICK_UNIQUE;
+	if (from_entries && in->opcode != FUSE_FORGET &&
+	    in->opcode != FUSE_BATCH_FORGET &&
+	    atomic_load_explicit(&fast, memory_order_relaxed))
+		return false;
+	learn(buf, n);
 	return false;
 }
 
@@ -223,7 +236,8 @@ FR_HOT void fr_kick_note_reply(const struct iovec *iov, int count, bool kernel_i
 	uint64_t nodeid;
 	uint32_t mode;
 
-	if ((from_entries && atomic_load_explicit(&fast, memory_order_relaxed)) ||
+	if (fr_likely(from_entries &&
+		      atomic_load_explicit(&fast, memory_order_relaxed)) ||
 	    h->unique != tls_req.unique || h->error)
 		return;
 	switch (tls_req.opcode) {

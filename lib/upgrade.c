@@ -214,7 +214,7 @@ static inline struct up_thread *self(void)
 {
 	struct up_thread *t = tls_self;
 
-	if (__builtin_expect(t != NULL, 1))
+	if (fr_likely(t))
 		return t;
 	return self_new();
 }
@@ -252,31 +252,38 @@ static FR_COLD void kick_swallowed(void)
 		;
 }
 
+/*
+ * A read that a kick can wake, or -1 with EINTR when a drain is under way.
+ * Seen in_read, or seen draining: the drainer stores draining before it
+ * looks at in_read, we the other way round.
+ */
+static inline __attribute__((always_inline)) ssize_t
+kickable_read(struct up_thread *t, int fd, void *buf, size_t len)
+{
+	ssize_t n;
+
+	atomic_store_explicit(&t->in_read, UP_IN_KICK, memory_order_relaxed);
+	store_load_fence();
+	if (fr_unlikely(atomic_load_explicit(&up.draining,
+					     memory_order_relaxed))) {
+		atomic_store(&t->in_read, UP_OUT);
+		errno = EINTR;
+		return -1;
+	}
+	n = read(fd, buf, len);
+	atomic_store_explicit(&t->in_read, UP_OUT, memory_order_relaxed);
+	return n;
+}
+
 /* One read, or -1 with EINTR when a drain woke it without a request. */
-static FR_HOT ssize_t drainable_read(struct up_thread *t, int fd, void *buf,
+static ssize_t drainable_read(struct up_thread *t, int fd, void *buf,
 			      size_t len)
 {
 	ssize_t n;
 	int err;
 
-	/*
-	 * Seen in_read, or seen draining: the drainer stores draining
-	 * before it looks at in_read, we the other way round.
-	 */
-	if (fr_kick_fast()) {
-		atomic_store_explicit(&t->in_read, UP_IN_KICK,
-				      memory_order_relaxed);
-		store_load_fence();
-		if (atomic_load_explicit(&up.draining, memory_order_relaxed)) {
-			atomic_store(&t->in_read, UP_OUT);
-			errno = EINTR;
-			return -1;
-		}
-		n = read(fd, buf, len);
-		atomic_store_explicit(&t->in_read, UP_OUT,
-				      memory_order_relaxed);
-		return n;
-	}
+	if (fr_kick_fast())
+		return kickable_read(t, fd, buf, len);
 	atomic_store(&t->in_read, UP_IN_SIGNAL);
 	if (atomic_load(&up.draining)) {
 		atomic_store(&t->in_read, UP_OUT);
@@ -303,7 +310,12 @@ static FR_HOT ssize_t drainable_read(struct up_thread *t, int fd, void *buf,
 	return n;
 }
 
-FR_HOT ssize_t fr_upgrade_read(int fd, void *buf, size_t len)
+/*
+ * Every read but the common one (see fr_upgrade_read()): all of them
+ * while no kick can wake a thread.
+ */
+static __attribute__((noinline)) ssize_t read_slow(int fd, void *buf,
+						   size_t len)
 {
 	struct up_thread *t;
 	ssize_t n;
@@ -331,6 +343,33 @@ FR_HOT ssize_t fr_upgrade_read(int fd, void *buf, size_t len)
 		}
 		return n;
 	}
+}
+
+/*
+ * The common read, of a loop thread that kicks can wake, with no drain
+ * under way, of a request that is not a kick: a few lines of straight
+ * code (see fr_likely()), the rest out of line.
+ */
+FR_HOT ssize_t fr_upgrade_read(int fd, void *buf, size_t len)
+{
+	struct up_thread *t = tls_self;
+	ssize_t n;
+
+	if (fr_unlikely(!t || !fr_kick_fast() ||
+			!atomic_load_explicit(&up.enabled,
+					      memory_order_relaxed)))
+		return read_slow(fd, buf, len);
+	n = kickable_read(t, fd, buf, len);
+	if (fr_unlikely(n < (ssize_t)sizeof(struct fuse_in_header))) {
+		if (n < 0 && errno == EINTR && atomic_load(&up.draining))
+			return read_slow(fd, buf, len);	/* parks there */
+		return n;
+	}
+	if (fr_unlikely(fr_kick_note_request(buf, n))) {
+		kick_swallowed();
+		return read_slow(fd, buf, len);
+	}
+	return n;
 }
 
 /*
@@ -403,6 +442,13 @@ FR_HOT void fr_upgrade_note_read(const void *in_header)
 	count_outstanding(1);
 }
 
+static FR_COLD __attribute__((noinline)) void wake_drainer(void)
+{
+	pthread_mutex_lock(&up.lock);
+	pthread_cond_broadcast(&up.cond);
+	pthread_mutex_unlock(&up.lock);
+}
+
 FR_HOT void fr_upgrade_note_reply(const struct iovec *iov, int count,
 			   bool kernel_ids)
 {
@@ -418,11 +464,9 @@ FR_HOT void fr_upgrade_note_reply(const struct iovec *iov, int count,
 		 * drainer is either before its look at the counts or waiting.
 		 */
 		store_load_fence();
-		if (atomic_load_explicit(&up.draining, memory_order_relaxed)) {
-			pthread_mutex_lock(&up.lock);
-			pthread_cond_broadcast(&up.cond);
-			pthread_mutex_unlock(&up.lock);
-		}
+		if (fr_unlikely(atomic_load_explicit(&up.draining,
+						     memory_order_relaxed)))
+			wake_drainer();
 	}
 	fr_kick_note_reply(iov, count, kernel_ids);
 }

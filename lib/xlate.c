@@ -1049,7 +1049,8 @@ FR_HOT int fr_xlate_quick(struct fr_session *s, void *buf, size_t *n)
 	uint64_t srv = 0, srv_fh = 0, *fh = NULL;
 	bool note, release;
 
-	if (!(op & OP_QUICK)) {
+	/* The hints lay the code out for a request passed as is. */
+	if (fr_unlikely(!(op & OP_QUICK))) {
 		if (in->opcode == FUSE_FORGET)
 			return do_forget(x, in, *n);
 		if (in->opcode == FUSE_BATCH_FORGET)
@@ -1061,23 +1062,26 @@ FR_HOT int fr_xlate_quick(struct fr_session *s, void *buf, size_t *n)
 	release = op & OP_RELEASE;
 	if (op & OP_FH)
 		fh = fh_field(in->opcode, arg, alen);
-	if (in->nodeid && !fr_idmap_node_srv(x->map, in->nodeid, &srv))
+	if (fr_likely(in->nodeid) &&
+	    fr_unlikely(!fr_idmap_node_srv(x->map, in->nodeid, &srv)))
 		return -1;
 	/* Closing a handle this run never opened is answered there. */
-	if ((in->opcode == FUSE_FLUSH || release) && (!fh || !*fh))
+	if (fr_unlikely(in->opcode == FUSE_FLUSH || release) && (!fh || !*fh))
 		return -1;
-	if (fh && *fh && !fr_idmap_handle_srv(x->map, *fh, &srv_fh))
+	if (fh && fr_likely(*fh) &&
+	    fr_unlikely(!fr_idmap_handle_srv(x->map, *fh, &srv_fh)))
 		return -1;
 	/* Last: a record made is the request's, whatever follows. */
-	if (note && note_request(x, in, arg, alen))
+	if (fr_unlikely(note) && note_request(x, in, arg, alen))
 		return -1;
-	if (release && pend_add(x, in, in->nodeid, 0, 0, *fh, NULL, 0, NULL, 0))
+	if (fr_unlikely(release) && pend_add(x, in, in->nodeid, 0, 0, *fh, NULL,
+					     0, NULL, 0))
 		return -1;
-	if (in->nodeid)
+	if (fr_likely(in->nodeid))
 		in->nodeid = srv;
-	if (fh && *fh)
+	if (fh && fr_likely(*fh))
 		*fh = srv_fh;
-	if (!note && !release)
+	if (fr_likely(!note && !release))
 		tls_plain = in->unique;
 	return XL_PASS;
 }
@@ -1699,7 +1703,7 @@ FR_HOT ssize_t fr_xlate_reply(struct fr_session *s, int fd, struct iovec *iov,
 	ssize_t ret;
 
 	if (count < 1 || iov[0].iov_len < sizeof(*h) ||
-	    (h->unique == tls_plain && h->unique))
+	    fr_likely(h->unique == tls_plain && h->unique))
 		return writev(fd, iov, count);
 	if (h->unique & XL_SYNTH) {
 		size_t len = 0;
