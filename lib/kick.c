@@ -48,11 +48,17 @@ static __thread struct {
  * teach only while no target works (fast is false), which spares each
  * request the note and each READ the look at the slots.
  */
-static bool from_entries;
+static _Atomic bool from_entries;
 
 void fr_kick_from_entries(bool on)
 {
-	from_entries = on;
+	atomic_store(&from_entries, on);
+}
+
+static inline bool quiet(void)
+{
+	return atomic_load_explicit(&from_entries, memory_order_relaxed) &&
+	       atomic_load_explicit(&fast, memory_order_relaxed);
 }
 
 /*
@@ -171,10 +177,10 @@ static FR_HOT __attribute__((noinline)) void learn(const void *buf, size_t n)
 }
 
 /*
- * Returns true for our own kick, which is to be swallowed.  Inlined in
- * the read hook; what the request teaches is out of line, and skipped
- * for a translated session's requests while a target works (forgets
- * still empty their slots).
+ * Returns true for our own kick, which is to be swallowed.  Called on
+ * every read; what the request teaches is out of line, and skipped for a
+ * translated session's requests while a target works (forgets still
+ * empty their slots).
  */
 FR_HOT bool fr_kick_note_request(const void *buf, size_t n)
 {
@@ -182,9 +188,8 @@ FR_HOT bool fr_kick_note_request(const void *buf, size_t n)
 
 	if (fr_unlikely(in->opcode == FUSE_NOTIFY_REPLY))
 		return in->unique == FR_KICK_UNIQUE;
-	if (from_entries && in->opcode != FUSE_FORGET &&
-	    in->opcode != FUSE_BATCH_FORGET &&
-	    atomic_load_explicit(&fast, memory_order_relaxed))
+	if (in->opcode != FUSE_FORGET && in->opcode != FUSE_BATCH_FORGET &&
+	    quiet())
 		return false;
 	learn(buf, n);
 	return false;
@@ -236,9 +241,7 @@ FR_HOT void fr_kick_note_reply(const struct iovec *iov, int count, bool kernel_i
 	uint64_t nodeid;
 	uint32_t mode;
 
-	if (fr_likely(from_entries &&
-		      atomic_load_explicit(&fast, memory_order_relaxed)) ||
-	    h->unique != tls_req.unique || h->error)
+	if (fr_likely(quiet()) || h->unique != tls_req.unique || h->error)
 		return;
 	switch (tls_req.opcode) {
 	case FUSE_GETATTR:

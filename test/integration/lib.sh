@@ -74,10 +74,12 @@ abort_mount() {
 }
 
 # wait_until SECONDS COMMAND...: poll COMMAND every 10 ms, bounded.
+# Its locals have names no caller's check uses: bash's scoping is
+# dynamic, and a check reading the caller's $i would see this loop's.
 wait_until() {
-	local limit=$1 i
+	local _wu_limit=$1 _wu_n
 	shift
-	for ((i = 0; i < limit * 100; i++)); do
+	for ((_wu_n = 0; _wu_n < _wu_limit * 100; _wu_n++)); do
 		"$@" && return 0
 		sleep 0.01
 	done

@@ -6,11 +6,12 @@
 # reaches libfuse aborts the server, and the test fails on its line.
 # Then upgrades under a data-verifying load: every request answered, none
 # resent, no server died.  The xl-* variants do the same for a server
-# under the translation layer (ptrfs), whose targets are the regular
-# files its entry replies and re-resolutions hand the kernel.
+# under the translation layer (ptrfs, with the same guard), whose targets
+# are the regular files its entry replies and re-resolutions hand the
+# kernel.
 # Usage: upgrade-kick.sh [st|mt|mt-clone|xl-ptrfs-mt|xl-ptrfs-st]
 case ${1:-mt} in
-xl-*) . "$(dirname "$0")/xl-lib.sh" "${1#xl-}" ;;
+xl-*) XL_PTRFS=ptrfs-guarded; . "$(dirname "$0")/xl-lib.sh" "${1#xl-}" ;;
 *) . "$(dirname "$0")/pt-lib.sh" ;;
 esac
 . "$(dirname "$0")/upgrade-lib.sh"

@@ -25,7 +25,8 @@ XL_ENTRY_TIMEOUT=${XL_ENTRY_TIMEOUT:-3600}
 XL_ATTR_TIMEOUT=${XL_ATTR_TIMEOUT:-0}
 XL_OPTS="tag=$XL_TAG,recover_restarts=1000000,allow_other"
 XL_OPTS+=",entry_timeout=$XL_ENTRY_TIMEOUT,attr_timeout=$XL_ATTR_TIMEOUT"
-PTRFS=$BUILD/test/servers/ptrfs
+# XL_PTRFS: another build of ptrfs.c (test/servers/meson.build).
+PTRFS=$BUILD/test/servers/${XL_PTRFS:-ptrfs}
 case $XL_VARIANT in
 ptrfs-mt) XL_CMD=("$PTRFS" -f -o "$XL_OPTS") ;;
 ptrfs-st) XL_CMD=("$PTRFS" -f -s -o "$XL_OPTS") ;;
