@@ -325,7 +325,7 @@ static __attribute__((noinline)) ssize_t read_slow(int fd, void *buf,
 		    !(t = self())) {
 			n = read(fd, buf, len);
 		} else {
-			/* It looks at draining itself, after saying it reads. */
+			/* Looks at draining itself, after saying it reads. */
 			n = drainable_read(t, fd, buf, len);
 			if (n < 0 && errno == EINTR &&
 			    atomic_load(&up.draining)) {
